@@ -1,0 +1,307 @@
+/*
+ * gs.h - the gitstore core: a versioned filesystem over a bare git
+ * repository, in plain C on libgit2.  Never includes Python.h.
+ *
+ * Conventions (libgit2's own): functions return 0 on success and -1 on
+ * failure, results come back through out-parameters placed first, and a
+ * failure leaves a message and a category in the calling thread's error
+ * record (gs_error_last()).  Memory returned through an out-parameter
+ * belongs to the caller and has a matching free function.
+ */
+#ifndef GS_H
+#define GS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <git2.h>
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                              */
+
+typedef enum {
+	GS_ERR_NONE = 0,
+	GS_ERR_NOTFOUND,   /* a path, ref or repository is missing */
+	GS_ERR_ISDIR,      /* a file was expected, a directory found */
+	GS_ERR_NOTDIR,     /* a directory was expected, a file found */
+	GS_ERR_EXISTS,     /* something is already there */
+	GS_ERR_PERMISSION, /* read-only snapshot, or the OS refused */
+	GS_ERR_STALE,      /* a ref is not where the caller expected */
+	GS_ERR_INVALID,    /* a bad argument (bad path, bad name, ...) */
+	GS_ERR_KEY,        /* a missing key (ref, object id) */
+	GS_ERR_GIT,        /* libgit2 failed, or the repository is corrupt */
+	GS_ERR_OS,         /* a system call failed; see os_errno */
+	GS_ERR_NOMEM
+} gs_error_t;
+
+typedef struct {
+	gs_error_t category;
+	int os_errno;
+	char message[8192];
+} gs_error;
+
+/* The calling thread's last error. */
+const gs_error *gs_error_last(void);
+void gs_error_clear(void);
+/* Record an error; always returns -1 so callers can `return gs_error_set(...)`. */
+int gs_error_set(gs_error_t category, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Record errno (already set by the failing call) with a message. */
+int gs_error_set_os(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Record libgit2's last error, prefixed with a context (a path, a ref). */
+int gs_error_set_git(int git_rc, const char *context);
+/* Quote a string the way Python's repr() does, into buf. */
+const char *gs_repr(char *buf, size_t bufsize, const char *s);
+
+/* Initialise libgit2 once per process (idempotent). */
+int gs_global_init(void);
+
+/* ------------------------------------------------------------------ */
+/* Small containers                                                    */
+
+typedef struct {
+	char **items;
+	size_t count;
+	size_t cap;
+} gs_strlist;
+
+int gs_strlist_push(gs_strlist *list, const char *s);
+int gs_strlist_push_len(gs_strlist *list, const char *s, size_t len);
+void gs_strlist_sort(gs_strlist *list);
+void gs_strlist_free(gs_strlist *list);
+
+typedef struct {
+	char *data;
+	size_t size;
+	size_t cap;
+} gs_buf;
+
+int gs_buf_grow(gs_buf *buf, size_t need);
+int gs_buf_put(gs_buf *buf, const void *data, size_t len);
+int gs_buf_puts(gs_buf *buf, const char *s);
+void gs_buf_free(gs_buf *buf);
+
+/* ------------------------------------------------------------------ */
+/* Paths inside a snapshot (path.c)                                    */
+
+/* Normalise a repository path: strip leading/trailing '/', reject empty
+ * paths, empty segments, "." and ".." and NUL (GS_ERR_INVALID). */
+int gs_path_normalize(char **out, const char *path, size_t len);
+/* 1 when path is a root form: empty or made only of '/'. */
+int gs_path_is_root(const char *path, size_t len);
+
+/* Python fnmatch semantics: '*', '?', '[seq]', '[!seq]', no escapes,
+ * whole-string match, case-sensitive. '*' spans '/' and newlines. */
+int gs_fnmatch(const char *pattern, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* The store (store.c)                                                 */
+
+typedef struct gs_store gs_store;
+
+typedef struct {
+	int create;          /* create the repository when the path is missing */
+	const char *branch;  /* initial branch, or NULL for none */
+	const char *name;    /* identity used for commits and reflogs */
+	const char *email;
+} gs_open_opts;
+
+int gs_store_open(gs_store **out, const char *path, const gs_open_opts *opts);
+void gs_store_free(gs_store *store);
+/* The repository directory, absolute, with a trailing '/'. */
+const char *gs_store_gitdir(const gs_store *store);
+const char *gs_store_name(const gs_store *store);
+const char *gs_store_email(const gs_store *store);
+
+/*
+ * libgit2 handles are not safe to use from two threads at once, so the
+ * store keeps a pool: a caller borrows a handle for one operation and
+ * gives it back.  Readers in different threads get different handles.
+ */
+int gs_repo_acquire(git_repository **out, gs_store *store);
+void gs_repo_release(gs_store *store, git_repository *repo);
+
+/* 1 when both stores open the same repository directory. */
+int gs_store_same(const gs_store *a, const gs_store *b);
+
+/* ------------------------------------------------------------------ */
+/* Refs (refs.c)                                                       */
+
+#define GS_REFS_HEADS "refs/heads/"
+#define GS_REFS_TAGS "refs/tags/"
+
+/* git's ref-name rules plus "no colon"; GS_ERR_INVALID with the
+ * message the spec gives.  `name` is a short name. */
+int gs_refname_check(const char *name);
+
+/* The object a full ref name points at (symbolic refs followed).
+ * GS_ERR_KEY when missing or when the name is not a valid ref name. */
+int gs_ref_resolve(git_oid *out, gs_store *store, const char *fullname);
+/* *out = 1 when the ref exists (any target). */
+int gs_ref_exists(int *out, gs_store *store, const char *fullname);
+/* Short names of every ref below prefix ("refs/heads/"), sorted bytewise. */
+int gs_ref_list(gs_strlist *out, gs_store *store, const char *prefix);
+/* Peel a tag's target to a commit (at most 50 annotated tags deep). */
+int gs_tag_peel(git_oid *out, gs_store *store, const char *short_name);
+/* HEAD's branch (short name) when HEAD names an existing branch, else
+ * *out = NULL.  Free with free(). */
+int gs_head_branch(char **out, gs_store *store);
+/* Point HEAD at refs/heads/<name> (which must exist: GS_ERR_KEY). */
+int gs_head_set(gs_store *store, const char *name);
+
+typedef struct {
+	git_oid old_id;
+	git_oid new_id;
+	char *committer;     /* "name <email>" */
+	int64_t timestamp;
+	char *message;
+} gs_reflog_entry;
+
+/* Entries of logs/<fullname>, oldest first; count 0 when there are none. */
+int gs_reflog_read(gs_reflog_entry **out, size_t *count, gs_store *store,
+		   const char *fullname);
+void gs_reflog_free(gs_reflog_entry *entries, size_t count);
+
+/*
+ * Move or create a ref following git's lock-file protocol.
+ *   expected == NULL: the ref must not exist (GS_ERR_EXISTS otherwise);
+ *   expected != NULL: the ref must point at *expected (GS_ERR_STALE).
+ * reflog_message == NULL writes no reflog entry.  Callers hold the
+ * repository lock (lock.c).
+ */
+int gs_ref_write(gs_store *store, const char *fullname, const git_oid *new_id,
+		 const git_oid *expected, const char *reflog_message);
+
+/* ------------------------------------------------------------------ */
+/* Commits (commit.c)                                                  */
+
+typedef struct {
+	git_oid id;
+	git_oid tree;
+	git_oid parent;      /* first parent */
+	int has_parent;
+	int64_t time;        /* committer time */
+	int offset;          /* committer offset, minutes east of UTC */
+	char *message;       /* raw message */
+	char *author_name;
+	char *author_email;
+} gs_commit_info;
+
+int gs_commit_info_read(gs_commit_info *out, gs_store *store, const git_oid *id);
+void gs_commit_info_clear(gs_commit_info *info);
+
+/* Write a commit object (author = committer = the store identity, now,
+ * +0000, "encoding UTF-8"); the message gets a trailing '\n' if missing. */
+int gs_commit_create(git_oid *out, gs_store *store, git_repository *repo,
+		     const git_oid *tree, const git_oid *parent, const char *message);
+
+/* ------------------------------------------------------------------ */
+/* Trees and blobs (tree.c)                                            */
+
+#define GS_MODE_TREE 0040000
+#define GS_MODE_BLOB 0100644
+#define GS_MODE_EXEC 0100755
+#define GS_MODE_LINK 0120000
+
+typedef struct {
+	git_oid id;
+	uint32_t mode;
+} gs_entry;
+
+typedef struct {
+	char *name;
+	git_oid id;
+	uint32_t mode;
+} gs_dirent;
+
+typedef struct {
+	gs_dirent *items;
+	size_t count;
+} gs_dirlist;
+
+void gs_dirlist_free(gs_dirlist *list);
+
+/*
+ * How a lookup reports a path that runs through a file ("a.txt/x"):
+ *   GS_LOOKUP_WALK:  NotADirectory naming the prefix up to the file;
+ *   GS_LOOKUP_ENTRY: NotFound naming the whole path.
+ * A missing path is GS_ERR_NOTFOUND with the path as the whole message.
+ */
+typedef enum { GS_LOOKUP_WALK, GS_LOOKUP_ENTRY } gs_lookup_style;
+
+/* The entry at a normalised path below root tree `root`. */
+int gs_tree_lookup(gs_entry *out, git_repository *repo, const git_oid *root,
+		   const char *path, gs_lookup_style style);
+/* The entries of the tree `tree`, in git tree order. */
+int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *tree);
+/* Number of subtrees directly in `tree`. */
+int gs_tree_count_subdirs(size_t *out, git_repository *repo, const git_oid *tree);
+/* Size of any object without reading its content. */
+int gs_object_size(size_t *out, git_repository *repo, const git_oid *id);
+/*
+ * Bytes [offset, offset+size) of a blob (size == SIZE_MAX: to the end);
+ * reading past the end truncates.  GS_ERR_KEY for an unknown id,
+ * GS_ERR_INVALID for an object that is not a blob.  `data` points into
+ * the object, which stays alive until gs_blob_free().
+ */
+typedef struct {
+	git_odb_object *obj;
+	const char *data;
+	size_t size;
+} gs_blob;
+
+int gs_blob_read(gs_blob *out, git_repository *repo, const git_oid *id,
+		 size_t offset, size_t size);
+void gs_blob_free(gs_blob *blob);
+
+/* ------------------------------------------------------------------ */
+/* Glob (glob.c)                                                       */
+
+/* Every path below `root` matching `pattern` (spec 20 §5), unsorted and
+ * without duplicates; the caller sorts when it needs to. */
+int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
+	    const char *pattern);
+
+/* ------------------------------------------------------------------ */
+/* Snapshot reads (snapshot.c): each borrows a handle from the pool    */
+/* for the duration of the call, so they are safe from any thread.     */
+/* `root` is the snapshot's root tree; `path` is normalised, or NULL   */
+/* for the root where the function says so.                            */
+
+/* The entry at path (style: see gs_lookup_style). */
+int gs_snap_entry(gs_entry *out, gs_store *store, const git_oid *root,
+		  const char *path, gs_lookup_style style);
+/* Like gs_snap_entry (entry style) but a missing path is *found = 0. */
+int gs_snap_entry_opt(int *found, gs_entry *out, gs_store *store,
+		      const git_oid *root, const char *path);
+/* Entries of the directory at path (NULL: root); walk style; a file is
+ * GS_ERR_NOTDIR.  *dir_id receives the directory's tree id if not NULL. */
+int gs_snap_list(gs_dirlist *out, git_oid *dir_id, gs_store *store,
+		 const git_oid *root, const char *path);
+/* Entries of a tree by id. */
+int gs_snap_list_tree(gs_dirlist *out, gs_store *store, const git_oid *tree);
+
+typedef struct {
+	uint32_t mode;
+	git_oid id;
+	size_t size;    /* blob size; 0 for a directory */
+	size_t nlink;   /* 1 for a file; 2 + subdirectories for a directory */
+} gs_stat;
+
+/* stat of path (NULL: root); entry style. */
+int gs_snap_stat(gs_stat *out, gs_store *store, const git_oid *root, const char *path);
+/* Size of the object at path (entry style): a tree's serialized size. */
+int gs_snap_size(size_t *out, gs_store *store, const git_oid *root, const char *path);
+/* Content of the file at path (walk style; a directory is GS_ERR_ISDIR). */
+int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char *path,
+		 size_t offset, size_t size);
+/* A blob by id. */
+int gs_snap_read_blob(gs_blob *out, gs_store *store, const git_oid *id,
+		      size_t offset, size_t size);
+/* Target of the symlink at path; GS_ERR_INVALID "Not a symlink: <path>". */
+int gs_snap_readlink(char **out, gs_store *store, const git_oid *root, const char *path);
+/* gs_glob on a pooled handle. */
+int gs_snap_glob(gs_strlist *out, gs_store *store, const git_oid *root,
+		 const char *pattern);
+
+#endif

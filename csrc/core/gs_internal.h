@@ -1,0 +1,28 @@
+/* gs_internal.h - what the core's files share and the binding never sees. */
+#ifndef GS_INTERNAL_H
+#define GS_INTERNAL_H
+
+#include "gs.h"
+
+#include <pthread.h>
+
+struct gs_store {
+	char *path;     /* as the caller gave it */
+	char *gitdir;   /* absolute, with a trailing '/' */
+	char *name;     /* identity for commits and reflogs */
+	char *email;
+	pthread_mutex_t pool_lock;
+	git_repository **pool;
+	size_t pool_count;
+};
+
+/* Point HEAD at the full ref name `target` (no reflog). */
+int gs_head_write(gs_store *store, const char *target);
+
+/* "<gitdir><relative>", malloc'd; NULL (and GS_ERR_NOMEM) on failure. */
+char *gs_store_file(const gs_store *store, const char *relative, const char *suffix);
+
+/* Create the parent directories of `path` (which is below the gitdir). */
+int gs_mkdir_parents(const char *path);
+
+#endif

@@ -1,0 +1,276 @@
+/* store.c - opening and creating repositories; the pool of libgit2 handles. */
+#include "gs_internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* Handles kept for reuse; more than this many idle handles are closed. */
+#define POOL_MAX 16
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static int global_rc;
+
+static void global_init_once(void)
+{
+	global_rc = git_libgit2_init() < 0 ? -1 : 0;
+	if (global_rc == 0) {
+		/* Our tree and commit writers only reference objects they
+		 * just wrote or read; re-checking each one costs a lookup. */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	}
+}
+
+int gs_global_init(void)
+{
+	pthread_once(&global_once, global_init_once);
+	if (global_rc < 0)
+		return gs_error_set(GS_ERR_GIT, "libgit2 failed to initialise");
+	return 0;
+}
+
+const char *gs_store_gitdir(const gs_store *store)
+{
+	return store->gitdir;
+}
+
+const char *gs_store_name(const gs_store *store)
+{
+	return store->name;
+}
+
+const char *gs_store_email(const gs_store *store)
+{
+	return store->email;
+}
+
+int gs_store_same(const gs_store *a, const gs_store *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a->gitdir, &sa) < 0 || stat(b->gitdir, &sb) < 0)
+		return 0;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int open_handle(git_repository **out, const char *path)
+{
+	int rc = git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+	if (rc < 0) {
+		*out = NULL;
+		return gs_error_set(GS_ERR_GIT, "No git repository was found at %s", path);
+	}
+	return 0;
+}
+
+int gs_repo_acquire(git_repository **out, gs_store *store)
+{
+	*out = NULL;
+	pthread_mutex_lock(&store->pool_lock);
+	if (store->pool_count > 0)
+		*out = store->pool[--store->pool_count];
+	pthread_mutex_unlock(&store->pool_lock);
+	if (*out)
+		return 0;
+	return open_handle(out, store->gitdir);
+}
+
+void gs_repo_release(gs_store *store, git_repository *repo)
+{
+	if (!repo)
+		return;
+	pthread_mutex_lock(&store->pool_lock);
+	if (store->pool_count < POOL_MAX) {
+		store->pool[store->pool_count++] = repo;
+		repo = NULL;
+	}
+	pthread_mutex_unlock(&store->pool_lock);
+	git_repository_free(repo);
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int store_alloc(gs_store **out, git_repository *repo, const char *path,
+		       const gs_open_opts *opts)
+{
+	gs_store *store = calloc(1, sizeof(*store));
+	const char *gitdir = git_repository_path(repo);
+	char *resolved = NULL;
+
+	*out = NULL;
+	if (!store)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	resolved = realpath(gitdir, NULL);
+	store->path = strdup(path);
+	store->name = dup_or_null(opts->name ? opts->name : "gitstore");
+	store->email = dup_or_null(opts->email ? opts->email : "gitstore@localhost");
+	if (resolved) {
+		store->gitdir = malloc(strlen(resolved) + 2);
+		if (store->gitdir)
+			sprintf(store->gitdir, "%s%s", resolved,
+				resolved[strlen(resolved) - 1] == '/' ? "" : "/");
+	} else {
+		store->gitdir = strdup(gitdir);
+	}
+	free(resolved);
+	store->pool = calloc(POOL_MAX, sizeof(*store->pool));
+	if (!store->path || !store->name || !store->email || !store->gitdir ||
+	    !store->pool) {
+		gs_store_free(store);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&store->pool_lock, NULL);
+	store->pool[store->pool_count++] = repo;
+	*out = store;
+	return 0;
+}
+
+void gs_store_free(gs_store *store)
+{
+	if (!store)
+		return;
+	if (store->pool) {
+		for (size_t i = 0; i < store->pool_count; i++)
+			git_repository_free(store->pool[i]);
+		pthread_mutex_destroy(&store->pool_lock);
+	}
+	free(store->pool);
+	free(store->path);
+	free(store->gitdir);
+	free(store->name);
+	free(store->email);
+	free(store);
+}
+
+/* The parent directory of `path` must exist: we create only the last
+ * component, like mkdir(2). */
+static int check_parent_exists(const char *path)
+{
+	char *copy = strdup(path), *slash;
+	struct stat st;
+	int rc = 0;
+
+	if (!copy)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	while ((slash = strrchr(copy, '/')) && slash[1] == '\0' && slash != copy)
+		*slash = '\0';
+	slash = strrchr(copy, '/');
+	if (slash && slash != copy) {
+		*slash = '\0';
+		if (stat(copy, &st) < 0)
+			rc = gs_error_set(GS_ERR_NOTFOUND, "Parent directory does not exist: %s",
+					  copy);
+		else if (!S_ISDIR(st.st_mode))
+			rc = gs_error_set(GS_ERR_NOTDIR, "Not a directory: %s", copy);
+	}
+	free(copy);
+	return rc;
+}
+
+/* Empty tree, "Initialize <branch>" root commit, the branch, HEAD. */
+static int write_initial_branch(gs_store *store, git_repository *repo, const char *branch)
+{
+	git_oid tree_id, commit_id;
+	git_treebuilder *builder = NULL;
+	char *message = NULL, *fullname = NULL;
+	int rc = -1;
+
+	if (git_treebuilder_new(&builder, repo, NULL) < 0 ||
+	    git_treebuilder_write(&tree_id, builder) < 0) {
+		gs_error_set_git(-1, store->path);
+		goto done;
+	}
+	message = malloc(strlen(branch) + sizeof("Initialize "));
+	fullname = malloc(strlen(branch) + sizeof(GS_REFS_HEADS));
+	if (!message || !fullname) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	sprintf(message, "Initialize %s", branch);
+	sprintf(fullname, GS_REFS_HEADS "%s", branch);
+	if (gs_commit_create(&commit_id, store, repo, &tree_id, NULL, message) < 0 ||
+	    gs_ref_write(store, fullname, &commit_id, NULL, NULL) < 0 ||
+	    gs_head_write(store, fullname) < 0)
+		goto done;
+	rc = 0;
+done:
+	git_treebuilder_free(builder);
+	free(message);
+	free(fullname);
+	return rc;
+}
+
+static int create_repository(gs_store **out, const char *path, const gs_open_opts *opts)
+{
+	git_repository *repo = NULL;
+	git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_config *config = NULL;
+	gs_store *store = NULL;
+	int rc = -1;
+
+	*out = NULL;
+	if (opts->branch && gs_refname_check(opts->branch) < 0)
+		return -1;
+	if (check_parent_exists(path) < 0)
+		return -1;
+	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKDIR |
+		     GIT_REPOSITORY_INIT_NO_REINIT;
+	if (git_repository_init_ext(&repo, path, &init) < 0)
+		return gs_error_set_git(-1, path);
+	if (store_alloc(&store, repo, path, opts) < 0) {
+		git_repository_free(repo);
+		return -1;
+	}
+	/* The pool owns repo now; borrow it back for the initial commit. */
+	if (gs_repo_acquire(&repo, store) < 0)
+		goto done;
+	if (opts->branch && write_initial_branch(store, repo, opts->branch) < 0)
+		goto done;
+	/* Turned on only now, so that the initial branch has no reflog
+	 * entry; git itself then logs the branch moves it makes. */
+	if (git_repository_config(&config, repo) < 0 ||
+	    git_config_set_bool(config, "core.logallrefupdates", 1) < 0) {
+		gs_error_set_git(-1, path);
+		goto done;
+	}
+	rc = 0;
+done:
+	git_config_free(config);
+	gs_repo_release(store, repo);
+	if (rc < 0)
+		gs_store_free(store);
+	else
+		*out = store;
+	return rc;
+}
+
+int gs_store_open(gs_store **out, const char *path, const gs_open_opts *opts)
+{
+	struct stat st;
+	git_repository *repo = NULL;
+
+	*out = NULL;
+	if (gs_global_init() < 0)
+		return -1;
+	if (stat(path, &st) == 0) {
+		if (open_handle(&repo, path) < 0)
+			return -1;
+		if (store_alloc(out, repo, path, opts) < 0) {
+			git_repository_free(repo);
+			return -1;
+		}
+		return 0;
+	}
+	if (errno != ENOENT && errno != ENOTDIR)
+		return gs_error_set_os(errno, "%s", path);
+	if (!opts->create)
+		return gs_error_set(GS_ERR_NOTFOUND, "Repository not found: %s", path);
+	return create_repository(out, path, opts);
+}

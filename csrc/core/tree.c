@@ -1,0 +1,195 @@
+/* tree.c - resolving paths in trees, listing trees, reading blobs. */
+#include "gs_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int tree_lookup(git_tree **out, git_repository *repo, const git_oid *id)
+{
+	int rc = git_tree_lookup(out, repo, id);
+	if (rc < 0) {
+		char hex[GIT_OID_HEXSZ + 1];
+		git_oid_tostr(hex, sizeof(hex), id);
+		if (rc == GIT_ENOTFOUND)
+			return gs_error_set(GS_ERR_GIT, "tree %s is missing from the repository",
+					    hex);
+		return gs_error_set_git(rc, hex);
+	}
+	return 0;
+}
+
+int gs_tree_lookup(gs_entry *out, git_repository *repo, const git_oid *root,
+		   const char *path, gs_lookup_style style)
+{
+	git_tree *tree = NULL;
+	git_oid current;
+	const char *seg = path;
+	char name[4096];
+	int rc = -1;
+
+	git_oid_cpy(&current, root);
+	for (;;) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+		const git_tree_entry *entry;
+
+		if (len >= sizeof(name)) {
+			gs_error_set(GS_ERR_NOTFOUND, "%s", path);
+			goto done;
+		}
+		memcpy(name, seg, len);
+		name[len] = '\0';
+		git_tree_free(tree);
+		tree = NULL;
+		if (tree_lookup(&tree, repo, &current) < 0)
+			goto done;
+		entry = git_tree_entry_byname(tree, name);
+		if (!entry) {
+			gs_error_set(GS_ERR_NOTFOUND, "%s", path);
+			goto done;
+		}
+		if (!slash) {
+			git_oid_cpy(&out->id, git_tree_entry_id(entry));
+			out->mode = git_tree_entry_filemode_raw(entry);
+			rc = 0;
+			goto done;
+		}
+		if (git_tree_entry_type(entry) != GIT_OBJECT_TREE) {
+			if (style == GS_LOOKUP_WALK)
+				gs_error_set(GS_ERR_NOTDIR, "%.*s", (int)(slash - path), path);
+			else
+				gs_error_set(GS_ERR_NOTFOUND, "%s", path);
+			goto done;
+		}
+		git_oid_cpy(&current, git_tree_entry_id(entry));
+		seg = slash + 1;
+	}
+done:
+	git_tree_free(tree);
+	return rc;
+}
+
+void gs_dirlist_free(gs_dirlist *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i].name);
+	free(list->items);
+	list->items = NULL;
+	list->count = 0;
+}
+
+int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *id)
+{
+	git_tree *tree = NULL;
+	size_t n;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (tree_lookup(&tree, repo, id) < 0)
+		return -1;
+	n = git_tree_entrycount(tree);
+	if (n > 0) {
+		out->items = calloc(n, sizeof(*out->items));
+		if (!out->items) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
+		gs_dirent *dst = &out->items[i];
+
+		dst->name = strdup(git_tree_entry_name(entry));
+		if (!dst->name) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		out->count++;
+		git_oid_cpy(&dst->id, git_tree_entry_id(entry));
+		dst->mode = git_tree_entry_filemode_raw(entry);
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		gs_dirlist_free(out);
+	git_tree_free(tree);
+	return rc;
+}
+
+int gs_tree_count_subdirs(size_t *out, git_repository *repo, const git_oid *id)
+{
+	git_tree *tree = NULL;
+	size_t n;
+
+	*out = 0;
+	if (tree_lookup(&tree, repo, id) < 0)
+		return -1;
+	n = git_tree_entrycount(tree);
+	for (size_t i = 0; i < n; i++)
+		if (git_tree_entry_type(git_tree_entry_byindex(tree, i)) == GIT_OBJECT_TREE)
+			(*out)++;
+	git_tree_free(tree);
+	return 0;
+}
+
+int gs_object_size(size_t *out, git_repository *repo, const git_oid *id)
+{
+	git_odb *odb = NULL;
+	git_object_t type;
+	int rc;
+
+	if ((rc = git_repository_odb(&odb, repo)) < 0)
+		return gs_error_set_git(rc, "object database");
+	rc = git_odb_read_header(out, &type, odb, id);
+	git_odb_free(odb);
+	if (rc < 0) {
+		char hex[GIT_OID_HEXSZ + 1];
+		git_oid_tostr(hex, sizeof(hex), id);
+		if (rc == GIT_ENOTFOUND)
+			return gs_error_set(GS_ERR_GIT, "object %s is missing from the repository",
+					    hex);
+		return gs_error_set_git(rc, hex);
+	}
+	return 0;
+}
+
+int gs_blob_read(gs_blob *out, git_repository *repo, const git_oid *id,
+		 size_t offset, size_t size)
+{
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t total;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	git_oid_tostr(hex, sizeof(hex), id);
+	if ((rc = git_repository_odb(&odb, repo)) < 0)
+		return gs_error_set_git(rc, "object database");
+	rc = git_odb_read(&obj, odb, id);
+	git_odb_free(odb);
+	if (rc == GIT_ENOTFOUND)
+		return gs_error_set(GS_ERR_KEY, "%s", hex);
+	if (rc < 0)
+		return gs_error_set_git(rc, hex);
+	if (git_odb_object_type(obj) != GIT_OBJECT_BLOB) {
+		git_odb_object_free(obj);
+		return gs_error_set(GS_ERR_INVALID, "Not a blob: %s", hex);
+	}
+	total = git_odb_object_size(obj);
+	if (offset > total)
+		offset = total;
+	if (size > total - offset)
+		size = total - offset;
+	out->obj = obj;
+	out->data = (const char *)git_odb_object_data(obj) + offset;
+	out->size = size;
+	return 0;
+}
+
+void gs_blob_free(gs_blob *blob)
+{
+	git_odb_object_free(blob->obj);
+	memset(blob, 0, sizeof(*blob));
+}

@@ -1,0 +1,191 @@
+/* util.c - the per-thread error record and small containers. */
+#include "gs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local gs_error last_error;
+
+const gs_error *gs_error_last(void)
+{
+	return &last_error;
+}
+
+void gs_error_clear(void)
+{
+	last_error.category = GS_ERR_NONE;
+	last_error.os_errno = 0;
+	last_error.message[0] = '\0';
+}
+
+static void error_vset(gs_error_t category, int err, const char *fmt, va_list ap)
+{
+	last_error.category = category;
+	last_error.os_errno = err;
+	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+}
+
+int gs_error_set(gs_error_t category, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	error_vset(category, 0, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int gs_error_set_os(int err, const char *fmt, ...)
+{
+	va_list ap;
+	gs_error_t category = GS_ERR_OS;
+
+	if (err == ENOMEM)
+		category = GS_ERR_NOMEM;
+	va_start(ap, fmt);
+	error_vset(category, err, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int gs_error_set_git(int git_rc, const char *context)
+{
+	const git_error *e = git_error_last();
+	const char *detail = (e && e->message) ? e->message : "unknown libgit2 error";
+	gs_error_t category = GS_ERR_GIT;
+
+	if (git_rc == GIT_ENOTFOUND)
+		category = GS_ERR_KEY;
+	else if (e && e->klass == GIT_ERROR_NOMEMORY)
+		category = GS_ERR_NOMEM;
+	if (context && *context)
+		return gs_error_set(category, "%s: %s", context, detail);
+	return gs_error_set(category, "%s", detail);
+}
+
+const char *gs_repr(char *buf, size_t bufsize, const char *s)
+{
+	/* Python picks double quotes only when the text has a single quote
+	 * and no double quote. */
+	char quote = (strchr(s, '\'') && !strchr(s, '"')) ? '"' : '\'';
+	size_t n = 0;
+
+#define PUT(c) do { if (n + 1 < bufsize) buf[n++] = (c); } while (0)
+	PUT(quote);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		unsigned char c = *p;
+		if (c == '\\' || c == (unsigned char)quote) {
+			PUT('\\');
+			PUT(c);
+		} else if (c == '\n') {
+			PUT('\\'); PUT('n');
+		} else if (c == '\r') {
+			PUT('\\'); PUT('r');
+		} else if (c == '\t') {
+			PUT('\\'); PUT('t');
+		} else if (c < 0x20 || c == 0x7f) {
+			char hex[5];
+			snprintf(hex, sizeof(hex), "\\x%02x", c);
+			for (int i = 0; i < 4; i++)
+				PUT(hex[i]);
+		} else {
+			PUT(c);
+		}
+	}
+	PUT(quote);
+#undef PUT
+	buf[n] = '\0';
+	return buf;
+}
+
+/* ------------------------------------------------------------------ */
+
+int gs_strlist_push_len(gs_strlist *list, const char *s, size_t len)
+{
+	char *copy;
+
+	if (list->count == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 16;
+		char **items = realloc(list->items, cap * sizeof(*items));
+		if (!items)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		list->items = items;
+		list->cap = cap;
+	}
+	copy = malloc(len + 1);
+	if (!copy)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	list->items[list->count++] = copy;
+	return 0;
+}
+
+int gs_strlist_push(gs_strlist *list, const char *s)
+{
+	return gs_strlist_push_len(list, s, strlen(s));
+}
+
+static int compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void gs_strlist_sort(gs_strlist *list)
+{
+	if (list->count > 1)
+		qsort(list->items, list->count, sizeof(*list->items), compare_strings);
+}
+
+void gs_strlist_free(gs_strlist *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i]);
+	free(list->items);
+	list->items = NULL;
+	list->count = list->cap = 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+int gs_buf_grow(gs_buf *buf, size_t need)
+{
+	size_t cap;
+	char *data;
+
+	if (need <= buf->cap)
+		return 0;
+	cap = buf->cap ? buf->cap : 64;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	data = realloc(buf->data, cap);
+	if (!data)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	buf->data = data;
+	buf->cap = cap;
+	return 0;
+}
+
+int gs_buf_put(gs_buf *buf, const void *data, size_t len)
+{
+	if (gs_buf_grow(buf, buf->size + len + 1) < 0)
+		return -1;
+	memcpy(buf->data + buf->size, data, len);
+	buf->size += len;
+	buf->data[buf->size] = '\0';
+	return 0;
+}
+
+int gs_buf_puts(gs_buf *buf, const char *s)
+{
+	return gs_buf_put(buf, s, strlen(s));
+}
+
+void gs_buf_free(gs_buf *buf)
+{
+	free(buf->data);
+	buf->data = NULL;
+	buf->size = buf->cap = 0;
+}

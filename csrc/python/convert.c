@@ -1,0 +1,144 @@
+/* convert.c - Python values to and from the core's C values. */
+#include "binding.h"
+
+#include <stdint.h>
+#include <string.h>
+
+int gsp_path_arg(PyObject *arg, int allow_root, char **out)
+{
+	PyObject *path = NULL, *encoded = NULL;
+	const char *data;
+	Py_ssize_t len;
+	int rc = -1;
+
+	*out = NULL;
+	if (arg == Py_None && allow_root)
+		return 0;
+	path = PyOS_FSPath(arg);
+	if (!path)
+		return -1;
+	if (!PyUnicode_Check(path)) {
+		PyErr_Format(PyExc_TypeError, "path must be str or os.PathLike[str], not %s",
+			     Py_TYPE(path)->tp_name);
+		goto done;
+	}
+	encoded = PyUnicode_AsEncodedString(path, "utf-8", "surrogateescape");
+	if (!encoded)
+		goto done;
+	data = PyBytes_AS_STRING(encoded);
+	len = PyBytes_GET_SIZE(encoded);
+	if (allow_root && gs_path_is_root(data, (size_t)len)) {
+		rc = 0;
+		goto done;
+	}
+	if (gs_path_normalize(out, data, (size_t)len) < 0) {
+		gsp_raise();
+		goto done;
+	}
+	rc = 0;
+done:
+	Py_XDECREF(encoded);
+	Py_XDECREF(path);
+	return rc;
+}
+
+PyObject *gsp_str(const char *s)
+{
+	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");
+}
+
+PyObject *gsp_hex(const git_oid *id)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(hex, sizeof(hex), id);
+	return PyUnicode_FromStringAndSize(hex, GIT_OID_HEXSZ);
+}
+
+PyObject *gsp_hex_bytes(const git_oid *id)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	git_oid_tostr(hex, sizeof(hex), id);
+	return PyBytes_FromStringAndSize(hex, GIT_OID_HEXSZ);
+}
+
+int gsp_oid_arg(PyObject *arg, git_oid *out)
+{
+	const char *hex;
+	Py_ssize_t len;
+
+	if (PyUnicode_Check(arg)) {
+		hex = PyUnicode_AsUTF8AndSize(arg, &len);
+		if (!hex)
+			return -1;
+	} else if (PyBytes_Check(arg)) {
+		hex = PyBytes_AS_STRING(arg);
+		len = PyBytes_GET_SIZE(arg);
+	} else {
+		PyErr_Format(PyExc_TypeError, "object id must be str or bytes, not %s",
+			     Py_TYPE(arg)->tp_name);
+		return -1;
+	}
+	/* Only lowercase 40-hex ids name objects (as git prints them). */
+	if (len != GIT_OID_HEXSZ)
+		goto malformed;
+	for (Py_ssize_t i = 0; i < len; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+			goto malformed;
+	if (git_oid_fromstrn(out, hex, GIT_OID_HEXSZ) < 0)
+		goto malformed;
+	return 0;
+malformed:
+	PyErr_Format(PyExc_ValueError, "Invalid object id: %R", arg);
+	return -1;
+}
+
+PyObject *gsp_filetype(uint32_t mode)
+{
+	return PyObject_CallMethod(gsp.FileType, "from_filemode", "I", (unsigned int)mode);
+}
+
+PyObject *gsp_walk_entry(const gs_dirent *entry)
+{
+	PyObject *name = gsp_str(entry->name);
+	PyObject *oid = gsp_hex_bytes(&entry->id);
+	PyObject *result = NULL;
+
+	if (name && oid)
+		result = PyObject_CallFunction(gsp.WalkEntry, "OOI", name, oid,
+					       (unsigned int)entry->mode);
+	Py_XDECREF(name);
+	Py_XDECREF(oid);
+	return result;
+}
+
+int gsp_size_arg(PyObject *arg, const char *what, size_t *out)
+{
+	Py_ssize_t value;
+
+	if (arg == NULL || arg == Py_None) {
+		*out = SIZE_MAX;
+		return 0;
+	}
+	value = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+	if (value == -1 && PyErr_Occurred())
+		return -1;
+	if (value < 0) {
+		PyErr_Format(PyExc_ValueError, "%s must be >= 0, got %zd", what, value);
+		return -1;
+	}
+	*out = (size_t)value;
+	return 0;
+}
+
+PyTypeObject *gsp_add_type(PyObject *module, PyType_Spec *spec, const char *attr)
+{
+	PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
+
+	if (!type)
+		return NULL;
+	if (attr && PyModule_AddObjectRef(module, attr, type) < 0) {
+		Py_DECREF(type);
+		return NULL;
+	}
+	return (PyTypeObject *)type;
+}

@@ -1,0 +1,795 @@
+/* fs.c - FS: one immutable snapshot (commit) of a store. */
+#include "binding.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE(self) ((self)->store->store)
+#define ROOT(self) (&(self)->info.tree)
+
+PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref_name,
+		     int writable)
+{
+	FSObject *self;
+	int rc;
+
+	self = (FSObject *)gsp.FSType->tp_alloc(gsp.FSType, 0);
+	if (!self)
+		return NULL;
+	self->store = (GitStoreObject *)Py_NewRef(store);
+	self->ref_name = Py_NewRef(ref_name ? ref_name : Py_None);
+	self->writable = writable;
+	self->changes = Py_NewRef(Py_None);
+	GSP_CALL(rc, gs_commit_info_read(&self->info, store->store, commit));
+	if (rc < 0) {
+		gsp_raise();
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit)
+{
+	return gsp_fs_new(like->store, commit, like->ref_name, like->writable);
+}
+
+static PyObject *fs_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"store", "commit_oid", "ref_name", "writable", NULL};
+	PyObject *store, *commit, *ref_name = Py_None, *writable = Py_None;
+	git_oid id;
+	int is_writable;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O|O$O:FS", kwlist,
+					 gsp.GitStoreType, &store, &commit, &ref_name, &writable))
+		return NULL;
+	if (ref_name != Py_None && !PyUnicode_Check(ref_name))
+		return PyErr_Format(PyExc_TypeError, "ref_name must be str or None");
+	if (gsp_oid_arg(commit, &id) < 0)
+		return NULL;
+	is_writable = writable == Py_None ? ref_name != Py_None : PyObject_IsTrue(writable);
+	if (is_writable < 0)
+		return NULL;
+	return gsp_fs_new((GitStoreObject *)store, &id, ref_name, is_writable);
+}
+
+static void fs_dealloc(FSObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->store);
+	Py_CLEAR(self->ref_name);
+	Py_CLEAR(self->changes);
+	gs_commit_info_clear(&self->info);
+	type->tp_free(self);
+	Py_DECREF(type);
+}
+
+static int fs_traverse(FSObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->store);
+	Py_VISIT(self->changes);
+	return 0;
+}
+
+static int fs_clear(FSObject *self)
+{
+	Py_CLEAR(self->changes);
+	return 0;
+}
+
+static PyObject *fs_repr(FSObject *self)
+{
+	char hex[8];
+
+	git_oid_tostr(hex, sizeof(hex), &self->info.id);
+	if (self->ref_name != Py_None)
+		return PyUnicode_FromFormat("FS(ref_name=%R, commit=%s%s)", self->ref_name, hex,
+					    self->writable ? "" : ", readonly");
+	return PyUnicode_FromFormat("FS(commit=%s%s)", hex, self->writable ? "" : ", readonly");
+}
+
+/* ------------------------------------------------------------------ */
+/* Properties                                                          */
+
+static PyObject *fs_get_writable(FSObject *self, void *c)
+{
+	return PyBool_FromLong(self->writable);
+}
+
+static PyObject *fs_get_commit_hash(FSObject *self, void *c)
+{
+	return gsp_hex(&self->info.id);
+}
+
+static PyObject *fs_get_ref_name(FSObject *self, void *c)
+{
+	return Py_NewRef(self->ref_name);
+}
+
+static PyObject *fs_get_tree_hash(FSObject *self, void *c)
+{
+	return gsp_hex(ROOT(self));
+}
+
+static PyObject *fs_get_message(FSObject *self, void *c)
+{
+	const char *msg = self->info.message;
+	size_t len = strlen(msg);
+
+	while (len > 0 && msg[len - 1] == '\n')
+		len--;
+	return PyUnicode_DecodeUTF8(msg, (Py_ssize_t)len, "replace");
+}
+
+static PyObject *fs_get_time(FSObject *self, void *c)
+{
+	PyObject *delta, *tz, *result;
+
+	delta = PyObject_CallFunction(gsp.timedelta, "ii", 0, self->info.offset * 60);
+	if (!delta)
+		return NULL;
+	tz = PyObject_CallOneArg(gsp.timezone, delta);
+	Py_DECREF(delta);
+	if (!tz)
+		return NULL;
+	result = PyObject_CallMethod(gsp.datetime, "fromtimestamp", "LO",
+				     (long long)self->info.time, tz);
+	Py_DECREF(tz);
+	return result;
+}
+
+static PyObject *fs_get_author_name(FSObject *self, void *c)
+{
+	return PyUnicode_DecodeUTF8(self->info.author_name,
+				    (Py_ssize_t)strlen(self->info.author_name), "replace");
+}
+
+static PyObject *fs_get_author_email(FSObject *self, void *c)
+{
+	return PyUnicode_DecodeUTF8(self->info.author_email,
+				    (Py_ssize_t)strlen(self->info.author_email), "replace");
+}
+
+static PyObject *fs_get_changes(FSObject *self, void *c)
+{
+	return Py_NewRef(self->changes);
+}
+
+static PyObject *fs_get_parent(FSObject *self, void *c)
+{
+	if (!self->info.has_parent)
+		Py_RETURN_NONE;
+	return gsp_fs_derive(self, &self->info.parent);
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                             */
+
+/* Parse the single `path` argument of a query. */
+static int one_path(PyObject *args, PyObject *kwargs, const char *fmt, int allow_root,
+		    char **out)
+{
+	static char *kwlist[] = {"path", NULL};
+	PyObject *path = Py_None;
+
+	*out = NULL;
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, fmt, kwlist, &path))
+		return -1;
+	if (path == Py_None && !allow_root) {
+		PyErr_SetString(PyExc_TypeError, "path must be str or os.PathLike[str], not None");
+		return -1;
+	}
+	return gsp_path_arg(path, allow_root, out);
+}
+
+static PyObject *fs_exists(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	char *path;
+	gs_entry entry;
+	int rc;
+
+	if (one_path(args, kwargs, "O:exists", 0, &path) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_snap_entry(&entry, STORE(self), ROOT(self), path, GS_LOOKUP_WALK));
+	free(path);
+	if (rc < 0) {
+		gs_error_t cat = gs_error_last()->category;
+		if (cat == GS_ERR_NOTFOUND || cat == GS_ERR_NOTDIR)
+			Py_RETURN_FALSE;
+		return gsp_raise();
+	}
+	Py_RETURN_TRUE;
+}
+
+static PyObject *fs_is_dir(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	char *path;
+	gs_entry entry;
+	int rc, found;
+
+	if (one_path(args, kwargs, "O:is_dir", 0, &path) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_snap_entry_opt(&found, &entry, STORE(self), ROOT(self), path));
+	free(path);
+	if (rc < 0)
+		return gsp_raise();
+	return PyBool_FromLong(found && entry.mode == GS_MODE_TREE);
+}
+
+/* The entry at a path given as the only argument (entry style). */
+static int entry_arg(FSObject *self, PyObject *args, PyObject *kwargs, const char *fmt,
+		     gs_entry *entry)
+{
+	char *path;
+	int rc;
+
+	if (one_path(args, kwargs, fmt, 0, &path) < 0)
+		return -1;
+	GSP_CALL(rc, gs_snap_entry(entry, STORE(self), ROOT(self), path, GS_LOOKUP_ENTRY));
+	free(path);
+	if (rc < 0)
+		gsp_raise();
+	return rc;
+}
+
+static PyObject *fs_file_type(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	gs_entry entry;
+
+	if (entry_arg(self, args, kwargs, "O:file_type", &entry) < 0)
+		return NULL;
+	return gsp_filetype(entry.mode);
+}
+
+static PyObject *fs_object_hash(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	gs_entry entry;
+
+	if (entry_arg(self, args, kwargs, "O:object_hash", &entry) < 0)
+		return NULL;
+	return gsp_hex(&entry.id);
+}
+
+static PyObject *fs_size(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	char *path;
+	size_t size;
+	int rc;
+
+	if (one_path(args, kwargs, "O:size", 0, &path) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_snap_size(&size, STORE(self), ROOT(self), path));
+	free(path);
+	if (rc < 0)
+		return gsp_raise();
+	return PyLong_FromSize_t(size);
+}
+
+static PyObject *fs_stat(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	char *path;
+	gs_stat st;
+	PyObject *type, *hash, *result = NULL;
+	int rc;
+
+	if (one_path(args, kwargs, "|O:stat", 1, &path) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_snap_stat(&st, STORE(self), ROOT(self), path));
+	free(path);
+	if (rc < 0)
+		return gsp_raise();
+	type = gsp_filetype(st.mode);
+	hash = type ? gsp_hex(&st.id) : NULL;
+	if (hash)
+		result = PyObject_CallFunction(gsp.StatResult, "IOnOnd", (unsigned int)st.mode,
+					       type, (Py_ssize_t)st.size, hash,
+					       (Py_ssize_t)st.nlink, (double)self->info.time);
+	Py_XDECREF(type);
+	Py_XDECREF(hash);
+	return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                               */
+
+static PyObject *blob_bytes(gs_blob *blob)
+{
+	PyObject *result = PyBytes_FromStringAndSize(blob->data, (Py_ssize_t)blob->size);
+	Py_BEGIN_ALLOW_THREADS
+	gs_blob_free(blob);
+	Py_END_ALLOW_THREADS
+	return result;
+}
+
+static PyObject *fs_read(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "offset", "size", NULL};
+	PyObject *path_obj, *offset_obj = NULL, *size_obj = Py_None;
+	size_t offset, size;
+	char *path;
+	gs_blob blob;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OO:read", kwlist, &path_obj,
+					 &offset_obj, &size_obj))
+		return NULL;
+	if (gsp_path_arg(path_obj, 0, &path) < 0)
+		return NULL;
+	if (gsp_size_arg(offset_obj ? offset_obj : Py_None, "offset", &offset) < 0 ||
+	    gsp_size_arg(size_obj, "size", &size) < 0) {
+		free(path);
+		return NULL;
+	}
+	if (!offset_obj || offset_obj == Py_None)
+		offset = 0;
+	GSP_CALL(rc, gs_snap_read(&blob, STORE(self), ROOT(self), path, offset, size));
+	free(path);
+	if (rc < 0)
+		return gsp_raise();
+	return blob_bytes(&blob);
+}
+
+static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "encoding", NULL};
+	PyObject *path_obj;
+	const char *encoding = "utf-8";
+	char *path;
+	gs_blob blob;
+	PyObject *result;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|s:read_text", kwlist, &path_obj,
+					 &encoding))
+		return NULL;
+	if (gsp_path_arg(path_obj, 0, &path) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_snap_read(&blob, STORE(self), ROOT(self), path, 0, SIZE_MAX));
+	free(path);
+	if (rc < 0)
+		return gsp_raise();
+	result = PyUnicode_Decode(blob.data, (Py_ssize_t)blob.size, encoding, "strict");
+	gs_blob_free(&blob);
+	return result;
+}
+
+static PyObject *fs_read_by_hash(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"hash", "offset", "size", NULL};
+	PyObject *hash, *offset_obj = NULL, *size_obj = Py_None;
+	size_t offset, size;
+	git_oid id;
+	gs_blob blob;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OO:read_by_hash", kwlist, &hash,
+					 &offset_obj, &size_obj))
+		return NULL;
+	if (gsp_oid_arg(hash, &id) < 0 ||
+	    gsp_size_arg(offset_obj ? offset_obj : Py_None, "offset", &offset) < 0 ||
+	    gsp_size_arg(size_obj, "size", &size) < 0)
+		return NULL;
+	if (!offset_obj || offset_obj == Py_None)
+		offset = 0;
+	GSP_CALL(rc, gs_snap_read_blob(&blob, STORE(self), &id, offset, size));
+	if (rc < 0)
+		return gsp_raise();
+	return blob_bytes(&blob);
+}
+
+static PyObject *fs_readlink(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	char *path, *target = NULL;
+	PyObject *result;
+	int rc;
+
+	if (one_path(args, kwargs, "O:readlink", 0, &path) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_snap_readlink(&target, STORE(self), ROOT(self), path));
+	free(path);
+	if (rc < 0)
+		return gsp_raise();
+	result = gsp_str(target);
+	free(target);
+	return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* Listing                                                             */
+
+static int list_dir(FSObject *self, PyObject *args, PyObject *kwargs, const char *fmt,
+		    gs_dirlist *out)
+{
+	char *path;
+	int rc;
+
+	if (one_path(args, kwargs, fmt, 1, &path) < 0)
+		return -1;
+	GSP_CALL(rc, gs_snap_list(out, NULL, STORE(self), ROOT(self), path));
+	free(path);
+	if (rc < 0)
+		gsp_raise();
+	return rc;
+}
+
+static PyObject *fs_ls(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	gs_dirlist dir;
+	PyObject *list;
+
+	if (list_dir(self, args, kwargs, "|O:ls", &dir) < 0)
+		return NULL;
+	list = PyList_New((Py_ssize_t)dir.count);
+	for (size_t i = 0; list && i < dir.count; i++) {
+		PyObject *name = gsp_str(dir.items[i].name);
+		if (!name) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, name);
+	}
+	gs_dirlist_free(&dir);
+	return list;
+}
+
+static PyObject *fs_listdir(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	gs_dirlist dir;
+	PyObject *list;
+
+	if (list_dir(self, args, kwargs, "|O:listdir", &dir) < 0)
+		return NULL;
+	list = PyList_New((Py_ssize_t)dir.count);
+	for (size_t i = 0; list && i < dir.count; i++) {
+		PyObject *entry = gsp_walk_entry(&dir.items[i]);
+		if (!entry) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, entry);
+	}
+	gs_dirlist_free(&dir);
+	return list;
+}
+
+static PyObject *fs_walk(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	char *path;
+	PyObject *iter;
+
+	if (one_path(args, kwargs, "|O:walk", 1, &path) < 0)
+		return gsp_failed_iter_new();
+	iter = gsp_walk_iter_new(self, path);
+	free(path);
+	return iter;
+}
+
+/* Unsorted matches of a glob pattern, as a list of str. */
+static PyObject *glob_list(FSObject *self, PyObject *args, PyObject *kwargs, const char *fmt)
+{
+	static char *kwlist[] = {"pattern", NULL};
+	PyObject *pattern_obj, *list;
+	const char *pattern;
+	Py_ssize_t len;
+	gs_strlist matches;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, fmt, kwlist, &pattern_obj))
+		return NULL;
+	if (!PyUnicode_Check(pattern_obj))
+		return PyErr_Format(PyExc_TypeError, "pattern must be str, not %s",
+				    Py_TYPE(pattern_obj)->tp_name);
+	pattern = PyUnicode_AsUTF8AndSize(pattern_obj, &len);
+	if (!pattern)
+		return NULL;
+	if ((size_t)len != strlen(pattern))
+		return PyList_New(0);  /* a NUL matches no name */
+	GSP_CALL(rc, gs_snap_glob(&matches, STORE(self), ROOT(self), pattern));
+	if (rc < 0)
+		return gsp_raise();
+	list = PyList_New((Py_ssize_t)matches.count);
+	for (size_t i = 0; list && i < matches.count; i++) {
+		PyObject *s = gsp_str(matches.items[i]);
+		if (!s) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+	}
+	gs_strlist_free(&matches);
+	return list;
+}
+
+static PyObject *fs_glob(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	PyObject *list = glob_list(self, args, kwargs, "O:glob");
+
+	if (list && PyList_Sort(list) < 0)
+		Py_CLEAR(list);
+	return list;
+}
+
+static PyObject *fs_iglob(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	PyObject *list = glob_list(self, args, kwargs, "O:iglob"), *iter;
+
+	if (!list)
+		return NULL;
+	iter = PyObject_GetIter(list);
+	Py_DECREF(list);
+	return iter;
+}
+
+/* ------------------------------------------------------------------ */
+/* History                                                             */
+
+static PyObject *fs_back(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"n", NULL};
+	Py_ssize_t n = 1;
+	FSObject *current;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|n:back", kwlist, &n))
+		return NULL;
+	if (n < 0)
+		return PyErr_Format(PyExc_ValueError, "back() requires n >= 0, got %zd", n);
+	current = (FSObject *)Py_NewRef(self);
+	for (Py_ssize_t i = 0; i < n; i++) {
+		FSObject *next;
+		if (!current->info.has_parent) {
+			Py_DECREF(current);
+			return PyErr_Format(PyExc_ValueError,
+					    "Cannot go back %zd commits \xe2\x80\x94 history too short",
+					    n);
+		}
+		next = (FSObject *)gsp_fs_derive(current, &current->info.parent);
+		Py_DECREF(current);
+		if (!next)
+			return NULL;
+		current = next;
+	}
+	return (PyObject *)current;
+}
+
+static PyObject *fs_log(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "match", "before", NULL};
+	PyObject *path_obj = Py_None, *match = Py_None, *before = Py_None, *iter;
+	char *path = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|O$OO:log", kwlist, &path_obj, &match,
+					 &before))
+		return NULL;
+	/* A generator reports bad arguments when iteration starts. */
+	if (path_obj != Py_None && gsp_path_arg(path_obj, 0, &path) < 0)
+		return gsp_failed_iter_new();
+	if (match != Py_None && !PyUnicode_Check(match)) {
+		free(path);
+		PyErr_Format(PyExc_TypeError, "match must be str, not %s", Py_TYPE(match)->tp_name);
+		return gsp_failed_iter_new();
+	}
+	if (before != Py_None && PyObject_IsInstance(before, gsp.datetime) != 1) {
+		free(path);
+		if (!PyErr_Occurred())
+			PyErr_Format(PyExc_TypeError, "before must be a datetime, not %s",
+				     Py_TYPE(before)->tp_name);
+		return gsp_failed_iter_new();
+	}
+	iter = gsp_log_iter_new(self, path, match, before);
+	free(path);
+	return iter;
+}
+
+static PyObject *fs_close(FSObject *self, PyObject *unused)
+{
+	/* Reads borrow pooled handles per call, so a snapshot holds nothing
+	 * open between calls; close() is kept for API compatibility. */
+	Py_RETURN_NONE;
+}
+
+#define KW (METH_VARARGS | METH_KEYWORDS)
+#define FN(f) ((PyCFunction)(void (*)(void))(f))
+
+static PyMethodDef fs_methods[] = {
+	{"exists", FN(fs_exists), KW,
+	 "exists($self, /, path)\n--\n\n"
+	 "Whether a file or directory is at *path*.\n\n"
+	 "Args:\n    path: Repository path (str or os.PathLike).\n\n"
+	 "Returns:\n    bool: False also when the path runs through a file.\n\n"
+	 "Raises:\n    ValueError: *path* is empty, the root, or malformed.\n"},
+	{"is_dir", FN(fs_is_dir), KW,
+	 "is_dir($self, /, path)\n--\n\n"
+	 "Whether *path* is a directory.\n\n"
+	 "Args:\n    path: Repository path.\n\n"
+	 "Returns:\n    bool: False for files and for missing paths.\n\n"
+	 "Raises:\n    ValueError: *path* is empty, the root, or malformed.\n"},
+	{"file_type", FN(fs_file_type), KW,
+	 "file_type($self, /, path)\n--\n\n"
+	 "The kind of entry at *path*.\n\n"
+	 "Args:\n    path: Repository path.\n\n"
+	 "Returns:\n    FileType: BLOB, EXECUTABLE, LINK or TREE.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    ValueError: *path* is empty or malformed.\n"},
+	{"size", FN(fs_size), KW,
+	 "size($self, /, path)\n--\n\n"
+	 "Size in bytes of the object at *path*, without reading its content.\n\n"
+	 "For a file this is its length (for a symlink, the length of its\n"
+	 "target); for a directory, the length of the git tree object.\n\n"
+	 "Args:\n    path: Repository path.\n\n"
+	 "Returns:\n    int: The size.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    ValueError: *path* is empty or malformed.\n"},
+	{"object_hash", FN(fs_object_hash), KW,
+	 "object_hash($self, /, path)\n--\n\n"
+	 "The git object id of the blob or tree at *path*.\n\n"
+	 "Args:\n    path: Repository path.\n\n"
+	 "Returns:\n    str: 40 lowercase hex characters.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    ValueError: *path* is empty or malformed (use ``tree_hash`` for the root).\n"},
+	{"stat", FN(fs_stat), KW,
+	 "stat($self, /, path=None)\n--\n\n"
+	 "Mode, type, size, object id, link count and time of *path*.\n\n"
+	 "Directories report size 0 and ``nlink`` 2 plus their number of\n"
+	 "subdirectories; ``mtime`` is the snapshot's commit time for every path.\n\n"
+	 "Args:\n    path: Repository path; None, \"\" or \"/\" for the root.\n\n"
+	 "Returns:\n    StatResult: The entry's metadata.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    ValueError: *path* is malformed.\n"},
+	{"read", FN(fs_read), KW,
+	 "read($self, /, path, *, offset=0, size=None)\n--\n\n"
+	 "The content of the file at *path* (a symlink gives its target).\n\n"
+	 "Args:\n    path: Repository path.\n"
+	 "    offset: First byte to return.\n"
+	 "    size: Most bytes to return; None reads to the end.  Reading past\n"
+	 "        the end returns what there is.\n\n"
+	 "Returns:\n    bytes: The content, or the requested slice of it.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    IsADirectoryError: *path* is a directory.\n"
+	 "    NotADirectoryError: *path* runs through a file.\n"
+	 "    ValueError: *path* is malformed, or *offset*/*size* is negative.\n"},
+	{"read_text", FN(fs_read_text), KW,
+	 "read_text($self, /, path, encoding='utf-8')\n--\n\n"
+	 "The content of the file at *path*, decoded.\n\n"
+	 "Args:\n    path: Repository path.\n    encoding: Text encoding (strict decoding).\n\n"
+	 "Returns:\n    str: The decoded content.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    IsADirectoryError: *path* is a directory.\n"
+	 "    UnicodeDecodeError: The content is not valid in *encoding*.\n"},
+	{"read_by_hash", FN(fs_read_by_hash), KW,
+	 "read_by_hash($self, /, hash, *, offset=0, size=None)\n--\n\n"
+	 "The content of a blob named by its object id, with no path lookup.\n\n"
+	 "The blob need not be reachable from this snapshot.\n\n"
+	 "Args:\n    hash: 40-hex object id, as str or bytes.\n"
+	 "    offset: First byte to return.\n    size: Most bytes to return; None reads to the end.\n\n"
+	 "Returns:\n    bytes: The content, or the requested slice of it.\n\n"
+	 "Raises:\n    KeyError: No object has that id.\n"
+	 "    ValueError: The id is malformed or names something other than a blob.\n"},
+	{"readlink", FN(fs_readlink), KW,
+	 "readlink($self, /, path)\n--\n\n"
+	 "The target of the symlink at *path*.\n\n"
+	 "Args:\n    path: Repository path.\n\n"
+	 "Returns:\n    str: The target, as stored.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    ValueError: The entry is not a symlink.\n"},
+	{"ls", FN(fs_ls), KW,
+	 "ls($self, /, path=None)\n--\n\n"
+	 "Names in the directory at *path*, in git tree order.\n\n"
+	 "Args:\n    path: Directory path; None, \"\" or \"/\" for the root.\n\n"
+	 "Returns:\n    list[str]: File and directory names, dot-names included.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    NotADirectoryError: *path* is a file, or runs through one.\n"},
+	{"listdir", FN(fs_listdir), KW,
+	 "listdir($self, /, path=None)\n--\n\n"
+	 "Entries of the directory at *path*, with object ids and modes.\n\n"
+	 "Args:\n    path: Directory path; None, \"\" or \"/\" for the root.\n\n"
+	 "Returns:\n    list[WalkEntry]: One per entry, in git tree order.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    NotADirectoryError: *path* is a file, or runs through one.\n"},
+	{"walk", FN(fs_walk), KW,
+	 "walk($self, /, path=None)\n--\n\n"
+	 "Walk the tree below *path*, like ``os.walk``, top-down.\n\n"
+	 "Yields ``(dirpath, dirnames, files)`` for the start directory and\n"
+	 "every directory below it: *dirpath* is the full repository path\n"
+	 "(\"\" for the root), *dirnames* the subdirectory names and *files* a\n"
+	 "WalkEntry per file.  Changing *dirnames* does not prune the walk.\n\n"
+	 "Args:\n    path: Start directory; None, \"\" or \"/\" for the root.\n\n"
+	 "Returns:\n    Iterator[tuple[str, list[str], list[WalkEntry]]]: The walk.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path* (on first iteration).\n"
+	 "    NotADirectoryError: *path* is a file (on first iteration).\n"},
+	{"glob", FN(fs_glob), KW,
+	 "glob($self, /, pattern)\n--\n\n"
+	 "Paths of files and directories matching *pattern*, sorted.\n\n"
+	 "``*`` and ``?`` match within one name, ``[seq]`` a set of characters,\n"
+	 "``**`` any number of directories.  Wildcards skip names starting with\n"
+	 "``.`` unless the pattern segment starts with ``.`` too.  ``base/./rest``\n"
+	 "matches ``base/rest`` and reports paths with the ``/./`` kept.\n\n"
+	 "Args:\n    pattern: Glob pattern, relative to the root.\n\n"
+	 "Returns:\n    list[str]: The matching paths.\n"},
+	{"iglob", FN(fs_iglob), KW,
+	 "iglob($self, /, pattern)\n--\n\n"
+	 "Like :meth:`glob`, as an iterator in no particular order.\n\n"
+	 "Args:\n    pattern: Glob pattern.\n\n"
+	 "Returns:\n    Iterator[str]: The matching paths, each once.\n"},
+	{"back", FN(fs_back), KW,
+	 "back($self, /, n=1)\n--\n\n"
+	 "The snapshot *n* commits back along the first-parent chain.\n\n"
+	 "Args:\n    n: Number of commits to go back; 0 returns this snapshot.\n\n"
+	 "Returns:\n    FS: The ancestor (same ref name and writability).\n\n"
+	 "Raises:\n    ValueError: *n* is negative or the history is shorter than *n*.\n"},
+	{"log", FN(fs_log), KW,
+	 "log($self, /, path=None, *, match=None, before=None)\n--\n\n"
+	 "This snapshot and its first-parent ancestors, newest first.\n\n"
+	 "Args:\n    path: Only commits that changed this path (content, mode,\n"
+	 "        addition or removal; anything below it for a directory).\n"
+	 "    match: Only commits whose message matches this fnmatch pattern.\n"
+	 "    before: Only commits made at or before this datetime (a naive\n"
+	 "        datetime is taken as UTC).\n\n"
+	 "Returns:\n    Iterator[FS]: The matching snapshots; this snapshot itself\n"
+	 "    comes first when it matches.\n"},
+	{"close", FN(fs_close), METH_NOARGS,
+	 "close($self, /)\n--\n\n"
+	 "Release what the snapshot holds open.  Safe to call more than once;\n"
+	 "the snapshot stays usable afterwards.\n"},
+	{NULL}
+};
+
+static PyGetSetDef fs_getset[] = {
+	{"writable", (getter)fs_get_writable, NULL,
+	 "bool: Whether writes are allowed (branch snapshots are writable;\n"
+	 "tags and detached snapshots are not).", NULL},
+	{"commit_hash", (getter)fs_get_commit_hash, NULL,
+	 "str: The snapshot's commit id (40 hex characters).", NULL},
+	{"ref_name", (getter)fs_get_ref_name, NULL,
+	 "str | None: The branch or tag this snapshot came from, or None.", NULL},
+	{"tree_hash", (getter)fs_get_tree_hash, NULL,
+	 "str: The id of the snapshot's root tree.", NULL},
+	{"message", (getter)fs_get_message, NULL,
+	 "str: The commit message, without trailing newlines.", NULL},
+	{"time", (getter)fs_get_time, NULL,
+	 "datetime: The commit time, timezone-aware, in the commit's own offset.", NULL},
+	{"author_name", (getter)fs_get_author_name, NULL, "str: The commit author's name.", NULL},
+	{"author_email", (getter)fs_get_author_email, NULL,
+	 "str: The commit author's email.", NULL},
+	{"changes", (getter)fs_get_changes, NULL,
+	 "ChangeReport | None: What the operation that made this snapshot\n"
+	 "changed; None for snapshots obtained any other way.", NULL},
+	{"parent", (getter)fs_get_parent, NULL,
+	 "FS | None: The first parent commit's snapshot, or None for a root commit.", NULL},
+	{NULL}
+};
+
+static PyType_Slot fs_slots[] = {
+	{Py_tp_doc,
+	 "FS(store, commit_oid, ref_name=None, *, writable=None)\n--\n\n"
+	 "An immutable snapshot of a store: one commit's tree.\n\n"
+	 "Get one from ``store.branches[name]`` (writable), ``store.tags[name]``\n"
+	 "(read-only) or a snapshot's history.  A snapshot never changes;\n"
+	 "writes return new snapshots.  Paths are ``/``-separated and relative\n"
+	 "to the root; symlinks are never followed.\n"},
+	{Py_tp_new, fs_new},
+	{Py_tp_dealloc, fs_dealloc},
+	{Py_tp_traverse, fs_traverse},
+	{Py_tp_clear, fs_clear},
+	{Py_tp_repr, fs_repr},
+	{Py_tp_methods, fs_methods},
+	{Py_tp_getset, fs_getset},
+	{0, NULL}
+};
+
+static PyType_Spec fs_spec = {
+	.name = "gitstore.FS",
+	.basicsize = sizeof(FSObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.slots = fs_slots,
+};
+
+int gsp_fs_register(PyObject *module)
+{
+	gsp.FSType = gsp_add_type(module, &fs_spec, "FS");
+	return gsp.FSType ? 0 : -1;
+}

@@ -1,0 +1,448 @@
+/* fsiter.c - the lazy iterators of FS: walk() and log(). */
+#include "binding.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* walk()                                                              */
+
+typedef struct {
+	char *path;       /* "" for the root */
+	git_oid tree;
+} pending_dir;
+
+typedef struct {
+	PyObject_HEAD
+	FSObject *fs;
+	char *start;      /* NULL: the root */
+	int started;
+	pending_dir *stack;
+	size_t depth, cap;
+} WalkIterObject;
+
+PyObject *gsp_walk_iter_new(FSObject *fs, const char *path)
+{
+	WalkIterObject *self = PyObject_GC_New(WalkIterObject, gsp.WalkIterType);
+
+	if (!self)
+		return NULL;
+	self->fs = (FSObject *)Py_NewRef(fs);
+	self->start = path ? strdup(path) : NULL;
+	self->started = 0;
+	self->stack = NULL;
+	self->depth = self->cap = 0;
+	PyObject_GC_Track(self);
+	if (path && !self->start) {
+		Py_DECREF(self);
+		return PyErr_NoMemory();
+	}
+	return (PyObject *)self;
+}
+
+static void walk_dealloc(WalkIterObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->fs);
+	for (size_t i = 0; i < self->depth; i++)
+		free(self->stack[i].path);
+	free(self->stack);
+	free(self->start);
+	PyObject_GC_Del(self);
+	Py_DECREF(type);
+}
+
+static int walk_traverse(WalkIterObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->fs);
+	return 0;
+}
+
+static int walk_push(WalkIterObject *self, const char *parent, const gs_dirent *entry)
+{
+	size_t len = strlen(parent) + strlen(entry->name) + 2;
+	pending_dir *dir;
+
+	if (self->depth == self->cap) {
+		size_t cap = self->cap ? self->cap * 2 : 16;
+		pending_dir *stack = realloc(self->stack, cap * sizeof(*stack));
+		if (!stack)
+			return -1;
+		self->stack = stack;
+		self->cap = cap;
+	}
+	dir = &self->stack[self->depth];
+	dir->path = malloc(len);
+	if (!dir->path)
+		return -1;
+	snprintf(dir->path, len, "%s%s%s", parent, *parent ? "/" : "", entry->name);
+	git_oid_cpy(&dir->tree, &entry->id);
+	self->depth++;
+	return 0;
+}
+
+/* (dirpath, dirnames, files) for one listing; subdirectories are pushed
+ * in reverse so that they come off the stack in tree order. */
+static PyObject *walk_item(WalkIterObject *self, const char *dirpath, gs_dirlist *dir)
+{
+	PyObject *dirnames = PyList_New(0), *files = PyList_New(0), *result = NULL;
+
+	if (!dirnames || !files)
+		goto done;
+	for (size_t i = 0; i < dir->count; i++) {
+		gs_dirent *e = &dir->items[i];
+		PyObject *item = e->mode == GS_MODE_TREE ? gsp_str(e->name) : gsp_walk_entry(e);
+		int rc = item ? PyList_Append(e->mode == GS_MODE_TREE ? dirnames : files, item)
+			      : -1;
+		Py_XDECREF(item);
+		if (rc < 0)
+			goto done;
+	}
+	for (size_t i = dir->count; i-- > 0;) {
+		if (dir->items[i].mode == GS_MODE_TREE && walk_push(self, dirpath, &dir->items[i]) < 0) {
+			PyErr_NoMemory();
+			goto done;
+		}
+	}
+	result = Py_BuildValue("(NOO)", gsp_str(dirpath), dirnames, files);
+done:
+	Py_XDECREF(dirnames);
+	Py_XDECREF(files);
+	return result;
+}
+
+static PyObject *walk_next(WalkIterObject *self)
+{
+	gs_store *store = self->fs->store->store;
+	gs_dirlist dir;
+	PyObject *item;
+	char *dirpath;
+	int rc;
+
+	if (!self->started) {
+		self->started = 1;
+		GSP_CALL(rc, gs_snap_list(&dir, NULL, store, &self->fs->info.tree, self->start));
+		if (rc < 0)
+			return gsp_raise();
+		item = walk_item(self, self->start ? self->start : "", &dir);
+		gs_dirlist_free(&dir);
+		return item;
+	}
+	if (self->depth == 0)
+		return NULL;
+	self->depth--;
+	dirpath = self->stack[self->depth].path;
+	GSP_CALL(rc, gs_snap_list_tree(&dir, store, &self->stack[self->depth].tree));
+	if (rc < 0) {
+		free(dirpath);
+		return gsp_raise();
+	}
+	item = walk_item(self, dirpath, &dir);
+	gs_dirlist_free(&dir);
+	free(dirpath);
+	return item;
+}
+
+static PyType_Slot walk_slots[] = {
+	{Py_tp_doc, "Iterator returned by FS.walk()."},
+	{Py_tp_dealloc, walk_dealloc},
+	{Py_tp_traverse, walk_traverse},
+	{Py_tp_iter, PyObject_SelfIter},
+	{Py_tp_iternext, walk_next},
+	{0, NULL}
+};
+
+static PyType_Spec walk_spec = {
+	.name = "gitstore._core.WalkIterator",
+	.basicsize = sizeof(WalkIterObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = walk_slots,
+};
+
+/* ------------------------------------------------------------------ */
+/* log()                                                               */
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *next;        /* FS to consider next, or NULL at the end */
+	char *path;            /* NULL: no path filter */
+	char *match;           /* NULL: no message filter */
+	int has_before;
+	double before;         /* POSIX seconds */
+	int before_reached;    /* once a commit is old enough, stop checking */
+} LogIterObject;
+
+/* POSIX seconds of a datetime; naive values are UTC. */
+static int timestamp_of(PyObject *dt, double *out)
+{
+	PyObject *tzinfo = PyObject_GetAttrString(dt, "tzinfo"), *aware = dt, *ts;
+
+	if (!tzinfo)
+		return -1;
+	if (tzinfo == Py_None) {
+		PyObject *utc = PyObject_GetAttrString(gsp.timezone, "utc"), *kw;
+		kw = utc ? Py_BuildValue("{s:O}", "tzinfo", utc) : NULL;
+		Py_XDECREF(utc);
+		if (!kw) {
+			Py_DECREF(tzinfo);
+			return -1;
+		}
+		{
+			PyObject *replace = PyObject_GetAttrString(dt, "replace"), *noargs = PyTuple_New(0);
+			aware = replace && noargs ? PyObject_Call(replace, noargs, kw) : NULL;
+			Py_XDECREF(replace);
+			Py_XDECREF(noargs);
+		}
+		Py_DECREF(kw);
+		if (!aware) {
+			Py_DECREF(tzinfo);
+			return -1;
+		}
+	} else {
+		Py_INCREF(aware);
+	}
+	Py_DECREF(tzinfo);
+	ts = PyObject_CallMethod(aware, "timestamp", NULL);
+	Py_DECREF(aware);
+	if (!ts)
+		return -1;
+	*out = PyFloat_AsDouble(ts);
+	Py_DECREF(ts);
+	return PyErr_Occurred() ? -1 : 0;
+}
+
+PyObject *gsp_log_iter_new(FSObject *fs, const char *path, PyObject *match, PyObject *before)
+{
+	LogIterObject *self = PyObject_GC_New(LogIterObject, gsp.LogIterType);
+
+	if (!self)
+		return NULL;
+	self->next = Py_NewRef(fs);
+	self->path = NULL;
+	self->match = NULL;
+	self->has_before = 0;
+	self->before_reached = 0;
+	PyObject_GC_Track(self);
+	if (path && !(self->path = strdup(path)))
+		goto nomem;
+	if (match != Py_None) {
+		const char *m = PyUnicode_AsUTF8(match);
+		if (!m)
+			goto fail;
+		if (!(self->match = strdup(m)))
+			goto nomem;
+	}
+	if (before != Py_None) {
+		if (timestamp_of(before, &self->before) < 0)
+			goto deferred;
+		self->has_before = 1;
+	}
+	return (PyObject *)self;
+nomem:
+	PyErr_NoMemory();
+fail:
+	Py_DECREF(self);
+	return NULL;
+deferred:
+	Py_DECREF(self);
+	return gsp_failed_iter_new();
+}
+
+static void log_dealloc(LogIterObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->next);
+	free(self->path);
+	free(self->match);
+	PyObject_GC_Del(self);
+	Py_DECREF(type);
+}
+
+static int log_traverse(LogIterObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->next);
+	return 0;
+}
+
+/* Whether the entry at path differs between a commit and its parent. */
+static int path_changed(int *out, FSObject *fs, FSObject *parent, const char *path)
+{
+	gs_store *store = fs->store->store;
+	gs_entry mine, theirs;
+	int found_mine, found_theirs = 0, rc;
+
+	GSP_CALL(rc, gs_snap_entry_opt(&found_mine, &mine, store, &fs->info.tree, path));
+	if (rc == 0 && parent)
+		GSP_CALL(rc, gs_snap_entry_opt(&found_theirs, &theirs, store,
+					       &parent->info.tree, path));
+	if (rc < 0) {
+		gsp_raise();
+		return -1;
+	}
+	if (found_mine != found_theirs)
+		*out = 1;
+	else
+		*out = found_mine && (mine.mode != theirs.mode || !git_oid_equal(&mine.id, &theirs.id));
+	return 0;
+}
+
+static int message_matches(FSObject *fs, const char *pattern)
+{
+	const char *msg = fs->info.message;
+	size_t len = strlen(msg);
+	char *trimmed;
+	int result;
+
+	while (len > 0 && msg[len - 1] == '\n')
+		len--;
+	trimmed = strndup(msg, len);
+	if (!trimmed) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	result = gs_fnmatch(pattern, trimmed);
+	free(trimmed);
+	return result;
+}
+
+static PyObject *log_next(LogIterObject *self)
+{
+	while (self->next) {
+		FSObject *fs = (FSObject *)self->next, *parent = NULL;
+		int keep = 1;
+
+		self->next = NULL;
+		if (fs->info.has_parent) {
+			parent = (FSObject *)gsp_fs_derive(fs, &fs->info.parent);
+			if (!parent)
+				goto fail;
+		}
+		if (self->has_before && !self->before_reached) {
+			if ((double)fs->info.time > self->before)
+				keep = 0;
+			else
+				self->before_reached = 1;
+		}
+		if (keep && self->match) {
+			keep = message_matches(fs, self->match);
+			if (keep < 0)
+				goto fail;
+		}
+		if (keep && self->path && path_changed(&keep, fs, parent, self->path) < 0)
+			goto fail;
+		self->next = (PyObject *)parent;
+		if (keep)
+			return (PyObject *)fs;
+		Py_DECREF(fs);
+		continue;
+fail:
+		Py_XDECREF(parent);
+		Py_DECREF(fs);
+		return NULL;
+	}
+	return NULL;
+}
+
+static PyType_Slot log_slots[] = {
+	{Py_tp_doc, "Iterator returned by FS.log()."},
+	{Py_tp_dealloc, log_dealloc},
+	{Py_tp_traverse, log_traverse},
+	{Py_tp_iter, PyObject_SelfIter},
+	{Py_tp_iternext, log_next},
+	{0, NULL}
+};
+
+static PyType_Spec log_spec = {
+	.name = "gitstore._core.LogIterator",
+	.basicsize = sizeof(LogIterObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = log_slots,
+};
+
+/* ------------------------------------------------------------------ */
+/* An iterator holding an exception for its first next()              */
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *type, *value, *traceback;
+} FailedIterObject;
+
+PyObject *gsp_failed_iter_new(void)
+{
+	FailedIterObject *self;
+	PyObject *type, *value, *tb;
+
+	PyErr_Fetch(&type, &value, &tb);
+	self = PyObject_GC_New(FailedIterObject, gsp.FailedIterType);
+	if (!self) {
+		Py_XDECREF(type);
+		Py_XDECREF(value);
+		Py_XDECREF(tb);
+		return NULL;
+	}
+	self->type = type;
+	self->value = value;
+	self->traceback = tb;
+	PyObject_GC_Track(self);
+	return (PyObject *)self;
+}
+
+static void failed_dealloc(FailedIterObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->type);
+	Py_CLEAR(self->value);
+	Py_CLEAR(self->traceback);
+	PyObject_GC_Del(self);
+	Py_DECREF(type);
+}
+
+static int failed_traverse(FailedIterObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->type);
+	Py_VISIT(self->value);
+	Py_VISIT(self->traceback);
+	return 0;
+}
+
+static PyObject *failed_next(FailedIterObject *self)
+{
+	if (self->type) {
+		PyErr_Restore(self->type, self->value, self->traceback);
+		self->type = self->value = self->traceback = NULL;
+	}
+	return NULL;
+}
+
+static PyType_Slot failed_slots[] = {
+	{Py_tp_doc, "Iterator that reports an argument error when iteration starts."},
+	{Py_tp_dealloc, failed_dealloc},
+	{Py_tp_traverse, failed_traverse},
+	{Py_tp_iter, PyObject_SelfIter},
+	{Py_tp_iternext, failed_next},
+	{0, NULL}
+};
+
+static PyType_Spec failed_spec = {
+	.name = "gitstore._core.FailedIterator",
+	.basicsize = sizeof(FailedIterObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = failed_slots,
+};
+
+int gsp_fsiter_register(PyObject *module)
+{
+	gsp.WalkIterType = gsp_add_type(module, &walk_spec, NULL);
+	gsp.LogIterType = gsp_add_type(module, &log_spec, NULL);
+	gsp.FailedIterType = gsp_add_type(module, &failed_spec, NULL);
+	return gsp.WalkIterType && gsp.LogIterType && gsp.FailedIterType ? 0 : -1;
+}

@@ -1,0 +1,421 @@
+/* refdict.c - RefDict: branches and tags as a mutable mapping of snapshots. */
+#include "binding.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	PyObject_HEAD
+	GitStoreObject *store;
+	int tags;
+} RefDictObject;
+
+static const char *prefix_of(RefDictObject *self)
+{
+	return self->tags ? GS_REFS_TAGS : GS_REFS_HEADS;
+}
+
+PyObject *gsp_refdict_new(GitStoreObject *store, int tags)
+{
+	RefDictObject *self = (RefDictObject *)PyObject_CallNoArgs(gsp.RefDict);
+
+	if (!self)
+		return NULL;
+	self->store = (GitStoreObject *)Py_NewRef(store);
+	self->tags = tags;
+	return (PyObject *)self;
+}
+
+static RefDictObject *checked(PyObject *self)
+{
+	RefDictObject *rd = (RefDictObject *)self;
+	if (!rd->store) {
+		PyErr_SetString(PyExc_TypeError, "RefDict objects come from GitStore.branches/.tags");
+		return NULL;
+	}
+	return rd;
+}
+
+static void refdict_dealloc(RefDictObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->store);
+	type->tp_free(self);
+	Py_DECREF(type);
+}
+
+static int refdict_traverse(RefDictObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->store);
+	return 0;
+}
+
+static int refdict_clear(RefDictObject *self)
+{
+	Py_CLEAR(self->store);
+	return 0;
+}
+
+/* "<prefix><name>" for a str key; NULL with no exception for a key that
+ * cannot name a ref (the mapping treats it as missing). */
+static char *full_name(RefDictObject *self, PyObject *key)
+{
+	const char *name, *prefix = prefix_of(self);
+	Py_ssize_t len;
+	char *full;
+
+	if (!PyUnicode_Check(key))
+		return NULL;
+	name = PyUnicode_AsUTF8AndSize(key, &len);
+	if (!name) {
+		PyErr_Clear();
+		return NULL;
+	}
+	if ((size_t)len != strlen(name))
+		return NULL;
+	full = PyMem_Malloc(strlen(prefix) + (size_t)len + 1);
+	if (!full) {
+		PyErr_NoMemory();
+		return NULL;
+	}
+	strcpy(full, prefix);
+	strcat(full, name);
+	return full;
+}
+
+static PyObject *refdict_getitem(PyObject *op, PyObject *key)
+{
+	RefDictObject *self = checked(op);
+	git_oid id;
+	char *full;
+	int rc;
+
+	if (!self)
+		return NULL;
+	full = full_name(self, key);
+	if (!full) {
+		if (!PyErr_Occurred())
+			PyErr_SetObject(PyExc_KeyError, key);
+		return NULL;
+	}
+	if (self->tags) {
+		const char *name = full + strlen(GS_REFS_TAGS);
+		GSP_CALL(rc, gs_tag_peel(&id, self->store->store, name));
+	} else {
+		GSP_CALL(rc, gs_ref_resolve(&id, self->store->store, full));
+	}
+	PyMem_Free(full);
+	if (rc < 0) {
+		if (gs_error_last()->category == GS_ERR_KEY)
+			PyErr_SetObject(PyExc_KeyError, key);
+		else
+			gsp_raise();
+		return NULL;
+	}
+	return gsp_fs_new(self->store, &id, key, !self->tags);
+}
+
+static int refdict_contains(PyObject *op, PyObject *key)
+{
+	RefDictObject *self = checked(op);
+	char *full;
+	int rc, exists = 0;
+
+	if (!self)
+		return -1;
+	full = full_name(self, key);
+	if (!full)
+		return PyErr_Occurred() ? -1 : 0;
+	GSP_CALL(rc, gs_ref_exists(&exists, self->store->store, full));
+	PyMem_Free(full);
+	if (rc < 0) {
+		gsp_raise();
+		return -1;
+	}
+	return exists;
+}
+
+static PyObject *names_list(RefDictObject *self)
+{
+	gs_strlist names;
+	PyObject *list;
+	int rc;
+
+	GSP_CALL(rc, gs_ref_list(&names, self->store->store, prefix_of(self)));
+	if (rc < 0)
+		return gsp_raise();
+	list = PyList_New((Py_ssize_t)names.count);
+	for (size_t i = 0; list && i < names.count; i++) {
+		PyObject *s = gsp_str(names.items[i]);
+		if (!s) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, s);
+	}
+	gs_strlist_free(&names);
+	return list;
+}
+
+static PyObject *refdict_iter(PyObject *op)
+{
+	RefDictObject *self = checked(op);
+	PyObject *list, *iter;
+
+	if (!self || !(list = names_list(self)))
+		return NULL;
+	iter = PyObject_GetIter(list);
+	Py_DECREF(list);
+	return iter;
+}
+
+static Py_ssize_t refdict_len(PyObject *op)
+{
+	RefDictObject *self = checked(op);
+	PyObject *list;
+	Py_ssize_t n;
+
+	if (!self || !(list = names_list(self)))
+		return -1;
+	n = PyList_GET_SIZE(list);
+	Py_DECREF(list);
+	return n;
+}
+
+static int refdict_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
+{
+	PyErr_SetString(PyExc_NotImplementedError,
+			"changing branches and tags arrives with the write side of gitstore");
+	return -1;
+}
+
+static PyObject *refdict_repr(PyObject *op)
+{
+	RefDictObject *self = checked(op);
+	Py_ssize_t n;
+
+	if (!self)
+		return NULL;
+	n = refdict_len(op);
+	if (n < 0)
+		return NULL;
+	return PyUnicode_FromFormat("RefDict('%s', len=%zd)", self->tags ? "tags" : "branches",
+				    n);
+}
+
+static int no_tags(RefDictObject *self)
+{
+	if (self->tags) {
+		PyErr_SetString(PyExc_ValueError, "Tags do not have a current branch");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *refdict_get_current_name(PyObject *op, void *closure)
+{
+	RefDictObject *self = checked(op);
+	char *name = NULL;
+	PyObject *result;
+	int rc;
+
+	if (!self || no_tags(self) < 0)
+		return NULL;
+	GSP_CALL(rc, gs_head_branch(&name, self->store->store));
+	if (rc < 0)
+		return gsp_raise();
+	if (!name)
+		Py_RETURN_NONE;
+	result = gsp_str(name);
+	free(name);
+	return result;
+}
+
+static PyObject *refdict_get_current(PyObject *op, void *closure)
+{
+	PyObject *name = refdict_get_current_name(op, closure), *fs;
+
+	if (!name || name == Py_None)
+		return name;
+	fs = refdict_getitem(op, name);
+	Py_DECREF(name);
+	return fs;
+}
+
+static int refdict_set_current(PyObject *op, PyObject *value, void *closure)
+{
+	RefDictObject *self = checked(op);
+	const char *name;
+	int rc;
+
+	if (!self || no_tags(self) < 0)
+		return -1;
+	if (!value) {
+		PyErr_SetString(PyExc_AttributeError, "the current branch cannot be deleted");
+		return -1;
+	}
+	name = PyUnicode_Check(value) ? PyUnicode_AsUTF8(value) : NULL;
+	if (!name || refdict_contains(op, value) != 1) {
+		if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_UnicodeError))
+			return -1;
+		PyErr_Clear();
+		PyErr_Format(PyExc_KeyError, "Branch not found: %R", value);
+		return -1;
+	}
+	GSP_CALL(rc, gs_head_set(self->store->store, name));
+	if (rc < 0) {
+		gsp_raise();
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *refdict_reflog(PyObject *op, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"name", NULL};
+	RefDictObject *self = checked(op);
+	PyObject *name, *list = NULL;
+	gs_reflog_entry *entries = NULL;
+	size_t count = 0;
+	char *full = NULL;
+	int rc, exists;
+
+	if (!self || !PyArg_ParseTupleAndKeywords(args, kwargs, "O:reflog", kwlist, &name))
+		return NULL;
+	if (self->tags) {
+		PyErr_SetString(PyExc_ValueError, "Tags do not have reflog");
+		return NULL;
+	}
+	exists = refdict_contains(op, name);
+	if (exists < 0)
+		return NULL;
+	if (!exists) {
+		PyErr_SetObject(PyExc_KeyError, name);
+		return NULL;
+	}
+	full = full_name(self, name);
+	if (!full)
+		return NULL;
+	GSP_CALL(rc, gs_reflog_read(&entries, &count, self->store->store, full));
+	PyMem_Free(full);
+	if (rc < 0)
+		return gsp_raise();
+	if (count == 0)
+		return PyErr_Format(PyExc_FileNotFoundError, "No reflog found for branch %R", name);
+	list = PyList_New((Py_ssize_t)count);
+	for (size_t i = 0; list && i < count; i++) {
+		gs_reflog_entry *e = &entries[i];
+		PyObject *old_hex = gsp_hex(&e->old_id), *new_hex = gsp_hex(&e->new_id);
+		PyObject *who = gsp_str(e->committer), *msg = gsp_str(e->message);
+		PyObject *entry = NULL;
+
+		if (old_hex && new_hex && who && msg)
+			entry = PyObject_CallFunction(gsp.ReflogEntry, "OOOdO", old_hex, new_hex,
+						      who, (double)e->timestamp, msg);
+		Py_XDECREF(old_hex);
+		Py_XDECREF(new_hex);
+		Py_XDECREF(who);
+		Py_XDECREF(msg);
+		if (!entry) {
+			Py_CLEAR(list);
+			break;
+		}
+		PyList_SET_ITEM(list, (Py_ssize_t)i, entry);
+	}
+	gs_reflog_free(entries, count);
+	return list;
+}
+
+static PyMethodDef refdict_methods[] = {
+	{"reflog", (PyCFunction)(void (*)(void))refdict_reflog, METH_VARARGS | METH_KEYWORDS,
+	 "reflog($self, /, name)\n--\n\n"
+	 "The reflog of branch *name*: every recorded move, oldest first.\n\n"
+	 "Args:\n"
+	 "    name: Branch name.\n\n"
+	 "Returns:\n"
+	 "    list[ReflogEntry]: One entry per move of the branch.\n\n"
+	 "Raises:\n"
+	 "    ValueError: Called on ``store.tags`` (tags have no reflog).\n"
+	 "    KeyError: The branch does not exist.\n"
+	 "    FileNotFoundError: The branch has no reflog entries (a branch made\n"
+	 "        by ``GitStore.open`` has none until it first moves).\n"},
+	{NULL}
+};
+
+static PyGetSetDef refdict_getset[] = {
+	{"current_name", refdict_get_current_name, NULL,
+	 "str | None: The branch HEAD names, or None when HEAD names no existing\n"
+	 "branch (no branch yet, a deleted branch, a detached HEAD).\n\n"
+	 "Raises:\n"
+	 "    ValueError: On ``store.tags``.\n", NULL},
+	{"current", refdict_get_current, refdict_set_current,
+	 "FS | None: A writable snapshot of the branch HEAD names, or None.\n\n"
+	 "Assign a branch name to point HEAD at that branch\n"
+	 "(``store.branches.current = \"dev\"``).\n\n"
+	 "Raises:\n"
+	 "    ValueError: On ``store.tags``.\n"
+	 "    KeyError: Assigning a name that is not an existing branch.\n", NULL},
+	{NULL}
+};
+
+static PyType_Slot refdict_slots[] = {
+	{Py_tp_doc,
+	 "Branches or tags of a store, as a mutable mapping of name to snapshot.\n\n"
+	 "``store.branches[name]`` is a writable :class:`FS` on the branch tip;\n"
+	 "``store.tags[name]`` a read-only one (annotated tags are peeled).\n"
+	 "Iteration yields names sorted by their full ref name; every mapping\n"
+	 "method (``get``, ``keys``, ``items``, ...) works.\n"},
+	{Py_tp_dealloc, refdict_dealloc},
+	{Py_tp_traverse, refdict_traverse},
+	{Py_tp_clear, refdict_clear},
+	{Py_tp_repr, refdict_repr},
+	{Py_tp_iter, refdict_iter},
+	{Py_mp_subscript, refdict_getitem},
+	{Py_mp_ass_subscript, refdict_ass_subscript},
+	{Py_mp_length, refdict_len},
+	{Py_sq_contains, refdict_contains},
+	{Py_tp_methods, refdict_methods},
+	{Py_tp_getset, refdict_getset},
+	{0, NULL}
+};
+
+static PyType_Spec refdict_spec = {
+	.name = "gitstore._core.RefDictBase",
+	.basicsize = sizeof(RefDictObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.slots = refdict_slots,
+};
+
+/* RefDict = RefDictBase + collections.abc.MutableMapping, so the mixin
+ * methods (get, keys, items, pop, update, ...) come from the ABC. */
+int gsp_refdict_register(PyObject *module)
+{
+	PyObject *abc = NULL, *mapping = NULL, *meta = NULL, *ns = NULL;
+	PyObject *doc;
+	int rc = -1;
+
+	gsp.RefDictBaseType = gsp_add_type(module, &refdict_spec, NULL);
+	if (!gsp.RefDictBaseType)
+		return -1;
+	abc = PyImport_ImportModule("collections.abc");
+	if (!abc || !(mapping = PyObject_GetAttrString(abc, "MutableMapping")))
+		goto done;
+	meta = (PyObject *)Py_TYPE(mapping);
+	doc = PyObject_GetAttrString((PyObject *)gsp.RefDictBaseType, "__doc__");
+	ns = Py_BuildValue("{s:s,s:N,s:()}", "__module__", "gitstore", "__doc__", doc,
+			   "__slots__");
+	if (!ns)
+		goto done;
+	gsp.RefDict = PyObject_CallFunction(meta, "s(OO)O", "RefDict",
+					    (PyObject *)gsp.RefDictBaseType, mapping, ns);
+	if (!gsp.RefDict || PyModule_AddObjectRef(module, "RefDict", gsp.RefDict) < 0)
+		goto done;
+	rc = 0;
+done:
+	Py_XDECREF(ns);
+	Py_XDECREF(mapping);
+	Py_XDECREF(abc);
+	return rc;
+}

@@ -1,0 +1,230 @@
+/* store.c - the GitStore type. */
+#include "binding.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static void store_dealloc(GitStoreObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	Py_CLEAR(self->display_path);
+	Py_CLEAR(self->signature);
+	Py_CLEAR(self->branches);
+	Py_CLEAR(self->tags);
+	gs_store_free(self->store);
+	type->tp_free(self);
+	Py_DECREF(type);
+}
+
+static int store_traverse(GitStoreObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->signature);
+	Py_VISIT(self->branches);
+	Py_VISIT(self->tags);
+	return 0;
+}
+
+static int store_clear(GitStoreObject *self)
+{
+	Py_CLEAR(self->branches);
+	Py_CLEAR(self->tags);
+	return 0;
+}
+
+/* str(pathlib.Path(path)): how the store shows its path. */
+static PyObject *display_path(PyObject *path)
+{
+	PyObject *pathlib = PyImport_ImportModule("pathlib"), *p = NULL, *s = NULL;
+
+	if (!pathlib)
+		return NULL;
+	p = PyObject_CallMethod(pathlib, "Path", "O", path);
+	if (p)
+		s = PyObject_Str(p);
+	Py_XDECREF(p);
+	Py_DECREF(pathlib);
+	return s;
+}
+
+static PyObject *store_open(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "create", "branch", "author", "email", NULL};
+	PyObject *path, *branch_obj = NULL, *shown = NULL, *encoded = NULL;
+	const char *author = "gitstore", *email = "gitstore@localhost", *branch = "main";
+	int create = 1, rc;
+	GitStoreObject *self = NULL;
+	gs_store *store = NULL;
+	gs_open_opts opts = {0};
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$pOss:open", kwlist, &path,
+					 &create, &branch_obj, &author, &email))
+		return NULL;
+	if (branch_obj == Py_None) {
+		branch = NULL;
+	} else if (branch_obj) {
+		if (!PyUnicode_Check(branch_obj))
+			return PyErr_Format(PyExc_TypeError, "branch must be str or None, not %s",
+					    Py_TYPE(branch_obj)->tp_name);
+		Py_ssize_t len;
+		branch = PyUnicode_AsUTF8AndSize(branch_obj, &len);
+		if (!branch)
+			return NULL;
+		if ((size_t)len != strlen(branch))
+			return PyErr_Format(PyExc_ValueError, "Invalid ref name: %R", branch_obj);
+	}
+	if (!PyUnicode_FSConverter(path, &encoded))
+		return NULL;
+	shown = display_path(path);
+	if (!shown)
+		goto done;
+	opts.create = create;
+	opts.branch = branch;
+	opts.name = author;
+	opts.email = email;
+	{
+		/* The message of a missing repository shows the normalised path. */
+		PyObject *shown_bytes = PyUnicode_EncodeFSDefault(shown);
+		if (!shown_bytes)
+			goto done;
+		GSP_CALL(rc, gs_store_open(&store, PyBytes_AS_STRING(encoded), &opts));
+		if (rc < 0 && gs_error_last()->category == GS_ERR_NOTFOUND && !create)
+			gs_error_set(GS_ERR_NOTFOUND, "Repository not found: %s",
+				     PyBytes_AS_STRING(shown_bytes));
+		Py_DECREF(shown_bytes);
+	}
+	if (rc < 0) {
+		gsp_raise();
+		goto done;
+	}
+	self = (GitStoreObject *)cls->tp_alloc(cls, 0);
+	if (!self)
+		goto done;
+	self->store = store;
+	store = NULL;
+	self->display_path = shown;
+	shown = NULL;
+	self->signature = PyObject_CallFunction(gsp.Signature, "ss", author, email);
+	if (!self->signature)
+		Py_CLEAR(self);
+done:
+	gs_store_free(store);
+	Py_XDECREF(shown);
+	Py_XDECREF(encoded);
+	return (PyObject *)self;
+}
+
+static PyObject *store_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+	PyErr_SetString(PyExc_TypeError,
+			"GitStore objects are made with GitStore.open(path, ...)");
+	return NULL;
+}
+
+static PyObject *store_repr(GitStoreObject *self)
+{
+	PyObject *shown, *result;
+	struct stat st;
+	PyObject *encoded = NULL;
+	int is_dir = 0;
+
+	if (PyUnicode_FSConverter(self->display_path, &encoded)) {
+		is_dir = stat(PyBytes_AS_STRING(encoded), &st) == 0 && S_ISDIR(st.st_mode);
+		Py_DECREF(encoded);
+	} else {
+		PyErr_Clear();
+	}
+	shown = is_dir ? PyUnicode_FromFormat("%U/", self->display_path)
+		       : Py_NewRef(self->display_path);
+	if (!shown)
+		return NULL;
+	result = PyUnicode_FromFormat("GitStore(%R)", shown);
+	Py_DECREF(shown);
+	return result;
+}
+
+static PyObject *store_get_branches(GitStoreObject *self, void *closure)
+{
+	if (!self->branches && !(self->branches = gsp_refdict_new(self, 0)))
+		return NULL;
+	return Py_NewRef(self->branches);
+}
+
+static PyObject *store_get_tags(GitStoreObject *self, void *closure)
+{
+	if (!self->tags && !(self->tags = gsp_refdict_new(self, 1)))
+		return NULL;
+	return Py_NewRef(self->tags);
+}
+
+static PyMethodDef store_methods[] = {
+	{"open", (PyCFunction)(void (*)(void))store_open,
+	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+	 "open($cls, /, path, *, create=True, branch='main', author='gitstore', "
+	 "email='gitstore@localhost')\n--\n\n"
+	 "Open the repository at *path*, creating a bare one when it is missing.\n\n"
+	 "When something exists at *path* it is opened as it is: *create* and\n"
+	 "*branch* are ignored and nothing is written.  Otherwise, with\n"
+	 "*create*, a bare repository is made (only the last path component is\n"
+	 "created) holding one commit, ``Initialize <branch>``, on *branch*,\n"
+	 "which HEAD names.  ``branch=None`` makes a repository with no commit\n"
+	 "and no branch.\n\n"
+	 "Args:\n"
+	 "    path: Repository directory (str or os.PathLike), taken as given.\n"
+	 "    create: Create the repository when *path* does not exist.\n"
+	 "    branch: Name of the initial branch of a new repository, or None.\n"
+	 "    author: Name recorded as author and committer of every commit this\n"
+	 "        store object writes (it is not saved in the repository).\n"
+	 "    email: Email recorded with *author*.\n\n"
+	 "Returns:\n"
+	 "    GitStore: The opened store.\n\n"
+	 "Raises:\n"
+	 "    FileNotFoundError: *path* is missing and *create* is false, or its\n"
+	 "        parent directory is missing.\n"
+	 "    ValueError: *branch* is not a valid branch name (nothing is created).\n"
+	 "    GitError: *path* exists but is not a git repository.\n"},
+	{NULL}
+};
+
+static PyGetSetDef store_getset[] = {
+	{"branches", (getter)store_get_branches, NULL,
+	 "RefDict: The branches (``refs/heads/``), as a mapping of name to writable FS.", NULL},
+	{"tags", (getter)store_get_tags, NULL,
+	 "RefDict: The tags (``refs/tags/``), as a mapping of name to read-only FS.", NULL},
+	{NULL}
+};
+
+static PyType_Slot store_slots[] = {
+	{Py_tp_doc,
+	 "A versioned filesystem kept in a bare git repository.\n\n"
+	 "Make one with :meth:`GitStore.open`.  Each branch is a line of\n"
+	 "snapshots (:class:`FS`): every write is a commit, and every older\n"
+	 "snapshot stays readable.  The repository stays an ordinary git\n"
+	 "repository that ``git`` can inspect, push and clone.\n\n"
+	 "Attributes:\n"
+	 "    branches (RefDict): Branch name to writable snapshot.\n"
+	 "    tags (RefDict): Tag name to read-only snapshot.\n"},
+	{Py_tp_new, store_new},
+	{Py_tp_dealloc, store_dealloc},
+	{Py_tp_traverse, store_traverse},
+	{Py_tp_clear, store_clear},
+	{Py_tp_repr, store_repr},
+	{Py_tp_methods, store_methods},
+	{Py_tp_getset, store_getset},
+	{0, NULL}
+};
+
+static PyType_Spec store_spec = {
+	.name = "gitstore.GitStore",
+	.basicsize = sizeof(GitStoreObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.slots = store_slots,
+};
+
+int gsp_store_register(PyObject *module)
+{
+	gsp.GitStoreType = gsp_add_type(module, &store_spec, "GitStore");
+	return gsp.GitStoreType ? 0 : -1;
+}
