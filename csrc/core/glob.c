@@ -263,7 +263,10 @@ static int set_grow(glob_ctx *ctx)
 	return 0;
 }
 
-/* Add s to the results unless it is already there. */
+/*
+ * Add s (NUL-terminated, len bytes) to the results unless it is already
+ * there: several "**" can reach one path along different routes.
+ */
 static int add_unique(glob_ctx *ctx, const char *s, size_t len)
 {
 	size_t k;
@@ -276,7 +279,7 @@ static int add_unique(glob_ctx *ctx, const char *s, size_t len)
 	for (; ctx->slots[k]; k = (k + 1) & (ctx->nslots - 1)) {
 		const char *have = ctx->out->items[ctx->slots[k] - 1];
 
-		if (strncmp(have, s, len) == 0 && have[len] == '\0')
+		if (strcmp(have, s) == 0)
 			return 0;
 	}
 	if (gs_strlist_push_len(ctx->out, s, len) < 0)
@@ -374,8 +377,8 @@ static int match_entries(glob_ctx *ctx, char **segs, size_t nsegs,
 
 /*
  * Match segs (nsegs >= 1) below the directory `tree`, whose path is
- * ctx->path.  Only one listing per level is alive at a time along the
- * recursion, so memory grows with depth, not with the tree's size.
+ * ctx->path.  Each level keeps just its own listing while it recurses, so
+ * memory follows the directories on the current path, not the whole tree.
  */
 static int walk(glob_ctx *ctx, char **segs, size_t nsegs, const git_oid *tree)
 {
@@ -476,7 +479,7 @@ int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
 		return gs_error_set_os(ENOMEM, "out of memory");
 
 	/* Only the first "/./" is a pivot: match "base/rest" instead and
-	 * put the marker back into each result. */
+	 * put the marker back into each result.  Index 0 never counts. */
 	for (k = 1; k + 3 <= len; k++)
 		if (memcmp(start + k, "/./", 3) == 0)
 			break;
@@ -489,7 +492,7 @@ int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
 			memcpy(flat + k + 1, start + k + 3, len - k - 3);
 			flat[len - 2] = '\0';
 		} else {
-			flat[k] = '\0';
+			flat[k] = '\0';   /* no rest: cannot happen once stripped */
 		}
 	} else {
 		memcpy(flat, start, len);

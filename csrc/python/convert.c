@@ -99,16 +99,24 @@ PyObject *gsp_filetype(uint32_t mode)
 
 PyObject *gsp_walk_entry(const gs_dirent *entry)
 {
+	/* WalkEntry is a NamedTuple: fill the tuple directly rather than run
+	 * its Python __new__ once per entry (walks make thousands). */
+	PyTypeObject *type = (PyTypeObject *)gsp.WalkEntry;
 	PyObject *name = gsp_str(entry->name);
 	PyObject *oid = gsp_hex_bytes(&entry->id);
+	PyObject *mode = PyLong_FromUnsignedLong(entry->mode);
 	PyObject *result = NULL;
 
-	if (name && oid)
-		result = PyObject_CallFunction(gsp.WalkEntry, "OOI", name, oid,
-					       (unsigned int)entry->mode);
+	if (name && oid && mode && (result = type->tp_alloc(type, 3))) {
+		PyTuple_SET_ITEM(result, 0, name);
+		PyTuple_SET_ITEM(result, 1, oid);
+		PyTuple_SET_ITEM(result, 2, mode);
+		return result;
+	}
 	Py_XDECREF(name);
 	Py_XDECREF(oid);
-	return result;
+	Py_XDECREF(mode);
+	return NULL;
 }
 
 int gsp_size_arg(PyObject *arg, const char *what, size_t *out)

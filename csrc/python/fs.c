@@ -543,9 +543,12 @@ static PyObject *fs_back(FSObject *self, PyObject *args, PyObject *kwargs)
 		FSObject *next;
 		if (!current->info.has_parent) {
 			Py_DECREF(current);
-			return PyErr_Format(PyExc_ValueError,
-					    "Cannot go back %zd commits \xe2\x80\x94 history too short",
-					    n);
+			char msg[128];
+			/* The dash is U+2014, which PyErr_Format cannot take. */
+			snprintf(msg, sizeof(msg),
+				 "Cannot go back %zd commits \xe2\x80\x94 history too short", n);
+			PyErr_SetString(PyExc_ValueError, msg);
+			return NULL;
 		}
 		next = (FSObject *)gsp_fs_derive(current, &current->info.parent);
 		Py_DECREF(current);
