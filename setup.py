@@ -8,10 +8,10 @@ import sys
 
 from setuptools import Extension, setup
 
-REQUIRED = {"libgit2": "1.5"}
+REQUIRED = {"libgit2": "1.5", "zlib": "1.2"}
 INSTALL_HINT = (
     "gitstore needs the libgit2 development files and pkg-config.\n"
-    "On Debian/Ubuntu: apt-get install libgit2-dev libarchive-dev pkg-config"
+    "On Debian/Ubuntu: apt-get install libgit2-dev libarchive-dev zlib1g-dev pkg-config"
 )
 
 

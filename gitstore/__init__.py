@@ -22,10 +22,9 @@ from gitstore._types import (
     WalkEntry,
     WriteEntry,
 )
-from gitstore._core import FS, GitError, GitStore, RefDict, StaleSnapshotError
+from gitstore._core import FS, Batch, GitError, GitStore, RefDict, StaleSnapshotError
 from gitstore._retry import retry_write
 from gitstore._pending import (
-    Batch,
     ExcludeFilter,
     NoteDict,
     NoteNamespace,

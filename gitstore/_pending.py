@@ -20,7 +20,6 @@ def _not_yet(name, part):
     return _Pending
 
 
-Batch = _not_yet("Batch", "the write side (batches of writes in one commit)")
 ExcludeFilter = _not_yet("ExcludeFilter", "the bulk copy/sync operations")
 NoteDict = _not_yet("NoteDict", "git notes support")
 NoteNamespace = _not_yet("NoteNamespace", "git notes support")

@@ -4,6 +4,7 @@
 #include <git2/sys/commit.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -62,9 +63,10 @@ void gs_commit_info_clear(gs_commit_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-int gs_commit_create(git_oid *out, gs_store *store, git_repository *repo,
-		     const git_oid *tree, const git_oid *parent, const char *message)
+int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
+		     const git_oid *parent, const char *message)
 {
+	gs_store *store = gs_txn_store(txn);
 	git_signature *sig = NULL;
 	const git_oid *parents[1] = { parent };
 	char *text = NULL;
@@ -73,7 +75,6 @@ int gs_commit_create(git_oid *out, gs_store *store, git_repository *repo,
 
 	/* Whole seconds, +0000: the same bytes the reference writes. */
 	if (git_signature_new(&sig, store->name, store->email, (git_time_t)time(NULL), 0) < 0) {
-		gs_error_set_git(-1, "invalid author");
 		gs_error_set(GS_ERR_INVALID, "invalid author or email: %s <%s>",
 			     store->name, store->email);
 		goto done;
@@ -87,14 +88,97 @@ int gs_commit_create(git_oid *out, gs_store *store, git_repository *repo,
 	if (len == 0 || message[len - 1] != '\n')
 		text[len++] = '\n';
 	text[len] = '\0';
-	if (git_commit_create_from_ids(out, repo, NULL, sig, sig, "UTF-8", text, tree,
-				       parent ? 1 : 0, parents) < 0) {
+	if (git_commit_create_from_ids(out, gs_txn_repo(txn), NULL, sig, sig, "UTF-8", text,
+				       tree, parent ? 1 : 0, parents) < 0) {
 		gs_error_set_git(-1, store->path);
 		goto done;
 	}
-	rc = 0;
+	rc = gs_txn_note_write(txn, out);
 done:
 	free(text);
 	git_signature_free(sig);
+	return rc;
+}
+
+/* Under the lock: refs/heads/<branch> must exist and be at `expected`. */
+static int check_branch_tip(gs_store *store, const char *fullname, const char *branch,
+			    const git_oid *expected)
+{
+	git_oid tip;
+	char quoted[600];
+
+	if (gs_ref_resolve(&tip, store, fullname) < 0)
+		return -1;
+	if (!git_oid_equal(&tip, expected))
+		return gs_error_set(GS_ERR_STALE, "Branch %s has advanced since this snapshot",
+				    gs_repr(quoted, sizeof(quoted), branch));
+	return 0;
+}
+
+static char *branch_ref(const char *branch)
+{
+	char *full = malloc(strlen(branch) + sizeof(GS_REFS_HEADS));
+	if (!full) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		return NULL;
+	}
+	sprintf(full, GS_REFS_HEADS "%s", branch);
+	return full;
+}
+
+int gs_branch_commit(git_oid *out, int *noop, gs_txn *txn, const char *branch,
+		     const git_oid *base_commit, const git_oid *base_tree,
+		     const git_oid *new_tree, const char *message)
+{
+	gs_store *store = gs_txn_store(txn);
+	gs_lock *lock = NULL;
+	char *full = NULL, *reflog = NULL;
+	int rc = -1;
+
+	*noop = 0;
+	if (!(full = branch_ref(branch)))
+		return -1;
+	if (!(reflog = malloc(strlen(message) + sizeof("commit: ")))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	sprintf(reflog, "commit: %s", message);
+	if (gs_lock_acquire(&lock, store) < 0)
+		goto done;
+	if (check_branch_tip(store, full, branch, base_commit) < 0)
+		goto done;
+	if (git_oid_equal(new_tree, base_tree)) {
+		git_oid_cpy(out, base_commit);
+		*noop = 1;
+		rc = 0;
+		goto done;
+	}
+	if (gs_commit_create(out, txn, new_tree, base_commit, message) < 0 ||
+	    gs_txn_flush(txn) < 0 ||
+	    gs_ref_write(store, full, out, base_commit, reflog) < 0)
+		goto done;
+	rc = 0;
+done:
+	gs_lock_release(lock);
+	free(reflog);
+	free(full);
+	return rc;
+}
+
+int gs_branch_move(gs_store *store, const char *branch, const git_oid *expected,
+		   const git_oid *target, const char *reflog_message)
+{
+	gs_lock *lock = NULL;
+	char *full = branch_ref(branch);
+	int rc = -1;
+
+	if (!full)
+		return -1;
+	if (gs_lock_acquire(&lock, store) == 0 &&
+	    check_branch_tip(store, full, branch, expected) == 0 &&
+	    gs_ref_write(store, full, target, expected, reflog_message) == 0)
+		rc = 0;
+	gs_lock_release(lock);
+	free(full);
 	return rc;
 }

@@ -36,7 +36,7 @@ typedef enum {
 typedef struct {
 	gs_error_t category;
 	int os_errno;
-	char message[8192];
+	const char *message;   /* never NULL; valid until the next error */
 } gs_error;
 
 /* The calling thread's last error. */
@@ -98,6 +98,8 @@ int gs_fnmatch(const char *pattern, const char *name);
 /* The store (store.c)                                                 */
 
 typedef struct gs_store gs_store;
+typedef struct gs_txn gs_txn;
+typedef struct gs_lock gs_lock;
 
 typedef struct {
 	int create;          /* create the repository when the path is missing */
@@ -124,6 +126,35 @@ void gs_repo_release(gs_store *store, git_repository *repo);
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
 
+/* The repository lock (lock.c): a mutex per repository in this process,
+ * then flock(2) on <gitdir>/gitstore.lock.  Blocks until it is free. */
+int gs_lock_acquire(gs_lock **out, gs_store *store);
+void gs_lock_release(gs_lock *lock);
+
+/* ------------------------------------------------------------------ */
+/* Writing objects (txn.c)                                             */
+
+/* Blobs of at least this size stream to loose objects (bounded memory,
+ * partial reads inflate only what they need); smaller objects collect
+ * in memory and are written as one pack by gs_txn_flush. */
+#define GS_BIG_BLOB (1024 * 1024)
+
+/* A transaction borrows one pooled handle until gs_txn_free, which drops
+ * every object not yet flushed. */
+int gs_txn_begin(gs_txn **out, gs_store *store);
+void gs_txn_free(gs_txn *txn);
+git_repository *gs_txn_repo(gs_txn *txn);
+gs_store *gs_txn_store(gs_txn *txn);
+/* Record an object written through gs_txn_repo()'s odb, so that the
+ * next flush packs it. */
+int gs_txn_note_write(gs_txn *txn, const git_oid *id);
+int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len);
+/* A blob of exactly `size` bytes read from fd; `what` names it in errors. */
+int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
+			 const char *what);
+/* Write the pending objects as one pack. */
+int gs_txn_flush(gs_txn *txn);
+
 /* ------------------------------------------------------------------ */
 /* Refs (refs.c)                                                       */
 
@@ -133,6 +164,15 @@ int gs_store_same(const gs_store *a, const gs_store *b);
 /* git's ref-name rules plus "no colon"; GS_ERR_INVALID with the
  * message the spec gives.  `name` is a short name. */
 int gs_refname_check(const char *name);
+
+/* Create or move a branch or tag as `store.branches[name] = fs` does,
+ * under the lock: a tag that exists is GS_ERR_KEY "Tag 'x' already
+ * exists"; a branch already at `target` is left alone; otherwise the
+ * reflog gets "branch: set to <subject>" or "branch: Created from
+ * <subject>". */
+int gs_ref_assign(gs_store *store, const char *fullname, const git_oid *target, int is_tag);
+/* Delete a ref (loose and packed) and its reflog; GS_ERR_KEY if missing. */
+int gs_ref_delete(gs_store *store, const char *fullname);
 
 /* The object a full ref name points at (symbolic refs followed).
  * GS_ERR_KEY when missing or when the name is not a valid ref name. */
@@ -192,8 +232,27 @@ void gs_commit_info_clear(gs_commit_info *info);
 
 /* Write a commit object (author = committer = the store identity, now,
  * +0000, "encoding UTF-8"); the message gets a trailing '\n' if missing. */
-int gs_commit_create(git_oid *out, gs_store *store, git_repository *repo,
-		     const git_oid *tree, const git_oid *parent, const char *message);
+int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
+		     const git_oid *parent, const char *message);
+
+/*
+ * Commit `new_tree` on top of `base_commit` and move refs/heads/<branch>
+ * there, all under the repository lock:
+ *   - the branch is missing: GS_ERR_KEY "refs/heads/<branch>";
+ *   - it is not at base_commit: GS_ERR_STALE;
+ *   - new_tree equals base_tree: nothing is written, *noop = 1;
+ *   - otherwise the commit is written, the transaction's objects are
+ *     flushed as one pack, and the ref moves (compare-and-swap) with the
+ *     reflog entry "commit: <message>".
+ */
+int gs_branch_commit(git_oid *out, int *noop, gs_txn *txn, const char *branch,
+		     const git_oid *base_commit, const git_oid *base_tree,
+		     const git_oid *new_tree, const char *message);
+
+/* Move refs/heads/<branch> from `expected` to `target` under the lock
+ * (undo/redo); errors as gs_branch_commit. */
+int gs_branch_move(gs_store *store, const char *branch, const git_oid *expected,
+		   const git_oid *target, const char *reflog_message);
 
 /* ------------------------------------------------------------------ */
 /* Trees and blobs (tree.c)                                            */
@@ -245,14 +304,53 @@ int gs_object_size(size_t *out, git_repository *repo, const git_oid *id);
  * the object, which stays alive until gs_blob_free().
  */
 typedef struct {
-	git_odb_object *obj;
+	git_odb_object *obj;  /* either the libgit2 object ... */
+	char *owned;          /* ... or a buffer of ours */
 	const char *data;
 	size_t size;
 } gs_blob;
 
-int gs_blob_read(gs_blob *out, git_repository *repo, const git_oid *id,
+int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
 		 size_t offset, size_t size);
 void gs_blob_free(gs_blob *blob);
+/* The same for a loose blob, read with zlib directly; *found = 0 (and no
+ * error) when the object is not loose. */
+int gs_loose_blob_read(gs_blob *out, int *found, const gs_store *store, const git_oid *id,
+		       size_t offset, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Building trees (build.c)                                            */
+
+typedef struct {
+	const char *path;    /* normalised */
+	git_oid id;          /* a blob already written */
+	uint32_t mode;       /* a file mode (never GS_MODE_TREE) */
+} gs_write;
+
+typedef enum {
+	GS_CHANGE_NONE = 0,  /* same content and mode, or nothing to remove */
+	GS_CHANGE_ADD,
+	GS_CHANGE_UPDATE,
+	GS_CHANGE_DELETE
+} gs_change_kind;
+
+typedef struct {
+	gs_change_kind kind;
+	uint32_t mode;       /* new mode for writes, old mode for deletes */
+} gs_change;
+
+/* How each write and remove changes the tree `root` (entry-style
+ * lookups: a path below a file counts as missing). */
+int gs_changes_classify(gs_change *write_changes, gs_change *remove_changes, gs_txn *txn,
+			const git_oid *root, const gs_write *writes, size_t nwrites,
+			const char *const *removes, size_t nremoves);
+
+/* The root tree after removing `removes` and then writing `writes` below
+ * `root` (NULL: empty).  Untouched subtrees keep their ids, directories
+ * left empty disappear, a removal below a file changes nothing. */
+int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
+		  const gs_write *writes, size_t nwrites,
+		  const char *const *removes, size_t nremoves);
 
 /* ------------------------------------------------------------------ */
 /* Glob (glob.c)                                                       */

@@ -292,52 +292,84 @@ done:
 /* ------------------------------------------------------------------ */
 /* Reflogs                                                             */
 
+/* One line: "<old> <new> <name> <<email>> <seconds> <tz>[\t<message>]". */
+static int parse_reflog_line(gs_reflog_entry *e, const char *line, size_t len)
+{
+	const char *end = line + len, *who, *gt, *tab, *p;
+	char *stamp_end;
+
+	if (len < 2 * GIT_OID_HEXSZ + 2 || line[GIT_OID_HEXSZ] != ' ' ||
+	    line[2 * GIT_OID_HEXSZ + 1] != ' ' ||
+	    git_oid_fromstrn(&e->old_id, line, GIT_OID_HEXSZ) < 0 ||
+	    git_oid_fromstrn(&e->new_id, line + GIT_OID_HEXSZ + 1, GIT_OID_HEXSZ) < 0)
+		return -1;
+	who = line + 2 * GIT_OID_HEXSZ + 2;
+	tab = memchr(who, '\t', (size_t)(end - who));
+	if (!tab)
+		tab = end;
+	for (gt = tab; gt > who && gt[-1] != '>'; gt--)
+		;
+	if (gt == who || !memchr(who, '<', (size_t)(gt - who)))
+		return -1;
+	p = gt;
+	while (p < tab && *p == ' ')
+		p++;
+	errno = 0;
+	e->timestamp = strtoll(p, &stamp_end, 10);
+	if (errno || stamp_end == p || stamp_end > tab)
+		return -1;
+	e->committer = strndup(who, (size_t)(gt - who));
+	e->message = tab < end ? strndup(tab + 1, (size_t)(end - tab - 1)) : strdup("");
+	if (!e->committer || !e->message)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	return 0;
+}
+
 int gs_reflog_read(gs_reflog_entry **out, size_t *count, gs_store *store,
 		   const char *fullname)
 {
-	git_repository *repo = NULL;
-	git_reflog *log = NULL;
+	char *path = gs_store_file(store, "logs/", fullname);
+	FILE *file = NULL;
+	char *line = NULL;
+	size_t cap = 0, n = 0, alloc = 0, lineno = 0;
+	ssize_t len;
 	gs_reflog_entry *entries = NULL;
-	size_t n = 0, filled = 0;
-	int rc = -1, git_rc;
+	int rc = -1;
 
 	*out = NULL;
 	*count = 0;
-	if (gs_repo_acquire(&repo, store) < 0)
+	if (!path)
 		return -1;
-	if ((git_rc = git_reflog_read(&log, repo, fullname)) < 0) {
-		gs_error_set_git(git_rc, fullname);
+	if (!(file = fopen(path, "re"))) {
+		rc = errno == ENOENT || errno == ENOTDIR ? 0
+		     : gs_error_set_os(errno, "cannot read reflog %s", path);
 		goto done;
 	}
-	n = git_reflog_entrycount(log);
-	if (n == 0) {
-		rc = 0;
-		goto done;
-	}
-	entries = calloc(n, sizeof(*entries));
-	if (!entries) {
-		gs_error_set_os(ENOMEM, "out of memory");
-		goto done;
-	}
-	/* libgit2 numbers entries newest first; we return oldest first. */
-	for (filled = 0; filled < n; filled++) {
-		const git_reflog_entry *e = git_reflog_entry_byindex(log, n - 1 - filled);
-		const git_signature *who = git_reflog_entry_committer(e);
-		const char *msg = git_reflog_entry_message(e);
-		gs_reflog_entry *dst = &entries[filled];
-		size_t len = strlen(who->name) + strlen(who->email) + 4;
-
-		git_oid_cpy(&dst->old_id, git_reflog_entry_id_old(e));
-		git_oid_cpy(&dst->new_id, git_reflog_entry_id_new(e));
-		dst->timestamp = who->when.time;
-		dst->committer = malloc(len);
-		dst->message = strdup(msg ? msg : "");
-		if (!dst->committer || !dst->message) {
-			filled++;
-			gs_error_set_os(ENOMEM, "out of memory");
+	while ((len = getline(&line, &cap, file)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			len--;
+		if (len == 0)
+			continue;
+		if (n == alloc) {
+			size_t grown_cap = alloc ? alloc * 2 : 16;
+			gs_reflog_entry *grown = realloc(entries, grown_cap * sizeof(*grown));
+			if (!grown) {
+				gs_error_set_os(ENOMEM, "out of memory");
+				goto done;
+			}
+			entries = grown;
+			alloc = grown_cap;
+		}
+		memset(&entries[n], 0, sizeof(entries[n]));
+		if (parse_reflog_line(&entries[n], line, (size_t)len) < 0) {
+			n++;
+			if (gs_error_last()->category != GS_ERR_NOMEM)
+				gs_error_set(GS_ERR_GIT, "corrupt reflog %s: line %zu cannot be parsed",
+					     path, lineno);
 			goto done;
 		}
-		snprintf(dst->committer, len, "%s <%s>", who->name, who->email);
+		n++;
 	}
 	*out = entries;
 	*count = n;
@@ -345,9 +377,11 @@ int gs_reflog_read(gs_reflog_entry **out, size_t *count, gs_store *store,
 	rc = 0;
 done:
 	if (entries)
-		gs_reflog_free(entries, filled);
-	git_reflog_free(log);
-	gs_repo_release(store, repo);
+		gs_reflog_free(entries, n);
+	if (file)
+		fclose(file);
+	free(line);
+	free(path);
 	return rc;
 }
 
@@ -395,9 +429,14 @@ static int reflog_append(gs_store *store, const char *fullname, const git_oid *o
 	while (line.size > end && (line.data[line.size - 1] == ' ' ||
 				   line.data[line.size - 1] == '\t'))
 		line.size--;
-	if (gs_buf_put(&line, "\n", 1) < 0 || gs_mkdir_parents(path) < 0)
+	if (gs_buf_put(&line, "\n", 1) < 0)
 		goto done;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == ENOENT) {
+		if (gs_mkdir_parents(path) < 0)
+			goto done;
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+	}
 	if (fd < 0 || write(fd, line.data, line.size) != (ssize_t)line.size) {
 		gs_error_set_os(errno, "cannot append to reflog %s", path);
 		goto done;
@@ -425,9 +464,13 @@ static int locked_replace(gs_store *store, const char *relative, const char *con
 
 	if (!path || !lock)
 		goto done;
-	if (gs_mkdir_parents(path) < 0)
-		goto done;
 	fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == ENOENT) {
+		/* First ref in a new directory (refs/heads/feature/...). */
+		if (gs_mkdir_parents(path) < 0)
+			goto done;
+		fd = open(lock, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	}
 	if (fd < 0) {
 		if (errno == EEXIST)
 			gs_error_set(GS_ERR_GIT, "cannot lock ref %s: %s exists (another "
@@ -506,4 +549,91 @@ int gs_ref_write(gs_store *store, const char *fullname, const git_oid *new_id,
 	if (reflog_message)
 		return reflog_append(store, fullname, &old_id, new_id, reflog_message);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Assignment and deletion (RefDict)                                   */
+
+/* First line of a commit's message. */
+static int commit_subject(char **out, gs_store *store, const git_oid *id)
+{
+	gs_commit_info info;
+	size_t len;
+
+	*out = NULL;
+	if (gs_commit_info_read(&info, store, id) < 0)
+		return -1;
+	len = strcspn(info.message, "\n");
+	*out = strndup(info.message, len);
+	gs_commit_info_clear(&info);
+	if (!*out)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	return 0;
+}
+
+int gs_ref_assign(gs_store *store, const char *fullname, const git_oid *target, int is_tag)
+{
+	gs_lock *lock = NULL;
+	char *subject = NULL, *message = NULL;
+	char quoted[600];
+	git_oid current;
+	int exists, rc = -1;
+
+	if (commit_subject(&subject, store, target) < 0)
+		return -1;
+	if (!(message = malloc(strlen(subject) + sizeof("branch: Created from ")))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	if (gs_lock_acquire(&lock, store) < 0)
+		goto done;
+	exists = gs_ref_resolve(&current, store, fullname) == 0;
+	if (!exists && gs_error_last()->category != GS_ERR_KEY)
+		goto done;
+	if (exists && is_tag) {
+		gs_error_set(GS_ERR_KEY, "Tag %s already exists",
+			     gs_repr(quoted, sizeof(quoted), fullname + strlen(GS_REFS_TAGS)));
+		goto done;
+	}
+	if (exists && git_oid_equal(&current, target)) {
+		rc = 0;
+		goto done;
+	}
+	sprintf(message, exists ? "branch: set to %s" : "branch: Created from %s", subject);
+	rc = gs_ref_write(store, fullname, target, exists ? &current : NULL, message);
+done:
+	gs_lock_release(lock);
+	free(message);
+	free(subject);
+	return rc;
+}
+
+int gs_ref_delete(gs_store *store, const char *fullname)
+{
+	git_repository *repo = NULL;
+	git_reference *ref = NULL;
+	gs_lock *lock = NULL;
+	int rc = -1, git_rc;
+
+	if (!fullname_valid(fullname))
+		return gs_error_set(GS_ERR_KEY, "%s", fullname);
+	if (gs_lock_acquire(&lock, store) < 0)
+		return -1;
+	if (gs_repo_acquire(&repo, store) < 0)
+		goto done;
+	git_rc = git_reference_lookup(&ref, repo, fullname);
+	if (git_rc == GIT_ENOTFOUND) {
+		gs_error_set(GS_ERR_KEY, "%s", fullname);
+		goto done;
+	}
+	if (git_rc < 0 || (git_rc = git_reference_delete(ref)) < 0) {
+		gs_error_set_git(git_rc, fullname);
+		goto done;
+	}
+	rc = 0;
+done:
+	git_reference_free(ref);
+	gs_repo_release(store, repo);
+	gs_lock_release(lock);
+	return rc;
 }

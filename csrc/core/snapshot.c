@@ -130,7 +130,7 @@ int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char 
 		gs_error_set(GS_ERR_ISDIR, "%s", path);
 		goto done;
 	}
-	rc = gs_blob_read(out, repo, &entry.id, offset, size);
+	rc = gs_blob_read(out, store, repo, &entry.id, offset, size);
 	if (rc < 0 && gs_error_last()->category == GS_ERR_KEY)
 		gs_error_set(GS_ERR_GIT, "%s: blob %s is missing from the repository", path,
 			     git_oid_tostr_s(&entry.id));
@@ -148,7 +148,7 @@ int gs_snap_read_blob(gs_blob *out, gs_store *store, const git_oid *id,
 	memset(out, 0, sizeof(*out));
 	if (gs_repo_acquire(&repo, store) < 0)
 		return -1;
-	rc = gs_blob_read(out, repo, id, offset, size);
+	rc = gs_blob_read(out, store, repo, id, offset, size);
 	gs_repo_release(store, repo);
 	return rc;
 }
@@ -169,7 +169,7 @@ int gs_snap_readlink(char **out, gs_store *store, const git_oid *root, const cha
 		gs_error_set(GS_ERR_INVALID, "Not a symlink: %s", path);
 		goto done;
 	}
-	if (gs_blob_read(&blob, repo, &entry.id, 0, SIZE_MAX) < 0)
+	if (gs_blob_read(&blob, store, repo, &entry.id, 0, SIZE_MAX) < 0)
 		goto done;
 	*out = malloc(blob.size + 1);
 	if (!*out) {

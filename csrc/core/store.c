@@ -1,6 +1,9 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
 
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -57,13 +60,32 @@ int gs_store_same(const gs_store *a, const gs_store *b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/*
+ * Every handle gets an in-memory object backend in front of the others:
+ * the objects a commit writes collect there and reach the disk as one
+ * pack (txn.c) instead of one loose file each.
+ */
 static int open_handle(git_repository **out, const char *path)
 {
+	git_odb *odb = NULL;
+	git_odb_backend *mempack = NULL;
 	int rc = git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
+
 	if (rc < 0) {
 		*out = NULL;
 		return gs_error_set(GS_ERR_GIT, "No git repository was found at %s", path);
 	}
+	if (git_repository_odb(&odb, *out) < 0 || git_mempack_new(&mempack) < 0 ||
+	    git_odb_add_backend(odb, mempack, GS_MEMPACK_PRIORITY) < 0) {
+		gs_error_set_git(-1, path);
+		if (mempack)
+			mempack->free(mempack);
+		git_odb_free(odb);
+		git_repository_free(*out);
+		*out = NULL;
+		return -1;
+	}
+	git_odb_free(odb);
 	return 0;
 }
 
@@ -175,18 +197,14 @@ static int check_parent_exists(const char *path)
 }
 
 /* Empty tree, "Initialize <branch>" root commit, the branch, HEAD. */
-static int write_initial_branch(gs_store *store, git_repository *repo, const char *branch)
+/* Empty tree, "Initialize <branch>" root commit, the branch, HEAD. */
+static int write_initial_branch(gs_store *store, const char *branch)
 {
 	git_oid tree_id, commit_id;
-	git_treebuilder *builder = NULL;
+	gs_txn *txn = NULL;
 	char *message = NULL, *fullname = NULL;
 	int rc = -1;
 
-	if (git_treebuilder_new(&builder, repo, NULL) < 0 ||
-	    git_treebuilder_write(&tree_id, builder) < 0) {
-		gs_error_set_git(-1, store->path);
-		goto done;
-	}
 	message = malloc(strlen(branch) + sizeof("Initialize "));
 	fullname = malloc(strlen(branch) + sizeof(GS_REFS_HEADS));
 	if (!message || !fullname) {
@@ -195,13 +213,16 @@ static int write_initial_branch(gs_store *store, git_repository *repo, const cha
 	}
 	sprintf(message, "Initialize %s", branch);
 	sprintf(fullname, GS_REFS_HEADS "%s", branch);
-	if (gs_commit_create(&commit_id, store, repo, &tree_id, NULL, message) < 0 ||
+	if (gs_txn_begin(&txn, store) < 0 ||
+	    gs_tree_apply(&tree_id, txn, NULL, NULL, 0, NULL, 0) < 0 ||
+	    gs_commit_create(&commit_id, txn, &tree_id, NULL, message) < 0 ||
+	    gs_txn_flush(txn) < 0 ||
 	    gs_ref_write(store, fullname, &commit_id, NULL, NULL) < 0 ||
 	    gs_head_write(store, fullname) < 0)
 		goto done;
 	rc = 0;
 done:
-	git_treebuilder_free(builder);
+	gs_txn_free(txn);
 	free(message);
 	free(fullname);
 	return rc;
@@ -224,6 +245,10 @@ static int create_repository(gs_store **out, const char *path, const gs_open_opt
 		     GIT_REPOSITORY_INIT_NO_REINIT;
 	if (git_repository_init_ext(&repo, path, &init) < 0)
 		return gs_error_set_git(-1, path);
+	/* Reopen: pooled handles must carry the in-memory backend. */
+	git_repository_free(repo);
+	if (open_handle(&repo, path) < 0)
+		return -1;
 	if (store_alloc(&store, repo, path, opts) < 0) {
 		git_repository_free(repo);
 		return -1;
@@ -231,7 +256,7 @@ static int create_repository(gs_store **out, const char *path, const gs_open_opt
 	/* The pool owns repo now; borrow it back for the initial commit. */
 	if (gs_repo_acquire(&repo, store) < 0)
 		goto done;
-	if (opts->branch && write_initial_branch(store, repo, opts->branch) < 0)
+	if (opts->branch && write_initial_branch(store, opts->branch) < 0)
 		goto done;
 	/* Turned on only now, so that the initial branch has no reflog
 	 * entry; git itself then logs the branch moves it makes. */

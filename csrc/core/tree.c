@@ -1,6 +1,8 @@
 /* tree.c - resolving paths in trees, listing trees, reading blobs. */
 #include "gs_internal.h"
 
+#include <git2/sys/odb_backend.h>
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,19 +156,40 @@ int gs_object_size(size_t *out, git_repository *repo, const git_oid *id)
 	return 0;
 }
 
-int gs_blob_read(gs_blob *out, git_repository *repo, const git_oid *id,
+/* Whether the pack backend (the one after the in-memory one) has id. */
+static int in_packs(git_odb *odb, const git_oid *id)
+{
+	git_odb_backend *packs = NULL;
+
+	if (git_odb_num_backends(odb) < 2 || git_odb_get_backend(&packs, odb, 1) < 0 ||
+	    !packs->exists)
+		return 0;
+	return packs->exists(packs, id) == 1;
+}
+
+int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
 		 size_t offset, size_t size)
 {
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t total;
-	int rc;
+	int rc, found = 0;
 
 	memset(out, 0, sizeof(*out));
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_repository_odb(&odb, repo)) < 0)
 		return gs_error_set_git(rc, "object database");
+	/* Packed objects go through libgit2; loose ones we inflate ourselves,
+	 * only as far as the read needs. */
+	if (!in_packs(odb, id) && gs_loose_blob_read(out, &found, store, id, offset, size) < 0) {
+		git_odb_free(odb);
+		return -1;
+	}
+	if (found) {
+		git_odb_free(odb);
+		return 0;
+	}
 	rc = git_odb_read(&obj, odb, id);
 	git_odb_free(odb);
 	if (rc == GIT_ENOTFOUND)
@@ -191,5 +214,6 @@ int gs_blob_read(gs_blob *out, git_repository *repo, const git_oid *id,
 void gs_blob_free(gs_blob *blob)
 {
 	git_odb_object_free(blob->obj);
+	free(blob->owned);
 	memset(blob, 0, sizeof(*blob));
 }

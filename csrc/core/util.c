@@ -2,12 +2,24 @@
 #include "gs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static _Thread_local gs_error last_error;
+/* The record of each thread; its message buffer is freed when the thread
+ * ends (pthread key destructor), so messages can be as long as a path. */
+static _Thread_local gs_error last_error = { GS_ERR_NONE, 0, "" };
+static _Thread_local char *message_buf;
+static _Thread_local size_t message_cap;
+static pthread_key_t message_key;
+static pthread_once_t message_key_once = PTHREAD_ONCE_INIT;
+
+static void make_message_key(void)
+{
+	pthread_key_create(&message_key, free);
+}
 
 const gs_error *gs_error_last(void)
 {
@@ -18,14 +30,30 @@ void gs_error_clear(void)
 {
 	last_error.category = GS_ERR_NONE;
 	last_error.os_errno = 0;
-	last_error.message[0] = '\0';
+	last_error.message = "";
 }
 
 static void error_vset(gs_error_t category, int err, const char *fmt, va_list ap)
 {
+	va_list again;
+	int len;
+
 	last_error.category = category;
 	last_error.os_errno = err;
-	vsnprintf(last_error.message, sizeof(last_error.message), fmt, ap);
+	va_copy(again, ap);
+	len = vsnprintf(message_buf, message_cap, fmt, ap);
+	if (len >= 0 && (size_t)len >= message_cap) {
+		char *grown = realloc(message_buf, (size_t)len + 1);
+		if (grown) {
+			pthread_once(&message_key_once, make_message_key);
+			pthread_setspecific(message_key, grown);
+			message_buf = grown;
+			message_cap = (size_t)len + 1;
+			vsnprintf(message_buf, message_cap, fmt, again);
+		}
+	}
+	va_end(again);
+	last_error.message = message_buf && message_cap ? message_buf : "out of memory";
 }
 
 int gs_error_set(gs_error_t category, const char *fmt, ...)

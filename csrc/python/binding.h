@@ -30,6 +30,7 @@ typedef struct {
 	PyTypeObject *GitStoreType;
 	PyTypeObject *FSType;
 	PyTypeObject *RefDictBaseType;
+	PyTypeObject *BatchType;
 	PyObject *RefDict;           /* RefDictBase + MutableMapping */
 	PyTypeObject *WalkIterType;
 	PyTypeObject *LogIterType;
@@ -43,6 +44,10 @@ typedef struct {
 	PyObject *ReflogEntry;
 	PyObject *Signature;
 	PyObject *BlobOid;
+	PyObject *FileEntry;
+	PyObject *ChangeReport;
+	PyObject *WriteEntry;
+	PyObject *format_commit_message;
 	/* from datetime */
 	PyObject *timezone;
 	PyObject *timedelta;
@@ -85,12 +90,39 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 		     int writable);
 /* Same store, ref name and writability as `like`. */
 PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit);
+/* batch.c */
+int gsp_batch_register(PyObject *module);
 /* fsiter.c */
 int gsp_fsiter_register(PyObject *module);
 PyObject *gsp_walk_iter_new(FSObject *fs, const char *path);
 PyObject *gsp_log_iter_new(FSObject *fs, const char *path, PyObject *match, PyObject *before);
 /* An iterator that raises the pending exception on its first next(). */
 PyObject *gsp_failed_iter_new(void);
+
+/* pipeline.c: the changes of one commit and the commit path itself. */
+typedef struct {
+	gs_write *writes;     /* paths owned */
+	size_t nwrites, wcap;
+	char **removes;
+	size_t nremoves, rcap;
+} gsp_changeset;
+
+int gsp_changeset_write(gsp_changeset *cs, const char *path, const git_oid *id, uint32_t mode);
+int gsp_changeset_remove(gsp_changeset *cs, const char *path);
+void gsp_changeset_clear(gsp_changeset *cs);
+/* PermissionError "Cannot <verb> read-only snapshot ..." unless writable. */
+int gsp_check_writable(FSObject *fs, const char *verb);
+/* None -> fallback; FileType or int filemode; the tree mode is refused. */
+int gsp_mode_arg(PyObject *mode, uint32_t fallback, uint32_t *out);
+gs_txn *gsp_txn_begin(GitStoreObject *store);
+void gsp_txn_free(gs_txn *txn);
+/* Store any bytes-like object as a blob. */
+int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data);
+/* Store a local file as a blob; *detected_mode from its execute bits. */
+int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path);
+/* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed. */
+PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *message,
+			PyObject *operation);
 
 /* Create a heap type from a spec and add it to the module. */
 PyTypeObject *gsp_add_type(PyObject *module, PyType_Spec *spec, const char *attr);

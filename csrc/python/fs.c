@@ -1,7 +1,10 @@
 /* fs.c - FS: one immutable snapshot (commit) of a store. */
 #include "binding.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -595,6 +598,500 @@ static PyObject *fs_close(FSObject *self, PyObject *unused)
 	Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Writes                                                              */
+
+/* One file, given as a blob id and mode, committed on its own. */
+static PyObject *commit_one(FSObject *self, gs_txn *txn, const char *path, const git_oid *id,
+			    uint32_t mode, PyObject *message)
+{
+	gsp_changeset cs = {0};
+	PyObject *result = NULL;
+
+	if (gsp_changeset_write(&cs, path, id, mode) == 0)
+		result = gsp_fs_commit(self, txn, &cs, message, Py_None);
+	gsp_changeset_clear(&cs);
+	return result;
+}
+
+/* write() and write_text() once the content is bytes-like. */
+static PyObject *write_data(FSObject *self, PyObject *path_obj, PyObject *data,
+			    PyObject *message, PyObject *mode_obj)
+{
+	char *path = NULL;
+	uint32_t mode;
+	gs_txn *txn = NULL;
+	git_oid id;
+	PyObject *result = NULL;
+
+	if (gsp_path_arg(path_obj, 0, &path) < 0)
+		return NULL;
+	if (gsp_check_writable(self, "write to") < 0 || gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode) < 0)
+		goto done;
+	if (!(txn = gsp_txn_begin(self->store)))
+		goto done;
+	if (gsp_store_bytes(&id, txn, data) == 0)
+		result = commit_one(self, txn, path, &id, mode, message);
+done:
+	gsp_txn_free(txn);
+	free(path);
+	return result;
+}
+
+static PyObject *fs_write(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "data", "message", "mode", NULL};
+	PyObject *path, *data, *message = Py_None, *mode = Py_None;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$OO:write", kwlist, &path, &data,
+					 &message, &mode))
+		return NULL;
+	return write_data(self, path, data, message, mode);
+}
+
+static PyObject *fs_write_text(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "text", "encoding", "message", "mode", NULL};
+	PyObject *path, *text, *message = Py_None, *mode = Py_None, *data, *result;
+	const char *encoding = "utf-8";
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$sOO:write_text", kwlist, &path,
+					 &text, &encoding, &message, &mode))
+		return NULL;
+	if (!PyUnicode_Check(text))
+		return PyErr_Format(PyExc_TypeError, "text must be str, not %s",
+				    Py_TYPE(text)->tp_name);
+	if (!(data = PyUnicode_AsEncodedString(text, encoding, "strict")))
+		return NULL;
+	result = write_data(self, path, data, message, mode);
+	Py_DECREF(data);
+	return result;
+}
+
+static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "local_path", "message", "mode", NULL};
+	PyObject *path_obj, *local, *message = Py_None, *mode_obj = Py_None, *result = NULL;
+	char *path = NULL;
+	uint32_t mode, detected;
+	gs_txn *txn = NULL;
+	git_oid id;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$OO:write_from_file", kwlist,
+					 &path_obj, &local, &message, &mode_obj))
+		return NULL;
+	if (gsp_path_arg(path_obj, 0, &path) < 0)
+		return NULL;
+	if (!(txn = gsp_txn_begin(self->store)))
+		goto done;
+	/* Local-file errors come first (as in the reference); the content
+	 * is only read once the snapshot is known to be writable. */
+	{
+		PyObject *encoded = NULL;
+		struct stat st;
+		int err = 0;
+		if (!PyUnicode_FSConverter(local, &encoded))
+			goto done;
+		if (stat(PyBytes_AS_STRING(encoded), &st) < 0)
+			err = errno;
+		Py_DECREF(encoded);
+		if (err) {
+			errno = err;
+			PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, local);
+			goto done;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			PyObject *shown = PyOS_FSPath(local);
+			if (shown) {
+				PyErr_SetObject(PyExc_IsADirectoryError, shown);
+				Py_DECREF(shown);
+			}
+			goto done;
+		}
+	}
+	if (gsp_check_writable(self, "write to") < 0 || gsp_store_file(&id, &detected, txn, local) < 0 ||
+	    gsp_mode_arg(mode_obj, detected, &mode) < 0)
+		goto done;
+	result = commit_one(self, txn, path, &id, mode, message);
+done:
+	gsp_txn_free(txn);
+	free(path);
+	return result;
+}
+
+static PyObject *fs_write_symlink(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "target", "message", NULL};
+	PyObject *path, *target, *message = Py_None, *data, *result;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:write_symlink", kwlist, &path,
+					 &target, &message))
+		return NULL;
+	if (!PyUnicode_Check(target))
+		return PyErr_Format(PyExc_TypeError, "target must be str, not %s",
+				    Py_TYPE(target)->tp_name);
+	if (!(data = PyUnicode_AsEncodedString(target, "utf-8", "surrogateescape")))
+		return NULL;
+	{
+		PyObject *mode = PyLong_FromLong(GS_MODE_LINK);
+		result = mode ? write_data(self, path, data, message, mode) : NULL;
+		Py_XDECREF(mode);
+	}
+	Py_DECREF(data);
+	return result;
+}
+
+/* One value of apply()'s `writes` mapping, stored as a blob. */
+static int apply_value(gsp_changeset *cs, gs_txn *txn, const char *path, PyObject *key,
+		       PyObject *value)
+{
+	PyObject *entry = NULL, *data = NULL, *mode_obj = NULL, *target = NULL, *pathlib = NULL,
+		 *path_type = NULL;
+	uint32_t mode = GS_MODE_BLOB;
+	git_oid id;
+	int rc = -1;
+
+	if (PyObject_IsInstance(value, gsp.WriteEntry) == 1) {
+		entry = Py_NewRef(value);
+	} else if (PyBytes_Check(value) || PyUnicode_Check(value) || PyByteArray_Check(value) ||
+		   PyMemoryView_Check(value) ||
+		   ((pathlib = PyImport_ImportModule("pathlib")) &&
+		    (path_type = PyObject_GetAttrString(pathlib, "Path")) &&
+		    PyObject_IsInstance(value, path_type) == 1)) {
+		entry = PyObject_CallOneArg(gsp.WriteEntry, value);
+	} else if (!PyErr_Occurred()) {
+		PyObject *shown = gsp_str(path);
+		if (shown)
+			PyErr_Format(PyExc_TypeError,
+				     "Expected WriteEntry, bytes, str, or Path for %R, got %s",
+				     shown, Py_TYPE(value)->tp_name);
+		Py_XDECREF(shown);
+	}
+	if (!entry)
+		goto done;
+	if (!(data = PyObject_GetAttrString(entry, "data")) ||
+	    !(mode_obj = PyObject_GetAttrString(entry, "mode")) ||
+	    !(target = PyObject_GetAttrString(entry, "target")))
+		goto done;
+	if (target != Py_None) {
+		PyObject *bytes;
+		if (!PyUnicode_Check(target)) {
+			PyErr_SetString(PyExc_TypeError, "WriteEntry.target must be str");
+			goto done;
+		}
+		if (!(bytes = PyUnicode_AsEncodedString(target, "utf-8", "surrogateescape")))
+			goto done;
+		rc = gsp_store_bytes(&id, txn, bytes);
+		Py_DECREF(bytes);
+		mode = GS_MODE_LINK;
+	} else if (PyObject_IsInstance(data, gsp.BlobOid) == 1) {
+		rc = gsp_oid_arg(data, &id);
+		if (rc == 0)
+			rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
+	} else if (PyUnicode_Check(data)) {
+		PyObject *bytes = PyUnicode_AsUTF8String(data);
+		rc = bytes ? gsp_store_bytes(&id, txn, bytes) : -1;
+		Py_XDECREF(bytes);
+		if (rc == 0)
+			rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
+	} else if (PyObject_CheckBuffer(data)) {
+		rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
+		if (rc == 0)
+			rc = gsp_store_bytes(&id, txn, data);
+	} else if (PyObject_IsInstance(data, path_type ? path_type : (PyObject *)&PyBaseObject_Type) == 1) {
+		uint32_t detected;
+		rc = gsp_store_file(&id, &detected, txn, data);
+		if (rc == 0)
+			rc = gsp_mode_arg(mode_obj, detected, &mode);
+	} else if (!PyErr_Occurred()) {
+		PyErr_Format(PyExc_TypeError, "WriteEntry.data must be bytes, str or Path, not %s",
+			     Py_TYPE(data)->tp_name);
+	}
+	if (rc == 0)
+		rc = gsp_changeset_write(cs, path, &id, mode);
+done:
+	Py_XDECREF(entry);
+	Py_XDECREF(data);
+	Py_XDECREF(mode_obj);
+	Py_XDECREF(target);
+	Py_XDECREF(path_type);
+	Py_XDECREF(pathlib);
+	return rc;
+}
+
+/* apply()'s `writes`: normalised keys, later duplicates replacing earlier
+ * values in the first one's position. */
+static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
+{
+	PyObject *items = NULL, *seen = NULL, *iter = NULL, *item;
+	int rc = -1;
+
+	if (writes == Py_None)
+		return 0;
+	if (!(items = PyObject_CallMethod(writes, "items", NULL)) ||
+	    !(seen = PyDict_New()) || !(iter = PyObject_GetIter(items)))
+		goto done;
+	while ((item = PyIter_Next(iter))) {
+		PyObject *key, *value, *norm;
+		char *path = NULL;
+		int ok = PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2;
+		if (!ok) {
+			PyErr_SetString(PyExc_TypeError, "writes.items() must yield (path, value) pairs");
+			Py_DECREF(item);
+			goto done;
+		}
+		key = PyTuple_GET_ITEM(item, 0);
+		value = PyTuple_GET_ITEM(item, 1);
+		if (gsp_path_arg(key, 0, &path) < 0) {
+			Py_DECREF(item);
+			goto done;
+		}
+		norm = gsp_str(path);
+		ok = norm && PyDict_SetItem(seen, norm, value) == 0;
+		Py_XDECREF(norm);
+		free(path);
+		Py_DECREF(item);
+		if (!ok)
+			goto done;
+	}
+	if (PyErr_Occurred())
+		goto done;
+	{
+		Py_ssize_t pos = 0;
+		PyObject *key, *value;
+		while (PyDict_Next(seen, &pos, &key, &value)) {
+			const char *path = PyUnicode_AsUTF8(key);
+			if (!path || apply_value(cs, txn, path, key, value) < 0)
+				goto done;
+		}
+	}
+	rc = 0;
+done:
+	Py_XDECREF(iter);
+	Py_XDECREF(seen);
+	Py_XDECREF(items);
+	return rc;
+}
+
+static int apply_removes(gsp_changeset *cs, PyObject *removes)
+{
+	PyObject *iter, *item, *seen;
+	int rc = -1;
+
+	if (removes == Py_None)
+		return 0;
+	if (PyUnicode_Check(removes) ||
+	    (!PyObject_CheckBuffer(removes) && PyObject_HasAttrString(removes, "__fspath__"))) {
+		char *path;
+		if (gsp_path_arg(removes, 0, &path) < 0)
+			return -1;
+		rc = gsp_changeset_remove(cs, path);
+		free(path);
+		return rc;
+	}
+	if (!(seen = PySet_New(NULL)))
+		return -1;
+	if (!(iter = PyObject_GetIter(removes))) {
+		Py_DECREF(seen);
+		return -1;
+	}
+	while ((item = PyIter_Next(iter))) {
+		char *path = NULL;
+		PyObject *norm = NULL;
+		int ok = gsp_path_arg(item, 0, &path) == 0 && (norm = gsp_str(path)) != NULL;
+		if (ok && !PySet_Contains(seen, norm))
+			ok = PySet_Add(seen, norm) == 0 && gsp_changeset_remove(cs, path) == 0;
+		Py_XDECREF(norm);
+		free(path);
+		Py_DECREF(item);
+		if (!ok)
+			goto done;
+	}
+	rc = PyErr_Occurred() ? -1 : 0;
+done:
+	Py_DECREF(iter);
+	Py_DECREF(seen);
+	return rc;
+}
+
+static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"writes", "removes", "message", "operation", NULL};
+	PyObject *writes = Py_None, *removes = Py_None, *message = Py_None, *operation = Py_None;
+	PyObject *result = NULL;
+	gsp_changeset cs = {0};
+	gs_txn *txn;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$OO:apply", kwlist, &writes, &removes,
+					 &message, &operation))
+		return NULL;
+	if (!(txn = gsp_txn_begin(self->store)))
+		return NULL;
+	if (apply_writes(&cs, txn, writes) == 0 && apply_removes(&cs, removes) == 0)
+		result = gsp_fs_commit(self, txn, &cs, message, operation);
+	gsp_changeset_clear(&cs);
+	gsp_txn_free(txn);
+	return result;
+}
+
+static PyObject *fs_writer(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "mode", NULL};
+	PyObject *path, *mode = NULL, *module, *result;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:writer", kwlist, &path, &mode))
+		return NULL;
+	if (gsp_check_writable(self, "write to") < 0)
+		return NULL;
+	if (!(module = PyImport_ImportModule("gitstore._writer")))
+		return NULL;
+	result = PyObject_CallMethod(module, "_snapshot_writer", "OOO", self, path,
+				     mode ? mode : Py_None);
+	Py_DECREF(module);
+	return result;
+}
+
+static PyObject *fs_batch(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	Py_ssize_t n = PyTuple_GET_SIZE(args);
+	PyObject *full = PyTuple_New(n + 1), *result;
+
+	if (!full)
+		return NULL;
+	PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
+	for (Py_ssize_t i = 0; i < n; i++)
+		PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+	result = PyObject_Call((PyObject *)gsp.BatchType, full, kwargs);
+	Py_DECREF(full);
+	return result;
+}
+
+/* ------------------------------------------------------------------ */
+/* undo / redo                                                         */
+
+static int steps_arg(PyObject *args, PyObject *kwargs, const char *fmt, Py_ssize_t *steps)
+{
+	static char *kwlist[] = {"steps", NULL};
+
+	*steps = 1;
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, fmt, kwlist, steps))
+		return -1;
+	if (*steps < 1) {
+		PyErr_Format(PyExc_ValueError, "steps must be >= 1, got %zd", *steps);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *move_branch(FSObject *self, const git_oid *target, const char *message)
+{
+	const char *branch = PyUnicode_AsUTF8(self->ref_name);
+	int status;
+
+	if (!branch)
+		return NULL;
+	GSP_CALL(status, gs_branch_move(STORE(self), branch, &self->info.id, target, message));
+	if (status < 0)
+		return gsp_raise();
+	return gsp_fs_derive(self, target);
+}
+
+static PyObject *fs_undo(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	Py_ssize_t steps;
+	FSObject *target;
+	PyObject *result;
+
+	if (steps_arg(args, kwargs, "|n:undo", &steps) < 0 || gsp_check_writable(self, "undo on") < 0)
+		return NULL;
+	target = (FSObject *)Py_NewRef(self);
+	for (Py_ssize_t i = 0; i < steps; i++) {
+		FSObject *parent;
+		if (!target->info.has_parent) {
+			Py_DECREF(target);
+			return PyErr_Format(PyExc_ValueError,
+					    "Cannot undo %zd steps - only %zd commit(s) in history",
+					    steps, i);
+		}
+		parent = (FSObject *)gsp_fs_derive(target, &target->info.parent);
+		Py_DECREF(target);
+		if (!parent)
+			return NULL;
+		target = parent;
+	}
+	result = move_branch(self, &target->info.id, "undo: move back");
+	Py_DECREF(target);
+	return result;
+}
+
+static PyObject *fs_redo(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	Py_ssize_t steps;
+	gs_reflog_entry *entries = NULL;
+	size_t count = 0;
+	const char *branch;
+	char *full = NULL;
+	git_oid tip, target;
+	Py_ssize_t i;
+	int status;
+	PyObject *result = NULL;
+
+	if (steps_arg(args, kwargs, "|n:redo", &steps) < 0 || gsp_check_writable(self, "redo on") < 0)
+		return NULL;
+	if (!(branch = PyUnicode_AsUTF8(self->ref_name)))
+		return NULL;
+	if (!(full = malloc(strlen(branch) + sizeof(GS_REFS_HEADS))))
+		return PyErr_NoMemory();
+	sprintf(full, GS_REFS_HEADS "%s", branch);
+	GSP_CALL(status, gs_ref_resolve(&tip, STORE(self), full));
+	if (status < 0) {
+		gsp_raise();
+		goto done;
+	}
+	if (!git_oid_equal(&tip, &self->info.id)) {
+		PyErr_Format(gsp.StaleSnapshotError, "Branch %R has advanced since this snapshot",
+			     self->ref_name);
+		goto done;
+	}
+	GSP_CALL(status, gs_reflog_read(&entries, &count, STORE(self), full));
+	if (status < 0) {
+		gsp_raise();
+		goto done;
+	}
+	if (count == 0) {
+		PyErr_Format(PyExc_ValueError, "No reflog found for branch %R", self->ref_name);
+		goto done;
+	}
+	for (i = (Py_ssize_t)count - 1; i >= 0; i--)
+		if (git_oid_equal(&entries[i].new_id, &self->info.id))
+			break;
+	if (i < 0) {
+		PyErr_SetString(PyExc_ValueError, "Cannot redo - current commit not in reflog "
+				"(you may have a stale snapshot)");
+		goto done;
+	}
+	for (Py_ssize_t step = 0; step < steps; step++, i--) {
+		if (i < 0) {
+			PyErr_Format(PyExc_ValueError, "Cannot redo %zd steps - only %zd step(s) available",
+				     steps, step);
+			goto done;
+		}
+		git_oid_cpy(&target, &entries[i].old_id);
+		if (git_oid_is_zero(&target)) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "Cannot redo %zd step(s) \xe2\x80\x94 reaches branch "
+				 "creation point (no prior commit)", steps);
+			PyErr_SetString(PyExc_ValueError, msg);
+			goto done;
+		}
+	}
+	result = move_branch(self, &target, "redo: move forward");
+done:
+	gs_reflog_free(entries, count);
+	free(full);
+	return result;
+}
+
 #define KW (METH_VARARGS | METH_KEYWORDS)
 #define FN(f) ((PyCFunction)(void (*)(void))(f))
 
@@ -734,6 +1231,108 @@ static PyMethodDef fs_methods[] = {
 	 "        datetime is taken as UTC).\n\n"
 	 "Returns:\n    Iterator[FS]: The matching snapshots; this snapshot itself\n"
 	 "    comes first when it matches.\n"},
+	{"write", FN(fs_write), KW,
+	 "write($self, /, path, data, *, message=None, mode=None)\n--\n\n"
+	 "Write *data* to the file at *path* and commit.\n\n"
+	 "Missing parent directories are created; a file or directory already at\n"
+	 "*path* is replaced.  Writing the content and mode a file already has\n"
+	 "makes no commit and returns this snapshot.\n\n"
+	 "Args:\n    path: Repository path of the file.\n"
+	 "    data: Content; any bytes-like object.\n"
+	 "    message: Commit message; None for a generated one (``+ path``,\n"
+	 "        ``~ path``).  ``{default}``, ``{add_count}``, ``{update_count}``,\n"
+	 "        ``{delete_count}``, ``{total_count}`` and ``{op}`` are filled in.\n"
+	 "    mode: FileType or int filemode; None for a regular file.\n\n"
+	 "Returns:\n    FS: The new snapshot on the same branch.\n\n"
+	 "Raises:\n    PermissionError: The snapshot is read-only (a tag or detached).\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"
+	 "    ValueError: *path* is malformed or *mode* is the tree mode.\n"
+	 "    TypeError: *data* is not bytes-like.\n"},
+	{"write_text", FN(fs_write_text), KW,
+	 "write_text($self, /, path, text, *, encoding='utf-8', message=None, mode=None)\n--\n\n"
+	 "Write *text*, encoded, to the file at *path* and commit.\n\n"
+	 "Args:\n    path: Repository path of the file.\n    text: The text.\n"
+	 "    encoding: Encoding used (strict).\n    message: Commit message, as for :meth:`write`.\n"
+	 "    mode: FileType or int filemode; None for a regular file.\n\n"
+	 "Returns:\n    FS: The new snapshot.\n\n"
+	 "Raises:\n    UnicodeEncodeError: *text* cannot be encoded.\n"
+	 "    PermissionError: The snapshot is read-only.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	{"write_from_file", FN(fs_write_from_file), KW,
+	 "write_from_file($self, /, path, local_path, *, message=None, mode=None)\n--\n\n"
+	 "Store the local file *local_path* at *path* and commit.\n\n"
+	 "The file is streamed: memory use does not grow with its size.  It\n"
+	 "becomes executable in the repository when any execute bit is set on\n"
+	 "disk, unless *mode* says otherwise.\n\n"
+	 "Args:\n    path: Repository path of the file.\n"
+	 "    local_path: File on disk (str, bytes or os.PathLike).\n"
+	 "    message: Commit message, as for :meth:`write`.\n"
+	 "    mode: FileType or int filemode overriding the detected one.\n\n"
+	 "Returns:\n    FS: The new snapshot.\n\n"
+	 "Raises:\n    FileNotFoundError: *local_path* does not exist.\n"
+	 "    IsADirectoryError: *local_path* is a directory.\n"
+	 "    PermissionError: The snapshot is read-only, or the file is unreadable.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	{"write_symlink", FN(fs_write_symlink), KW,
+	 "write_symlink($self, /, path, target, *, message=None)\n--\n\n"
+	 "Make *path* a symlink to *target* and commit.\n\n"
+	 "The target is stored as given (it may dangle or be absolute).\n\n"
+	 "Args:\n    path: Repository path of the link.\n    target: Link target.\n"
+	 "    message: Commit message, as for :meth:`write`.\n\n"
+	 "Returns:\n    FS: The new snapshot.\n\n"
+	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	{"apply", FN(fs_apply), KW,
+	 "apply($self, /, writes=None, removes=None, *, message=None, operation=None)\n--\n\n"
+	 "Apply many writes and removals in one commit.\n\n"
+	 "Removals are applied first, then writes, so\n"
+	 "``apply({\"d/x\": b\"1\"}, removes=\"d\")`` leaves ``d`` holding only ``x``.\n"
+	 "Removing a path that does not exist changes nothing.\n\n"
+	 "Args:\n    writes: Mapping of path to content: bytes-like, str (UTF-8 text),\n"
+	 "        pathlib.Path (a local file), BlobOid (a stored blob) or WriteEntry.\n"
+	 "    removes: A path or an iterable of paths; directories go recursively.\n"
+	 "    message: Commit message, as for :meth:`write`.\n"
+	 "    operation: Name shown in a generated multi-change message\n"
+	 "        (``Batch <operation>: +2 -1``) and as ``{op}``.\n\n"
+	 "Returns:\n    FS: The new snapshot, or this one when nothing changed.\n\n"
+	 "Raises:\n    TypeError: A value of an unsupported type.\n"
+	 "    PermissionError: The snapshot is read-only.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	{"writer", FN(fs_writer), KW,
+	 "writer($self, /, path, mode='wb')\n--\n\n"
+	 "A file-like object whose content is committed to *path* on close.\n\n"
+	 "Use it as a context manager; after a clean exit its ``fs`` attribute is\n"
+	 "the new snapshot.  An exception inside the block commits nothing.\n\n"
+	 "Args:\n    path: Repository path of the file.\n"
+	 "    mode: ``\"wb\"`` for bytes or ``\"w\"`` for text (UTF-8).\n\n"
+	 "Returns:\n    The writer.\n\n"
+	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
+	 "    ValueError: *mode* is neither ``\"wb\"`` nor ``\"w\"``.\n"},
+	{"batch", FN(fs_batch), KW,
+	 "batch($self, /, message=None, operation=None)\n--\n\n"
+	 "A Batch collecting writes and removals for one commit.\n\n"
+	 "Args:\n    message: Commit message, as for :meth:`write`.\n"
+	 "    operation: Name used in a generated message.\n\n"
+	 "Returns:\n    Batch: Commits when its ``with`` block ends without error.\n\n"
+	 "Raises:\n    PermissionError: The snapshot is read-only.\n"},
+	{"undo", FN(fs_undo), KW,
+	 "undo($self, /, steps=1)\n--\n\n"
+	 "Move the branch back *steps* commits (first parents).\n\n"
+	 "Args:\n    steps: Number of commits to go back, at least 1.\n\n"
+	 "Returns:\n    FS: The snapshot the branch now points at.\n\n"
+	 "Raises:\n    ValueError: *steps* < 1 or the history is shorter.\n"
+	 "    PermissionError: The snapshot is read-only.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	{"redo", FN(fs_redo), KW,
+	 "redo($self, /, steps=1)\n--\n\n"
+	 "Move the branch to where it was before its last *steps* moves.\n\n"
+	 "Uses the branch's reflog: after ``undo()``, ``redo()`` goes back to the\n"
+	 "commit that was undone.\n\n"
+	 "Args:\n    steps: Number of reflog entries to go back, at least 1.\n\n"
+	 "Returns:\n    FS: The snapshot the branch now points at.\n\n"
+	 "Raises:\n    ValueError: *steps* < 1, or the reflog has no such history.\n"
+	 "    PermissionError: The snapshot is read-only.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
 	{"close", FN(fs_close), METH_NOARGS,
 	 "close($self, /)\n--\n\n"
 	 "Release what the snapshot holds open.  Safe to call more than once;\n"

@@ -66,10 +66,11 @@ PyMODINIT_FUNC PyInit__core(void)
 {
 	static const char *const type_names[] = {
 		"FileType", "StatResult", "WalkEntry", "ReflogEntry", "Signature", "BlobOid",
-		NULL};
+		"FileEntry", "ChangeReport", "WriteEntry", "format_commit_message", NULL};
 	PyObject **type_slots[] = {
 		&gsp.FileType, &gsp.StatResult, &gsp.WalkEntry, &gsp.ReflogEntry,
-		&gsp.Signature, &gsp.BlobOid};
+		&gsp.Signature, &gsp.BlobOid, &gsp.FileEntry, &gsp.ChangeReport,
+		&gsp.WriteEntry, &gsp.format_commit_message};
 	static const char *const datetime_names[] = {"timezone", "timedelta", "datetime", NULL};
 	PyObject **datetime_slots[] = {&gsp.timezone, &gsp.timedelta, &gsp.datetime};
 	PyObject *module;
@@ -85,6 +86,7 @@ PyMODINIT_FUNC PyInit__core(void)
 	    gsp_store_register(module) < 0 ||
 	    gsp_refdict_register(module) < 0 ||
 	    gsp_fs_register(module) < 0 ||
+	    gsp_batch_register(module) < 0 ||
 	    gsp_fsiter_register(module) < 0) {
 		Py_DECREF(module);
 		return NULL;

@@ -184,11 +184,82 @@ static Py_ssize_t refdict_len(PyObject *op)
 	return n;
 }
 
+static int refdict_delete(RefDictObject *self, PyObject *key)
+{
+	char *full = full_name(self, key);
+	int rc;
+
+	if (!full) {
+		if (!PyErr_Occurred())
+			PyErr_SetObject(PyExc_KeyError, key);
+		return -1;
+	}
+	GSP_CALL(rc, gs_ref_delete(self->store->store, full));
+	PyMem_Free(full);
+	if (rc < 0) {
+		if (gs_error_last()->category == GS_ERR_KEY)
+			PyErr_SetObject(PyExc_KeyError, key);
+		else
+			gsp_raise();
+	}
+	return rc;
+}
+
 static int refdict_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 {
-	PyErr_SetString(PyExc_NotImplementedError,
-			"changing branches and tags arrives with the write side of gitstore");
-	return -1;
+	RefDictObject *self = checked(op);
+	FSObject *fs;
+	const char *name;
+	char *full;
+	Py_ssize_t len;
+	int rc;
+
+	if (!self)
+		return -1;
+	if (!value)
+		return refdict_delete(self, key);
+	if (!PyUnicode_Check(key)) {
+		PyErr_Format(PyExc_TypeError, "ref names are str, not %s", Py_TYPE(key)->tp_name);
+		return -1;
+	}
+	if (!(name = PyUnicode_AsUTF8AndSize(key, &len)))
+		return -1;
+	GSP_CALL(rc, (size_t)len == strlen(name) ? gs_refname_check(name)
+		 : gs_error_set(GS_ERR_INVALID, "Invalid ref name: contains NUL"));
+	if (rc < 0) {
+		gsp_raise();
+		return -1;
+	}
+	if (!PyObject_TypeCheck(value, gsp.FSType)) {
+		PyErr_Format(PyExc_TypeError, "Expected FS, got %s", Py_TYPE(value)->tp_name);
+		return -1;
+	}
+	fs = (FSObject *)value;
+	if (fs->store != self->store && !gs_store_same(fs->store->store, self->store->store)) {
+		PyErr_SetString(PyExc_ValueError, "FS belongs to a different repository");
+		return -1;
+	}
+	if (!(full = full_name(self, key)))
+		return -1;
+	GSP_CALL(rc, gs_ref_assign(self->store->store, full, &fs->info.id, self->tags));
+	PyMem_Free(full);
+	if (rc < 0) {
+		gsp_raise();
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *refdict_set(PyObject *op, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"name", "fs", NULL};
+	PyObject *name, *fs;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:set", kwlist, &name, &fs))
+		return NULL;
+	if (refdict_ass_subscript(op, name, fs) < 0)
+		return NULL;
+	return refdict_getitem(op, name);
 }
 
 static PyObject *refdict_repr(PyObject *op)
@@ -329,6 +400,18 @@ static PyObject *refdict_reflog(PyObject *op, PyObject *args, PyObject *kwargs)
 }
 
 static PyMethodDef refdict_methods[] = {
+	{"set", (PyCFunction)(void (*)(void))refdict_set, METH_VARARGS | METH_KEYWORDS,
+	 "set($self, /, name, fs)\n--\n\n"
+	 "Point *name* at *fs*'s commit and return the resulting snapshot.\n\n"
+	 "Same as ``self[name] = fs`` followed by ``self[name]``: a branch is\n"
+	 "created or moved (a force move: newer commits stay only in the reflog);\n"
+	 "a tag is created, never moved.\n\n"
+	 "Args:\n    name: Branch or tag name (git's rules; no ``:``).\n"
+	 "    fs: Any snapshot of this repository (read-only ones too).\n\n"
+	 "Returns:\n    FS: A new snapshot of *name* (writable for branches).\n\n"
+	 "Raises:\n    ValueError: Invalid name, or *fs* from another repository.\n"
+	 "    TypeError: *fs* is not an FS.\n"
+	 "    KeyError: The tag already exists.\n"},
 	{"reflog", (PyCFunction)(void (*)(void))refdict_reflog, METH_VARARGS | METH_KEYWORDS,
 	 "reflog($self, /, name)\n--\n\n"
 	 "The reflog of branch *name*: every recorded move, oldest first.\n\n"

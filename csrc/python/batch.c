@@ -1,0 +1,454 @@
+/* batch.c - Batch: writes and removals collected for one commit. */
+#include "binding.h"
+
+#include <structmember.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+	PyObject_HEAD
+	FSObject *base;
+	PyObject *message;
+	PyObject *operation;
+	PyObject *writes;     /* dict: path -> (BlobOid, mode) in staging order */
+	PyObject *removes;    /* dict used as an ordered set of paths */
+	PyObject *fs;         /* the committed snapshot, or None */
+	gs_txn *txn;          /* where staged blobs live until the commit */
+	int closed;
+} BatchObject;
+
+static void batch_release_txn(BatchObject *self)
+{
+	if (self->txn) {
+		gsp_txn_free(self->txn);
+		self->txn = NULL;
+	}
+}
+
+static PyObject *batch_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"fs", "message", "operation", NULL};
+	PyObject *fs, *message = Py_None, *operation = Py_None;
+	BatchObject *self;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO:Batch", kwlist, gsp.FSType, &fs,
+					 &message, &operation))
+		return NULL;
+	if (gsp_check_writable((FSObject *)fs, "batch on") < 0)
+		return NULL;
+	if (!(self = (BatchObject *)cls->tp_alloc(cls, 0)))
+		return NULL;
+	self->base = (FSObject *)Py_NewRef(fs);
+	self->message = Py_NewRef(message);
+	self->operation = Py_NewRef(operation);
+	self->fs = Py_NewRef(Py_None);
+	self->writes = PyDict_New();
+	self->removes = PyDict_New();
+	if (!self->writes || !self->removes)
+		Py_CLEAR(self);
+	return (PyObject *)self;
+}
+
+static void batch_dealloc(BatchObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	batch_release_txn(self);
+	Py_CLEAR(self->base);
+	Py_CLEAR(self->message);
+	Py_CLEAR(self->operation);
+	Py_CLEAR(self->writes);
+	Py_CLEAR(self->removes);
+	Py_CLEAR(self->fs);
+	type->tp_free(self);
+	Py_DECREF(type);
+}
+
+static int batch_traverse(BatchObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->base);
+	Py_VISIT(self->message);
+	Py_VISIT(self->operation);
+	Py_VISIT(self->writes);
+	Py_VISIT(self->removes);
+	Py_VISIT(self->fs);
+	return 0;
+}
+
+static int batch_clear(BatchObject *self)
+{
+	Py_CLEAR(self->writes);
+	Py_CLEAR(self->removes);
+	Py_CLEAR(self->fs);
+	return 0;
+}
+
+static int check_open(BatchObject *self)
+{
+	if (self->closed) {
+		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
+		return -1;
+	}
+	if (!self->txn && !(self->txn = gsp_txn_begin(self->base->store)))
+		return -1;
+	return 0;
+}
+
+/* Stage a blob at a normalised path. */
+static int stage(BatchObject *self, const char *path, const git_oid *id, uint32_t mode)
+{
+	PyObject *key = gsp_str(path), *hex = NULL, *oid = NULL, *value = NULL;
+	int rc = -1;
+
+	if (key && (hex = gsp_hex_bytes(id)) && (oid = PyObject_CallOneArg(gsp.BlobOid, hex)) &&
+	    (value = Py_BuildValue("(OI)", oid, (unsigned int)mode)) &&
+	    PyDict_SetItem(self->writes, key, value) == 0 &&
+	    (PyDict_DelItem(self->removes, key) == 0 || PyErr_ExceptionMatches(PyExc_KeyError))) {
+		PyErr_Clear();
+		rc = 0;
+	}
+	Py_XDECREF(value);
+	Py_XDECREF(oid);
+	Py_XDECREF(hex);
+	Py_XDECREF(key);
+	return rc;
+}
+
+static int stage_bytes(BatchObject *self, PyObject *path_obj, PyObject *data, PyObject *mode_obj,
+		       uint32_t fallback)
+{
+	char *path = NULL;
+	uint32_t mode;
+	git_oid id;
+	int rc = -1;
+
+	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+		return -1;
+	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 && gsp_store_bytes(&id, self->txn, data) == 0)
+		rc = stage(self, path, &id, mode);
+	free(path);
+	return rc;
+}
+
+static PyObject *batch_write(BatchObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "data", "mode", NULL};
+	PyObject *path, *data, *mode = Py_None;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:write", kwlist, &path, &data, &mode))
+		return NULL;
+	if (stage_bytes(self, path, data, mode, GS_MODE_BLOB) < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *batch_write_text(BatchObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "text", "encoding", "mode", NULL};
+	PyObject *path, *text, *mode = Py_None, *data;
+	const char *encoding = "utf-8";
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$sO:write_text", kwlist, &path, &text,
+					 &encoding, &mode))
+		return NULL;
+	if (!PyUnicode_Check(text))
+		return PyErr_Format(PyExc_TypeError, "text must be str, not %s",
+				    Py_TYPE(text)->tp_name);
+	if (!(data = PyUnicode_AsEncodedString(text, encoding, "strict")))
+		return NULL;
+	rc = stage_bytes(self, path, data, mode, GS_MODE_BLOB);
+	Py_DECREF(data);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *batch_write_symlink(BatchObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "target", NULL};
+	PyObject *path, *target, *data;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:write_symlink", kwlist, &path, &target))
+		return NULL;
+	if (!PyUnicode_Check(target))
+		return PyErr_Format(PyExc_TypeError, "target must be str, not %s",
+				    Py_TYPE(target)->tp_name);
+	if (!(data = PyUnicode_AsEncodedString(target, "utf-8", "surrogateescape")))
+		return NULL;
+	rc = stage_bytes(self, path, data, NULL, GS_MODE_LINK);
+	Py_DECREF(data);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "local_path", "mode", NULL};
+	PyObject *path_obj, *local, *mode_obj = Py_None;
+	char *path = NULL;
+	uint32_t detected, mode;
+	git_oid id;
+	int rc = -1;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:write_from_file", kwlist, &path_obj,
+					 &local, &mode_obj))
+		return NULL;
+	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+		return NULL;
+	if (gsp_store_file(&id, &detected, self->txn, local) == 0 &&
+	    gsp_mode_arg(mode_obj, detected, &mode) == 0)
+		rc = stage(self, path, &id, mode);
+	free(path);
+	if (rc < 0)
+		return NULL;
+	Py_RETURN_NONE;
+}
+
+static PyObject *batch_remove(BatchObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", NULL};
+	PyObject *path_obj, *key = NULL, *result = NULL;
+	char *path = NULL;
+	gs_entry entry;
+	int staged, in_base, status;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:remove", kwlist, &path_obj))
+		return NULL;
+	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+		return NULL;
+	if (!(key = gsp_str(path)) || (staged = PyDict_Contains(self->writes, key)) < 0)
+		goto done;
+	GSP_CALL(status, gs_snap_entry(&entry, self->base->store->store, &self->base->info.tree,
+				       path, GS_LOOKUP_WALK));
+	in_base = status == 0;
+	if (status < 0 && gs_error_last()->category != GS_ERR_NOTFOUND &&
+	    gs_error_last()->category != GS_ERR_NOTDIR) {
+		gsp_raise();
+		goto done;
+	}
+	if (!staged && !in_base) {
+		PyErr_SetObject(PyExc_FileNotFoundError, key);
+		goto done;
+	}
+	if (in_base && entry.mode == GS_MODE_TREE) {
+		PyErr_SetObject(PyExc_IsADirectoryError, key);
+		goto done;
+	}
+	if (staged && PyDict_DelItem(self->writes, key) < 0)
+		goto done;
+	if (in_base && PyDict_SetItem(self->removes, key, Py_None) < 0)
+		goto done;
+	result = Py_NewRef(Py_None);
+done:
+	Py_XDECREF(key);
+	free(path);
+	return result;
+}
+
+static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", "mode", NULL};
+	PyObject *path, *mode = NULL, *module, *result;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:writer", kwlist, &path, &mode))
+		return NULL;
+	if (self->closed) {
+		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
+		return NULL;
+	}
+	if (!(module = PyImport_ImportModule("gitstore._writer")))
+		return NULL;
+	result = PyObject_CallMethod(module, "_batch_writer", "OOO", self, path,
+				     mode ? mode : Py_None);
+	Py_DECREF(module);
+	return result;
+}
+
+static void batch_close(BatchObject *self)
+{
+	self->closed = 1;
+	batch_release_txn(self);
+}
+
+static PyObject *batch_commit(BatchObject *self, PyObject *unused)
+{
+	gsp_changeset cs = {0};
+	PyObject *result = NULL, *key, *value;
+	Py_ssize_t pos = 0;
+
+	if (self->closed) {
+		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
+		return NULL;
+	}
+	if (PyDict_GET_SIZE(self->writes) == 0 && PyDict_GET_SIZE(self->removes) == 0) {
+		Py_SETREF(self->fs, Py_NewRef(self->base));
+		batch_close(self);
+		return Py_NewRef(self->fs);
+	}
+	while (PyDict_Next(self->writes, &pos, &key, &value)) {
+		git_oid id;
+		const char *path = PyUnicode_AsUTF8(key);
+		unsigned long mode = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1));
+		if (!path || PyErr_Occurred() || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
+		    gsp_changeset_write(&cs, path, &id, (uint32_t)mode) < 0)
+			goto done;
+	}
+	pos = 0;
+	while (PyDict_Next(self->removes, &pos, &key, &value)) {
+		const char *path = PyUnicode_AsUTF8(key);
+		if (!path || gsp_changeset_remove(&cs, path) < 0)
+			goto done;
+	}
+	result = gsp_fs_commit(self->base, self->txn, &cs, self->message, self->operation);
+	if (result) {
+		Py_SETREF(self->fs, Py_NewRef(result));
+		batch_close(self);
+	}
+done:
+	gsp_changeset_clear(&cs);
+	return result;
+}
+
+static PyObject *batch_enter(BatchObject *self, PyObject *unused)
+{
+	return Py_NewRef(self);
+}
+
+static PyObject *batch_exit(BatchObject *self, PyObject *args)
+{
+	PyObject *exc_type, *exc, *tb, *result;
+
+	if (!PyArg_ParseTuple(args, "OOO:__exit__", &exc_type, &exc, &tb))
+		return NULL;
+	if (exc_type != Py_None) {
+		batch_close(self);
+		Py_RETURN_FALSE;
+	}
+	if (self->closed)
+		Py_RETURN_FALSE;
+	result = batch_commit(self, NULL);
+	if (!result)
+		return NULL;
+	Py_DECREF(result);
+	Py_RETURN_FALSE;
+}
+
+static PyObject *batch_get_closed(BatchObject *self, void *c)
+{
+	return PyBool_FromLong(self->closed);
+}
+
+#define KW (METH_VARARGS | METH_KEYWORDS)
+#define FN(f) ((PyCFunction)(void (*)(void))(f))
+
+static PyMethodDef batch_methods[] = {
+	{"write", FN(batch_write), KW,
+	 "write($self, /, path, data, *, mode=None)\n--\n\n"
+	 "Stage *data* for the file at *path*.\n\n"
+	 "The content is stored right away; the batch keeps only its id.\n"
+	 "Writing the same path again replaces the staged content.\n\n"
+	 "Args:\n    path: Repository path.\n    data: Content; any bytes-like object.\n"
+	 "    mode: FileType or int filemode; None for a regular file.\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"
+	 "    TypeError: *data* is not bytes-like.\n"},
+	{"write_text", FN(batch_write_text), KW,
+	 "write_text($self, /, path, text, *, encoding='utf-8', mode=None)\n--\n\n"
+	 "Stage *text*, encoded, for the file at *path*.\n\n"
+	 "Args:\n    path: Repository path.\n    text: The text.\n"
+	 "    encoding: Encoding used (strict).\n    mode: FileType or int filemode.\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"},
+	{"write_from_file", FN(batch_write_from_file), KW,
+	 "write_from_file($self, /, path, local_path, *, mode=None)\n--\n\n"
+	 "Stage the local file *local_path* (streamed) for *path*.\n\n"
+	 "Args:\n    path: Repository path.\n    local_path: File on disk.\n"
+	 "    mode: Overrides the mode detected from the execute bits.\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"
+	 "    FileNotFoundError: *local_path* does not exist.\n"
+	 "    IsADirectoryError: *local_path* is a directory.\n"},
+	{"write_symlink", FN(batch_write_symlink), KW,
+	 "write_symlink($self, /, path, target)\n--\n\n"
+	 "Stage a symlink at *path* pointing to *target*.\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"},
+	{"remove", FN(batch_remove), KW,
+	 "remove($self, /, path)\n--\n\n"
+	 "Stage the removal of the file at *path* (or drop a staged write).\n\n"
+	 "Args:\n    path: Repository path of a file in the snapshot or staged here.\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"
+	 "    FileNotFoundError: The path is neither in the snapshot nor staged.\n"
+	 "    IsADirectoryError: The path is a directory in the snapshot.\n"},
+	{"writer", FN(batch_writer), KW,
+	 "writer($self, /, path, mode='wb')\n--\n\n"
+	 "A file-like object whose content is staged at *path* on close.\n\n"
+	 "Args:\n    path: Repository path.\n    mode: ``\"wb\"`` or ``\"w\"`` (UTF-8 text).\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"
+	 "    ValueError: *mode* is neither ``\"wb\"`` nor ``\"w\"``.\n"},
+	{"commit", FN(batch_commit), METH_NOARGS,
+	 "commit($self, /)\n--\n\n"
+	 "Commit everything staged as one commit and close the batch.\n\n"
+	 "With nothing staged no commit is made and ``fs`` is the base snapshot.\n"
+	 "If the commit fails (e.g. the branch moved) the batch stays open.\n\n"
+	 "Returns:\n    FS: The new snapshot (also in ``fs``).\n\n"
+	 "Raises:\n    RuntimeError: The batch is closed.\n"
+	 "    StaleSnapshotError: The branch has moved since the base snapshot.\n"},
+	{"__enter__", FN(batch_enter), METH_NOARGS, "__enter__($self, /)\n--\n\nReturn the batch."},
+	{"__exit__", FN(batch_exit), METH_VARARGS,
+	 "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+	 "Commit on a clean exit; on an exception close without committing."},
+	{NULL}
+};
+
+static PyMemberDef batch_members[] = {
+	{"fs", T_OBJECT, offsetof(BatchObject, fs), READONLY,
+	 "FS | None: The snapshot the commit made, None until then."},
+	{NULL}
+};
+
+static PyGetSetDef batch_getset[] = {
+	{"closed", (getter)batch_get_closed, NULL,
+	 "bool: Whether the batch was committed or abandoned.", NULL},
+	{NULL}
+};
+
+static PyType_Slot batch_slots[] = {
+	{Py_tp_doc,
+	 "Batch(fs, message=None, operation=None)\n--\n\n"
+	 "Writes and removals on a branch snapshot, committed together.\n\n"
+	 "Usually made by :meth:`FS.batch` and used as a context manager::\n\n"
+	 "    with fs.batch() as b:\n"
+	 "        b.write(\"a.txt\", b\"one\")\n"
+	 "        b.remove(\"old.txt\")\n"
+	 "    new_fs = b.fs\n\n"
+	 "The block's clean end commits (one commit); an exception in the\n"
+	 "block commits nothing.  A closed batch refuses every call.\n\n"
+	 "Args:\n    fs: A writable snapshot (the base).\n"
+	 "    message: Commit message, as for :meth:`FS.write`.\n"
+	 "    operation: Name used in a generated message (``Batch op: +2``).\n\n"
+	 "Raises:\n    PermissionError: *fs* is read-only.\n"},
+	{Py_tp_new, batch_new},
+	{Py_tp_dealloc, batch_dealloc},
+	{Py_tp_traverse, batch_traverse},
+	{Py_tp_clear, batch_clear},
+	{Py_tp_methods, batch_methods},
+	{Py_tp_members, batch_members},
+	{Py_tp_getset, batch_getset},
+	{0, NULL}
+};
+
+static PyType_Spec batch_spec = {
+	.name = "gitstore.Batch",
+	.basicsize = sizeof(BatchObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.slots = batch_slots,
+};
+
+int gsp_batch_register(PyObject *module)
+{
+	gsp.BatchType = gsp_add_type(module, &batch_spec, "Batch");
+	return gsp.BatchType ? 0 : -1;
+}
