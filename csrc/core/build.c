@@ -1,13 +1,16 @@
 /* build.c - new root trees from a set of writes and removes (spec 20 §6.5,
- * with removals applied before writes), and the change classification. */
+ * with removals applied before writes), and the change classification.
+ * Trees are merged and serialized here and added to the transaction's
+ * pack; untouched subtrees keep their ids. */
 #include "gs_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
-/* A directory level of the change set: one node per name touched. */
+/* One name touched in a directory, and what happens to it. */
 typedef struct change_node {
 	char *name;
 	int has_write;
@@ -15,7 +18,7 @@ typedef struct change_node {
 	uint32_t mode;
 	int removed;
 	int has_deep_write;          /* a write somewhere below this name */
-	struct change_node **children;
+	struct change_node **children;   /* sorted by name (strcmp) */
 	size_t count, cap;
 } change_node;
 
@@ -30,14 +33,17 @@ static void node_free(change_node *node)
 	free(node);
 }
 
+/* Paths arrive sorted segment by segment, so a child that exists is
+ * always the last one added. */
 static change_node *node_child(change_node *node, const char *name, size_t len)
 {
 	change_node *child;
 
-	for (size_t i = 0; i < node->count; i++)
-		if (strlen(node->children[i]->name) == len &&
-		    memcmp(node->children[i]->name, name, len) == 0)
-			return node->children[i];
+	if (node->count) {
+		child = node->children[node->count - 1];
+		if (strlen(child->name) == len && memcmp(child->name, name, len) == 0)
+			return child;
+	}
 	if (node->count == node->cap) {
 		size_t cap = node->cap ? node->cap * 2 : 4;
 		change_node **children = realloc(node->children, cap * sizeof(*children));
@@ -55,7 +61,6 @@ static change_node *node_child(change_node *node, const char *name, size_t len)
 	return child;
 }
 
-/* The node for a whole path, creating the levels on the way. */
 static change_node *node_path(change_node *root, const char *path, int deep_write)
 {
 	change_node *node = root;
@@ -73,102 +78,193 @@ static change_node *node_path(change_node *root, const char *path, int deep_writ
 	}
 }
 
-static int tree_of(git_tree **out, git_repository *repo, const git_oid *id)
+/* Path order with '/' below every other byte: "a" < "a/b" < "a-x". */
+static int compare_segments(const char *a, const char *b)
 {
-	*out = NULL;
-	if (!id)
-		return 0;
-	if (git_tree_lookup(out, repo, id) < 0)
-		return gs_error_set_git(-1, git_oid_tostr_s(id));
+	for (;; a++, b++) {
+		unsigned char x = (unsigned char)*a, y = (unsigned char)*b;
+		if (x == '/')
+			x = 1;
+		if (y == '/')
+			y = 1;
+		if (x != y || !x)
+			return (int)x - (int)y;
+	}
+}
+
+typedef struct {
+	const char *path;
+	int is_write;
+	size_t index;
+} change_ref;
+
+static int compare_changes(const void *a, const void *b)
+{
+	const change_ref *x = a, *y = b;
+	int c = compare_segments(x->path, y->path);
+	/* The same path: removal first, so the write wins (removes apply first). */
+	return c ? c : x->is_write - y->is_write;
+}
+
+/* ------------------------------------------------------------------ */
+
+/* git's tree order: names compared as if directories ended with '/'. */
+static int compare_git_order(const void *a, const void *b)
+{
+	const gs_dirent *x = a, *y = b;
+	size_t lx = strlen(x->name), ly = strlen(y->name), n = lx < ly ? lx : ly;
+	int c = memcmp(x->name, y->name, n);
+	unsigned char cx, cy;
+
+	if (c)
+		return c;
+	cx = lx > n ? (unsigned char)x->name[n] : (x->mode == GS_MODE_TREE ? '/' : 0);
+	cy = ly > n ? (unsigned char)y->name[n] : (y->mode == GS_MODE_TREE ? '/' : 0);
+	return (int)cx - (int)cy;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(((const gs_dirent *)a)->name, ((const gs_dirent *)b)->name);
+}
+
+/* Serialize entries (sorted here) as a tree object into the transaction. */
+static int put_tree(git_oid *out, gs_txn *txn, gs_dirent *entries, size_t n)
+{
+	gs_buf buf = {0};
+	char mode[16];
+	int rc = -1;
+
+	qsort(entries, n, sizeof(*entries), compare_git_order);
+	for (size_t i = 0; i < n; i++) {
+		int len = snprintf(mode, sizeof(mode), "%o ", entries[i].mode);
+		if (gs_buf_put(&buf, mode, (size_t)len) < 0 ||
+		    gs_buf_put(&buf, entries[i].name, strlen(entries[i].name) + 1) < 0 ||
+		    gs_buf_put(&buf, entries[i].id.id, GIT_OID_RAWSZ) < 0)
+			goto done;
+	}
+	rc = gs_txn_put(out, txn, GIT_OBJECT_TREE, buf.data ? buf.data : "", buf.size);
+done:
+	gs_buf_free(&buf);
+	return rc;
+}
+
+static int check_name(const char *prefix, const char *name)
+{
+	/* git refuses to check out a ".git" entry and fsck flags it. */
+	if (strcasecmp(name, ".git") == 0)
+		return gs_error_set(GS_ERR_INVALID, "Invalid file name %s%s%s: '.git' is reserved",
+				    prefix, *prefix ? "/" : "", name);
 	return 0;
 }
 
-/* Rebuild one directory: removals, then writes, then subdirectories.
- * *out is unset (and *empty = 1) when nothing is left in it. */
-static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
-		     change_node *node, const char *prefix)
+static int push_entry(gs_dirent **items, size_t *n, size_t *cap, const char *name,
+		      const git_oid *id, uint32_t mode)
 {
-	git_repository *repo = gs_txn_repo(txn);
-	git_tree *tree = NULL;
-	git_treebuilder *bld = NULL;
+	if (*n == *cap) {
+		size_t grown_cap = *cap ? *cap * 2 : 16;
+		gs_dirent *grown = realloc(*items, grown_cap * sizeof(*grown));
+		if (!grown)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		*items = grown;
+		*cap = grown_cap;
+	}
+	(*items)[*n].name = (char *)name;   /* borrowed: lives in old or node */
+	git_oid_cpy(&(*items)[*n].id, id);
+	(*items)[*n].mode = mode;
+	(*n)++;
+	return 0;
+}
+
+static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
+		     change_node *node, const char *prefix);
+
+/* What becomes of one touched name, given what was there. */
+static int apply_child(gs_dirent **items, size_t *n, size_t *cap, gs_txn *txn,
+		       change_node *c, const gs_dirent *existing, const char *prefix)
+{
+	int present = existing != NULL;
+	git_oid id;
+	uint32_t mode = 0;
 	char *path = NULL;
 	int rc = -1;
 
-	*empty = 0;
-	if (tree_of(&tree, repo, old) < 0)
-		goto done;
-	if (git_treebuilder_new(&bld, repo, tree) < 0) {
-		gs_error_set_git(-1, prefix);
-		goto done;
+	if (existing) {
+		git_oid_cpy(&id, &existing->id);
+		mode = existing->mode;
 	}
-	for (size_t i = 0; i < node->count; i++) {
-		change_node *c = node->children[i];
-		if (c->removed && git_treebuilder_get(bld, c->name) &&
-		    git_treebuilder_remove(bld, c->name) < 0) {
-			gs_error_set_git(-1, c->name);
-			goto done;
-		}
+	if (c->removed)
+		present = 0;
+	if (c->has_write) {
+		if (check_name(prefix, c->name) < 0)
+			return -1;
+		present = 1;
+		git_oid_cpy(&id, &c->id);
+		mode = c->mode;
 	}
-	for (size_t i = 0; i < node->count; i++) {
-		change_node *c = node->children[i];
-		if (c->has_write && git_treebuilder_insert(NULL, bld, c->name, &c->id,
-							   (git_filemode_t)c->mode) < 0) {
-			gs_error_set(GS_ERR_INVALID, "Invalid file name %s%s%s: %s", prefix,
-				     *prefix ? "/" : "", c->name, git_error_last()->message);
-			goto done;
-		}
-	}
-	for (size_t i = 0; i < node->count; i++) {
-		change_node *c = node->children[i];
-		const git_tree_entry *existing;
-		git_oid sub_old, sub_new;
-		int has_sub_old = 0, sub_empty;
-		size_t len;
+	if (c->count > 0 && (c->has_deep_write || (present && mode == GS_MODE_TREE))) {
+		int sub_empty, had_tree = present && mode == GS_MODE_TREE;
+		git_oid sub;
+		size_t len = strlen(prefix) + strlen(c->name) + 2;
 
-		if (c->count == 0)
-			continue;
-		existing = git_treebuilder_get(bld, c->name);
-		if (existing && git_tree_entry_type(existing) == GIT_OBJECT_TREE) {
-			git_oid_cpy(&sub_old, git_tree_entry_id(existing));
-			has_sub_old = 1;
-		} else if (existing && !c->has_deep_write) {
-			continue;  /* only removals below a file: nothing is there */
-		}
-		len = strlen(prefix) + strlen(c->name) + 2;
-		free(path);
-		if (!(path = malloc(len))) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
+		if (c->has_deep_write && check_name(prefix, c->name) < 0)
+			return -1;
+		if (!(path = malloc(len)))
+			return gs_error_set_os(ENOMEM, "out of memory");
 		snprintf(path, len, "%s%s%s", prefix, *prefix ? "/" : "", c->name);
-		if (apply_dir(&sub_new, &sub_empty, txn, has_sub_old ? &sub_old : NULL, c, path) < 0)
+		if (apply_dir(&sub, &sub_empty, txn, had_tree ? &id : NULL, c, path) < 0)
 			goto done;
-		if (sub_empty) {
-			if (existing && git_treebuilder_remove(bld, c->name) < 0) {
-				gs_error_set_git(-1, path);
+		present = !sub_empty;
+		git_oid_cpy(&id, &sub);
+		mode = GS_MODE_TREE;
+	}
+	rc = present ? push_entry(items, n, cap, c->name, &id, mode) : 0;
+done:
+	free(path);
+	return rc;
+}
+
+/* Rebuild one directory from its old entries and the changes below it.
+ * *empty = 1 (and no tree written) when nothing is left, except at the
+ * root, which is always written. */
+static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
+		     change_node *node, const char *prefix)
+{
+	gs_dirlist before = {0};
+	gs_dirent *items = NULL;
+	size_t n = 0, cap = 0, i = 0, j = 0;
+	int rc = -1;
+
+	*empty = 0;
+	if (old && gs_tree_list(&before, gs_txn_repo(txn), old) < 0)
+		return -1;
+	qsort(before.items, before.count, sizeof(*before.items), compare_names);
+	while (i < before.count || j < node->count) {
+		int c = i == before.count ? 1 : j == node->count ? -1
+			: strcmp(before.items[i].name, node->children[j]->name);
+		if (c < 0) {
+			if (push_entry(&items, &n, &cap, before.items[i].name, &before.items[i].id,
+				       before.items[i].mode) < 0)
 				goto done;
-			}
-		} else if (git_treebuilder_insert(NULL, bld, c->name, &sub_new,
-						  GIT_FILEMODE_TREE) < 0) {
-			gs_error_set(GS_ERR_INVALID, "Invalid file name %s: %s", path,
-				     git_error_last()->message);
-			goto done;
+			i++;
+		} else {
+			if (apply_child(&items, &n, &cap, txn, node->children[j],
+					c == 0 ? &before.items[i] : NULL, prefix) < 0)
+				goto done;
+			if (c == 0)
+				i++;
+			j++;
 		}
 	}
-	if (git_treebuilder_entrycount(bld) == 0 && *prefix) {
+	if (n == 0 && *prefix) {
 		*empty = 1;
 		rc = 0;
 		goto done;
 	}
-	if (git_treebuilder_write(out, bld) < 0) {
-		gs_error_set_git(-1, prefix);
-		goto done;
-	}
-	rc = gs_txn_note_write(txn, out);
+	rc = put_tree(out, txn, items, n);
 done:
-	free(path);
-	git_treebuilder_free(bld);
-	git_tree_free(tree);
+	free(items);
+	gs_dirlist_free(&before);
 	return rc;
 }
 
@@ -177,34 +273,42 @@ int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
 		  const char *const *removes, size_t nremoves)
 {
 	change_node *top = calloc(1, sizeof(*top));
+	change_ref *order = calloc(nwrites + nremoves + 1, sizeof(*order));
 	int empty, rc = -1;
 
-	if (!top)
-		return gs_error_set_os(ENOMEM, "out of memory");
-	for (size_t i = 0; i < nremoves; i++) {
-		change_node *node = node_path(top, removes[i], 0);
-		if (!node)
-			goto nomem;
-		node->removed = 1;
+	if (!top || !order) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
 	}
+	for (size_t i = 0; i < nremoves; i++)
+		order[i] = (change_ref){removes[i], 0, i};
 	for (size_t i = 0; i < nwrites; i++) {
-		change_node *node;
 		if (writes[i].mode == GS_MODE_TREE) {
 			gs_error_set(GS_ERR_INVALID, "A file cannot have the tree mode: %s",
 				     writes[i].path);
 			goto done;
 		}
-		if (!(node = node_path(top, writes[i].path, 1)))
-			goto nomem;
-		node->has_write = 1;
-		git_oid_cpy(&node->id, &writes[i].id);
-		node->mode = writes[i].mode;
+		order[nremoves + i] = (change_ref){writes[i].path, 1, i};
+	}
+	qsort(order, nwrites + nremoves, sizeof(*order), compare_changes);
+	for (size_t k = 0; k < nwrites + nremoves; k++) {
+		change_node *node = node_path(top, order[k].path, order[k].is_write);
+		if (!node) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		if (order[k].is_write) {
+			const gs_write *w = &writes[order[k].index];
+			node->has_write = 1;
+			git_oid_cpy(&node->id, &w->id);
+			node->mode = w->mode;
+		} else {
+			node->removed = 1;
+		}
 	}
 	rc = apply_dir(out, &empty, txn, root, top, "");
-	goto done;
-nomem:
-	gs_error_set_os(ENOMEM, "out of memory");
 done:
+	free(order);
 	node_free(top);
 	return rc;
 }

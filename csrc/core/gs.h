@@ -126,6 +126,16 @@ void gs_repo_release(gs_store *store, git_repository *repo);
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
 
+/* Packs (pack.c).  Each commit writes one small pack; past this many
+ * packs the next commit merges the small ones. */
+#define GS_PACK_LIMIT 32
+
+/* Merge packs when there are more than `threshold` of them; the caller
+ * holds the repository lock.  Objects stay readable throughout. */
+int gs_pack_consolidate(gs_store *store, size_t threshold);
+/* Take the lock and merge every pack that can be merged. */
+int gs_store_pack(gs_store *store);
+
 /* The repository lock (lock.c): a mutex per repository in this process,
  * then flock(2) on <gitdir>/gitstore.lock.  Blocks until it is free. */
 int gs_lock_acquire(gs_lock **out, gs_store *store);
@@ -139,15 +149,14 @@ void gs_lock_release(gs_lock *lock);
  * in memory and are written as one pack by gs_txn_flush. */
 #define GS_BIG_BLOB (1024 * 1024)
 
-/* A transaction borrows one pooled handle until gs_txn_free, which drops
- * every object not yet flushed. */
+/* A transaction borrows one pooled handle (for reading what is stored)
+ * until gs_txn_free, which drops every object not yet flushed. */
 int gs_txn_begin(gs_txn **out, gs_store *store);
 void gs_txn_free(gs_txn *txn);
 git_repository *gs_txn_repo(gs_txn *txn);
 gs_store *gs_txn_store(gs_txn *txn);
-/* Record an object written through gs_txn_repo()'s odb, so that the
- * next flush packs it. */
-int gs_txn_note_write(gs_txn *txn, const git_oid *id);
+/* Add an object (any type) to the next pack; *out is its id. */
+int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, size_t len);
 int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len);
 /* A blob of exactly `size` bytes read from fd; `what` names it in errors. */
 int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,

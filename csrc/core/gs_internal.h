@@ -16,9 +16,6 @@ struct gs_store {
 	size_t pool_count;
 };
 
-/* Priority of the in-memory backend every pooled handle carries. */
-#define GS_MEMPACK_PRIORITY 999
-
 /* Point HEAD at the full ref name `target` (no reflog). */
 int gs_head_write(gs_store *store, const char *target);
 

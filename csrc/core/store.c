@@ -1,8 +1,6 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
 
-#include <git2/sys/mempack.h>
-#include <git2/sys/odb_backend.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -60,32 +58,12 @@ int gs_store_same(const gs_store *a, const gs_store *b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-/*
- * Every handle gets an in-memory object backend in front of the others:
- * the objects a commit writes collect there and reach the disk as one
- * pack (txn.c) instead of one loose file each.
- */
 static int open_handle(git_repository **out, const char *path)
 {
-	git_odb *odb = NULL;
-	git_odb_backend *mempack = NULL;
-	int rc = git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL);
-
-	if (rc < 0) {
+	if (git_repository_open_ext(out, path, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
 		*out = NULL;
 		return gs_error_set(GS_ERR_GIT, "No git repository was found at %s", path);
 	}
-	if (git_repository_odb(&odb, *out) < 0 || git_mempack_new(&mempack) < 0 ||
-	    git_odb_add_backend(odb, mempack, GS_MEMPACK_PRIORITY) < 0) {
-		gs_error_set_git(-1, path);
-		if (mempack)
-			mempack->free(mempack);
-		git_odb_free(odb);
-		git_repository_free(*out);
-		*out = NULL;
-		return -1;
-	}
-	git_odb_free(odb);
 	return 0;
 }
 
@@ -245,10 +223,6 @@ static int create_repository(gs_store **out, const char *path, const gs_open_opt
 		     GIT_REPOSITORY_INIT_NO_REINIT;
 	if (git_repository_init_ext(&repo, path, &init) < 0)
 		return gs_error_set_git(-1, path);
-	/* Reopen: pooled handles must carry the in-memory backend. */
-	git_repository_free(repo);
-	if (open_handle(&repo, path) < 0)
-		return -1;
 	if (store_alloc(&store, repo, path, opts) < 0) {
 		git_repository_free(repo);
 		return -1;

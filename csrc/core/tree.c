@@ -156,12 +156,13 @@ int gs_object_size(size_t *out, git_repository *repo, const git_oid *id)
 	return 0;
 }
 
-/* Whether the pack backend (the one after the in-memory one) has id. */
+/* Whether the pack backend (the first: libgit2 ranks it above the loose
+ * one) has id. */
 static int in_packs(git_odb *odb, const git_oid *id)
 {
 	git_odb_backend *packs = NULL;
 
-	if (git_odb_num_backends(odb) < 2 || git_odb_get_backend(&packs, odb, 1) < 0 ||
+	if (git_odb_num_backends(odb) < 1 || git_odb_get_backend(&packs, odb, 0) < 0 ||
 	    !packs->exists)
 		return 0;
 	return packs->exists(packs, id) == 1;

@@ -159,7 +159,26 @@ static PyObject *store_get_tags(GitStoreObject *self, void *closure)
 	return Py_NewRef(self->tags);
 }
 
+static PyObject *store_pack(GitStoreObject *self, PyObject *unused)
+{
+	int rc;
+
+	GSP_CALL(rc, gs_store_pack(self->store));
+	if (rc < 0)
+		return gsp_raise();
+	Py_RETURN_NONE;
+}
+
 static PyMethodDef store_methods[] = {
+	{"pack", (PyCFunction)store_pack, METH_NOARGS,
+	 "pack($self, /)\n--\n\n"
+	 "Merge the repository's packs of objects into one.\n\n"
+	 "Every commit stores its new objects as one small pack, and gitstore\n"
+	 "merges them by itself once more than a few dozen pile up, so calling\n"
+	 "this is never required; it is useful before copying or archiving a\n"
+	 "repository.  It holds the repository lock while it works; readers are\n"
+	 "not disturbed.  Packs marked with a ``.keep`` file are left alone.\n\n"
+	 "Raises:\n    GitError: The objects could not be read or written.\n"},
 	{"open", (PyCFunction)(void (*)(void))store_open,
 	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
 	 "open($cls, /, path, *, create=True, branch='main', author='gitstore', "
