@@ -1,9 +1,6 @@
-"""gitstore demo: create a store, put files in it, read them back, show history.
+"""gitstore demo: create a store, write files, read them back, show history.
 
-Run with `bash scripts/demo.sh` (sets everything up first).  Writing from
-Python arrives with the write side of gitstore; until then the demo adds
-its commits with `git fast-import`, which also shows that a gitstore
-repository is an ordinary git repository.
+Run with `bash scripts/demo.sh` (it sets everything up first).
 """
 
 import subprocess
@@ -11,19 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gitstore import GitStore
-
-
-def git_import(repo: Path, branch: str, message: str, files: dict) -> None:
-    """Add one commit on `branch` holding `files` (path -> bytes) with git itself."""
-    lines = [f"commit refs/heads/{branch}".encode(),
-             b"committer demo <demo@example.org> 1700000000 +0100",
-             f"data {len(message)}".encode(), message.encode(),
-             f"from refs/heads/{branch}^0".encode()]
-    for path, data in files.items():
-        lines += [f"M 100644 inline {path}".encode(), f"data {len(data)}".encode(), data]
-    stream = b"\n".join(lines) + b"\n"
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo, input=stream, check=True)
+from gitstore import FileType, GitStore
 
 
 def main() -> int:
@@ -32,32 +17,44 @@ def main() -> int:
         store = GitStore.open(path, author="demo", email="demo@example.org")
         print(f"created {store!r}; branches: {list(store.branches)}")
 
-        git_import(path, "main", "Add notes and code", {
-            "notes/todo.md": b"- write the demo\n",
-            "src/app.py": b"print('hello')\n",
-            "src/lib/util.py": b"def util():\n    return 42\n",
-        })
-        git_import(path, "main", "Update the todo list", {
-            "notes/todo.md": b"- write the demo\n- read it back\n",
-        })
-
+        # Every write is a commit and returns a new snapshot.
         fs = store.branches["main"]
+        fs = fs.write_text("notes/todo.md", "- write the demo\n")
+        fs = fs.write("src/app.py", b"print('hello')\n")
+        fs = fs.write("bin/run", b"#!/bin/sh\nexec python3 src/app.py\n", mode=FileType.EXECUTABLE)
+        # Several changes in one commit.
+        with fs.batch(message="Add the library and a link") as batch:
+            batch.write("src/lib/util.py", b"def util():\n    return 42\n")
+            batch.write_symlink("latest", "src/app.py")
+        fs = batch.fs
+        fs = fs.write_text("notes/todo.md", "- write the demo\n- read it back\n")
+
         print(f"\nsnapshot {fs!r}: {fs.message!r} by {fs.author_name} at {fs.time}")
         print("root:", fs.ls())
         print("notes/todo.md:", fs.read_text("notes/todo.md").splitlines())
         print("python files:", fs.glob("**/*.py"))
+        print("bin/run is", fs.file_type("bin/run").value, "| latest ->", fs.readlink("latest"))
         for dirpath, dirnames, files in fs.walk():
             print(f"  {dirpath or '.'}: dirs={dirnames} files={[f.name for f in files]}")
-        print("stat src/app.py:", fs.stat("src/app.py"))
 
         print("\nhistory of notes/todo.md:")
         for snap in fs.log(path="notes/todo.md"):
             print(f"  {snap.commit_hash[:7]} {snap.message}")
         print("\nall commits:")
         for snap in fs.log():
-            print(f"  {snap.commit_hash[:7]} {snap.time:%Y-%m-%d %H:%M %z} {snap.message}")
-        old = fs.back(1)
-        print("\nthe todo list one commit back:", old.read_text("notes/todo.md").splitlines())
+            print(f"  {snap.commit_hash[:7]} {snap.time:%H:%M:%S} {snap.message}")
+
+        # Undo moves the branch back; old snapshots stay readable.
+        undone = fs.undo()
+        print("\nafter undo, the todo list is:", undone.read_text("notes/todo.md").splitlines())
+        store.tags["v1"] = undone
+        print("tags:", list(store.tags), "| reflog:",
+              [entry.message for entry in store.branches.reflog("main")][-3:])
+
+        # It is a plain git repository.
+        git_log = subprocess.run(["git", "-C", str(path), "log", "--oneline", "main"],
+                                 capture_output=True, text=True, check=True).stdout
+        print("\n`git log --oneline main` says:\n" + git_log.rstrip())
     return 0
 
 

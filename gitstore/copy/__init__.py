@@ -1,0 +1,1 @@
+"""Bulk copy and sync operations (types shared with the snapshot API)."""
