@@ -16,6 +16,7 @@ typedef struct {
 	PyObject *fs;         /* the committed snapshot, or None */
 	gs_txn *txn;          /* where staged blobs live until the commit */
 	int closed;
+	int busy;             /* a call is using txn with the GIL released */
 } BatchObject;
 
 static void batch_release_txn(BatchObject *self)
@@ -92,6 +93,11 @@ static int check_open(BatchObject *self)
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
 		return -1;
 	}
+	/* A batch is not shared between threads; refuse rather than race. */
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError, "Batch is in use by another thread");
+		return -1;
+	}
 	if (!self->txn && !(self->txn = gsp_txn_begin(self->base->store)))
 		return -1;
 	return 0;
@@ -127,8 +133,10 @@ static int stage_bytes(BatchObject *self, PyObject *path_obj, PyObject *data, Py
 
 	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
 		return -1;
+	self->busy = 1;
 	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 && gsp_store_bytes(&id, self->txn, data) == 0)
 		rc = stage(self, path, &id, mode);
+	self->busy = 0;
 	free(path);
 	return rc;
 }
@@ -201,9 +209,11 @@ static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObje
 		return NULL;
 	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
 		return NULL;
+	self->busy = 1;
 	if (gsp_store_file(&id, &detected, self->txn, local) == 0 &&
 	    gsp_mode_arg(mode_obj, detected, &mode) == 0)
 		rc = stage(self, path, &id, mode);
+	self->busy = 0;
 	free(path);
 	if (rc < 0)
 		return NULL;
@@ -273,7 +283,9 @@ static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwarg
 static void batch_close(BatchObject *self)
 {
 	self->closed = 1;
-	batch_release_txn(self);
+	/* If another thread is inside a call, dealloc releases the txn. */
+	if (!self->busy)
+		batch_release_txn(self);
 }
 
 static PyObject *batch_commit(BatchObject *self, PyObject *unused)
@@ -282,10 +294,8 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 	PyObject *result = NULL, *key, *value;
 	Py_ssize_t pos = 0;
 
-	if (self->closed) {
-		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
+	if (check_open(self) < 0)
 		return NULL;
-	}
 	if (PyDict_GET_SIZE(self->writes) == 0 && PyDict_GET_SIZE(self->removes) == 0) {
 		Py_SETREF(self->fs, Py_NewRef(self->base));
 		batch_close(self);
@@ -305,7 +315,9 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 		if (!path || gsp_changeset_remove(&cs, path) < 0)
 			goto done;
 	}
+	self->busy = 1;
 	result = gsp_fs_commit(self->base, self->txn, &cs, self->message, self->operation);
+	self->busy = 0;
 	if (result) {
 		Py_SETREF(self->fs, Py_NewRef(result));
 		batch_close(self);
