@@ -148,6 +148,8 @@ void gs_lock_release(gs_lock *lock);
  * partial reads inflate only what they need); smaller objects collect
  * in memory and are written as one pack by gs_txn_flush. */
 #define GS_BIG_BLOB (1024 * 1024)
+/* Pending content past this size is written out as a pack early. */
+#define GS_TXN_SPILL (16 * 1024 * 1024)
 
 /* A transaction borrows one pooled handle (for reading what is stored)
  * until gs_txn_free, which drops every object not yet flushed. */
@@ -410,5 +412,42 @@ int gs_snap_readlink(char **out, gs_store *store, const git_oid *root, const cha
 /* gs_glob on a pooled handle. */
 int gs_snap_glob(gs_strlist *out, gs_store *store, const git_oid *root,
 		 const char *pattern);
+
+/* ------------------------------------------------------------------ */
+/* Sources of the bulk operations (source.c)                           */
+
+typedef enum {
+	GS_SRC_FILE,      /* a single file */
+	GS_SRC_DIR,       /* a directory, landing under its own name */
+	GS_SRC_CONTENTS   /* a directory's contents (trailing '/', or the root) */
+} gs_source_mode;
+
+typedef struct {
+	char *path;           /* normalised; "" for the root */
+	gs_source_mode mode;
+	char *prefix;         /* kept by a "/./" pivot, else "" */
+	gs_entry entry;       /* what is at path */
+} gs_source;
+
+/* Resolve a repository source (spec 30 §2.2) below the tree `root`. */
+int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
+		      const char *spec);
+void gs_source_clear(gs_source *src);
+
+typedef struct {
+	char *path;
+	git_oid id;
+	uint32_t mode;
+} gs_file;
+
+typedef struct {
+	gs_file *items;
+	size_t count, cap;
+} gs_filelist;
+
+int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode);
+void gs_filelist_free(gs_filelist *list);
+/* Every file (non-tree entry) below `tree`, with paths prefixed by dir. */
+int gs_tree_files(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir);
 
 #endif

@@ -36,6 +36,7 @@ struct gs_txn {
 	size_t count, cap;
 	size_t *slots;          /* open-addressing set of indexes + 1 */
 	size_t nslots;
+	size_t bytes;           /* content held in memory */
 };
 
 int gs_txn_begin(gs_txn **out, gs_store *store)
@@ -59,6 +60,7 @@ static void drop_pending(gs_txn *txn)
 	for (size_t i = 0; i < txn->count; i++)
 		free(txn->objects[i].data);
 	txn->count = 0;
+	txn->bytes = 0;
 	if (txn->slots)
 		memset(txn->slots, 0, txn->nslots * sizeof(*txn->slots));
 }
@@ -153,6 +155,11 @@ int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, s
 	for (s = slot_of(txn, out); txn->slots[s]; s = (s + 1) & (txn->nslots - 1))
 		;
 	txn->slots[s] = ++txn->count;
+	txn->bytes += len;
+	/* A long batch must not hold all its content in memory: write what
+	 * there is as a pack now; the commit references it later. */
+	if (txn->bytes >= GS_TXN_SPILL)
+		return gs_txn_flush(txn);
 	return 0;
 }
 

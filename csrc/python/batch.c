@@ -316,7 +316,8 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 			goto done;
 	}
 	self->busy = 1;
-	result = gsp_fs_commit(self->base, self->txn, &cs, self->message, self->operation);
+	result = gsp_fs_commit(self->base, self->txn, &cs, self->message, self->operation,
+			       "write to", NULL);
 	self->busy = 0;
 	if (result) {
 		Py_SETREF(self->fs, Py_NewRef(result));

@@ -90,6 +90,8 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 		     int writable);
 /* Same store, ref name and writability as `like`. */
 PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit);
+/* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
+extern PyMethodDef gsp_fs_bulk_methods[];
 /* batch.c */
 int gsp_batch_register(PyObject *module);
 /* fsiter.c */
@@ -120,9 +122,11 @@ void gsp_txn_free(gs_txn *txn);
 int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data);
 /* Store a local file as a blob; *detected_mode from its execute bits. */
 int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path);
-/* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed. */
+/* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed.
+ * A read-only fs raises "Cannot <verb> read-only snapshot"; the new FS's
+ * .changes is `changes` when given, else the report of what changed. */
 PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *message,
-			PyObject *operation);
+			PyObject *operation, const char *verb, PyObject *changes);
 
 /* Create a heap type from a spec and add it to the module. */
 PyTypeObject *gsp_add_type(PyObject *module, PyType_Spec *spec, const char *attr);

@@ -63,33 +63,35 @@ PyObject *gsp_hex_bytes(const git_oid *id)
 
 int gsp_oid_arg(PyObject *arg, git_oid *out)
 {
+	Py_buffer view = {0};
 	const char *hex;
 	Py_ssize_t len;
+	int rc = -1;
 
 	if (PyUnicode_Check(arg)) {
-		hex = PyUnicode_AsUTF8AndSize(arg, &len);
-		if (!hex)
+		if (!(hex = PyUnicode_AsUTF8AndSize(arg, &len)))
 			return -1;
-	} else if (PyBytes_Check(arg)) {
-		hex = PyBytes_AS_STRING(arg);
-		len = PyBytes_GET_SIZE(arg);
+	} else if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) == 0) {
+		hex = view.buf;
+		len = view.len;
 	} else {
-		PyErr_Format(PyExc_TypeError, "object id must be str or bytes, not %s",
+		PyErr_Format(PyExc_TypeError, "object id must be str or bytes-like, not %s",
 			     Py_TYPE(arg)->tp_name);
 		return -1;
 	}
 	/* Only lowercase 40-hex ids name objects (as git prints them). */
 	if (len != GIT_OID_HEXSZ)
-		goto malformed;
+		goto done;
 	for (Py_ssize_t i = 0; i < len; i++)
 		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
-			goto malformed;
-	if (git_oid_fromstrn(out, hex, GIT_OID_HEXSZ) < 0)
-		goto malformed;
-	return 0;
-malformed:
-	PyErr_Format(PyExc_ValueError, "Invalid object id: %R", arg);
-	return -1;
+			goto done;
+	rc = git_oid_fromstrn(out, hex, GIT_OID_HEXSZ) < 0 ? -1 : 0;
+done:
+	if (rc < 0)
+		PyErr_Format(PyExc_ValueError, "Invalid object id: %R", arg);
+	if (view.obj)
+		PyBuffer_Release(&view);
+	return rc;
 }
 
 PyObject *gsp_filetype(uint32_t mode)

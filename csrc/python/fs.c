@@ -609,7 +609,7 @@ static PyObject *commit_one(FSObject *self, gs_txn *txn, const char *path, const
 	PyObject *result = NULL;
 
 	if (gsp_changeset_write(&cs, path, id, mode) == 0)
-		result = gsp_fs_commit(self, txn, &cs, message, Py_None);
+		result = gsp_fs_commit(self, txn, &cs, message, Py_None, "write to", NULL);
 	gsp_changeset_clear(&cs);
 	return result;
 }
@@ -742,7 +742,7 @@ static PyObject *fs_write_symlink(FSObject *self, PyObject *args, PyObject *kwar
 }
 
 /* One value of apply()'s `writes` mapping, stored as a blob. */
-static int apply_value(gsp_changeset *cs, gs_txn *txn, const char *path, PyObject *key,
+static int apply_value(git_oid *out_id, uint32_t *out_mode, gs_txn *txn, const char *path,
 		       PyObject *value)
 {
 	PyObject *entry = NULL, *data = NULL, *mode_obj = NULL, *target = NULL, *pathlib = NULL,
@@ -807,8 +807,10 @@ static int apply_value(gsp_changeset *cs, gs_txn *txn, const char *path, PyObjec
 		PyErr_Format(PyExc_TypeError, "WriteEntry.data must be bytes, str or Path, not %s",
 			     Py_TYPE(data)->tp_name);
 	}
-	if (rc == 0)
-		rc = gsp_changeset_write(cs, path, &id, mode);
+	if (rc == 0) {
+		git_oid_cpy(out_id, &id);
+		*out_mode = mode;
+	}
 done:
 	Py_XDECREF(entry);
 	Py_XDECREF(data);
@@ -819,8 +821,9 @@ done:
 	return rc;
 }
 
-/* apply()'s `writes`: normalised keys, later duplicates replacing earlier
- * values in the first one's position. */
+/* apply()'s `writes`, converted entry by entry (key, then value) in the
+ * mapping's order; a later duplicate of a normalised key replaces the
+ * earlier value in the earlier position. */
 static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
 {
 	PyObject *items = NULL, *seen = NULL, *iter = NULL, *item;
@@ -832,22 +835,20 @@ static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
 	    !(seen = PyDict_New()) || !(iter = PyObject_GetIter(items)))
 		goto done;
 	while ((item = PyIter_Next(iter))) {
-		PyObject *key, *value, *norm;
+		PyObject *norm = NULL, *staged = NULL;
 		char *path = NULL;
+		git_oid id;
+		uint32_t mode;
 		int ok = PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2;
-		if (!ok) {
+
+		if (!ok)
 			PyErr_SetString(PyExc_TypeError, "writes.items() must yield (path, value) pairs");
-			Py_DECREF(item);
-			goto done;
-		}
-		key = PyTuple_GET_ITEM(item, 0);
-		value = PyTuple_GET_ITEM(item, 1);
-		if (gsp_path_arg(key, 0, &path) < 0) {
-			Py_DECREF(item);
-			goto done;
-		}
-		norm = gsp_str(path);
-		ok = norm && PyDict_SetItem(seen, norm, value) == 0;
+		ok = ok && gsp_path_arg(PyTuple_GET_ITEM(item, 0), 0, &path) == 0 &&
+		     apply_value(&id, &mode, txn, path, PyTuple_GET_ITEM(item, 1)) == 0 &&
+		     (norm = gsp_str(path)) &&
+		     (staged = Py_BuildValue("(NI)", gsp_hex_bytes(&id), (unsigned int)mode)) &&
+		     PyDict_SetItem(seen, norm, staged) == 0;
+		Py_XDECREF(staged);
 		Py_XDECREF(norm);
 		free(path);
 		Py_DECREF(item);
@@ -861,7 +862,10 @@ static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
 		PyObject *key, *value;
 		while (PyDict_Next(seen, &pos, &key, &value)) {
 			const char *path = PyUnicode_AsUTF8(key);
-			if (!path || apply_value(cs, txn, path, key, value) < 0)
+			git_oid id;
+			if (!path || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
+			    gsp_changeset_write(cs, path, &id,
+						(uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1))) < 0)
 				goto done;
 		}
 	}
@@ -928,7 +932,7 @@ static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!(txn = gsp_txn_begin(self->store)))
 		return NULL;
 	if (apply_writes(&cs, txn, writes) == 0 && apply_removes(&cs, removes) == 0)
-		result = gsp_fs_commit(self, txn, &cs, message, operation);
+		result = gsp_fs_commit(self, txn, &cs, message, operation, "write to", NULL);
 	gsp_changeset_clear(&cs);
 	gsp_txn_free(txn);
 	return result;
@@ -1393,5 +1397,16 @@ static PyType_Spec fs_spec = {
 int gsp_fs_register(PyObject *module)
 {
 	gsp.FSType = gsp_add_type(module, &fs_spec, "FS");
-	return gsp.FSType ? 0 : -1;
+	if (!gsp.FSType)
+		return -1;
+	/* The bulk methods live in fs_bulk.c. */
+	for (PyMethodDef *def = gsp_fs_bulk_methods; def->ml_name; def++) {
+		PyObject *descr = PyDescr_NewMethod(gsp.FSType, def);
+		int rc = descr ? PyObject_SetAttrString((PyObject *)gsp.FSType, def->ml_name, descr)
+			       : -1;
+		Py_XDECREF(descr);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }

@@ -178,7 +178,7 @@ fail:
 }
 
 PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *message,
-			PyObject *operation)
+			PyObject *operation, const char *verb, PyObject *changes)
 {
 	gs_change *wc = NULL, *rc = NULL;
 	PyObject *report = NULL, *text = NULL, *result = NULL;
@@ -186,7 +186,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 	git_oid tree, commit;
 	int status, noop = 0;
 
-	if (gsp_check_writable(fs, "write to") < 0)
+	if (gsp_check_writable(fs, verb) < 0)
 		return NULL;
 	wc = calloc(cs->nwrites + 1, sizeof(*wc));
 	rc = calloc(cs->nremoves + 1, sizeof(*rc));
@@ -229,7 +229,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 	}
 	result = gsp_fs_derive(fs, &commit);
 	if (result)
-		Py_SETREF(((FSObject *)result)->changes, Py_NewRef(report));
+		Py_SETREF(((FSObject *)result)->changes, Py_NewRef(changes ? changes : report));
 done:
 	Py_XDECREF(text);
 	Py_XDECREF(report);

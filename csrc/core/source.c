@@ -1,0 +1,191 @@
+/* source.c - resolving repository sources of the bulk operations
+ * (spec 30 §2.2): "/./" pivots, trailing-slash contents, plain paths. */
+#include "gs_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Entry-style lookup: 1 found, 0 missing, -1 error. */
+static int lookup(gs_entry *out, git_repository *repo, const git_oid *root, const char *path)
+{
+	if (!*path) {
+		git_oid_cpy(&out->id, root);
+		out->mode = GS_MODE_TREE;
+		return 1;
+	}
+	if (gs_tree_lookup(out, repo, root, path, GS_LOOKUP_ENTRY) == 0)
+		return 1;
+	if (gs_error_last()->category == GS_ERR_NOTFOUND) {
+		gs_error_clear();
+		return 0;
+	}
+	return -1;
+}
+
+/* Normalise, with the root ("" or only slashes) allowed. */
+static int normalize_or_root(char **out, const char *path)
+{
+	if (gs_path_is_root(path, strlen(path)))
+		return (*out = strdup("")) ? 0 : gs_error_set_os(ENOMEM, "out of memory");
+	return gs_path_normalize(out, path, strlen(path));
+}
+
+void gs_source_clear(gs_source *src)
+{
+	free(src->path);
+	free(src->prefix);
+	memset(src, 0, sizeof(*src));
+}
+
+int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
+		      const char *spec)
+{
+	const char *pivot = strstr(spec, "/./");
+	char *joined = NULL, *rest = NULL;
+	gs_entry entry;
+	size_t len;
+	int contents, found, rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (pivot && pivot != spec) {
+		/* base/./rest: rest decides mode and the kept prefix. */
+		size_t base_len = (size_t)(pivot - spec);
+		rest = strdup(pivot + 3);
+		if (!rest)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		len = strlen(rest);
+		contents = len > 0 && rest[len - 1] == '/';
+		while (len > 0 && rest[len - 1] == '/')
+			rest[--len] = '\0';
+		if (!(joined = malloc(base_len + len + 2))) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		memcpy(joined, spec, base_len);
+		joined[base_len] = '\0';
+		if (len) {
+			strcat(joined, "/");
+			strcat(joined, rest);
+		}
+		if (normalize_or_root(&out->path, joined) < 0)
+			goto done;
+		if ((found = lookup(&entry, repo, root, out->path)) < 0)
+			goto done;
+		if (!found) {
+			gs_error_set(GS_ERR_NOTFOUND, "File not found in repo: %s", out->path);
+			goto done;
+		}
+		if (entry.mode == GS_MODE_TREE) {
+			out->mode = contents ? GS_SRC_CONTENTS : GS_SRC_DIR;
+		} else if (contents) {
+			gs_error_set(GS_ERR_NOTDIR, "Not a directory in repo: %s", out->path);
+			goto done;
+		} else {
+			out->mode = GS_SRC_FILE;
+		}
+		{
+			char *slash = strrchr(rest, '/');
+			out->prefix = slash ? strndup(rest, (size_t)(slash - rest)) : strdup("");
+		}
+		if (!out->prefix) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		out->entry = entry;
+		rc = 0;
+		goto done;
+	}
+	len = strlen(spec);
+	if (!(out->prefix = strdup("")))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	if (len > 0 && spec[len - 1] == '/') {
+		if (normalize_or_root(&out->path, spec) < 0)
+			goto done;
+		if ((found = lookup(&entry, repo, root, out->path)) < 0)
+			goto done;
+		if (!found || entry.mode != GS_MODE_TREE) {
+			gs_error_set(GS_ERR_NOTDIR, "Not a directory in repo: %s", out->path);
+			goto done;
+		}
+		out->mode = GS_SRC_CONTENTS;
+	} else {
+		if (normalize_or_root(&out->path, spec) < 0)
+			goto done;
+		if ((found = lookup(&entry, repo, root, out->path)) < 0)
+			goto done;
+		if (!found) {
+			gs_error_set(GS_ERR_NOTFOUND, "File not found in repo: %s", out->path);
+			goto done;
+		}
+		out->mode = !*out->path ? GS_SRC_CONTENTS
+			    : entry.mode == GS_MODE_TREE ? GS_SRC_DIR : GS_SRC_FILE;
+	}
+	out->entry = entry;
+	rc = 0;
+done:
+	if (rc < 0)
+		gs_source_clear(out);
+	free(joined);
+	free(rest);
+	return rc;
+}
+
+static int collect(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir)
+{
+	gs_dirlist list;
+	gs_buf path = {0};
+	int rc = -1;
+
+	if (gs_tree_list(&list, repo, tree) < 0)
+		return -1;
+	for (size_t i = 0; i < list.count; i++) {
+		gs_dirent *e = &list.items[i];
+		path.size = 0;
+		if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
+		    gs_buf_puts(&path, e->name) < 0)
+			goto done;
+		if (e->mode == GS_MODE_TREE) {
+			if (collect(out, repo, &e->id, path.data) < 0)
+				goto done;
+		} else if (gs_filelist_push(out, path.data, &e->id, e->mode) < 0) {
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	gs_buf_free(&path);
+	gs_dirlist_free(&list);
+	return rc;
+}
+
+int gs_tree_files(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir)
+{
+	return collect(out, repo, tree, dir);
+}
+
+int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode)
+{
+	if (list->count == list->cap) {
+		size_t cap = list->cap ? list->cap * 2 : 64;
+		gs_file *grown = realloc(list->items, cap * sizeof(*grown));
+		if (!grown)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		list->items = grown;
+		list->cap = cap;
+	}
+	if (!(list->items[list->count].path = strdup(path)))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	git_oid_cpy(&list->items[list->count].id, id);
+	list->items[list->count].mode = mode;
+	list->count++;
+	return 0;
+}
+
+void gs_filelist_free(gs_filelist *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i].path);
+	free(list->items);
+	memset(list, 0, sizeof(*list));
+}
