@@ -14,13 +14,15 @@ test:
 # The test suite against an ASan + UBSan build of the extension.  Python
 # itself is not instrumented, so the ASan runtime is preloaded; leak
 # checking covers the extension's allocations (see tests/lsan.supp).
+# --capture=sys lets a sanitizer report reach the terminal even when it
+# ends the process.
 asan: build
 	GITSTORE_SANITIZE=1 $(PY) setup.py -q build_ext --inplace --force
 	LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libubsan.so)" \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	PYTHONMALLOC=malloc $(PY) -m pytest -q -p no:cacheprovider $(ARGS)
+	PYTHONMALLOC=malloc $(PY) -m pytest -q -p no:cacheprovider --capture=sys $(ARGS)
 	$(PY) setup.py -q build_ext --inplace --force
 
 bench: build

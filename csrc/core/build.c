@@ -135,7 +135,8 @@ static int put_tree(git_oid *out, gs_txn *txn, gs_dirent *entries, size_t n)
 	char mode[16];
 	int rc = -1;
 
-	qsort(entries, n, sizeof(*entries), compare_git_order);
+	if (n > 1)
+		qsort(entries, n, sizeof(*entries), compare_git_order);
 	for (size_t i = 0; i < n; i++) {
 		int len = snprintf(mode, sizeof(mode), "%o ", entries[i].mode);
 		if (gs_buf_put(&buf, mode, (size_t)len) < 0 ||
@@ -238,7 +239,8 @@ static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
 	*empty = 0;
 	if (old && gs_tree_list(&before, gs_txn_repo(txn), old) < 0)
 		return -1;
-	qsort(before.items, before.count, sizeof(*before.items), compare_names);
+	if (before.count > 1)
+		qsort(before.items, before.count, sizeof(*before.items), compare_names);
 	while (i < before.count || j < node->count) {
 		int c = i == before.count ? 1 : j == node->count ? -1
 			: strcmp(before.items[i].name, node->children[j]->name);
@@ -290,7 +292,8 @@ int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
 		}
 		order[nremoves + i] = (change_ref){writes[i].path, 1, i};
 	}
-	qsort(order, nwrites + nremoves, sizeof(*order), compare_changes);
+	if (nwrites + nremoves > 1)
+		qsort(order, nwrites + nremoves, sizeof(*order), compare_changes);
 	for (size_t k = 0; k < nwrites + nremoves; k++) {
 		change_node *node = node_path(top, order[k].path, order[k].is_write);
 		if (!node) {

@@ -56,7 +56,8 @@ static void sort_unique(gs_filelist *files)
 {
 	size_t kept = 0;
 
-	qsort(files->items, files->count, sizeof(*files->items), compare_files);
+	if (files->count > 1)
+		qsort(files->items, files->count, sizeof(*files->items), compare_files);
 	for (size_t i = 0; i < files->count; i++) {
 		if (kept && strcmp(files->items[kept - 1].path, files->items[i].path) == 0) {
 			free(files->items[i].path);
