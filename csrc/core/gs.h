@@ -450,4 +450,9 @@ void gs_filelist_free(gs_filelist *list);
 /* Every file (non-tree entry) below `tree`, with paths prefixed by dir. */
 int gs_tree_files(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir);
 
+/* ------------------------------------------------------------------ */
+/* Exclusion (exclude.c) and globbing on disk (diskglob.c)             */
+
+typedef struct gs_exclude gs_exclude;
+
 #endif

@@ -92,6 +92,11 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit);
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
+/* exclude.c: the ExcludeFilter type and disk_glob(). */
+int gsp_exclude_register(PyObject *module);
+/* The core filter behind an ExcludeFilter object, or NULL (with a
+ * TypeError) when obj is not one; None gives *out = NULL and 0. */
+int gsp_exclude_arg(PyObject *obj, struct gs_exclude **out);
 /* batch.c */
 int gsp_batch_register(PyObject *module);
 /* fsiter.c */

@@ -1,0 +1,2 @@
+/* exclude.c - gitignore-style exclusion (being written). */
+#include "gs_internal.h"
