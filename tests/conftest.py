@@ -462,3 +462,61 @@ def history_repo(tmp_path_factory):
                       lightweight={"v1": "c1"})
     shas["orphan"] = Git(path)("hash-object", "-w", "--stdin", input=b"orphan blob\n")
     return path, shas
+
+
+# ---------------------------------------------------------------------------
+# Write-side helpers (test_write / test_batch / test_history / test_concurrency
+# / test_bigfile)
+# ---------------------------------------------------------------------------
+
+def fsck_problems(path) -> str:
+    """``git fsck --strict`` output lines that are errors or warnings ("" when
+    clean).  Dangling objects (left by rejected or no-op writes) are fine."""
+    proc = git_run("--git-dir", path, "fsck", "--strict", "--no-dangling", "--no-progress",
+                   check=False)
+    text = (proc.stdout + proc.stderr).decode(errors="replace")
+    bad = [line for line in text.splitlines()
+           if line.strip() and not line.startswith(("dangling", "Checking", "notice"))]
+    if proc.returncode != 0 and not bad:
+        bad = [f"fsck exited with {proc.returncode}"]
+    return "\n".join(bad)
+
+
+def assert_fsck_clean(path) -> None:
+    problems = fsck_problems(path)
+    assert problems == "", problems
+
+
+def pack_names(path) -> set[str]:
+    """Base names (without extension) of the ``.pack`` files of a repository."""
+    pack_dir = Path(path) / "objects" / "pack"
+    if not pack_dir.is_dir():
+        return set()
+    return {p.stem for p in pack_dir.glob("*.pack")}
+
+
+def pack_object_ids(path, name: str) -> set[str]:
+    """Object ids listed in ``objects/pack/<name>.idx`` (via git show-index)."""
+    idx = Path(path) / "objects" / "pack" / (name + ".idx")
+    out = git_run("show-index", input=idx.read_bytes()).stdout.decode()
+    return {line.split()[1] for line in out.splitlines() if line.strip()}
+
+
+def loose_object_ids(path) -> set[str]:
+    """Ids of the loose objects of a repository (objects/xx/yyyy…)."""
+    objects = Path(path) / "objects"
+    ids = set()
+    for sub in objects.iterdir():
+        if len(sub.name) == 2 and sub.is_dir():
+            for f in sub.iterdir():
+                if len(f.name) == 38:
+                    ids.add(sub.name + f.name)
+    return ids
+
+
+def reflog_lines(path, ref: str = "refs/heads/main") -> list[str]:
+    """Raw lines of ``logs/<ref>`` (empty list when there is no log)."""
+    log = Path(path) / "logs" / ref
+    if not log.exists():
+        return []
+    return log.read_text(encoding="utf-8").splitlines()
