@@ -61,12 +61,6 @@ void gs_commit_info_clear(gs_commit_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-/* An identity git can store: no angle brackets or line breaks. */
-static int check_identity(const char *s)
-{
-	return strpbrk(s, "<>\n") == NULL;
-}
-
 int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
 		     const git_oid *parent, const char *message)
 {
@@ -77,9 +71,8 @@ int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
 	long long now = (long long)time(NULL);
 	int rc = -1;
 
-	if (!check_identity(store->name) || !check_identity(store->email))
-		return gs_error_set(GS_ERR_INVALID, "invalid author or email: %s <%s>",
-				    store->name, store->email);
+	if (gs_identity_check(store->name, store->email) < 0)
+		return -1;
 	/* Whole seconds, +0000, "encoding UTF-8": the bytes the reference
 	 * writes, so equal inputs give equal commit ids. */
 	git_oid_tostr(hex, sizeof(hex), tree);

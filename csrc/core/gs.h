@@ -123,6 +123,9 @@ const char *gs_store_email(const gs_store *store);
 int gs_repo_acquire(git_repository **out, gs_store *store);
 void gs_repo_release(gs_store *store, git_repository *repo);
 
+/* An author name and email git can record (no '<', '>' or newline). */
+int gs_identity_check(const char *name, const char *email);
+
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
 
@@ -309,25 +312,41 @@ int gs_tree_count_subdirs(size_t *out, git_repository *repo, const git_oid *tree
 /* Size of any object without reading its content. */
 int gs_object_size(size_t *out, git_repository *repo, const git_oid *id);
 /*
- * Bytes [offset, offset+size) of a blob (size == SIZE_MAX: to the end);
- * reading past the end truncates.  GS_ERR_KEY for an unknown id,
- * GS_ERR_INVALID for an object that is not a blob.  `data` points into
- * the object, which stays alive until gs_blob_free().
+ * Reading bytes [offset, offset+size) of a blob (size == SIZE_MAX: to the
+ * end); reading past the end truncates.  GS_ERR_KEY for an unknown id,
+ * GS_ERR_INVALID for an object that is not a blob.
+ *
+ * gs_blob_open learns the size and, for a packed object, points `data`
+ * at the content.  A loose object is inflated only by gs_blob_fill, into
+ * the caller's buffer: one copy of a big blob, made without the GIL.
  */
+typedef struct gs_loose gs_loose;
+
 typedef struct {
-	git_odb_object *obj;  /* either the libgit2 object ... */
-	char *owned;          /* ... or a buffer of ours */
-	const char *data;
-	size_t size;
+	git_odb_object *obj;  /* a packed object, or */
+	gs_loose *loose;      /* a loose one being inflated */
+	char *owned;          /* gs_blob_read's buffer */
+	const char *data;     /* the content, once in memory */
+	size_t size;          /* bytes the read yields */
+	int at_end;           /* the read reaches the end of the blob */
 } gs_blob;
 
+int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
+		 size_t offset, size_t size);
+/* Copy the blob's `size` bytes to dst. */
+int gs_blob_fill(gs_blob *blob, char *dst);
+/* open + fill into a buffer of its own: `data` is always set. */
 int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
 		 size_t offset, size_t size);
 void gs_blob_free(gs_blob *blob);
-/* The same for a loose blob, read with zlib directly; *found = 0 (and no
- * error) when the object is not loose. */
-int gs_loose_blob_read(gs_blob *out, int *found, const gs_store *store, const git_oid *id,
-		       size_t offset, size_t size);
+
+/* Loose blobs (loose.c), read with zlib directly: partial reads inflate
+ * only what they need and corruption is an error, never a hang. */
+int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *store,
+		  const git_oid *id);
+int gs_loose_read(gs_loose *loose, char *dst, size_t len);   /* dst NULL: skip */
+int gs_loose_finish(gs_loose *loose);   /* the stream must end here */
+void gs_loose_close(gs_loose *loose);
 
 /* ------------------------------------------------------------------ */
 /* Building trees (build.c)                                            */
@@ -401,10 +420,11 @@ typedef struct {
 int gs_snap_stat(gs_stat *out, gs_store *store, const git_oid *root, const char *path);
 /* Size of the object at path (entry style): a tree's serialized size. */
 int gs_snap_size(size_t *out, gs_store *store, const git_oid *root, const char *path);
-/* Content of the file at path (walk style; a directory is GS_ERR_ISDIR). */
+/* Open the content of the file at path for reading (walk style; a
+ * directory is GS_ERR_ISDIR); see gs_blob_open. */
 int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char *path,
 		 size_t offset, size_t size);
-/* A blob by id. */
+/* Open a blob by id for reading. */
 int gs_snap_read_blob(gs_blob *out, gs_store *store, const git_oid *id,
 		      size_t offset, size_t size);
 /* Target of the symlink at path; GS_ERR_INVALID "Not a symlink: <path>". */

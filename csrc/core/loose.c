@@ -127,64 +127,74 @@ static int check_end(loose_reader *r)
 	return 0;
 }
 
-int gs_loose_blob_read(gs_blob *out, int *found, const gs_store *store, const git_oid *id,
-		       size_t offset, size_t size)
+struct gs_loose {
+	loose_reader r;
+	char *hexbuf;
+};
+
+int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *store,
+		  const git_oid *id)
 {
-	loose_reader *r = NULL;
-	char hex[GIT_OID_HEXSZ + 1], rel[64];
+	gs_loose *l = NULL;
+	char rel[64], hex[GIT_OID_HEXSZ + 1];
 	char *path = NULL;
-	size_t total = 0;
 	int rc = -1;
 
-	memset(out, 0, sizeof(*out));
+	*out = NULL;
 	*found = 0;
 	git_oid_tostr(hex, sizeof(hex), id);
 	snprintf(rel, sizeof(rel), "objects/%.2s/%s", hex, hex + 2);
 	if (!(path = gs_store_file(store, rel, "")))
 		return -1;
-	if (!(r = calloc(1, sizeof(*r)))) {
-		free(path);
-		return gs_error_set_os(ENOMEM, "out of memory");
+	if (!(l = calloc(1, sizeof(*l))) || !(l->hexbuf = strdup(hex))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
 	}
-	r->hex = hex;
-	r->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r->fd < 0) {
+	l->r.hex = l->hexbuf;
+	l->r.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (l->r.fd < 0) {
 		rc = errno == ENOENT ? 0 : gs_error_set_os(errno, "cannot open %s", path);
 		goto done;
 	}
 	*found = 1;
-	if (inflateInit(&r->z) != Z_OK) {
+	if (inflateInit(&l->r.z) != Z_OK) {
+		close(l->r.fd);
 		gs_error_set_os(ENOMEM, "out of memory");
-		close(r->fd);
 		goto done;
 	}
-	if (read_header(r, &total) < 0)
-		goto cleanup;
-	if (offset > total)
-		offset = total;
-	if (size > total - offset)
-		size = total - offset;
-	if (!(out->owned = malloc(size ? size : 1))) {
-		gs_error_set_os(ENOMEM, "out of memory");
-		goto cleanup;
+	if (read_header(&l->r, total) < 0) {
+		inflateEnd(&l->r.z);
+		close(l->r.fd);
+		goto done;
 	}
-	if (inflate_into(r, NULL, offset) < 0 || inflate_into(r, out->owned, size) < 0)
-		goto cleanup;
-	/* A whole read reaches the end: let zlib verify the stream. */
-	if (offset + size == total && check_end(r) < 0)
-		goto cleanup;
-	out->data = out->owned;
-	out->size = size;
+	*out = l;
+	l = NULL;
 	rc = 0;
-cleanup:
-	inflateEnd(&r->z);
-	close(r->fd);
-	if (rc < 0) {
-		free(out->owned);
-		memset(out, 0, sizeof(*out));
-	}
 done:
-	free(r);
+	if (l) {
+		free(l->hexbuf);
+		free(l);
+	}
 	free(path);
 	return rc;
+}
+
+int gs_loose_read(gs_loose *l, char *dst, size_t len)
+{
+	return inflate_into(&l->r, dst, len);
+}
+
+int gs_loose_finish(gs_loose *l)
+{
+	return check_end(&l->r);
+}
+
+void gs_loose_close(gs_loose *l)
+{
+	if (!l)
+		return;
+	inflateEnd(&l->r.z);
+	close(l->r.fd);
+	free(l->hexbuf);
+	free(l);
 }

@@ -130,7 +130,7 @@ int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char 
 		gs_error_set(GS_ERR_ISDIR, "%s", path);
 		goto done;
 	}
-	rc = gs_blob_read(out, store, repo, &entry.id, offset, size);
+	rc = gs_blob_open(out, store, repo, &entry.id, offset, size);
 	if (rc < 0 && gs_error_last()->category == GS_ERR_KEY)
 		gs_error_set(GS_ERR_GIT, "%s: blob %s is missing from the repository", path,
 			     git_oid_tostr_s(&entry.id));
@@ -148,7 +148,7 @@ int gs_snap_read_blob(gs_blob *out, gs_store *store, const git_oid *id,
 	memset(out, 0, sizeof(*out));
 	if (gs_repo_acquire(&repo, store) < 0)
 		return -1;
-	rc = gs_blob_read(out, store, repo, id, offset, size);
+	rc = gs_blob_open(out, store, repo, id, offset, size);
 	gs_repo_release(store, repo);
 	return rc;
 }

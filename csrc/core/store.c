@@ -206,6 +206,14 @@ done:
 	return rc;
 }
 
+int gs_identity_check(const char *name, const char *email)
+{
+	/* git's signature syntax has no way to quote these. */
+	if (strpbrk(name, "<>\n") || strpbrk(email, "<>\n"))
+		return gs_error_set(GS_ERR_INVALID, "invalid author or email: %s <%s>", name, email);
+	return 0;
+}
+
 static int create_repository(gs_store **out, const char *path, const gs_open_opts *opts)
 {
 	git_repository *repo = NULL;
@@ -216,6 +224,9 @@ static int create_repository(gs_store **out, const char *path, const gs_open_opt
 
 	*out = NULL;
 	if (opts->branch && gs_refname_check(opts->branch) < 0)
+		return -1;
+	if (gs_identity_check(opts->name ? opts->name : "gitstore",
+			      opts->email ? opts->email : "gitstore@localhost") < 0)
 		return -1;
 	if (check_parent_exists(path) < 0)
 		return -1;

@@ -168,7 +168,7 @@ static int in_packs(git_odb *odb, const git_oid *id)
 	return packs->exists(packs, id) == 1;
 }
 
-int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
+int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
 		 size_t offset, size_t size)
 {
 	git_odb *odb = NULL;
@@ -183,13 +183,25 @@ int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_
 		return gs_error_set_git(rc, "object database");
 	/* Packed objects go through libgit2; loose ones we inflate ourselves,
 	 * only as far as the read needs. */
-	if (!in_packs(odb, id) && gs_loose_blob_read(out, &found, store, id, offset, size) < 0) {
-		git_odb_free(odb);
-		return -1;
-	}
-	if (found) {
-		git_odb_free(odb);
-		return 0;
+	if (!in_packs(odb, id)) {
+		if (gs_loose_open(&out->loose, &found, &total, store, id) < 0) {
+			git_odb_free(odb);
+			return -1;
+		}
+		if (found) {
+			git_odb_free(odb);
+			if (offset > total)
+				offset = total;
+			if (size > total - offset)
+				size = total - offset;
+			out->size = size;
+			out->at_end = offset + size == total;
+			if (gs_loose_read(out->loose, NULL, offset) < 0) {
+				gs_blob_free(out);
+				return -1;
+			}
+			return 0;
+		}
 	}
 	rc = git_odb_read(&obj, odb, id);
 	git_odb_free(odb);
@@ -212,9 +224,41 @@ int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	return 0;
 }
 
+int gs_blob_fill(gs_blob *blob, char *dst)
+{
+	if (blob->data) {
+		memcpy(dst, blob->data, blob->size);
+		return 0;
+	}
+	if (gs_loose_read(blob->loose, dst, blob->size) < 0)
+		return -1;
+	/* A read to the end lets zlib check the whole stream. */
+	return blob->at_end ? gs_loose_finish(blob->loose) : 0;
+}
+
+int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
+		 size_t offset, size_t size)
+{
+	if (gs_blob_open(out, store, repo, id, offset, size) < 0)
+		return -1;
+	if (out->data)
+		return 0;
+	if (!(out->owned = malloc(out->size ? out->size : 1))) {
+		gs_blob_free(out);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	if (gs_blob_fill(out, out->owned) < 0) {
+		gs_blob_free(out);
+		return -1;
+	}
+	out->data = out->owned;
+	return 0;
+}
+
 void gs_blob_free(gs_blob *blob)
 {
 	git_odb_object_free(blob->obj);
+	gs_loose_close(blob->loose);
 	free(blob->owned);
 	memset(blob, 0, sizeof(*blob));
 }

@@ -300,9 +300,23 @@ static PyObject *fs_stat(FSObject *self, PyObject *args, PyObject *kwargs)
 /* ------------------------------------------------------------------ */
 /* Reads                                                               */
 
+/* The content of an opened blob as bytes: a loose blob is inflated
+ * straight into the new object, without the GIL. */
 static PyObject *blob_bytes(gs_blob *blob)
 {
-	PyObject *result = PyBytes_FromStringAndSize(blob->data, (Py_ssize_t)blob->size);
+	PyObject *result = NULL;
+	int rc = 0;
+
+	if (blob->data) {
+		result = PyBytes_FromStringAndSize(blob->data, (Py_ssize_t)blob->size);
+	} else if ((result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)blob->size))) {
+		char *dst = PyBytes_AS_STRING(result);
+		GSP_CALL(rc, gs_blob_fill(blob, dst));
+		if (rc < 0) {
+			gsp_raise();
+			Py_CLEAR(result);
+		}
+	}
 	Py_BEGIN_ALLOW_THREADS
 	gs_blob_free(blob);
 	Py_END_ALLOW_THREADS
@@ -344,7 +358,7 @@ static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
 	const char *encoding = "utf-8";
 	char *path;
 	gs_blob blob;
-	PyObject *result;
+	PyObject *result, *content;
 	int rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|s:read_text", kwlist, &path_obj,
@@ -356,8 +370,11 @@ static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
 	free(path);
 	if (rc < 0)
 		return gsp_raise();
-	result = PyUnicode_Decode(blob.data, (Py_ssize_t)blob.size, encoding, "strict");
-	gs_blob_free(&blob);
+	if (!(content = blob_bytes(&blob)))
+		return NULL;
+	result = PyUnicode_Decode(PyBytes_AS_STRING(content), PyBytes_GET_SIZE(content), encoding,
+				  "strict");
+	Py_DECREF(content);
 	return result;
 }
 

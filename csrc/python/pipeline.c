@@ -212,8 +212,16 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 		PyErr_SetString(PyExc_TypeError, "commit message must be str");
 		goto done;
 	}
-	if (!(msg = PyUnicode_AsUTF8(text)) || !(branch = PyUnicode_AsUTF8(fs->ref_name)))
-		goto done;
+	{
+		Py_ssize_t len;
+		if (!(msg = PyUnicode_AsUTF8AndSize(text, &len)) ||
+		    !(branch = PyUnicode_AsUTF8(fs->ref_name)))
+			goto done;
+		if ((size_t)len != strlen(msg)) {
+			PyErr_SetString(PyExc_ValueError, "commit message must not contain NUL");
+			goto done;
+		}
+	}
 	GSP_CALL(status, gs_tree_apply(&tree, txn, &fs->info.tree, cs->writes, cs->nwrites,
 				       (const char *const *)cs->removes, cs->nremoves));
 	if (status == 0)
