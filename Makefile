@@ -28,6 +28,7 @@ asan: build
 bench: build
 	$(PY) -m pip install -q vost pygit2
 	$(PY) bench/bench_read.py
+	$(PY) bench/bench_write.py
 
 clean:
 	rm -rf build *.egg-info gitstore/*.so
