@@ -62,13 +62,12 @@ void gs_commit_info_clear(gs_commit_info *info)
 }
 
 int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
-		     const git_oid *parent, const char *message)
+		     const git_oid *parent, const char *message, int64_t when)
 {
 	gs_store *store = gs_txn_store(txn);
 	gs_buf buf = {0};
 	char hex[GIT_OID_HEXSZ + 1], line[128];
 	size_t len = strlen(message);
-	long long now = (long long)time(NULL);
 	int rc = -1;
 
 	if (gs_identity_check(store->name, store->email) < 0)
@@ -83,7 +82,7 @@ int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
 		if (gs_buf_puts(&buf, "\nparent ") < 0 || gs_buf_puts(&buf, hex) < 0)
 			goto done;
 	}
-	snprintf(line, sizeof(line), "> %lld +0000", now);
+	snprintf(line, sizeof(line), "> %lld +0000", (long long)when);
 	for (int who = 0; who < 2; who++)
 		if (gs_buf_puts(&buf, who ? "\ncommitter " : "\nauthor ") < 0 ||
 		    gs_buf_puts(&buf, store->name) < 0 || gs_buf_puts(&buf, " <") < 0 ||
@@ -125,7 +124,7 @@ static char *branch_ref(const char *branch)
 	return full;
 }
 
-int gs_branch_commit(git_oid *out, int *noop, gs_txn *txn, const char *branch,
+int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *branch,
 		     const git_oid *base_commit, const git_oid *base_tree,
 		     const git_oid *new_tree, const char *message)
 {
@@ -152,7 +151,8 @@ int gs_branch_commit(git_oid *out, int *noop, gs_txn *txn, const char *branch,
 		rc = 0;
 		goto done;
 	}
-	if (gs_commit_create(out, txn, new_tree, base_commit, message) < 0 ||
+	*when = (int64_t)time(NULL);
+	if (gs_commit_create(out, txn, new_tree, base_commit, message, *when) < 0 ||
 	    gs_txn_flush(txn) < 0 ||
 	    gs_ref_write(store, full, out, base_commit, reflog) < 0)
 		goto done;

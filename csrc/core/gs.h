@@ -131,7 +131,19 @@ int gs_store_same(const gs_store *a, const gs_store *b);
 
 /* Packs (pack.c).  Each commit writes one small pack; past this many
  * packs the next commit merges the small ones. */
-#define GS_PACK_LIMIT 32
+#define GS_PACK_LIMIT 16
+
+/* Writing one pack and its index as a stream (packwrite.c): exactly
+ * `count` objects, then finish (renames both into objects/pack). */
+typedef struct gs_packwriter gs_packwriter;
+int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count);
+int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
+		      size_t len);
+/* An entry copied as it is from another pack (header and zlib data of a
+ * whole, non-delta object). */
+int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len);
+int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1]);
+void gs_packwriter_free(gs_packwriter *w);
 
 /* Merge packs when there are more than `threshold` of them; the caller
  * holds the repository lock.  Objects stay readable throughout. */
@@ -247,7 +259,7 @@ void gs_commit_info_clear(gs_commit_info *info);
 /* Write a commit object (author = committer = the store identity, now,
  * +0000, "encoding UTF-8"); the message gets a trailing '\n' if missing. */
 int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
-		     const git_oid *parent, const char *message);
+		     const git_oid *parent, const char *message, int64_t when);
 
 /*
  * Commit `new_tree` on top of `base_commit` and move refs/heads/<branch>
@@ -257,9 +269,9 @@ int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
  *   - new_tree equals base_tree: nothing is written, *noop = 1;
  *   - otherwise the commit is written, the transaction's objects are
  *     flushed as one pack, and the ref moves (compare-and-swap) with the
- *     reflog entry "commit: <message>".
+ *     reflog entry "commit: <message>"; *when is the commit's time.
  */
-int gs_branch_commit(git_oid *out, int *noop, gs_txn *txn, const char *branch,
+int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *branch,
 		     const git_oid *base_commit, const git_oid *base_tree,
 		     const git_oid *new_tree, const char *message);
 
@@ -474,5 +486,64 @@ int gs_tree_files(gs_filelist *out, git_repository *repo, const git_oid *tree, c
 /* Exclusion (exclude.c) and globbing on disk (diskglob.c)             */
 
 typedef struct gs_exclude gs_exclude;
+
+/*
+ * A filter built from gitignore-style patterns (used verbatim, in order)
+ * followed by the lines of the file exclude_from (NULL: none; trimmed,
+ * blank and '#' lines skipped; a missing file is an OS error).  With
+ * gitignore set, walks also honour the .gitignore file of each directory
+ * they enter.  Patterns git refuses (an unclosed '[') are left out.  A
+ * filter never changes once built, so threads may share it.
+ */
+int gs_exclude_new(gs_exclude **out, const char *const *patterns, size_t npatterns,
+		   const char *exclude_from, int gitignore);
+void gs_exclude_free(gs_exclude *ex);
+/* 1 when there is at least one base pattern (even "") or gitignore is on;
+ * an inactive filter (or NULL) excludes nothing. */
+int gs_exclude_active(const gs_exclude *ex);
+int gs_exclude_uses_gitignore(const gs_exclude *ex);
+/* *out = 1 when the base patterns exclude `rel` ('/'-separated, relative
+ * to the walk root; is_dir or a trailing '/' marks a directory). */
+int gs_exclude_is_excluded(int *out, const gs_exclude *ex, const char *rel, int is_dir);
+
+/*
+ * The state of one walk: the .gitignore files loaded so far, by the
+ * directory (relative to the walk root) that holds them.  The caller
+ * owns it (it may live on the stack); one walk, one thread.  The fields
+ * are private.
+ */
+typedef struct gs_exclude_walk {
+	const gs_exclude *filter;
+	struct gs_exclude_dir *dirs;   /* open-addressing table */
+	size_t count, cap;
+} gs_exclude_walk;
+
+/* Start a walk with `filter` (NULL: nothing is excluded).  Cannot fail. */
+void gs_exclude_walk_begin(gs_exclude_walk *walk, const gs_exclude *filter);
+/* Call for each directory the walk reaches, parents first: with gitignore
+ * on, load <abs_dir>/.gitignore (when it is a regular file, symlinks
+ * followed) as the rules of rel_dir ("" for the walk root).  A directory
+ * already entered keeps the rules it got first.  A .gitignore that exists
+ * but cannot be read is an OS error. */
+int gs_exclude_walk_enter_directory(gs_exclude_walk *walk, const char *abs_dir,
+				    const char *rel_dir);
+/* *out = 1 when `rel` is excluded: by the base patterns, or (gitignore
+ * on) because it is a file named .gitignore, or by the .gitignore files
+ * of the directories above it, the deepest with an opinion winning. */
+int gs_exclude_walk_is_excluded(int *out, const gs_exclude_walk *walk, const char *rel,
+				int is_dir);
+/* Free what the walk loaded; the walk may then begin again. */
+void gs_exclude_walk_end(gs_exclude_walk *walk);
+
+/*
+ * Expand a glob against the local disk (spec 30 section 15): '*', '?',
+ * "[seq]" within a segment (a leading '.' only matched by a segment that
+ * starts with '.'), "**" for any number of non-dot directories (symlinks
+ * followed, a directory already on the current chain never entered
+ * again).  Paths are bytes, returned in the pattern's own style and
+ * sorted bytewise, duplicates kept.  Unreadable or missing directories
+ * contribute nothing; only running out of memory is an error.
+ */
+int gs_disk_glob(gs_strlist *out, const char *pattern);
 
 #endif

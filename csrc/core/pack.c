@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -111,48 +112,111 @@ static int read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-/* Insert every object named by a pack index (version 1 or 2). */
-static int insert_index(git_packbuilder *builder, const char *base)
+/* One object of a pack being merged. */
+typedef struct {
+	git_oid id;
+	uint64_t offset;
+	uint64_t length;   /* of the whole entry in its pack */
+	size_t pack;       /* index into the merged packs */
+} packed_entry;
+
+static int push_entry(packed_entry **list, size_t *n, size_t *cap, const packed_entry *e)
+{
+	if (*n == *cap) {
+		size_t grown_cap = *cap ? *cap * 2 : 1024;
+		packed_entry *grown = realloc(*list, grown_cap * sizeof(*grown));
+		if (!grown)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		*list = grown;
+		*cap = grown_cap;
+	}
+	(*list)[(*n)++] = *e;
+	return 0;
+}
+
+static int compare_offsets(const void *a, const void *b)
+{
+	uint64_t x = ((const packed_entry *)a)->offset, y = ((const packed_entry *)b)->offset;
+	return x < y ? -1 : x > y;
+}
+
+/* The objects of one pack (index version 2): ids, offsets, lengths. */
+static int read_pack_entries(packed_entry **list, size_t *n, size_t *cap, const char *base,
+			     size_t pack, uint64_t pack_size)
 {
 	char path[SUFFIXED_BUF];
-	unsigned char header[8];
-	uint32_t fanout[256], n;
-	unsigned char entry[24];
-	int fd, v2, rc = -1;
+	unsigned char *idx = NULL;
+	struct stat st;
+	uint32_t count;
+	size_t first = *n;
+	int fd = -1, rc = -1;
 
-	snprintf(path, sizeof(path), "%s.idx", base);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return gs_error_set_os(errno, "cannot read %s", path);
-	if (read_all(fd, header, sizeof(header)) < 0)
-		goto corrupt;
-	v2 = memcmp(header, "\377tOc", 4) == 0;
-	if (v2) {
-		if (read_all(fd, fanout, sizeof(fanout)) < 0)
-			goto corrupt;
-	} else {
-		memcpy(fanout, header, sizeof(header));
-		if (read_all(fd, (char *)fanout + sizeof(header), sizeof(fanout) - sizeof(header)) < 0)
-			goto corrupt;
+	if (strlen(base) + 5 > sizeof(path))
+		return gs_error_set(GS_ERR_GIT, "pack path too long: %s", base);
+	strcpy(path, base);
+	strcat(path, ".idx");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		gs_error_set_os(errno, "cannot read %s", path);
+		goto done;
 	}
-	n = ntohl(fanout[255]);
-	for (uint32_t i = 0; i < n; i++) {
-		git_oid id;
-		size_t width = v2 ? GIT_OID_RAWSZ : 4 + GIT_OID_RAWSZ;
-		if (read_all(fd, entry, width) < 0)
-			goto corrupt;
-		git_oid_fromraw(&id, entry + (v2 ? 0 : 4));
-		if (git_packbuilder_insert(builder, &id, NULL) < 0) {
-			gs_error_set_git(-1, path);
-			goto done;
+	if (st.st_size < 8 + 1024 + 40 || !(idx = malloc((size_t)st.st_size)) ||
+	    read_all(fd, idx, (size_t)st.st_size) < 0 || memcmp(idx, "\377tOc", 4) != 0)
+		goto corrupt;
+	memcpy(&count, idx + 8 + 255 * 4, 4);
+	count = ntohl(count);
+	if ((uint64_t)st.st_size < 8 + 1024 + (uint64_t)count * 28 + 40)
+		goto corrupt;
+	{
+		const unsigned char *ids = idx + 8 + 1024;
+		const unsigned char *offsets = ids + (size_t)count * 24;
+		const unsigned char *large = offsets + (size_t)count * 4;
+		for (uint32_t i = 0; i < count; i++) {
+			packed_entry e = { .pack = pack };
+			uint32_t off;
+			git_oid_fromraw(&e.id, ids + (size_t)i * GIT_OID_RAWSZ);
+			memcpy(&off, offsets + (size_t)i * 4, 4);
+			off = ntohl(off);
+			if (off & 0x80000000u) {
+				uint32_t hi, lo, k = off & 0x7fffffffu;
+				if (large + (size_t)k * 8 + 8 > idx + st.st_size)
+					goto corrupt;
+				memcpy(&hi, large + (size_t)k * 8, 4);
+				memcpy(&lo, large + (size_t)k * 8 + 4, 4);
+				e.offset = (uint64_t)ntohl(hi) << 32 | ntohl(lo);
+			} else {
+				e.offset = off;
+			}
+			if (push_entry(list, n, cap, &e) < 0)
+				goto done;
 		}
+	}
+	/* An entry runs to the next one, the last to the trailing checksum. */
+	if (*n - first > 1)
+		qsort(*list + first, *n - first, sizeof(**list), compare_offsets);
+	for (size_t i = first; i < *n; i++) {
+		uint64_t end = i + 1 < *n ? (*list)[i + 1].offset : pack_size - 20;
+		if (end <= (*list)[i].offset || end > pack_size - 20)
+			goto corrupt;
+		(*list)[i].length = end - (*list)[i].offset;
 	}
 	rc = 0;
 	goto done;
 corrupt:
-	gs_error_set(GS_ERR_GIT, "corrupt pack index %s", path);
+	gs_error_set(GS_ERR_GIT, "corrupt or unsupported pack index %s", path);
 done:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
+	free(idx);
 	return rc;
+}
+
+static int compare_entry_ids(const void *a, const void *b)
+{
+	const packed_entry *x = a, *y = b;
+	int c = git_oid_cmp(&x->id, &y->id);
+	if (c)
+		return c;
+	return x->pack < y->pack ? -1 : x->pack > y->pack;
 }
 
 static void remove_pack(const char *base)
@@ -193,14 +257,87 @@ static size_t count_packs(const char *dir)
 	return n;
 }
 
+/*
+ * Which packs to merge: the largest ones are kept as they are while each
+ * outweighs everything smaller put together (twice over); the rest are
+ * merged.  Sizes then grow geometrically and every object is rewritten
+ * only a logarithmic number of times.  `packs` is sorted largest first.
+ */
+static size_t packs_to_keep(const pack_file *packs, size_t count)
+{
+	off_t rest = 0;
+	size_t keep;
+
+	for (size_t i = 0; i < count; i++)
+		rest += packs[i].size;
+	for (keep = 0; keep < count; keep++) {
+		rest -= packs[keep].size;   /* now: everything smaller than it */
+		if (packs[keep].size < 2 * rest)
+			break;
+	}
+	return keep;
+}
+
+/* Map a pack file read-only; *size is its length. */
+static int map_pack(unsigned char **out, uint64_t *size, const char *base)
+{
+	char path[SUFFIXED_BUF];
+	struct stat st;
+	void *map;
+	int fd;
+
+	*out = NULL;
+	if (strlen(base) + 6 > sizeof(path))
+		return gs_error_set(GS_ERR_GIT, "pack path too long: %s", base);
+	strcpy(path, base);
+	strcat(path, ".pack");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return gs_error_set_os(errno, "cannot read %s", path);
+	}
+	map = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+			     : MAP_FAILED;
+	close(fd);
+	if (map == MAP_FAILED)
+		return gs_error_set_os(errno, "cannot map %s", path);
+	*out = map;
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
+/* Copy one object into the merged pack: whole objects byte for byte,
+ * deltas (from packs git wrote) through a full read. */
+static int copy_entry(gs_packwriter *writer, git_odb *odb, const packed_entry *e,
+		      const unsigned char *pack)
+{
+	const unsigned char *raw = pack + e->offset;
+	int type = (raw[0] >> 4) & 7;
+	git_odb_object *obj = NULL;
+	int rc;
+
+	if (type >= GIT_OBJECT_COMMIT && type <= GIT_OBJECT_TAG)
+		return gs_packwriter_add_raw(writer, &e->id, raw, (size_t)e->length);
+	if (git_odb_read(&obj, odb, &e->id) < 0)
+		return gs_error_set_git(-1, git_oid_tostr_s(&e->id));
+	rc = gs_packwriter_add(writer, &e->id, git_odb_object_type(obj), git_odb_object_data(obj),
+			       git_odb_object_size(obj));
+	git_odb_object_free(obj);
+	return rc;
+}
+
 int gs_pack_consolidate(gs_store *store, size_t threshold)
 {
 	git_repository *repo = NULL;
-	git_packbuilder *builder = NULL;
+	git_odb *odb = NULL;
+	gs_packwriter *writer = NULL;
 	pack_file *packs = NULL;
-	size_t count = 0, first = 0;
+	packed_entry *entries = NULL;
+	unsigned char **maps = NULL;
+	uint64_t *map_sizes = NULL;
+	size_t count = 0, keep, nentries = 0, cap = 0, unique = 0, nmerge = 0;
 	char *dir = gs_store_file(store, "objects/pack", "");
-	off_t rest = 0;
+	char hex[GIT_OID_HEXSZ + 1];
 	int rc = -1;
 
 	if (!dir)
@@ -211,43 +348,58 @@ int gs_pack_consolidate(gs_store *store, size_t threshold)
 	}
 	if (list_packs(&packs, &count, dir) < 0)
 		goto done;
-	if (count <= threshold || count < 2) {
+	qsort(packs, count, sizeof(*packs), compare_size_desc);
+	keep = packs_to_keep(packs, count);
+	nmerge = count - keep;
+	if (nmerge < 2) {
 		rc = 0;
 		goto done;
 	}
-	/* Merge the small packs into one; keep the largest as it is when it
-	 * outweighs the others, so repeated merges stay cheap. */
-	qsort(packs, count, sizeof(*packs), compare_size_desc);
-	for (size_t i = 1; i < count; i++)
-		rest += packs[i].size;
-	if (packs[0].size >= 2 * rest)
-		first = 1;
+	maps = calloc(nmerge, sizeof(*maps));
+	map_sizes = calloc(nmerge, sizeof(*map_sizes));
+	if (!maps || !map_sizes) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < nmerge; i++)
+		if (map_pack(&maps[i], &map_sizes[i], packs[keep + i].base) < 0 ||
+		    read_pack_entries(&entries, &nentries, &cap, packs[keep + i].base, i,
+				      map_sizes[i]) < 0)
+			goto done;
+	/* An object in several packs is written once. */
+	if (nentries > 1)
+		qsort(entries, nentries, sizeof(*entries), compare_entry_ids);
+	for (size_t i = 0; i < nentries; i++)
+		if (unique == 0 || !git_oid_equal(&entries[unique - 1].id, &entries[i].id))
+			entries[unique++] = entries[i];
 	if (gs_repo_acquire(&repo, store) < 0)
 		goto done;
-	if (git_packbuilder_new(&builder, repo) < 0) {
+	if (git_repository_odb(&odb, repo) < 0) {
 		gs_error_set_git(-1, store->path);
 		goto done;
 	}
-	git_packbuilder_set_threads(builder, 1);
-	for (size_t i = first; i < count; i++)
-		if (insert_index(builder, packs[i].base) < 0)
-			goto done;
-	if (git_packbuilder_write(builder, dir, 0, NULL, NULL) < 0) {
-		gs_error_set_git(-1, dir);
+	if (gs_packwriter_begin(&writer, store, (uint32_t)unique) < 0)
 		goto done;
-	}
-	for (size_t i = first; i < count; i++) {
-		const git_oid *written = git_packbuilder_hash(builder);
-		char hex[GIT_OID_HEXSZ + 1];
-		/* Never delete the pack just written (same content, same name). */
-		git_oid_tostr(hex, sizeof(hex), written);
+	for (size_t i = 0; i < unique; i++)
+		if (copy_entry(writer, odb, &entries[i], maps[entries[i].pack]) < 0)
+			goto done;
+	if (gs_packwriter_finish(writer, hex) < 0)
+		goto done;
+	/* Never delete the pack just written (same objects, same name). */
+	for (size_t i = keep; i < count; i++)
 		if (!has_suffix(packs[i].base, hex))
 			remove_pack(packs[i].base);
-	}
 	rc = 0;
 done:
-	git_packbuilder_free(builder);
+	gs_packwriter_free(writer);
+	git_odb_free(odb);
 	gs_repo_release(store, repo);
+	for (size_t i = 0; maps && i < nmerge; i++)
+		if (maps[i])
+			munmap(maps[i], (size_t)map_sizes[i]);
+	free(maps);
+	free(map_sizes);
+	free(entries);
 	packs_free(packs, count);
 	free(dir);
 	return rc;

@@ -5,9 +5,9 @@
 #include "gs_internal.h"
 #include "sha1.h"
 
-#include <git2/sys/odb_backend.h>
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,8 +25,6 @@ typedef struct {
 	git_object_t type;
 	char *data;
 	size_t len;
-	uint64_t offset;   /* in the pack, once written */
-	uint32_t crc;
 } pending_object;
 
 struct gs_txn {
@@ -163,67 +161,163 @@ int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, s
 	return 0;
 }
 
-/* A loose-object stream into the repository's objects directory. */
-static int open_loose_stream(git_odb **odb_out, git_odb_stream **out, gs_txn *txn,
-			     uint64_t size)
+/* A big blob being written as a loose object: deflated into a temporary
+ * file while its id is hashed, then renamed into place. */
+typedef struct {
+	gs_txn *txn;
+	char *tmp;
+	int fd;
+	z_stream z;
+	int z_ready;
+	gs_sha1 sha;
+	unsigned char out[STREAM_CHUNK];
+} loose_writer;
+
+static int loose_flush_output(loose_writer *w, size_t produced)
 {
-	git_odb_backend *loose = NULL;
-	char *objects = gs_store_file(txn->store, "objects", "");
+	for (size_t done = 0; done < produced;) {
+		ssize_t n = write(w->fd, w->out + done, produced - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return gs_error_set_os(errno, "cannot write %s", w->tmp);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+static int loose_deflate(loose_writer *w, const void *data, size_t len, int flush)
+{
+	w->z.next_in = (Bytef *)data;
+	w->z.avail_in = (uInt)len;
+	do {
+		int zrc;
+		w->z.next_out = w->out;
+		w->z.avail_out = sizeof(w->out);
+		zrc = deflate(&w->z, flush);
+		if (zrc == Z_STREAM_ERROR)
+			return gs_error_set(GS_ERR_GIT, "compressing a blob failed");
+		if (loose_flush_output(w, sizeof(w->out) - w->z.avail_out) < 0)
+			return -1;
+	} while (w->z.avail_out == 0 || (flush == Z_FINISH && w->z.avail_in > 0));
+	return 0;
+}
+
+static int loose_begin(loose_writer *w, gs_txn *txn, uint64_t size, int level)
+{
+	char header[64];
+	int len = snprintf(header, sizeof(header), "blob %llu", (unsigned long long)size) + 1;
+
+	memset(w, 0, offsetof(loose_writer, out));
+	w->txn = txn;
+	w->fd = -1;
+	if (!(w->tmp = gs_store_file(txn->store, "objects/tmp_obj_XXXXXX", "")))
+		return -1;
+	if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0)
+		return gs_error_set_os(errno, "cannot create %s", w->tmp);
+	if (deflateInit(&w->z, level) != Z_OK)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	w->z_ready = 1;
+	gs_sha1_init(&w->sha);
+	gs_sha1_update(&w->sha, header, (size_t)len);
+	return loose_deflate(w, header, (size_t)len, Z_NO_FLUSH);
+}
+
+static int loose_add(loose_writer *w, const void *data, size_t len)
+{
+	gs_sha1_update(&w->sha, data, len);
+	return loose_deflate(w, data, len, Z_NO_FLUSH);
+}
+
+static int loose_finish(git_oid *out, loose_writer *w)
+{
+	unsigned char raw[20];
+	char hex[GIT_OID_HEXSZ + 1], rel[64];
+	char *path = NULL;
 	int rc = -1;
 
-	*odb_out = NULL;
-	*out = NULL;
-	if (!objects)
+	if (loose_deflate(w, NULL, 0, Z_FINISH) < 0)
 		return -1;
-	if (git_odb_new(odb_out) < 0 || git_odb_backend_loose(&loose, objects, -1, 0, 0, 0) < 0) {
-		gs_error_set_git(-1, objects);
+	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
+		w->fd = -1;
+		return gs_error_set_os(errno, "cannot write %s", w->tmp);
+	}
+	w->fd = -1;
+	gs_sha1_final(&w->sha, raw);
+	git_oid_fromraw(out, raw);
+	git_oid_tostr(hex, sizeof(hex), out);
+	snprintf(rel, sizeof(rel), "objects/%.2s", hex);
+	if (!(path = gs_store_file(w->txn->store, rel, "")))
+		return -1;
+	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
+		gs_error_set_os(errno, "cannot create %s", path);
 		goto done;
 	}
-	if (git_odb_add_backend(*odb_out, loose, 1) < 0) {
-		loose->free(loose);
-		gs_error_set_git(-1, objects);
+	free(path);
+	snprintf(rel, sizeof(rel), "objects/%.2s/%s", hex, hex + 2);
+	if (!(path = gs_store_file(w->txn->store, rel, "")))
+		return -1;
+	/* An object already there has the same content: keep it. */
+	if (access(path, F_OK) == 0 || rename(w->tmp, path) == 0) {
+		rc = 0;
 		goto done;
 	}
-	if (git_odb_open_wstream(out, *odb_out, (git_object_size_t)size, GIT_OBJECT_BLOB) < 0) {
-		gs_error_set_git(-1, objects);
-		goto done;
-	}
-	rc = 0;
+	gs_error_set_os(errno, "cannot create %s", path);
 done:
-	if (rc < 0) {
-		git_odb_free(*odb_out);
-		*odb_out = NULL;
-	}
-	free(objects);
+	free(path);
 	return rc;
+}
+
+static void loose_end(loose_writer *w)
+{
+	if (w->z_ready)
+		deflateEnd(&w->z);
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp)
+		unlink(w->tmp);  /* gone already after a successful rename */
+	free(w->tmp);
+}
+
+/* Sample of a big blob used to decide how hard to compress it. */
+#define SAMPLE_SIZE (64 * 1024)
+
+/*
+ * zlib level for a big blob: data that does not shrink (media, archives,
+ * random bytes) is stored in zlib's uncompressed blocks, ten times faster
+ * and no bigger; git reads both the same way.
+ */
+static int compression_for(const void *sample, size_t len)
+{
+	static _Thread_local unsigned char out[SAMPLE_SIZE + SAMPLE_SIZE / 8 + 64];
+	uLongf out_len = sizeof(out);
+
+	if (len > SAMPLE_SIZE)
+		len = SAMPLE_SIZE;
+	if (compress2(out, &out_len, sample, (uLong)len, Z_BEST_SPEED) != Z_OK)
+		return Z_BEST_SPEED;
+	return out_len * 10 > len * 9 ? Z_NO_COMPRESSION : Z_BEST_SPEED;
 }
 
 int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len)
 {
-	git_odb *odb = NULL;
-	git_odb_stream *stream = NULL;
+	loose_writer *w;
 	int rc = -1;
 
 	if (len < GS_BIG_BLOB)
 		return gs_txn_put(out, txn, GIT_OBJECT_BLOB, data, len);
-	if (open_loose_stream(&odb, &stream, txn, len) < 0)
-		return -1;
-	for (size_t done = 0; done < len;) {
-		size_t n = len - done < STREAM_CHUNK ? len - done : STREAM_CHUNK;
-		if (git_odb_stream_write(stream, (const char *)data + done, n) < 0) {
-			gs_error_set_git(-1, txn->store->path);
-			goto done;
-		}
-		done += n;
+	if (!(w = malloc(sizeof(*w))))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	if (loose_begin(w, txn, len, compression_for(data, len)) == 0) {
+		rc = 0;
+		for (size_t done = 0; rc == 0 && done < len; done += STREAM_CHUNK)
+			rc = loose_add(w, (const char *)data + done,
+				       len - done < STREAM_CHUNK ? len - done : STREAM_CHUNK);
+		if (rc == 0)
+			rc = loose_finish(out, w);
 	}
-	if (git_odb_stream_finalize_write(out, stream) < 0) {
-		gs_error_set_git(-1, txn->store->path);
-		goto done;
-	}
-	rc = 0;
-done:
-	git_odb_stream_free(stream);
-	git_odb_free(odb);
+	loose_end(w);
+	free(w);
 	return rc;
 }
 
@@ -248,11 +342,10 @@ static int read_exactly(int fd, char *buf, uint64_t size, const char *what)
 int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 			 const char *what)
 {
-	git_odb *odb = NULL;
-	git_odb_stream *stream = NULL;
+	loose_writer *w = NULL;
 	char *chunk = NULL;
 	uint64_t done = 0;
-	int rc = -1;
+	int rc = -1, started = 0;
 
 	if (size < GS_BIG_BLOB) {
 		/* Small: read it whole and let it join the pack. */
@@ -263,238 +356,53 @@ int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 		free(chunk);
 		return rc;
 	}
-	if (!(chunk = malloc(STREAM_CHUNK)))
+	if (!(chunk = malloc(STREAM_CHUNK)) || !(w = malloc(sizeof(*w)))) {
+		free(chunk);
 		return gs_error_set_os(ENOMEM, "out of memory");
-	if (open_loose_stream(&odb, &stream, txn, size) < 0)
-		goto done;
+	}
 	while (done < size) {
 		size_t want = size - done < STREAM_CHUNK ? (size_t)(size - done) : STREAM_CHUNK;
 		if (read_exactly(fd, chunk, want, what) < 0)
 			goto done;
-		if (git_odb_stream_write(stream, chunk, want) < 0) {
-			gs_error_set_git(-1, txn->store->path);
-			goto done;
+		/* The first chunk decides the compression. */
+		if (!started) {
+			started = 1;
+			if (loose_begin(w, txn, size, compression_for(chunk, want)) < 0)
+				goto done;
 		}
+		if (loose_add(w, chunk, want) < 0)
+			goto done;
 		done += want;
 	}
-	if (git_odb_stream_finalize_write(out, stream) < 0) {
-		gs_error_set_git(-1, txn->store->path);
-		goto done;
-	}
-	rc = 0;
+	rc = loose_finish(out, w);
 done:
+	if (started)
+		loose_end(w);
+	free(w);
 	free(chunk);
-	git_odb_stream_free(stream);
-	git_odb_free(odb);
 	return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Pack and index files (git's formats, version 2)                     */
-
-static int put_be32(gs_buf *buf, uint32_t v)
-{
-	uint32_t be = htonl(v);
-	return gs_buf_put(buf, &be, 4);
-}
-
-/* One pack entry: the type-and-size header, then the zlib stream. */
-static int pack_entry(gs_buf *pack, pending_object *obj)
-{
-	unsigned char header[16];
-	size_t n = 0, size = obj->len;
-	z_stream z = {0};
-	uLong bound;
-	int zrc;
-
-	obj->offset = pack->size;
-	header[n] = (unsigned char)((obj->type << 4) | (size & 15));
-	for (size >>= 4; size; size >>= 7) {
-		header[n++] |= 0x80;
-		header[n] = size & 0x7f;
-	}
-	n++;
-	if (gs_buf_put(pack, header, n) < 0)
-		return -1;
-	if (deflateInit(&z, Z_BEST_SPEED) != Z_OK)
-		return gs_error_set_os(ENOMEM, "out of memory");
-	bound = deflateBound(&z, (uLong)obj->len);
-	if (gs_buf_grow(pack, pack->size + bound + 1) < 0) {
-		deflateEnd(&z);
-		return -1;
-	}
-	z.next_in = (Bytef *)obj->data;
-	z.avail_in = (uInt)obj->len;
-	z.next_out = (Bytef *)pack->data + pack->size;
-	z.avail_out = (uInt)bound;
-	zrc = deflate(&z, Z_FINISH);
-	pack->size += bound - z.avail_out;
-	deflateEnd(&z);
-	if (zrc != Z_STREAM_END)
-		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
-	obj->crc = (uint32_t)crc32(0, (const Bytef *)pack->data + obj->offset,
-				   (uInt)(pack->size - obj->offset));
-	return 0;
-}
-
-static int compare_ids(const void *a, const void *b)
-{
-	return git_oid_cmp(&(*(pending_object *const *)a)->id, &(*(pending_object *const *)b)->id);
-}
-
-static int build_index(gs_buf *idx, pending_object **sorted, size_t n,
-		       const unsigned char pack_sum[20])
-{
-	uint32_t fanout[256] = {0};
-	size_t nlarge = 0;
-	unsigned char sum[20];
-	gs_sha1 sha;
-
-	for (size_t i = 0; i < n; i++)
-		fanout[sorted[i]->id.id[0]]++;
-	for (int i = 1; i < 256; i++)
-		fanout[i] += fanout[i - 1];
-	if (gs_buf_put(idx, "\377tOc", 4) < 0 || put_be32(idx, 2) < 0)
-		return -1;
-	for (int i = 0; i < 256; i++)
-		if (put_be32(idx, fanout[i]) < 0)
-			return -1;
-	for (size_t i = 0; i < n; i++)
-		if (gs_buf_put(idx, sorted[i]->id.id, GIT_OID_RAWSZ) < 0)
-			return -1;
-	for (size_t i = 0; i < n; i++)
-		if (put_be32(idx, sorted[i]->crc) < 0)
-			return -1;
-	for (size_t i = 0; i < n; i++) {
-		uint64_t off = sorted[i]->offset;
-		if (put_be32(idx, off < 0x80000000u ? (uint32_t)off
-						    : (uint32_t)(0x80000000u | nlarge++)) < 0)
-			return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		uint64_t off = sorted[i]->offset;
-		if (off >= 0x80000000u &&
-		    (put_be32(idx, (uint32_t)(off >> 32)) < 0 || put_be32(idx, (uint32_t)off) < 0))
-			return -1;
-	}
-	if (gs_buf_put(idx, pack_sum, 20) < 0)
-		return -1;
-	gs_sha1_init(&sha);
-	gs_sha1_update(&sha, idx->data, idx->size);
-	gs_sha1_final(&sha, sum);
-	return gs_buf_put(idx, sum, 20);
-}
-
-/* Write data to a new temporary file in dir; its name comes back. */
-static int write_temp(char **out, const char *dir, const gs_buf *data)
-{
-	size_t len = strlen(dir) + sizeof("/tmp_pack_XXXXXX");
-	char *path = malloc(len);
-	int fd;
-
-	*out = NULL;
-	if (!path)
-		return gs_error_set_os(ENOMEM, "out of memory");
-	snprintf(path, len, "%s/tmp_pack_XXXXXX", dir);
-	if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
-		gs_error_set_os(errno, "cannot create a file in %s", dir);
-		free(path);
-		return -1;
-	}
-	for (size_t done = 0; done < data->size;) {
-		ssize_t n = write(fd, data->data + done, data->size - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			gs_error_set_os(errno, "cannot write %s", path);
-			close(fd);
-			unlink(path);
-			free(path);
-			return -1;
-		}
-		done += (size_t)n;
-	}
-	/* Pack files are read-only, as git makes them. */
-	if (fchmod(fd, 0444) < 0 || close(fd) < 0) {
-		gs_error_set_os(errno, "cannot write %s", path);
-		unlink(path);
-		free(path);
-		return -1;
-	}
-	*out = path;
-	return 0;
 }
 
 int gs_txn_flush(gs_txn *txn)
 {
-	gs_buf pack = {0}, idx = {0};
-	pending_object **sorted = NULL;
-	char *dir = NULL, *tmp_pack = NULL, *tmp_idx = NULL, *final = NULL;
-	unsigned char sum[20];
-	char hex[41];
-	gs_sha1 sha;
+	gs_packwriter *w = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
 	int rc = -1;
 
 	if (txn->count == 0)
 		return 0;
-	if (!(dir = gs_store_file(txn->store, "objects/pack", "")))
+	if (gs_packwriter_begin(&w, txn->store, (uint32_t)txn->count) < 0)
 		return -1;
-	if (!(sorted = malloc(txn->count * sizeof(*sorted)))) {
-		gs_error_set_os(ENOMEM, "out of memory");
-		goto done;
-	}
-	if (gs_buf_put(&pack, "PACK", 4) < 0 || put_be32(&pack, 2) < 0 ||
-	    put_be32(&pack, (uint32_t)txn->count) < 0)
-		goto done;
 	for (size_t i = 0; i < txn->count; i++) {
-		if (pack_entry(&pack, &txn->objects[i]) < 0)
+		pending_object *obj = &txn->objects[i];
+		if (gs_packwriter_add(w, &obj->id, obj->type, obj->data, obj->len) < 0)
 			goto done;
-		sorted[i] = &txn->objects[i];
 	}
-	gs_sha1_init(&sha);
-	gs_sha1_update(&sha, pack.data, pack.size);
-	gs_sha1_final(&sha, sum);
-	if (gs_buf_put(&pack, sum, 20) < 0)
+	if (gs_packwriter_finish(w, hex) < 0)
 		goto done;
-	qsort(sorted, txn->count, sizeof(*sorted), compare_ids);
-	if (build_index(&idx, sorted, txn->count, sum) < 0)
-		goto done;
-	for (int i = 0; i < 20; i++)
-		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
-	if (write_temp(&tmp_pack, dir, &pack) < 0 || write_temp(&tmp_idx, dir, &idx) < 0)
-		goto done;
-	if (!(final = malloc(strlen(dir) + 64))) {
-		gs_error_set_os(ENOMEM, "out of memory");
-		goto done;
-	}
-	/* The pack first: an index must never name a missing pack. */
-	sprintf(final, "%s/pack-%s.pack", dir, hex);
-	if (rename(tmp_pack, final) < 0) {
-		gs_error_set_os(errno, "cannot create %s", final);
-		goto done;
-	}
-	free(tmp_pack);
-	tmp_pack = NULL;
-	sprintf(final, "%s/pack-%s.idx", dir, hex);
-	if (rename(tmp_idx, final) < 0) {
-		gs_error_set_os(errno, "cannot create %s", final);
-		goto done;
-	}
-	free(tmp_idx);
-	tmp_idx = NULL;
 	drop_pending(txn);
 	rc = 0;
 done:
-	if (tmp_pack)
-		unlink(tmp_pack);
-	if (tmp_idx)
-		unlink(tmp_idx);
-	free(tmp_pack);
-	free(tmp_idx);
-	free(final);
-	free(sorted);
-	gs_buf_free(&pack);
-	gs_buf_free(&idx);
-	free(dir);
+	gs_packwriter_free(w);
 	return rc;
 }

@@ -90,6 +90,10 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 		     int writable);
 /* Same store, ref name and writability as `like`. */
 PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit);
+/* The snapshot of a commit just made on top of `parent` by this store
+ * (built from what was written, without reading the commit back). */
+PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *tree,
+		       int64_t when, const char *message);
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
 /* exclude.c: the ExcludeFilter type and disk_glob(). */

@@ -38,6 +38,40 @@ PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit)
 	return gsp_fs_new(like->store, commit, like->ref_name, like->writable);
 }
 
+PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *tree,
+		       int64_t when, const char *message)
+{
+	FSObject *self = (FSObject *)gsp.FSType->tp_alloc(gsp.FSType, 0);
+	gs_commit_info *info;
+	size_t len = strlen(message);
+
+	if (!self)
+		return NULL;
+	self->store = (GitStoreObject *)Py_NewRef(parent->store);
+	self->ref_name = Py_NewRef(parent->ref_name);
+	self->writable = parent->writable;
+	self->changes = Py_NewRef(Py_None);
+	info = &self->info;
+	git_oid_cpy(&info->id, commit);
+	git_oid_cpy(&info->tree, tree);
+	git_oid_cpy(&info->parent, &parent->info.id);
+	info->has_parent = 1;
+	info->time = when;
+	info->offset = 0;
+	/* Stored with one trailing newline added when missing. */
+	info->message = malloc(len + 2);
+	info->author_name = strdup(gs_store_name(parent->store->store));
+	info->author_email = strdup(gs_store_email(parent->store->store));
+	if (!info->message || !info->author_name || !info->author_email) {
+		Py_DECREF(self);
+		return PyErr_NoMemory();
+	}
+	memcpy(info->message, message, len + 1);
+	if (len == 0 || message[len - 1] != '\n')
+		strcpy(info->message + len, "\n");
+	return (PyObject *)self;
+}
+
 static PyObject *fs_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"store", "commit_oid", "ref_name", "writable", NULL};

@@ -184,6 +184,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 	PyObject *report = NULL, *text = NULL, *result = NULL;
 	const char *branch, *msg;
 	git_oid tree, commit;
+	int64_t when = 0;
 	int status, noop = 0;
 
 	if (gsp_check_writable(fs, verb) < 0)
@@ -225,7 +226,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 	GSP_CALL(status, gs_tree_apply(&tree, txn, &fs->info.tree, cs->writes, cs->nwrites,
 				       (const char *const *)cs->removes, cs->nremoves));
 	if (status == 0)
-		GSP_CALL(status, gs_branch_commit(&commit, &noop, txn, branch, &fs->info.id,
+		GSP_CALL(status, gs_branch_commit(&commit, &when, &noop, txn, branch, &fs->info.id,
 						  &fs->info.tree, &tree, msg));
 	if (status < 0) {
 		gsp_raise();
@@ -235,7 +236,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 		result = Py_NewRef(fs);
 		goto done;
 	}
-	result = gsp_fs_derive(fs, &commit);
+	result = gsp_fs_child(fs, &commit, &tree, when, msg);
 	if (result)
 		Py_SETREF(((FSObject *)result)->changes, Py_NewRef(changes ? changes : report));
 done:

@@ -1,0 +1,284 @@
+/* packwrite.c - writing a pack file and its index (git's formats,
+ * version 2) as a stream: one object at a time goes to the file, only
+ * the index entries stay in memory. */
+#include "gs_internal.h"
+#include "sha1.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+typedef struct {
+	git_oid id;
+	uint64_t offset;
+	uint32_t crc;
+} index_entry;
+
+struct gs_packwriter {
+	char *dir;
+	char *tmp_pack;
+	int fd;
+	gs_sha1 sha;
+	uint64_t offset;
+	uint32_t expected, count;
+	index_entry *entries;
+	gs_buf scratch;       /* one compressed object */
+	z_stream z;           /* reused: deflateInit costs more than small objects */
+	int z_ready;
+};
+
+static int write_all(int fd, const void *data, size_t len, const char *what)
+{
+	for (size_t done = 0; done < len;) {
+		ssize_t n = write(fd, (const char *)data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return gs_error_set_os(errno, "cannot write %s", what);
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Append to the pack file and to its running checksum. */
+static int pack_put(gs_packwriter *w, const void *data, size_t len)
+{
+	gs_sha1_update(&w->sha, data, len);
+	w->offset += len;
+	return write_all(w->fd, data, len, w->tmp_pack);
+}
+
+int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count)
+{
+	gs_packwriter *w = calloc(1, sizeof(*w));
+	unsigned char header[12] = {'P', 'A', 'C', 'K'};
+	uint32_t be;
+
+	*out = NULL;
+	if (!w)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	w->fd = -1;
+	w->expected = count;
+	if (!(w->dir = gs_store_file(store, "objects/pack", "")) ||
+	    !(w->tmp_pack = gs_store_file(store, "objects/pack/tmp_pack_XXXXXX", "")))
+		goto fail;
+	if (!(w->entries = malloc((count ? count : 1) * sizeof(*w->entries)))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((w->fd = mkostemp(w->tmp_pack, O_CLOEXEC)) < 0) {
+		gs_error_set_os(errno, "cannot create a file in %s", w->dir);
+		goto fail;
+	}
+	gs_sha1_init(&w->sha);
+	be = htonl(2);
+	memcpy(header + 4, &be, 4);
+	be = htonl(count);
+	memcpy(header + 8, &be, 4);
+	if (pack_put(w, header, sizeof(header)) < 0)
+		goto fail;
+	*out = w;
+	return 0;
+fail:
+	gs_packwriter_free(w);
+	return -1;
+}
+
+int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
+		      size_t len)
+{
+	unsigned char header[16];
+	size_t n = 0, size = len;
+	z_stream *z = &w->z;
+	uLong bound;
+	uint32_t crc;
+	int zrc;
+
+	if (w->count == w->expected)
+		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
+	header[n] = (unsigned char)((type << 4) | (size & 15));
+	for (size >>= 4; size; size >>= 7) {
+		header[n++] |= 0x80;
+		header[n] = size & 0x7f;
+	}
+	n++;
+	if (!w->z_ready) {
+		if (deflateInit(z, Z_BEST_SPEED) != Z_OK)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		w->z_ready = 1;
+	} else if (deflateReset(z) != Z_OK) {
+		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
+	}
+	bound = deflateBound(z, (uLong)len);
+	if (gs_buf_grow(&w->scratch, bound + 1) < 0)
+		return -1;
+	z->next_in = (Bytef *)data;
+	z->avail_in = (uInt)len;
+	z->next_out = (Bytef *)w->scratch.data;
+	z->avail_out = (uInt)bound;
+	zrc = deflate(z, Z_FINISH);
+	w->scratch.size = bound - z->avail_out;
+	if (zrc != Z_STREAM_END)
+		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
+	crc = (uint32_t)crc32(0, header, (uInt)n);
+	crc = (uint32_t)crc32(crc, (const Bytef *)w->scratch.data, (uInt)w->scratch.size);
+	git_oid_cpy(&w->entries[w->count].id, id);
+	w->entries[w->count].offset = w->offset;
+	w->entries[w->count].crc = crc;
+	w->count++;
+	if (pack_put(w, header, n) < 0 || pack_put(w, w->scratch.data, w->scratch.size) < 0)
+		return -1;
+	return 0;
+}
+
+int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len)
+{
+	if (w->count == w->expected)
+		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
+	git_oid_cpy(&w->entries[w->count].id, id);
+	w->entries[w->count].offset = w->offset;
+	w->entries[w->count].crc = (uint32_t)crc32(0, entry, (uInt)len);
+	w->count++;
+	return pack_put(w, entry, len);
+}
+
+static int put_be32(gs_buf *buf, uint32_t v)
+{
+	uint32_t be = htonl(v);
+	return gs_buf_put(buf, &be, 4);
+}
+
+static int compare_entries(const void *a, const void *b)
+{
+	return git_oid_cmp(&((const index_entry *)a)->id, &((const index_entry *)b)->id);
+}
+
+static int build_index(gs_buf *idx, index_entry *e, size_t n, const unsigned char pack_sum[20])
+{
+	uint32_t fanout[256] = {0};
+	uint32_t nlarge = 0;
+	unsigned char sum[20];
+	gs_sha1 sha;
+
+	if (n > 1)
+		qsort(e, n, sizeof(*e), compare_entries);
+	for (size_t i = 0; i < n; i++)
+		fanout[e[i].id.id[0]]++;
+	for (int i = 1; i < 256; i++)
+		fanout[i] += fanout[i - 1];
+	if (gs_buf_put(idx, "\377tOc", 4) < 0 || put_be32(idx, 2) < 0)
+		return -1;
+	for (int i = 0; i < 256; i++)
+		if (put_be32(idx, fanout[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i++)
+		if (gs_buf_put(idx, e[i].id.id, GIT_OID_RAWSZ) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i++)
+		if (put_be32(idx, e[i].crc) < 0)
+			return -1;
+	/* Offsets past 2 GiB go to the table of 8-byte offsets. */
+	for (size_t i = 0; i < n; i++)
+		if (put_be32(idx, e[i].offset < 0x80000000u ? (uint32_t)e[i].offset
+							 : 0x80000000u | nlarge++) < 0)
+			return -1;
+	for (size_t i = 0; i < n; i++)
+		if (e[i].offset >= 0x80000000u &&
+		    (put_be32(idx, (uint32_t)(e[i].offset >> 32)) < 0 ||
+		     put_be32(idx, (uint32_t)e[i].offset) < 0))
+			return -1;
+	if (gs_buf_put(idx, pack_sum, 20) < 0)
+		return -1;
+	gs_sha1_init(&sha);
+	gs_sha1_update(&sha, idx->data, idx->size);
+	gs_sha1_final(&sha, sum);
+	return gs_buf_put(idx, sum, 20);
+}
+
+int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
+{
+	unsigned char sum[20];
+	gs_buf idx = {0};
+	char *tmp_idx = NULL, *final = NULL;
+	int fd = -1, rc = -1;
+
+	if (w->count != w->expected)
+		return gs_error_set(GS_ERR_GIT, "pack writer: fewer objects than announced");
+	gs_sha1_final(&w->sha, sum);
+	if (write_all(w->fd, sum, sizeof(sum), w->tmp_pack) < 0)
+		return -1;
+	/* Pack files are read-only, as git makes them. */
+	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
+		w->fd = -1;
+		return gs_error_set_os(errno, "cannot write %s", w->tmp_pack);
+	}
+	w->fd = -1;
+	for (int i = 0; i < 20; i++)
+		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	if (build_index(&idx, w->entries, w->count, sum) < 0)
+		goto done;
+	if (!(tmp_idx = malloc(strlen(w->dir) + 64)) || !(final = malloc(strlen(w->dir) + 64))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	sprintf(tmp_idx, "%s/tmp_idx_XXXXXX", w->dir);
+	if ((fd = mkostemp(tmp_idx, O_CLOEXEC)) < 0) {
+		gs_error_set_os(errno, "cannot create a file in %s", w->dir);
+		goto done;
+	}
+	if (write_all(fd, idx.data, idx.size, tmp_idx) < 0)
+		goto done;
+	if (fchmod(fd, 0444) < 0 || close(fd) < 0) {
+		fd = -1;
+		gs_error_set_os(errno, "cannot write %s", tmp_idx);
+		goto done;
+	}
+	fd = -1;
+	/* The pack first: an index must never name a missing pack. */
+	sprintf(final, "%s/pack-%s.pack", w->dir, hex);
+	if (rename(w->tmp_pack, final) < 0) {
+		gs_error_set_os(errno, "cannot create %s", final);
+		goto done;
+	}
+	free(w->tmp_pack);
+	w->tmp_pack = NULL;
+	sprintf(final, "%s/pack-%s.idx", w->dir, hex);
+	if (rename(tmp_idx, final) < 0) {
+		gs_error_set_os(errno, "cannot create %s", final);
+		goto done;
+	}
+	rc = 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && tmp_idx)
+		unlink(tmp_idx);
+	free(tmp_idx);
+	free(final);
+	gs_buf_free(&idx);
+	return rc;
+}
+
+void gs_packwriter_free(gs_packwriter *w)
+{
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp_pack) {
+		unlink(w->tmp_pack);  /* not finished: drop the partial pack */
+		free(w->tmp_pack);
+	}
+	if (w->z_ready)
+		deflateEnd(&w->z);
+	free(w->dir);
+	free(w->entries);
+	gs_buf_free(&w->scratch);
+	free(w);
+}
