@@ -151,7 +151,7 @@ int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const 
 		rc = 0;
 		goto done;
 	}
-	*when = (int64_t)time(NULL);
+	*when = gs_now();
 	if (gs_commit_create(out, txn, new_tree, base_commit, message, *when) < 0 ||
 	    gs_txn_flush(txn) < 0 ||
 	    gs_ref_write(store, full, out, base_commit, reflog) < 0)

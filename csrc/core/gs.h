@@ -53,6 +53,9 @@ int gs_error_set_git(int git_rc, const char *context);
 /* Quote a string the way Python's repr() does, into buf. */
 const char *gs_repr(char *buf, size_t bufsize, const char *s);
 
+/* The current time in whole seconds (commit and reflog timestamps). */
+int64_t gs_now(void);
+
 /* Initialise libgit2 once per process (idempotent). */
 int gs_global_init(void);
 

@@ -416,7 +416,7 @@ static int reflog_append(gs_store *store, const char *fullname, const git_oid *o
 		goto done;
 	{
 		char stamp[64];
-		snprintf(stamp, sizeof(stamp), "> %lld +0000\t", (long long)time(NULL));
+		snprintf(stamp, sizeof(stamp), "> %lld +0000\t", (long long)gs_now());
 		if (gs_buf_puts(&line, stamp) < 0)
 			goto done;
 	}

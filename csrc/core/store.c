@@ -194,7 +194,7 @@ static int write_initial_branch(gs_store *store, const char *branch)
 	sprintf(fullname, GS_REFS_HEADS "%s", branch);
 	if (gs_txn_begin(&txn, store) < 0 ||
 	    gs_tree_apply(&tree_id, txn, NULL, NULL, 0, NULL, 0) < 0 ||
-	    gs_commit_create(&commit_id, txn, &tree_id, NULL, message, (int64_t)time(NULL)) < 0 ||
+	    gs_commit_create(&commit_id, txn, &tree_id, NULL, message, gs_now()) < 0 ||
 	    gs_txn_flush(txn) < 0 ||
 	    gs_ref_write(store, fullname, &commit_id, NULL, NULL) < 0 ||
 	    gs_head_write(store, fullname) < 0)

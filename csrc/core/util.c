@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* The record of each thread; its message buffer is freed when the thread
  * ends (pthread key destructor), so messages can be as long as a path. */
@@ -126,6 +127,15 @@ const char *gs_repr(char *buf, size_t bufsize, const char *s)
 #undef PUT
 	buf[n] = '\0';
 	return buf;
+}
+
+int64_t gs_now(void)
+{
+	/* Not time(): it may read a coarse clock that lags a second behind
+	 * what Python's time.time() says at a second's edge. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec;
 }
 
 /* ------------------------------------------------------------------ */
