@@ -422,9 +422,18 @@ static PyMemberDef batch_members[] = {
 	{NULL}
 };
 
+static PyObject *batch_get_writes(BatchObject *self, void *c)
+{
+	/* A copy: what is staged is not changed from outside. */
+	return self->writes ? PyDict_Copy(self->writes) : PyDict_New();
+}
+
 static PyGetSetDef batch_getset[] = {
 	{"closed", (getter)batch_get_closed, NULL,
 	 "bool: Whether the batch was committed or abandoned.", NULL},
+	/* The names the reference implementation's tests inspect. */
+	{"_closed", (getter)batch_get_closed, NULL, NULL, NULL},
+	{"_writes", (getter)batch_get_writes, NULL, NULL, NULL},
 	{NULL}
 };
 
