@@ -129,6 +129,8 @@ gs_txn *gsp_txn_begin(GitStoreObject *store);
 void gsp_txn_free(gs_txn *txn);
 /* Store any bytes-like object as a blob. */
 int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data);
+/* The ChangeReport committing `cs` on fs would give (nothing written). */
+PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, gsp_changeset *cs);
 /* Store a local file as a blob; *detected_mode from its execute bits. */
 int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path);
 /* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed.

@@ -1395,7 +1395,20 @@ static PyMethodDef fs_methods[] = {
 	{NULL}
 };
 
+static PyObject *fs_get_commit_oid(FSObject *self, void *c)
+{
+	return gsp_hex_bytes(&self->info.id);
+}
+
+static PyObject *fs_get_tree_oid(FSObject *self, void *c)
+{
+	return gsp_hex_bytes(ROOT(self));
+}
+
 static PyGetSetDef fs_getset[] = {
+	/* The names the reference implementation's tests use (hex bytes). */
+	{"_commit_oid", (getter)fs_get_commit_oid, NULL, NULL, NULL},
+	{"_tree_oid", (getter)fs_get_tree_oid, NULL, NULL, NULL},
 	{"writable", (getter)fs_get_writable, NULL,
 	 "bool: Whether writes are allowed (branch snapshots are writable;\n"
 	 "tags and detached snapshots are not).", NULL},

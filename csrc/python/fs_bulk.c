@@ -1,6 +1,7 @@
 /* fs_bulk.c - the bulk methods of FS (spec 30): remove, ... */
 #include "binding.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -184,6 +185,396 @@ done:
 	return result;
 }
 
+/* "a/b" from parts, skipping empty ones; malloc'd. */
+static char *join_path(const char *a, const char *b, const char *c)
+{
+	const char *parts[3] = {a, b, c};
+	size_t len = 1;
+	char *out;
+
+	for (int i = 0; i < 3; i++)
+		len += strlen(parts[i]) + 1;
+	if (!(out = malloc(len)))
+		return NULL;
+	out[0] = '\0';
+	for (int i = 0; i < 3; i++) {
+		if (!*parts[i])
+			continue;
+		if (*out)
+			strcat(out, "/");
+		strcat(out, parts[i]);
+	}
+	return out;
+}
+
+static const char *basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/*
+ * The files a resolved source stands for, each with its destination:
+ * a file lands exactly at dest_base; a directory's files land below
+ * dest_base with their paths relative to the directory.
+ */
+static int source_pairs(gs_filelist *from, gs_strlist *to, git_repository *repo,
+			const gs_source *src, const char *dest_base)
+{
+	gs_filelist below = {0};
+	size_t skip = *src->path ? strlen(src->path) + 1 : 0;
+	int rc = -1;
+
+	if (src->mode == GS_SRC_FILE) {
+		if (gs_filelist_push(from, src->path, &src->entry.id, src->entry.mode) < 0 ||
+		    gs_strlist_push(to, dest_base) < 0)
+			return -1;
+		return 0;
+	}
+	if (gs_tree_files(&below, repo, &src->entry.id, src->path) < 0)
+		return -1;
+	for (size_t i = 0; i < below.count; i++) {
+		char *dest = join_path(dest_base, below.items[i].path + skip, "");
+		int failed = !dest ||
+			     gs_filelist_push(from, below.items[i].path, &below.items[i].id,
+					      below.items[i].mode) < 0 ||
+			     gs_strlist_push(to, dest) < 0;
+		free(dest);
+		if (failed) {
+			if (!gs_error_last()->category)
+				gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	gs_filelist_free(&below);
+	return rc;
+}
+
+/* Where a source lands in "into" mode (spec 30 §2.3). */
+static char *into_base(const gs_source *src, const char *dest)
+{
+	if (src->mode == GS_SRC_CONTENTS)
+		return join_path(dest, src->prefix, "");
+	return join_path(dest, src->prefix, basename_of(src->path));
+}
+
+/* Resolve a str source against a tree, raising on failure. */
+static int resolve(gs_source *out, git_repository *repo, const git_oid *root, PyObject *spec)
+{
+	const char *text = PyUnicode_AsUTF8(spec);
+	int rc;
+
+	if (!text)
+		return -1;
+	GSP_CALL(rc, gs_source_resolve(out, repo, root, text));
+	if (rc < 0)
+		gsp_raise();
+	return rc;
+}
+
+/* A destination argument: "" (or slashes) for the root, else normalised. */
+static int dest_arg(PyObject *dest, char **out)
+{
+	int rc = gsp_path_arg(dest, 1, out);
+
+	if (rc == 0 && !*out && !(*out = strdup(""))) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	return rc;
+}
+
+static PyObject *report_of(PyObject *add, PyObject *update, PyObject *delete)
+{
+	PyObject *kw = Py_BuildValue("{s:O,s:O,s:O}", "add", add, "update", update,
+				     "delete", delete);
+	PyObject *noargs = PyTuple_New(0), *report = NULL;
+
+	if (kw && noargs)
+		report = PyObject_Call(gsp.ChangeReport, noargs, kw);
+	Py_XDECREF(kw);
+	Py_XDECREF(noargs);
+	return report;
+}
+
+static int append_entry(PyObject *list, const char *path, uint32_t mode, const char *src)
+{
+	PyObject *p = gsp_str(path), *type = NULL, *s = NULL, *entry = NULL;
+	int rc = -1;
+
+	if (p && (type = gsp_filetype(mode)) && (s = src ? gsp_str(src) : Py_NewRef(Py_None)) &&
+	    (entry = PyObject_CallFunction(gsp.FileEntry, "OOO", p, type, s)))
+		rc = PyList_Append(list, entry);
+	Py_XDECREF(entry);
+	Py_XDECREF(s);
+	Py_XDECREF(type);
+	Py_XDECREF(p);
+	return rc;
+}
+
+static int in_strlist(const gs_strlist *list, const char *s)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->items[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"sources", "dest", "recursive", "dry_run", "message", NULL};
+	PyObject *sources, *dest_obj, *message = Py_None, *list = NULL, *result = NULL;
+	PyObject *add = NULL, *update = NULL, *deleted = NULL, *report = NULL;
+	int recursive = 0, dry_run = 0, dest_slash = 0, dest_is_dir = 0, rename_mode;
+	gs_source *srcs = NULL;
+	gs_filelist from = {0}, removed = {0};
+	gs_strlist to = {0};
+	gsp_changeset cs = {0};
+	gs_txn *txn = NULL;
+	char *dest = NULL;
+	Py_ssize_t n = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ppO:move", kwlist, &sources, &dest_obj,
+					 &recursive, &dry_run, &message))
+		return NULL;
+	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)))
+		goto done;
+	n = PyList_GET_SIZE(list);
+	if (!(srcs = calloc((size_t)n + 1, sizeof(*srcs)))) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	for (Py_ssize_t i = 0; i < n; i++)
+		if (resolve(&srcs[i], gs_txn_repo(txn), &self->info.tree, PyList_GET_ITEM(list, i)) < 0)
+			goto done;
+	{
+		PyObject *text = PyOS_FSPath(dest_obj);
+		if (!text)
+			goto done;
+		dest_slash = PyUnicode_Check(text) && PyUnicode_GET_LENGTH(text) > 0 &&
+			     PyUnicode_READ_CHAR(text, PyUnicode_GET_LENGTH(text) - 1) == '/';
+		Py_DECREF(text);
+	}
+	if (dest_arg(dest_obj, &dest) < 0)
+		goto done;
+	if (*dest) {
+		gs_entry e;
+		int found, rc;
+		GSP_CALL(rc, gs_snap_entry_opt(&found, &e, self->store->store, &self->info.tree, dest));
+		if (rc < 0) {
+			gsp_raise();
+			goto done;
+		}
+		dest_is_dir = found && e.mode == GS_MODE_TREE;
+	}
+	rename_mode = n == 1 && srcs[0].mode != GS_SRC_CONTENTS && !dest_slash && !dest_is_dir;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		char *base;
+		int rc;
+		if (rename_mode)
+			base = strdup(*dest ? dest : (srcs[i].mode == GS_SRC_FILE
+						      ? basename_of(srcs[i].path) : ""));
+		else
+			base = into_base(&srcs[i], dest);
+		if (!base) {
+			PyErr_NoMemory();
+			goto done;
+		}
+		GSP_CALL(rc, source_pairs(&from, &to, gs_txn_repo(txn), &srcs[i], base));
+		free(base);
+		if (rc < 0) {
+			gsp_raise();
+			goto done;
+		}
+	}
+	if (from.count == 0) {
+		PyErr_Format(PyExc_FileNotFoundError, "No matches for patterns: %R", list);
+		goto done;
+	}
+	for (size_t i = 0; i < from.count; i++) {
+		if (strcmp(from.items[i].path, to.items[i]) == 0) {
+			PyObject *p = gsp_str(to.items[i]);
+			if (p) {
+				PyErr_Format(PyExc_ValueError, "Source and destination are the same: %U", p);
+				Py_DECREF(p);
+			}
+			goto done;
+		}
+	}
+	if (files_of_sources(&removed, txn, self, list, recursive) < 0)
+		goto done;
+	/* Report: each destination as the type it moves as, added or updated
+	 * by whether something was there; each source that goes away. */
+	if (!(add = PyList_New(0)) || !(update = PyList_New(0)) || !(deleted = PyList_New(0)))
+		goto done;
+	for (size_t i = 0; i < from.count; i++) {
+		gs_entry e;
+		int found, rc;
+		GSP_CALL(rc, gs_snap_entry_opt(&found, &e, self->store->store, &self->info.tree,
+					       to.items[i]));
+		if (rc < 0) {
+			gsp_raise();
+			goto done;
+		}
+		if (append_entry(found ? update : add, to.items[i], from.items[i].mode,
+				 from.items[i].path) < 0)
+			goto done;
+		if (gsp_changeset_write(&cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+			goto done;
+	}
+	for (size_t i = 0; i < removed.count; i++) {
+		/* A source that another source moves onto stays (with new content). */
+		if (in_strlist(&to, removed.items[i].path))
+			continue;
+		if (append_entry(deleted, removed.items[i].path, removed.items[i].mode,
+				 removed.items[i].path) < 0 ||
+		    gsp_changeset_remove(&cs, removed.items[i].path) < 0)
+			goto done;
+	}
+	if (!(report = report_of(add, update, deleted)))
+		goto done;
+	if (dry_run) {
+		Py_SETREF(self->changes, Py_NewRef(report));
+		result = Py_NewRef(self);
+		goto done;
+	}
+	{
+		PyObject *op = PyUnicode_FromString("mv");
+		if (op)
+			result = gsp_fs_commit(self, txn, &cs, message, op, "batch on", report);
+		Py_XDECREF(op);
+	}
+done:
+	for (Py_ssize_t i = 0; srcs && i < n; i++)
+		gs_source_clear(&srcs[i]);
+	free(srcs);
+	free(dest);
+	gs_filelist_free(&from);
+	gs_filelist_free(&removed);
+	gs_strlist_free(&to);
+	gsp_changeset_clear(&cs);
+	gsp_txn_free(txn);
+	Py_XDECREF(report);
+	Py_XDECREF(add);
+	Py_XDECREF(update);
+	Py_XDECREF(deleted);
+	Py_XDECREF(list);
+	return result;
+}
+
+/* Files of `self` under a destination area (a file counts as itself). */
+static int area_files(gs_filelist *out, git_repository *repo, const git_oid *root,
+		      const char *area)
+{
+	gs_entry e;
+
+	if (!*area)
+		return gs_tree_files(out, repo, root, "");
+	if (gs_tree_lookup(&e, repo, root, area, GS_LOOKUP_ENTRY) < 0) {
+		if (gs_error_last()->category != GS_ERR_NOTFOUND)
+			return -1;
+		gs_error_clear();
+		return 0;
+	}
+	if (e.mode == GS_MODE_TREE)
+		return gs_tree_files(out, repo, &e.id, area);
+	return gs_filelist_push(out, area, &e.id, e.mode);
+}
+
+static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"source", "sources", "dest", "delete", "dry_run", "message", NULL};
+	PyObject *source, *sources = NULL, *dest_obj = NULL, *message = Py_None;
+	PyObject *list = NULL, *result = NULL, *report = NULL, *empty = NULL;
+	int delete = 0, dry_run = 0;
+	FSObject *from_fs;
+	gs_filelist from = {0}, existing = {0};
+	gs_strlist to = {0};
+	gsp_changeset cs = {0};
+	gs_txn *txn = NULL;
+	char *dest = NULL;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO$ppO:copy_from_ref", kwlist,
+					 gsp.FSType, &source, &sources, &dest_obj, &delete,
+					 &dry_run, &message))
+		return NULL;
+	from_fs = (FSObject *)source;
+	if (from_fs->store != self->store &&
+	    !gs_store_same(from_fs->store->store, self->store->store)) {
+		PyErr_SetString(PyExc_ValueError, "source must belong to the same repo as self");
+		return NULL;
+	}
+	if (!(empty = PyUnicode_FromString("")))
+		return NULL;
+	if (!(list = source_list(sources ? sources : empty)) ||
+	    dest_arg(dest_obj ? dest_obj : empty, &dest) < 0 ||
+	    !(txn = gsp_txn_begin(self->store)))
+		goto done;
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+		gs_source src;
+		char *base = NULL;
+		int rc;
+		if (resolve(&src, gs_txn_repo(txn), &from_fs->info.tree, PyList_GET_ITEM(list, i)) < 0)
+			goto done;
+		if (!(base = into_base(&src, dest))) {
+			gs_source_clear(&src);
+			PyErr_NoMemory();
+			goto done;
+		}
+		GSP_CALL(rc, source_pairs(&from, &to, gs_txn_repo(txn), &src, base));
+		/* With delete, the area is what this source covers at the
+		 * destination: its directory, or just the file it writes. */
+		if (rc == 0 && delete)
+			GSP_CALL(rc, area_files(&existing, gs_txn_repo(txn), &self->info.tree, base));
+		free(base);
+		gs_source_clear(&src);
+		if (rc < 0) {
+			gsp_raise();
+			goto done;
+		}
+	}
+	for (size_t i = 0; i < from.count; i++)
+		if (gsp_changeset_write(&cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+			goto done;
+	for (size_t i = 0; i < existing.count; i++)
+		if (!in_strlist(&to, existing.items[i].path) &&
+		    gsp_changeset_remove(&cs, existing.items[i].path) < 0)
+			goto done;
+	if (dry_run) {
+		PyObject *in_sync;
+		if (!(report = gsp_changes_report(self, txn, &cs)) ||
+		    !(in_sync = PyObject_GetAttrString(report, "in_sync")))
+			goto done;
+		Py_SETREF(self->changes, PyObject_IsTrue(in_sync) ? Py_NewRef(Py_None)
+								  : Py_NewRef(report));
+		Py_DECREF(in_sync);
+		result = Py_NewRef(self);
+		goto done;
+	}
+	{
+		PyObject *op = PyUnicode_FromString("cp");
+		if (op)
+			result = gsp_fs_commit(self, txn, &cs, message, op, "write to", NULL);
+		Py_XDECREF(op);
+	}
+	/* Nothing changed: say so rather than keep an older report. */
+	if (result == (PyObject *)self)
+		Py_SETREF(self->changes, Py_NewRef(Py_None));
+done:
+	free(dest);
+	gs_filelist_free(&from);
+	gs_filelist_free(&existing);
+	gs_strlist_free(&to);
+	gsp_changeset_clear(&cs);
+	gsp_txn_free(txn);
+	Py_XDECREF(report);
+	Py_XDECREF(list);
+	Py_XDECREF(empty);
+	return result;
+}
+
 PyMethodDef gsp_fs_bulk_methods[] = {
 	{"remove", (PyCFunction)(void (*)(void))fs_remove, METH_VARARGS | METH_KEYWORDS,
 	 "remove($self, /, sources, *, recursive=False, dry_run=False, message=None)\n--\n\n"
@@ -199,6 +590,44 @@ PyMethodDef gsp_fs_bulk_methods[] = {
 	 "Raises:\n    FileNotFoundError: A source does not exist, or nothing matched.\n"
 	 "    IsADirectoryError: A directory without *recursive*.\n"
 	 "    PermissionError: The snapshot is read-only.\n"
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	{"move", (PyCFunction)(void (*)(void))fs_move, METH_VARARGS | METH_KEYWORDS,
+	 "move($self, /, sources, dest, *, recursive=False, dry_run=False, message=None)\n--\n\n"
+	 "Move or rename files inside the branch, in one commit (like ``mv``).\n\n"
+	 "With one source that is a file or a directory and a *dest* that is not\n"
+	 "an existing directory (and does not end with ``/``), the source is\n"
+	 "renamed to *dest*.  Otherwise every source moves into the directory\n"
+	 "*dest*.  Content is never copied: the stored objects are reused.\n\n"
+	 "Args:\n    sources: A repository path or a list of them.\n"
+	 "    dest: Destination path or directory.\n"
+	 "    recursive: Allow moving directories.\n"
+	 "    dry_run: Only report; return this snapshot with ``.changes`` set.\n"
+	 "    message: Commit message, as for :meth:`write` (operation ``mv``).\n\n"
+	 "Returns:\n    FS: The new snapshot (or this one for a dry run).\n\n"
+	 "Raises:\n    FileNotFoundError: A source is missing, or nothing matched.\n"
+	 "    IsADirectoryError: A directory without *recursive*.\n"
+	 "    ValueError: A source and its destination are the same path.\n"
+	 "    PermissionError: The snapshot is read-only.\n"},
+	{"copy_from_ref", (PyCFunction)(void (*)(void))fs_copy_from_ref,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "copy_from_ref($self, /, source, sources='', dest='', *, delete=False, dry_run=False, "
+	 "message=None)\n--\n\n"
+	 "Copy files from another snapshot of this repository, in one commit.\n\n"
+	 "The files' stored objects are reused, never read, so the cost does not\n"
+	 "depend on their size.  Sources follow the copy rules: ``\"dir\"`` keeps\n"
+	 "the directory's name, ``\"dir/\"`` copies its contents, ``\"\"`` the\n"
+	 "whole tree.\n\n"
+	 "Args:\n    source: Snapshot to copy from (any branch, tag or commit).\n"
+	 "    sources: Paths in *source*; the default is its whole tree.\n"
+	 "    dest: Destination directory in this branch; the default is the root.\n"
+	 "    delete: Also remove files under each source's destination that the\n"
+	 "        source does not have (for a single file: nothing else).\n"
+	 "    dry_run: Only report; return this snapshot with ``.changes`` set.\n"
+	 "    message: Commit message, as for :meth:`write` (operation ``cp``).\n\n"
+	 "Returns:\n    FS: The new snapshot, or this one when nothing changed.\n\n"
+	 "Raises:\n    ValueError: *source* belongs to another repository.\n"
+	 "    FileNotFoundError: A source path is missing in *source*.\n"
+	 "    PermissionError: This snapshot is read-only.\n"
 	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
 	{NULL}
 };

@@ -177,6 +177,30 @@ fail:
 	return NULL;
 }
 
+PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, gsp_changeset *cs)
+{
+	gs_change *wc = calloc(cs->nwrites + 1, sizeof(*wc));
+	gs_change *rc = calloc(cs->nremoves + 1, sizeof(*rc));
+	PyObject *report = NULL;
+	int status;
+
+	if (!wc || !rc) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	GSP_CALL(status, gs_changes_classify(wc, rc, txn, &fs->info.tree, cs->writes,
+					     cs->nwrites, (const char *const *)cs->removes,
+					     cs->nremoves));
+	if (status < 0)
+		gsp_raise();
+	else
+		report = build_report(cs, wc, rc);
+done:
+	free(wc);
+	free(rc);
+	return report;
+}
+
 PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *message,
 			PyObject *operation, const char *verb, PyObject *changes)
 {
