@@ -175,6 +175,8 @@ int gs_txn_begin(gs_txn **out, gs_store *store);
 void gs_txn_free(gs_txn *txn);
 git_repository *gs_txn_repo(gs_txn *txn);
 gs_store *gs_txn_store(gs_txn *txn);
+/* An object's id: SHA-1 of "<type> <size>\0" and the content. */
+void gs_object_hash(git_oid *out, git_object_t type, const void *data, size_t len);
 /* Add an object (any type) to the next pack; *out is its id. */
 int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, size_t len);
 int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len);
