@@ -128,6 +128,23 @@ static int compare_names(const void *a, const void *b)
 	return strcmp(((const gs_dirent *)a)->name, ((const gs_dirent *)b)->name);
 }
 
+/* "<octal mode> " without printf (this runs for every entry of every
+ * tree a commit rewrites). */
+static size_t format_mode(char out[16], uint32_t mode)
+{
+	char digits[12];
+	size_t n = 0, len = 0;
+
+	do {
+		digits[n++] = (char)('0' + (mode & 7));
+		mode >>= 3;
+	} while (mode);
+	while (n)
+		out[len++] = digits[--n];
+	out[len++] = ' ';
+	return len;
+}
+
 /* Serialize entries (sorted here) as a tree object into the transaction. */
 static int put_tree(git_oid *out, gs_txn *txn, gs_dirent *entries, size_t n)
 {
@@ -138,8 +155,8 @@ static int put_tree(git_oid *out, gs_txn *txn, gs_dirent *entries, size_t n)
 	if (n > 1)
 		qsort(entries, n, sizeof(*entries), compare_git_order);
 	for (size_t i = 0; i < n; i++) {
-		int len = snprintf(mode, sizeof(mode), "%o ", entries[i].mode);
-		if (gs_buf_put(&buf, mode, (size_t)len) < 0 ||
+		size_t len = format_mode(mode, entries[i].mode);
+		if (gs_buf_put(&buf, mode, len) < 0 ||
 		    gs_buf_put(&buf, entries[i].name, strlen(entries[i].name) + 1) < 0 ||
 		    gs_buf_put(&buf, entries[i].id.id, GIT_OID_RAWSZ) < 0)
 			goto done;

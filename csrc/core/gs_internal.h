@@ -14,6 +14,7 @@ struct gs_store {
 	pthread_mutex_t pool_lock;
 	git_repository **pool;
 	size_t pool_count;
+	unsigned packs_written;   /* since packs were last counted (under the lock) */
 };
 
 /* Point HEAD at the full ref name `target` (no reflog). */
