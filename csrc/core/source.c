@@ -131,6 +131,7 @@ done:
 	return rc;
 }
 
+/* Walk order: a directory's files first, then each subdirectory. */
 static int collect(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir)
 {
 	gs_dirlist list;
@@ -139,17 +140,18 @@ static int collect(gs_filelist *out, git_repository *repo, const git_oid *tree, 
 
 	if (gs_tree_list(&list, repo, tree) < 0)
 		return -1;
-	for (size_t i = 0; i < list.count; i++) {
-		gs_dirent *e = &list.items[i];
-		path.size = 0;
-		if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
-		    gs_buf_puts(&path, e->name) < 0)
-			goto done;
-		if (e->mode == GS_MODE_TREE) {
-			if (collect(out, repo, &e->id, path.data) < 0)
+	for (int want_dirs = 0; want_dirs < 2; want_dirs++) {
+		for (size_t i = 0; i < list.count; i++) {
+			gs_dirent *e = &list.items[i];
+			if ((e->mode == GS_MODE_TREE) != want_dirs)
+				continue;
+			path.size = 0;
+			if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
+			    gs_buf_puts(&path, e->name) < 0)
 				goto done;
-		} else if (gs_filelist_push(out, path.data, &e->id, e->mode) < 0) {
-			goto done;
+			if (want_dirs ? collect(out, repo, &e->id, path.data) < 0
+				      : gs_filelist_push(out, path.data, &e->id, e->mode) < 0)
+				goto done;
 		}
 	}
 	rc = 0;

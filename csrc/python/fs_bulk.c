@@ -314,11 +314,68 @@ static int append_entry(PyObject *list, const char *path, uint32_t mode, const c
 	return rc;
 }
 
-static int in_strlist(const gs_strlist *list, const char *s)
+/* Destinations, sorted, for membership tests in O(log n). */
+typedef struct {
+	const char **paths;
+	size_t count;
+} path_set;
+
+static int compare_cstr(const void *a, const void *b)
 {
-	for (size_t i = 0; i < list->count; i++)
-		if (strcmp(list->items[i], s) == 0)
-			return 1;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int path_set_init(path_set *set, const gs_strlist *list)
+{
+	set->count = list->count;
+	if (!(set->paths = malloc((list->count ? list->count : 1) * sizeof(*set->paths)))) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	memcpy(set->paths, list->items, list->count * sizeof(*set->paths));
+	if (set->count > 1)
+		qsort(set->paths, set->count, sizeof(*set->paths), compare_cstr);
+	return 0;
+}
+
+static int path_set_has(const path_set *set, const char *path)
+{
+	return set->count &&
+	       bsearch(&path, set->paths, set->count, sizeof(*set->paths), compare_cstr) != NULL;
+}
+
+typedef struct {
+	const char *path;
+	size_t index;
+} indexed_path;
+
+static int compare_indexed(const void *a, const void *b)
+{
+	const indexed_path *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+/* Mark pairs whose destination an earlier pair already has (first wins,
+ * as sources that overlap in delete-mode copies do). */
+static int mark_repeats(char **repeat, const gs_strlist *to)
+{
+	indexed_path *order = malloc((to->count ? to->count : 1) * sizeof(*order));
+
+	*repeat = calloc(to->count + 1, 1);
+	if (!order || !*repeat) {
+		free(order);
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (size_t i = 0; i < to->count; i++)
+		order[i] = (indexed_path){to->items[i], i};
+	if (to->count > 1)
+		qsort(order, to->count, sizeof(*order), compare_indexed);
+	for (size_t i = 1; i < to->count; i++)
+		if (strcmp(order[i].path, order[i - 1].path) == 0)
+			(*repeat)[order[i].index] = 1;
+	free(order);
 	return 0;
 }
 
@@ -333,7 +390,8 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	gs_strlist to = {0};
 	gsp_changeset cs = {0};
 	gs_txn *txn = NULL;
-	char *dest = NULL;
+	char *dest = NULL, *repeat = NULL;
+	path_set dests = {0};
 	Py_ssize_t n = 0;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ppO:move", kwlist, &sources, &dest_obj,
@@ -403,7 +461,8 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 			goto done;
 		}
 	}
-	if (files_of_sources(&removed, txn, self, list, recursive) < 0)
+	if (files_of_sources(&removed, txn, self, list, recursive) < 0 ||
+	    mark_repeats(&repeat, &to) < 0 || path_set_init(&dests, &to) < 0)
 		goto done;
 	/* Report: each destination as the type it moves as, added or updated
 	 * by whether something was there; each source that goes away. */
@@ -412,6 +471,8 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	for (size_t i = 0; i < from.count; i++) {
 		gs_entry e;
 		int found, rc;
+		if (repeat[i])
+			continue;
 		GSP_CALL(rc, gs_snap_entry_opt(&found, &e, self->store->store, &self->info.tree,
 					       to.items[i]));
 		if (rc < 0) {
@@ -426,7 +487,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	}
 	for (size_t i = 0; i < removed.count; i++) {
 		/* A source that another source moves onto stays (with new content). */
-		if (in_strlist(&to, removed.items[i].path))
+		if (path_set_has(&dests, removed.items[i].path))
 			continue;
 		if (append_entry(deleted, removed.items[i].path, removed.items[i].mode,
 				 removed.items[i].path) < 0 ||
@@ -451,6 +512,8 @@ done:
 		gs_source_clear(&srcs[i]);
 	free(srcs);
 	free(dest);
+	free(repeat);
+	free(dests.paths);
 	gs_filelist_free(&from);
 	gs_filelist_free(&removed);
 	gs_strlist_free(&to);
@@ -494,7 +557,8 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 	gs_strlist to = {0};
 	gsp_changeset cs = {0};
 	gs_txn *txn = NULL;
-	char *dest = NULL;
+	char *dest = NULL, *repeat = NULL;
+	path_set dests = {0};
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO$ppO:copy_from_ref", kwlist,
 					 gsp.FSType, &source, &sources, &dest_obj, &delete,
@@ -535,11 +599,14 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 			goto done;
 		}
 	}
+	if (mark_repeats(&repeat, &to) < 0 || path_set_init(&dests, &to) < 0)
+		goto done;
 	for (size_t i = 0; i < from.count; i++)
-		if (gsp_changeset_write(&cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+		if (!repeat[i] &&
+		    gsp_changeset_write(&cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
 			goto done;
 	for (size_t i = 0; i < existing.count; i++)
-		if (!in_strlist(&to, existing.items[i].path) &&
+		if (!path_set_has(&dests, existing.items[i].path) &&
 		    gsp_changeset_remove(&cs, existing.items[i].path) < 0)
 			goto done;
 	if (dry_run) {
@@ -564,6 +631,8 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		Py_SETREF(self->changes, Py_NewRef(Py_None));
 done:
 	free(dest);
+	free(repeat);
+	free(dests.paths);
 	gs_filelist_free(&from);
 	gs_filelist_free(&existing);
 	gs_strlist_free(&to);
