@@ -23,5 +23,5 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel pytest
+.venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel pytest vost
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .
