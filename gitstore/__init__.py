@@ -22,14 +22,21 @@ from gitstore._types import (
     WalkEntry,
     WriteEntry,
 )
-from gitstore._core import FS, Batch, GitError, GitStore, RefDict, StaleSnapshotError
+from gitstore._core import (
+    FS,
+    Batch,
+    ExcludeFilter,
+    GitError,
+    GitStore,
+    RefDict,
+    StaleSnapshotError,
+    disk_glob,
+)
 from gitstore._retry import retry_write
 from gitstore._pending import (
-    ExcludeFilter,
     NoteDict,
     NoteNamespace,
     NotesBatch,
-    disk_glob,
     resolve_credentials,
 )
 

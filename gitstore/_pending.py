@@ -20,19 +20,9 @@ def _not_yet(name, part):
     return _Pending
 
 
-ExcludeFilter = _not_yet("ExcludeFilter", "the bulk copy/sync operations")
 NoteDict = _not_yet("NoteDict", "git notes support")
 NoteNamespace = _not_yet("NoteNamespace", "git notes support")
 NotesBatch = _not_yet("NotesBatch", "git notes support")
-
-
-def disk_glob(pattern):
-    """Glob on the local disk with gitstore's rules (not implemented yet).
-
-    Raises:
-        NotImplementedError: Always, until the bulk operations land.
-    """
-    raise NotImplementedError("disk_glob arrives with the bulk copy/sync operations")
 
 
 def resolve_credentials(url):
