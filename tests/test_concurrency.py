@@ -493,3 +493,41 @@ class TestPackConsolidation:
         g = Git(repo)
         assert len(g.lines("rev-list", "main")) == 46
         assert g("cat-file", "-p", f"{snaps[0].commit_hash}:f00") == "0"
+
+
+READER_WORKER = textwrap.dedent("""
+    import os, sys
+    from gitstore import GitStore
+    path, go, stop = sys.argv[1], sys.argv[2], sys.argv[3]
+    store = GitStore.open(path, create=False)
+    print("ready", flush=True)
+    while not os.path.exists(go):
+        pass
+    reads = 0
+    while not os.path.exists(stop) or reads < 50:
+        fs = store.branches["main"]
+        names = fs.ls("w") if fs.exists("w") else []
+        for name in names:
+            assert fs.read("w/" + name) == name.encode()
+        reads += 1
+    print("done", reads, flush=True)
+""")
+
+
+class TestPacksSeenAcrossProcesses:
+    def test_reader_never_misses_objects_of_fresh_or_merged_packs(self, repo, tmp_path):
+        # A writer in this process makes many commits (each a new pack, with
+        # merges that delete packs) while another process keeps reading the
+        # newest snapshot: every object a ref names must be found.
+        go, stop = tmp_path / "go", tmp_path / "stop"
+        reader = _spawn(READER_WORKER, [repo, go, stop])
+        assert reader.stdout.readline().decode().strip() == "ready"
+        go.touch()
+        fs = GitStore.open(repo).branches["main"]
+        for i in range(80):
+            fs = fs.write(f"w/{i}", str(i).encode())
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+        assert reader.returncode == 0, err.decode()
+        assert out.decode().startswith("done")
+        assert_fsck_clean(repo)

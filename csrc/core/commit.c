@@ -18,7 +18,10 @@ int gs_commit_info_read(gs_commit_info *out, gs_store *store, const git_oid *id)
 	memset(out, 0, sizeof(*out));
 	if (gs_repo_acquire(&repo, store) < 0)
 		return -1;
-	if ((git_rc = git_commit_lookup(&commit, repo, id)) < 0) {
+	git_rc = git_commit_lookup(&commit, repo, id);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
+		git_rc = git_commit_lookup(&commit, repo, id);
+	if (git_rc < 0) {
 		char hex[GIT_OID_HEXSZ + 1];
 		git_oid_tostr(hex, sizeof(hex), id);
 		gs_error_set_git(git_rc, hex);

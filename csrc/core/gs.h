@@ -129,6 +129,14 @@ void gs_repo_release(gs_store *store, git_repository *repo);
 /* An author name and email git can record (no '<', '>' or newline). */
 int gs_identity_check(const char *name, const char *email);
 
+/*
+ * Give a handle a fresh object database.  libgit2 rescans the pack
+ * directory only when its mtime (in seconds) changed, so a pack another
+ * handle or process wrote in the same second can go unseen: every lookup
+ * of an object a ref or tree names reloads once on a miss and retries.
+ */
+int gs_repo_reload(git_repository *repo);
+
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
 

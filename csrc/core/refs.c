@@ -187,6 +187,9 @@ int gs_tag_peel(git_oid *out, gs_store *store, const char *short_name)
 		git_object_t type;
 		int git_rc = git_object_lookup(&obj, repo, &id, GIT_OBJECT_ANY);
 
+		if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
+			git_rc = git_object_lookup(&obj, repo, &id, GIT_OBJECT_ANY);
+
 		if (git_rc < 0) {
 			gs_error_set_git(git_rc, full);
 			if (git_rc == GIT_ENOTFOUND)

@@ -2,14 +2,34 @@
 #include "gs_internal.h"
 
 #include <git2/sys/odb_backend.h>
+#include <git2/sys/repository.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int gs_repo_reload(git_repository *repo)
+{
+	git_odb *odb = NULL;
+	char *path = malloc(strlen(git_repository_path(repo)) + sizeof("objects"));
+	int rc = -1;
+
+	if (!path)
+		return -1;
+	sprintf(path, "%sobjects", git_repository_path(repo));
+	if (git_odb_open(&odb, path) == 0 && git_repository_set_odb(repo, odb) == 0)
+		rc = 0;
+	git_odb_free(odb);
+	free(path);
+	return rc;
+}
 
 static int tree_lookup(git_tree **out, git_repository *repo, const git_oid *id)
 {
 	int rc = git_tree_lookup(out, repo, id);
+	if (rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
+		rc = git_tree_lookup(out, repo, id);
 	if (rc < 0) {
 		char hex[GIT_OID_HEXSZ + 1];
 		git_oid_tostr(hex, sizeof(hex), id);
@@ -145,6 +165,11 @@ int gs_object_size(size_t *out, git_repository *repo, const git_oid *id)
 		return gs_error_set_git(rc, "object database");
 	rc = git_odb_read_header(out, &type, odb, id);
 	git_odb_free(odb);
+	if (rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0 &&
+	    git_repository_odb(&odb, repo) == 0) {
+		rc = git_odb_read_header(out, &type, odb, id);
+		git_odb_free(odb);
+	}
 	if (rc < 0) {
 		char hex[GIT_OID_HEXSZ + 1];
 		git_oid_tostr(hex, sizeof(hex), id);
@@ -205,6 +230,11 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	}
 	rc = git_odb_read(&obj, odb, id);
 	git_odb_free(odb);
+	if (rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0 &&
+	    git_repository_odb(&odb, repo) == 0) {
+		rc = git_odb_read(&obj, odb, id);
+		git_odb_free(odb);
+	}
 	if (rc == GIT_ENOTFOUND)
 		return gs_error_set(GS_ERR_KEY, "%s", hex);
 	if (rc < 0)
