@@ -27,6 +27,23 @@ static int corrupt(const char *hex, const char *why)
 	return gs_error_set(GS_ERR_GIT, "corrupt loose object %s: %s", hex, why);
 }
 
+/* More compressed input; running out of it here means a cut object. */
+static int refill(loose_reader *r)
+{
+	ssize_t n;
+
+	do
+		n = read(r->fd, r->in, sizeof(r->in));
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return gs_error_set_os(errno, "cannot read loose object %s", r->hex);
+	if (n == 0)
+		return corrupt(r->hex, "truncated");
+	r->z.next_in = r->in;
+	r->z.avail_in = (uInt)n;
+	return 0;
+}
+
 /* Inflate exactly `len` bytes into dst (NULL: discard them). */
 static int inflate_into(loose_reader *r, char *dst, size_t len)
 {
@@ -39,18 +56,8 @@ static int inflate_into(loose_reader *r, char *dst, size_t len)
 
 		if (r->at_end)
 			return corrupt(r->hex, "content shorter than its header says");
-		if (r->z.avail_in == 0) {
-			ssize_t n;
-			do
-				n = read(r->fd, r->in, sizeof(r->in));
-			while (n < 0 && errno == EINTR);
-			if (n < 0)
-				return gs_error_set_os(errno, "cannot read loose object %s", r->hex);
-			if (n == 0)
-				return corrupt(r->hex, "truncated");
-			r->z.next_in = r->in;
-			r->z.avail_in = (uInt)n;
-		}
+		if (r->z.avail_in == 0 && refill(r) < 0)
+			return -1;
 		r->z.next_out = (Bytef *)out;
 		r->z.avail_out = (uInt)(want > UINT32_MAX ? UINT32_MAX : want);
 		zrc = inflate(&r->z, Z_NO_FLUSH);
@@ -102,18 +109,8 @@ static int check_end(loose_reader *r)
 
 	while (!r->at_end) {
 		int zrc;
-		if (r->z.avail_in == 0) {
-			ssize_t n;
-			do
-				n = read(r->fd, r->in, sizeof(r->in));
-			while (n < 0 && errno == EINTR);
-			if (n < 0)
-				return gs_error_set_os(errno, "cannot read loose object %s", r->hex);
-			if (n == 0)
-				return corrupt(r->hex, "truncated");
-			r->z.next_in = r->in;
-			r->z.avail_in = (uInt)n;
-		}
+		if (r->z.avail_in == 0 && refill(r) < 0)
+			return -1;
 		r->z.next_out = (Bytef *)&extra;
 		r->z.avail_out = 1;
 		zrc = inflate(&r->z, Z_NO_FLUSH);

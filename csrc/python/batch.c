@@ -264,7 +264,7 @@ done:
 static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "mode", NULL};
-	PyObject *path, *mode = NULL, *module, *result;
+	PyObject *path, *mode = NULL;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:writer", kwlist, &path, &mode))
 		return NULL;
@@ -272,12 +272,7 @@ static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwarg
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
 		return NULL;
 	}
-	if (!(module = PyImport_ImportModule("gitstore._writer")))
-		return NULL;
-	result = PyObject_CallMethod(module, "_batch_writer", "OOO", self, path,
-				     mode ? mode : Py_None);
-	Py_DECREF(module);
-	return result;
+	return gsp_make_writer("_batch_writer", (PyObject *)self, path, mode);
 }
 
 static void batch_close(BatchObject *self)

@@ -131,6 +131,9 @@ void gsp_txn_free(gs_txn *txn);
 int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data);
 /* The ChangeReport committing `cs` on fs would give (nothing written). */
 PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, gsp_changeset *cs);
+/* A buffered writer from gitstore._writer (factory "_snapshot_writer" or
+ * "_batch_writer") for owner. */
+PyObject *gsp_make_writer(const char *factory, PyObject *owner, PyObject *path, PyObject *mode);
 /* Store a local file as a blob; *detected_mode from its execute bits. */
 int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path);
 /* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed.

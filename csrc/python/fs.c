@@ -992,18 +992,13 @@ static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *fs_writer(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "mode", NULL};
-	PyObject *path, *mode = NULL, *module, *result;
+	PyObject *path, *mode = NULL;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:writer", kwlist, &path, &mode))
 		return NULL;
 	if (gsp_check_writable(self, "write to") < 0)
 		return NULL;
-	if (!(module = PyImport_ImportModule("gitstore._writer")))
-		return NULL;
-	result = PyObject_CallMethod(module, "_snapshot_writer", "OOO", self, path,
-				     mode ? mode : Py_None);
-	Py_DECREF(module);
-	return result;
+	return gsp_make_writer("_snapshot_writer", (PyObject *)self, path, mode);
 }
 
 static PyObject *fs_batch(FSObject *self, PyObject *args, PyObject *kwargs)

@@ -355,3 +355,14 @@ done:
 	Py_XDECREF(encoded);
 	return rc;
 }
+
+PyObject *gsp_make_writer(const char *factory, PyObject *owner, PyObject *path, PyObject *mode)
+{
+	PyObject *module = PyImport_ImportModule("gitstore._writer"), *result;
+
+	if (!module)
+		return NULL;
+	result = PyObject_CallMethod(module, factory, "OOO", owner, path, mode ? mode : Py_None);
+	Py_DECREF(module);
+	return result;
+}
