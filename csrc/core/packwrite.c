@@ -29,6 +29,7 @@ struct gs_packwriter {
 	uint32_t expected, count;
 	index_entry *entries;
 	gs_buf scratch;       /* one compressed object */
+	gs_buf pending;       /* bytes not yet written: few large writes */
 	z_stream z;           /* reused: deflateInit costs more than small objects */
 	int z_ready;
 };
@@ -46,12 +47,25 @@ static int write_all(int fd, const void *data, size_t len, const char *what)
 	return 0;
 }
 
+#define WRITE_CHUNK (256 * 1024)
+
+static int pack_flush(gs_packwriter *w)
+{
+	int rc = write_all(w->fd, w->pending.data, w->pending.size, w->tmp_pack);
+	w->pending.size = 0;
+	return rc;
+}
+
 /* Append to the pack file and to its running checksum. */
 static int pack_put(gs_packwriter *w, const void *data, size_t len)
 {
 	gs_sha1_update(&w->sha, data, len);
 	w->offset += len;
-	return write_all(w->fd, data, len, w->tmp_pack);
+	if (len >= WRITE_CHUNK)
+		return pack_flush(w) < 0 ? -1 : write_all(w->fd, data, len, w->tmp_pack);
+	if (gs_buf_put(&w->pending, data, len) < 0)
+		return -1;
+	return w->pending.size >= WRITE_CHUNK ? pack_flush(w) : 0;
 }
 
 int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count)
@@ -211,7 +225,7 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	if (w->count != w->expected)
 		return gs_error_set(GS_ERR_GIT, "pack writer: fewer objects than announced");
 	gs_sha1_final(&w->sha, sum);
-	if (write_all(w->fd, sum, sizeof(sum), w->tmp_pack) < 0)
+	if (gs_buf_put(&w->pending, sum, sizeof(sum)) < 0 || pack_flush(w) < 0)
 		return -1;
 	/* Pack files are read-only, as git makes them. */
 	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
@@ -219,8 +233,11 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 		return gs_error_set_os(errno, "cannot write %s", w->tmp_pack);
 	}
 	w->fd = -1;
-	for (int i = 0; i < 20; i++)
-		snprintf(hex + 2 * i, 3, "%02x", sum[i]);
+	{
+		git_oid name;
+		git_oid_fromraw(&name, sum);
+		git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &name);
+	}
 	if (build_index(&idx, w->entries, w->count, sum) < 0)
 		goto done;
 	if (!(tmp_idx = malloc(strlen(w->dir) + 64)) || !(final = malloc(strlen(w->dir) + 64))) {
@@ -280,5 +297,6 @@ void gs_packwriter_free(gs_packwriter *w)
 	free(w->dir);
 	free(w->entries);
 	gs_buf_free(&w->scratch);
+	gs_buf_free(&w->pending);
 	free(w);
 }
