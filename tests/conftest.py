@@ -520,3 +520,19 @@ def reflog_lines(path, ref: str = "refs/heads/main") -> list[str]:
     if not log.exists():
         return []
     return log.read_text(encoding="utf-8").splitlines()
+
+
+def assert_single_commit(g: "Git", new, old, message: str) -> None:
+    """`new` is exactly one commit on top of `old` at the tip of main, with this message."""
+    assert new.commit_hash == g.rev("refs/heads/main")
+    assert g.lines("rev-list", f"{old.commit_hash}..main") == [new.commit_hash]
+    headers, raw = g.commit_header(new.commit_hash)
+    assert headers["parent"] == [old.commit_hash]
+    assert raw == message.encode() + b"\n"
+    assert new.message == message
+
+
+def copy_template(template: Path, path: Path) -> None:
+    """A per-test copy of a template repository (hooks and description left out)."""
+    shutil.copytree(template, path, symlinks=True,
+                    ignore=shutil.ignore_patterns("hooks", "description"))

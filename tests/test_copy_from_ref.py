@@ -20,6 +20,8 @@ from gitstore import (
 )
 
 from conftest import (
+    assert_single_commit,
+    copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
 )
 
@@ -92,22 +94,13 @@ class Env:
         return out
 
     def check_single_commit(self, new: FS, old: FS, message: str) -> None:
-        assert new.commit_hash == self.tip()
-        assert self.g.lines("rev-list", f"{old.commit_hash}..main") == [new.commit_hash]
-        headers, raw = self.g.commit_header(new.commit_hash)
-        assert headers["parent"] == [old.commit_hash]
-        assert raw == message.encode() + b"\n"
-        assert new.message == message
+        assert_single_commit(self.g, new, old, message)
 
     def assert_main_unchanged(self) -> None:
         assert self.tip() == self.shas["m"]
 
     def assert_worker_unchanged(self) -> None:
         assert self.tip("worker") == self.shas["w"]
-
-
-# what a per-test copy of the template repository can do without
-COPY_IGNORE = shutil.ignore_patterns("hooks", "description")
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +117,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def env(template, tmp_path):
     path = tmp_path / "cfr.git"
-    shutil.copytree(template[0], path, symlinks=True, ignore=COPY_IGNORE)
+    copy_template(template[0], path)
     e = Env(path, dict(template[1]))
     yield e
     if e.committed():

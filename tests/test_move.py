@@ -15,6 +15,8 @@ import pytest
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
 from conftest import (
+    assert_single_commit,
+    copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
 )
 
@@ -98,19 +100,10 @@ class Env:
         return out
 
     def check_single_commit(self, new: FS, old: FS, message: str) -> None:
-        assert new.commit_hash == self.tip()
-        assert self.g.lines("rev-list", f"{old.commit_hash}..main") == [new.commit_hash]
-        headers, raw = self.g.commit_header(new.commit_hash)
-        assert headers["parent"] == [old.commit_hash]
-        assert raw == message.encode() + b"\n"
-        assert new.message == message
+        assert_single_commit(self.g, new, old, message)
 
     def assert_unchanged(self) -> None:
         assert self.tip() == self.shas["base"]
-
-
-# what a per-test copy of the template repository can do without
-COPY_IGNORE = shutil.ignore_patterns("hooks", "description")
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +119,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def env(template, tmp_path):
     path = tmp_path / "mv.git"
-    shutil.copytree(template[0], path, symlinks=True, ignore=COPY_IGNORE)
+    copy_template(template[0], path)
     e = Env(path, dict(template[1]), dict(template[2]))
     yield e
     if e.committed():

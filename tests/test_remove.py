@@ -14,7 +14,7 @@ import pytest
 
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
-from conftest import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines
+from conftest import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, assert_single_commit, copy_template
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 
@@ -74,20 +74,10 @@ class Env:
         return self.g.commit_header(self.g.rev(rev))[1]
 
     def check_single_commit(self, new: FS, old: FS, message: str) -> None:
-        """new is exactly one commit on top of old, with this message."""
-        assert new.commit_hash == self.tip()
-        assert self.g.lines("rev-list", f"{old.commit_hash}..main") == [new.commit_hash]
-        headers, raw = self.g.commit_header(new.commit_hash)
-        assert headers["parent"] == [old.commit_hash]
-        assert raw == message.encode() + b"\n"
-        assert new.message == message
+        assert_single_commit(self.g, new, old, message)
 
     def assert_unchanged(self) -> None:
         assert self.tip() == self.shas["base"]
-
-
-# what a per-test copy of the template repository can do without
-COPY_IGNORE = shutil.ignore_patterns("hooks", "description")
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +93,7 @@ def template(tmp_path_factory):
 @pytest.fixture
 def env(template, tmp_path):
     path = tmp_path / "rm.git"
-    shutil.copytree(template[0], path, symlinks=True, ignore=COPY_IGNORE)
+    copy_template(template[0], path)
     e = Env(path, dict(template[1]))
     yield e
     if e.committed():
