@@ -10,7 +10,6 @@ and copied directories the source's tree.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import pytest

@@ -7,7 +7,6 @@ Starting repositories are built by git; results are read back with git
 from __future__ import annotations
 
 import os
-import shutil
 import time
 
 import pytest

@@ -8,7 +8,6 @@ history (rev-list) and ``git fsck --strict``.
 from __future__ import annotations
 
 import pathlib
-import shutil
 
 import pytest
 
