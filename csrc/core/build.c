@@ -254,7 +254,7 @@ static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
 	int rc = -1;
 
 	*empty = 0;
-	if (old && gs_tree_list(&before, gs_txn_repo(txn), old) < 0)
+	if (old && gs_tree_list_recent(&before, gs_txn_store(txn), gs_txn_repo(txn), old) < 0)
 		return -1;
 	if (before.count > 1)
 		qsort(before.items, before.count, sizeof(*before.items), compare_names);
@@ -338,12 +338,13 @@ int gs_changes_classify(gs_change *write_changes, gs_change *remove_changes, gs_
 			const char *const *removes, size_t nremoves)
 {
 	git_repository *repo = gs_txn_repo(txn);
+	gs_store *store = gs_txn_store(txn);
 	gs_entry entry;
 
 	for (size_t i = 0; i < nwrites; i++) {
 		gs_change *c = &write_changes[i];
 		c->mode = writes[i].mode;
-		if (gs_tree_lookup(&entry, repo, root, writes[i].path, GS_LOOKUP_ENTRY) < 0) {
+		if (gs_tree_lookup_recent(&entry, store, repo, root, writes[i].path) < 0) {
 			if (gs_error_last()->category != GS_ERR_NOTFOUND)
 				return -1;
 			c->kind = GS_CHANGE_ADD;
@@ -355,7 +356,7 @@ int gs_changes_classify(gs_change *write_changes, gs_change *remove_changes, gs_
 	}
 	for (size_t i = 0; i < nremoves; i++) {
 		gs_change *c = &remove_changes[i];
-		if (gs_tree_lookup(&entry, repo, root, removes[i], GS_LOOKUP_ENTRY) < 0) {
+		if (gs_tree_lookup_recent(&entry, store, repo, root, removes[i]) < 0) {
 			if (gs_error_last()->category != GS_ERR_NOTFOUND)
 				return -1;
 			c->kind = GS_CHANGE_NONE;

@@ -332,6 +332,13 @@ int gs_tree_lookup(gs_entry *out, git_repository *repo, const git_oid *root,
 		   const char *path, gs_lookup_style style);
 /* The entries of the tree `tree`, in git tree order. */
 int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *tree);
+/* gs_tree_list and an entry-style gs_tree_lookup that first look among
+ * the trees this store's last commit wrote (the write path starts from
+ * them; reads use the plain functions). */
+int gs_tree_list_recent(gs_dirlist *out, gs_store *store, git_repository *repo,
+			const git_oid *id);
+int gs_tree_lookup_recent(gs_entry *out, gs_store *store, git_repository *repo,
+			  const git_oid *root, const char *path);
 /* Number of subtrees directly in `tree`. */
 int gs_tree_count_subdirs(size_t *out, git_repository *repo, const git_oid *tree);
 /* Size of any object without reading its content. */

@@ -15,7 +15,22 @@ struct gs_store {
 	git_repository **pool;
 	size_t pool_count;
 	unsigned packs_written;   /* since packs were last counted (under the lock) */
+	/* The trees this store's last commit wrote, raw: the next commit
+	 * starts from them, and reading them back through libgit2 would mean
+	 * finding, mapping and inflating the pack just written. */
+	pthread_mutex_t tree_cache_lock;
+	struct gs_cached_tree *tree_cache;
+	size_t tree_cache_count;
 };
+
+struct gs_cached_tree {
+	git_oid id;
+	char *data;
+	size_t len;
+};
+
+/* Replace the cache of recent trees (takes ownership of `trees`). */
+void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t count);
 
 /* Point HEAD at the full ref name `target` (no reflog). */
 int gs_head_write(gs_store *store, const char *target);

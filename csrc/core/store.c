@@ -128,6 +128,7 @@ static int store_alloc(gs_store **out, git_repository *repo, const char *path,
 		return gs_error_set_os(ENOMEM, "out of memory");
 	}
 	pthread_mutex_init(&store->pool_lock, NULL);
+	pthread_mutex_init(&store->tree_cache_lock, NULL);
 	store->pool[store->pool_count++] = repo;
 	*out = store;
 	return 0;
@@ -141,6 +142,8 @@ void gs_store_free(gs_store *store)
 		for (size_t i = 0; i < store->pool_count; i++)
 			git_repository_free(store->pool[i]);
 		pthread_mutex_destroy(&store->pool_lock);
+		gs_tree_cache_set(store, NULL, 0);
+		pthread_mutex_destroy(&store->tree_cache_lock);
 	}
 	free(store->pool);
 	free(store->path);

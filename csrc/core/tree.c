@@ -292,3 +292,131 @@ void gs_blob_free(gs_blob *blob)
 	free(blob->owned);
 	memset(blob, 0, sizeof(*blob));
 }
+
+/* ------------------------------------------------------------------ */
+/* Trees a commit starts from                                          */
+
+void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t count)
+{
+	struct gs_cached_tree *old;
+	size_t old_count;
+
+	pthread_mutex_lock(&store->tree_cache_lock);
+	old = store->tree_cache;
+	old_count = store->tree_cache_count;
+	store->tree_cache = trees;
+	store->tree_cache_count = count;
+	pthread_mutex_unlock(&store->tree_cache_lock);
+	for (size_t i = 0; i < old_count; i++)
+		free(old[i].data);
+	free(old);
+}
+
+/* A copy of a cached tree's raw content, or NULL. */
+static char *cached_tree(size_t *len, gs_store *store, const git_oid *id)
+{
+	char *copy = NULL;
+
+	pthread_mutex_lock(&store->tree_cache_lock);
+	for (size_t i = 0; i < store->tree_cache_count; i++) {
+		struct gs_cached_tree *t = &store->tree_cache[i];
+		if (git_oid_equal(&t->id, id)) {
+			if ((copy = malloc(t->len ? t->len : 1))) {
+				memcpy(copy, t->data, t->len);
+				*len = t->len;
+			}
+			break;
+		}
+	}
+	pthread_mutex_unlock(&store->tree_cache_lock);
+	return copy;
+}
+
+/* Entries of a raw tree object ("<octal mode> <name>\0<20-byte id>"...). */
+static int parse_tree(gs_dirlist *out, const char *data, size_t len)
+{
+	const char *p = data, *end = data + len;
+	size_t n = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (const char *q = data; q < end; n++) {
+		const char *nul = memchr(q, '\0', (size_t)(end - q));
+		if (!nul || (size_t)(end - nul) < 1 + GIT_OID_RAWSZ)
+			return gs_error_set(GS_ERR_GIT, "corrupt tree object");
+		q = nul + 1 + GIT_OID_RAWSZ;
+	}
+	if (n && !(out->items = calloc(n, sizeof(*out->items))))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		gs_dirent *e = &out->items[i];
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		uint32_t mode = 0;
+		const char *name = p;
+
+		while (name < nul && *name >= '0' && *name <= '7')
+			mode = mode * 8 + (uint32_t)(*name++ - '0');
+		if (name >= nul || *name != ' ')
+			goto corrupt;
+		name++;
+		if (!(e->name = strndup(name, (size_t)(nul - name)))) {
+			gs_dirlist_free(out);
+			return gs_error_set_os(ENOMEM, "out of memory");
+		}
+		out->count++;
+		e->mode = mode;
+		git_oid_fromraw(&e->id, (const unsigned char *)nul + 1);
+		p = nul + 1 + GIT_OID_RAWSZ;
+	}
+	return 0;
+corrupt:
+	gs_dirlist_free(out);
+	return gs_error_set(GS_ERR_GIT, "corrupt tree object");
+}
+
+int gs_tree_list_recent(gs_dirlist *out, gs_store *store, git_repository *repo,
+			const git_oid *id)
+{
+	size_t len = 0;
+	char *raw = cached_tree(&len, store, id);
+	int rc;
+
+	if (!raw)
+		return gs_tree_list(out, repo, id);
+	rc = parse_tree(out, raw, len);
+	free(raw);
+	return rc;
+}
+
+int gs_tree_lookup_recent(gs_entry *out, gs_store *store, git_repository *repo,
+			  const git_oid *root, const char *path)
+{
+	git_oid current;
+	const char *seg = path;
+
+	git_oid_cpy(&current, root);
+	for (;;) {
+		const char *slash = strchr(seg, '/');
+		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
+		gs_dirlist dir;
+		gs_dirent *found = NULL;
+
+		if (gs_tree_list_recent(&dir, store, repo, &current) < 0)
+			return -1;
+		for (size_t i = 0; i < dir.count && !found; i++)
+			if (strlen(dir.items[i].name) == len && memcmp(dir.items[i].name, seg, len) == 0)
+				found = &dir.items[i];
+		if (!found || (slash && found->mode != GS_MODE_TREE)) {
+			gs_dirlist_free(&dir);
+			return gs_error_set(GS_ERR_NOTFOUND, "%s", path);
+		}
+		git_oid_cpy(&current, &found->id);
+		if (!slash) {
+			git_oid_cpy(&out->id, &found->id);
+			out->mode = found->mode;
+			gs_dirlist_free(&dir);
+			return 0;
+		}
+		gs_dirlist_free(&dir);
+		seg = slash + 1;
+	}
+}

@@ -396,6 +396,30 @@ done:
 	return rc;
 }
 
+/* Hand the trees just written to the store's cache (their buffers move). */
+static void keep_trees(gs_txn *txn)
+{
+	struct gs_cached_tree *trees;
+	size_t n = 0;
+
+	for (size_t i = 0; i < txn->count; i++)
+		n += txn->objects[i].type == GIT_OBJECT_TREE;
+	if (!(trees = malloc((n ? n : 1) * sizeof(*trees))))
+		return;  /* only a cache */
+	n = 0;
+	for (size_t i = 0; i < txn->count; i++) {
+		pending_object *obj = &txn->objects[i];
+		if (obj->type != GIT_OBJECT_TREE)
+			continue;
+		git_oid_cpy(&trees[n].id, &obj->id);
+		trees[n].data = obj->data;
+		trees[n].len = obj->len;
+		obj->data = NULL;
+		n++;
+	}
+	gs_tree_cache_set(txn->store, trees, n);
+}
+
 int gs_txn_flush(gs_txn *txn)
 {
 	gs_packwriter *w = NULL;
@@ -413,6 +437,7 @@ int gs_txn_flush(gs_txn *txn)
 	}
 	if (gs_packwriter_finish(w, hex) < 0)
 		goto done;
+	keep_trees(txn);
 	drop_pending(txn);
 	rc = 0;
 done:
