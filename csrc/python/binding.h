@@ -39,6 +39,7 @@ typedef struct {
 	PyObject *GitError;
 	/* from gitstore._types */
 	PyObject *FileType;
+	PyObject *filetype_blob, *filetype_exec, *filetype_link, *filetype_tree;
 	PyObject *StatResult;
 	PyObject *WalkEntry;
 	PyObject *ReflogEntry;

@@ -96,6 +96,18 @@ done:
 
 PyObject *gsp_filetype(uint32_t mode)
 {
+	/* The four members are looked up once (module init); anything else
+	 * goes through FileType.from_filemode for its KeyError. */
+	PyObject *member = NULL;
+
+	switch (mode) {
+	case GS_MODE_BLOB: member = gsp.filetype_blob; break;
+	case GS_MODE_EXEC: member = gsp.filetype_exec; break;
+	case GS_MODE_LINK: member = gsp.filetype_link; break;
+	case GS_MODE_TREE: member = gsp.filetype_tree; break;
+	}
+	if (member)
+		return Py_NewRef(member);
 	return PyObject_CallMethod(gsp.FileType, "from_filemode", "I", (unsigned int)mode);
 }
 

@@ -20,6 +20,18 @@ static int import_attrs(const char *module_name, const char *const *names, PyObj
 	return 0;
 }
 
+static int load_filetypes(void)
+{
+	static const char *const names[] = {"BLOB", "EXECUTABLE", "LINK", "TREE"};
+	PyObject **slots[] = {&gsp.filetype_blob, &gsp.filetype_exec, &gsp.filetype_link,
+			      &gsp.filetype_tree};
+
+	for (int i = 0; i < 4; i++)
+		if (!(*slots[i] = PyObject_GetAttrString(gsp.FileType, names[i])))
+			return -1;
+	return 0;
+}
+
 static int create_exceptions(PyObject *module)
 {
 	gsp.StaleSnapshotError = PyErr_NewExceptionWithDoc(
@@ -82,6 +94,7 @@ PyMODINIT_FUNC PyInit__core(void)
 		return NULL;
 	if (import_attrs("gitstore._types", type_names, type_slots) < 0 ||
 	    import_attrs("datetime", datetime_names, datetime_slots) < 0 ||
+	    load_filetypes() < 0 ||
 	    create_exceptions(module) < 0 ||
 	    gsp_store_register(module) < 0 ||
 	    gsp_refdict_register(module) < 0 ||
