@@ -536,3 +536,40 @@ def copy_template(template: Path, path: Path) -> None:
     """A per-test copy of a template repository (hooks and description left out)."""
     shutil.copytree(template, path, symlinks=True,
                     ignore=shutil.ignore_patterns("hooks", "description"))
+
+
+class RepoEnv:
+    """A test repository opened by gitstore, with git beside it as the oracle.
+
+    Subclasses name the fixture label of the commit main starts at (BASE).
+    """
+
+    BASE = "base"
+
+    def __init__(self, path, shas):
+        self.path = path
+        self.shas = shas
+        self.g = Git(path)
+        # imported here, after this file has set HOME and git config for libgit2
+        from gitstore import GitStore
+        self.store = GitStore.open(path, create=False)
+
+    def committed(self) -> bool:
+        """Whether the test left new commits on main (only then is fsck worth running)."""
+        return self.tip() != self.shas[self.BASE]
+
+    def tip(self, branch: str = "main") -> str:
+        return self.g.rev(f"refs/heads/{branch}")
+
+    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
+        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
+        out = {}
+        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
+            if item:
+                meta, name = item.split(b"\t", 1)
+                mode, _typ, oid = meta.decode().split()
+                out[name.decode()] = (mode, oid)
+        return out
+
+    def check_single_commit(self, new, old, message: str) -> None:
+        assert_single_commit(self.g, new, old, message)

@@ -19,7 +19,7 @@ from gitstore import (
 )
 
 from conftest import (
-    assert_single_commit,
+    RepoEnv,
     copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
 )
@@ -51,12 +51,8 @@ def add(*paths, typ=BLOB):
     return [FileEntry(p, typ) for p in paths]
 
 
-class Env:
-    def __init__(self, path, shas):
-        self.path = path
-        self.shas = shas
-        self.g = Git(path)
-        self.store = GitStore.open(path, create=False)
+class Env(RepoEnv):
+    BASE = "m"
 
     @property
     def main(self) -> FS:
@@ -66,24 +62,6 @@ class Env:
     def worker(self) -> FS:
         return self.store.branches["worker"]
 
-    def committed(self) -> bool:
-        """Whether the test left new commits (only then is fsck worth running)."""
-        heads = self.g.lines("for-each-ref", "--format=%(objectname)", "refs/heads/main")
-        return heads != [self.shas["m"]]
-
-    def tip(self, branch: str = "main") -> str:
-        return self.g.rev(f"refs/heads/{branch}")
-
-    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
-        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode()] = (mode, oid)
-        return out
-
     def objects(self) -> dict[str, str]:
         """{oid: type} of every object in the repository."""
         out = {}
@@ -91,9 +69,6 @@ class Env:
             oid, typ, _size = line.split()
             out[oid] = typ
         return out
-
-    def check_single_commit(self, new: FS, old: FS, message: str) -> None:
-        assert_single_commit(self.g, new, old, message)
 
     def assert_main_unchanged(self) -> None:
         assert self.tip() == self.shas["m"]

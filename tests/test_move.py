@@ -14,7 +14,7 @@ import pytest
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
 from conftest import (
-    assert_single_commit,
+    RepoEnv,
     copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
 )
@@ -59,35 +59,14 @@ def deleted(path: str) -> FileEntry:
     return FileEntry(path, ftype(path), src=path)
 
 
-class Env:
+class Env(RepoEnv):
     def __init__(self, path, shas, base_files=None):
-        self.path = path
-        self.shas = shas
-        self.g = Git(path)
-        self.store = GitStore.open(path, create=False)
+        super().__init__(path, shas)
         self.base_files = base_files if base_files is not None else self.files(shas["base"])
 
     @property
     def fs(self) -> FS:
         return self.store.branches["main"]
-
-    def committed(self) -> bool:
-        """Whether the test left new commits (only then is fsck worth running)."""
-        heads = self.g.lines("for-each-ref", "--format=%(objectname)", "refs/heads/main")
-        return heads != [self.shas["base"]]
-
-    def tip(self) -> str:
-        return self.g.rev("refs/heads/main")
-
-    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
-        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode()] = (mode, oid)
-        return out
 
     def expected_after(self, moves: dict[str, str]) -> dict[str, tuple[str, str]]:
         """The base tree with each source path moved to its destination."""
@@ -97,9 +76,6 @@ class Env:
         for src, dst in moves.items():
             out[dst] = self.base_files[src]
         return out
-
-    def check_single_commit(self, new: FS, old: FS, message: str) -> None:
-        assert_single_commit(self.g, new, old, message)
 
     def assert_unchanged(self) -> None:
         assert self.tip() == self.shas["base"]

@@ -13,7 +13,7 @@ import pytest
 
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
-from conftest import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, assert_single_commit, copy_template
+from conftest import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, RepoEnv, copy_template
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 
@@ -40,40 +40,14 @@ def rm_entry(path: str) -> FileEntry:
     return FileEntry(path, TYPES.get(path, BLOB), src=path)
 
 
-class Env:
-    def __init__(self, path, shas):
-        self.path = path
-        self.shas = shas
-        self.g = Git(path)
-        self.store = GitStore.open(path, create=False)
+class Env(RepoEnv):
 
     @property
     def fs(self) -> FS:
         return self.store.branches["main"]
 
-    def committed(self) -> bool:
-        """Whether the test left new commits (only then is fsck worth running)."""
-        heads = self.g.lines("for-each-ref", "--format=%(objectname)", "refs/heads/main")
-        return heads != [self.shas["base"]]
-
-    def tip(self) -> str:
-        return self.g.rev("refs/heads/main")
-
-    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
-        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode()] = (mode, oid)
-        return out
-
     def raw_message(self, rev: str = "main") -> bytes:
         return self.g.commit_header(self.g.rev(rev))[1]
-
-    def check_single_commit(self, new: FS, old: FS, message: str) -> None:
-        assert_single_commit(self.g, new, old, message)
 
     def assert_unchanged(self) -> None:
         assert self.tip() == self.shas["base"]

@@ -121,14 +121,15 @@ static int store_alloc(gs_store **out, git_repository *repo, const char *path,
 		store->gitdir = strdup(gitdir);
 	}
 	free(resolved);
+	/* The locks first: gs_store_free destroys them whenever pool is set. */
+	pthread_mutex_init(&store->pool_lock, NULL);
+	pthread_mutex_init(&store->tree_cache_lock, NULL);
 	store->pool = calloc(POOL_MAX, sizeof(*store->pool));
 	if (!store->path || !store->name || !store->email || !store->gitdir ||
 	    !store->pool) {
 		gs_store_free(store);
 		return gs_error_set_os(ENOMEM, "out of memory");
 	}
-	pthread_mutex_init(&store->pool_lock, NULL);
-	pthread_mutex_init(&store->tree_cache_lock, NULL);
 	store->pool[store->pool_count++] = repo;
 	*out = store;
 	return 0;
