@@ -113,8 +113,6 @@ typedef struct {
 
 int gs_store_open(gs_store **out, const char *path, const gs_open_opts *opts);
 void gs_store_free(gs_store *store);
-/* The repository directory, absolute, with a trailing '/'. */
-const char *gs_store_gitdir(const gs_store *store);
 const char *gs_store_name(const gs_store *store);
 const char *gs_store_email(const gs_store *store);
 

@@ -168,7 +168,6 @@ done:
 int gs_tag_peel(git_oid *out, gs_store *store, const char *short_name)
 {
 	git_repository *repo = NULL;
-	git_odb *odb = NULL;
 	git_oid id;
 	char *full = NULL;
 	char quoted[600];
@@ -213,7 +212,6 @@ int gs_tag_peel(git_oid *out, gs_store *store, const char *short_name)
 	gs_error_set(GS_ERR_INVALID, "Tag %s does not point to a commit",
 		     gs_repr(quoted, sizeof(quoted), short_name));
 done:
-	git_odb_free(odb);
 	gs_repo_release(store, repo);
 	free(full);
 	return rc;

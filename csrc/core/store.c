@@ -35,11 +35,6 @@ int gs_global_init(void)
 	return 0;
 }
 
-const char *gs_store_gitdir(const gs_store *store)
-{
-	return store->gitdir;
-}
-
 const char *gs_store_name(const gs_store *store)
 {
 	return store->name;
