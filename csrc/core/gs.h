@@ -564,4 +564,74 @@ void gs_exclude_walk_end(gs_exclude_walk *walk);
  */
 int gs_disk_glob(gs_strlist *out, const char *pattern);
 
+/* ------------------------------------------------------------------ */
+/* The disk side of copies (copy.c)                                    */
+
+typedef enum {
+	GS_LOCAL_FILE,      /* a regular file (or, following links, a link to one) */
+	GS_LOCAL_LINK,      /* a symlink kept as a link */
+	GS_LOCAL_SPECIAL,   /* a fifo, socket or device: never opened */
+	GS_LOCAL_BADDIR     /* a directory that could not be read (err says why) */
+} gs_local_kind;
+
+typedef struct {
+	char *rel;          /* '/'-separated, relative to the walk root */
+	gs_local_kind kind;
+	int exec;           /* any execute bit (links followed) */
+	int64_t mtime;      /* whole seconds (links followed) */
+	int err;            /* errno for GS_LOCAL_BADDIR */
+} gs_local_entry;
+
+typedef struct {
+	gs_local_entry *items;
+	size_t count, cap;
+} gs_local_list;
+
+/*
+ * Every non-directory below the directory `root`, sorted by rel (spec 30
+ * section 3).  Without follow_symlinks a symlink is one entry, never
+ * descended; with it, linked directories are walked unless they lead back
+ * to a directory being walked, and dangling links are files (reading them
+ * fails).  `filter` (may be NULL) prunes directories and drops files,
+ * honouring .gitignore files when it asks to.  Directories that cannot be
+ * read become GS_LOCAL_BADDIR entries.
+ */
+int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter,
+		  int follow_symlinks);
+void gs_local_list_free(gs_local_list *list);
+
+/*
+ * The blob of a local file (following links) or of a symlink's text
+ * (as_link).  *mode is mode_override when non-zero, else from the file's
+ * execute bits (GS_MODE_LINK for links).  With txn the blob is also
+ * stored, unless `unless` is given and already has this id and mode; a
+ * NULL txn only hashes.  A fifo, socket or device is refused without
+ * being opened.
+ */
+int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, int as_link,
+		  uint32_t mode_override, const gs_entry *unless);
+
+/* Writing blobs below a local directory (spec 30 section 6.3). */
+typedef struct {
+	gs_store *store;
+	git_repository *repo;
+	const char *dest;
+	int64_t mtime;        /* stamped on every file written */
+	gs_strlist links;     /* symlinks written so far, sorted */
+	char *verified;       /* the last directory made sure of */
+} gs_export;
+
+void gs_export_init(gs_export *ex, gs_store *store, git_repository *repo, const char *dest,
+		    int64_t mtime);
+void gs_export_clear(gs_export *ex);
+/*
+ * Write blob `id` to dest/rel: parents become real directories (a file
+ * or symlink in the way is removed, top-down, so nothing outside dest is
+ * touched), whatever is at the path is replaced, a link is created as a
+ * link, an executable gets 0755, and times are set to ex->mtime.  A rel
+ * with an empty, "." or ".." segment, or one going through a symlink this
+ * export wrote, is GS_ERR_INVALID.
+ */
+int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t mode);
+
 #endif

@@ -1453,19 +1453,26 @@ static PyType_Spec fs_spec = {
 	.slots = fs_slots,
 };
 
+static int add_method(PyMethodDef *def)
+{
+	PyObject *descr = PyDescr_NewMethod(gsp.FSType, def);
+	int rc = descr ? PyObject_SetAttrString((PyObject *)gsp.FSType, def->ml_name, descr) : -1;
+
+	Py_XDECREF(descr);
+	return rc;
+}
+
 int gsp_fs_register(PyObject *module)
 {
 	gsp.FSType = gsp_add_type(module, &fs_spec, "FS");
 	if (!gsp.FSType)
 		return -1;
 	/* The bulk methods live in fs_bulk.c. */
-	for (PyMethodDef *def = gsp_fs_bulk_methods; def->ml_name; def++) {
-		PyObject *descr = PyDescr_NewMethod(gsp.FSType, def);
-		int rc = descr ? PyObject_SetAttrString((PyObject *)gsp.FSType, def->ml_name, descr)
-			       : -1;
-		Py_XDECREF(descr);
-		if (rc < 0)
+	for (PyMethodDef *def = gsp_fs_bulk_methods; def->ml_name; def++)
+		if (add_method(def) < 0)
 			return -1;
-	}
+	for (PyMethodDef *def = gsp_fs_copy_methods; def->ml_name; def++)
+		if (add_method(def) < 0)
+			return -1;
 	return 0;
 }

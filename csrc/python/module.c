@@ -63,6 +63,11 @@ static PyObject *libgit2_version(PyObject *self, PyObject *unused)
 static PyMethodDef module_methods[] = {
 	{"libgit2_version", libgit2_version, METH_NOARGS,
 	 "libgit2_version()\n--\n\nThe version of libgit2 this module runs on, as \"X.Y.Z\"."},
+	{"_disk_walk", (PyCFunction)(void (*)(void))gsp_disk_walk, METH_VARARGS | METH_KEYWORDS,
+	 "_disk_walk(root, exclude=None, follow_symlinks=False)\n--\n\n"
+	 "[(rel, kind, exec, mtime, errno), ...] of every non-directory below\n"
+	 "root, sorted by rel (kind: 0 file, 1 link, 2 special, 3 unreadable\n"
+	 "directory)."},
 	{NULL}
 };
 
