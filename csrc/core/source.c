@@ -41,19 +41,30 @@ void gs_source_clear(gs_source *src)
 int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		      const char *spec)
 {
-	const char *pivot = strstr(spec, "/./");
-	char *joined = NULL, *rest = NULL;
+	char *mapped = strdup(spec), *joined = NULL, *rest = NULL;
+	const char *pivot;
 	gs_entry entry;
 	size_t len;
 	int contents, found, rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (pivot && pivot != spec) {
+	if (!mapped)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	/* A pivot may be written with backslashes ("base\\.\\sub"); the whole
+	 * source is then read with '/' for '\\'. */
+	for (char *c = mapped; *c; c++)
+		if (*c == '\\')
+			*c = '/';
+	pivot = strstr(mapped, "/./");
+	if (pivot && pivot != mapped) {
+		spec = mapped;
 		/* base/./rest: rest decides mode and the kept prefix. */
 		size_t base_len = (size_t)(pivot - spec);
 		rest = strdup(pivot + 3);
-		if (!rest)
-			return gs_error_set_os(ENOMEM, "out of memory");
+		if (!rest) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
 		len = strlen(rest);
 		contents = len > 0 && rest[len - 1] == '/';
 		while (len > 0 && rest[len - 1] == '/')
@@ -97,8 +108,10 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		goto done;
 	}
 	len = strlen(spec);
-	if (!(out->prefix = strdup("")))
-		return gs_error_set_os(ENOMEM, "out of memory");
+	if (!(out->prefix = strdup(""))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
 	if (len > 0 && spec[len - 1] == '/') {
 		if (normalize_or_root(&out->path, spec) < 0)
 			goto done;
@@ -128,6 +141,7 @@ done:
 		gs_source_clear(out);
 	free(joined);
 	free(rest);
+	free(mapped);
 	return rc;
 }
 

@@ -1,0 +1,4 @@
+"""Compatibility module: ExcludeFilter under its old path."""
+from gitstore._core import ExcludeFilter
+
+__all__ = ["ExcludeFilter"]
