@@ -9,7 +9,6 @@ which files go where and what the ChangeReport says.
 from __future__ import annotations
 
 import os
-import stat as _stat
 
 from ._core import _disk_walk
 from ._types import ChangeError, ChangeReport, FileEntry, FileType
@@ -129,49 +128,22 @@ def _resolve_local(spec: str) -> tuple[str, str, str]:
     raise FileNotFoundError(f"Local file not found: {spec}")
 
 
-class _Local:
-    """One local file (or symlink) and where it lands, relative to dest."""
-
-    __slots__ = ("local", "rel", "kind", "exec", "mtime", "err")
-
-    def __init__(self, local, rel, kind, executable, mtime, err=0):
-        self.local = local
-        self.rel = rel
-        self.kind = kind
-        self.exec = executable
-        self.mtime = mtime
-        self.err = err
-
-    @property
-    def type(self) -> FileType:
-        return _local_type(self.kind, self.exec)
-
-
-def _single(path: str, rel: str, follow: bool) -> _Local:
-    """A source named directly: a file, or a symlink kept as one."""
-    if not follow and os.path.islink(path):
-        return _Local(path, rel, _LINK, False, None)
-    try:
-        st = os.stat(path)
-    except OSError:
-        return _Local(path, rel, _FILE, False, None)
-    kind = _FILE if _stat.S_ISREG(st.st_mode) else _SPECIAL
-    return _Local(path, rel, kind, bool(st.st_mode & 0o111), int(st.st_mtime))
-
-
-def _local_entries(path: str, mode: str, prefix: str, follow: bool, exclude) -> list[_Local]:
-    """Every local entry of one resolved source, in rel order."""
-    name = os.path.basename(path.rstrip("/" + os.sep))
-    if mode == "file":
-        if exclude is not None and exclude.active and exclude.is_excluded(name):
-            return []
-        return [_single(path, _join(prefix, name), follow)]
-    base = _join(prefix, name) if mode == "dir" else prefix
-    if mode == "dir" and not follow and os.path.islink(path):
-        return [_Local(path, base, _LINK, False, None)]
-    return [_Local(os.path.join(path, rel) if rel else path, _join(base, rel), kind, executable,
-                   mtime, err)
-            for rel, kind, executable, mtime, err in _disk_walk(path, exclude, follow)]
+def _local_sources(resolved, follow: bool, exclude) -> list[tuple[str, bool, str]]:
+    """(path, walk, rel) for the C diff: what each source provides and where."""
+    result = []
+    for path, mode, prefix in resolved:
+        name = os.path.basename(path.rstrip("/" + os.sep))
+        if mode == "file":
+            if exclude is not None and exclude.active and exclude.is_excluded(name):
+                continue
+            result.append((path, False, _join(prefix, name)))
+        elif mode == "dir":
+            # A directory named through a symlink is that symlink, unless followed.
+            walk = follow or not os.path.islink(path)
+            result.append((path, walk, _join(prefix, name)))
+        else:
+            result.append((path, True, prefix))
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -191,38 +163,10 @@ def _resolve_all(specs, resolve, report, ignore_errors):
     return resolved
 
 
-def _gather_local(resolved, follow, exclude, report, ignore_errors):
-    """The local entries of all sources, first source winning an overlap.
-
-    Returns (entries, blocked): blocked holds the rel paths that must not
-    be deleted from the repository although nothing is copied there
-    (unreadable directories, special files).
-    """
-    entries, blocked, seen = [], [], set()
-    for path, mode, prefix in resolved:
-        for entry in _local_entries(path, mode, prefix, follow, exclude):
-            if entry.kind == _BADDIR:
-                exc = _os_error(entry.err, entry.local)
-            elif entry.kind == _SPECIAL:
-                exc = OSError(f"Not a regular file (fifo, socket or device): {entry.local}")
-            else:
-                exc = None
-            if exc is not None:
-                if not ignore_errors:
-                    raise exc
-                report.errors.append(ChangeError(entry.local, str(exc)))
-                blocked.append(entry.rel)
-                continue
-            if entry.rel in seen:
-                report.warnings.append(_overlap_warning(entry.local, entry.rel))
-                continue
-            seen.add(entry.rel)
-            entries.append(entry)
-    return entries, blocked
-
-
-def _under(rel: str, dirs: list[str]) -> bool:
-    return any(not d or rel == d or rel.startswith(d + "/") for d in dirs)
+def _problem(report: ChangeReport, ignore_errors: bool, local: str, exc: OSError) -> None:
+    if not ignore_errors:
+        raise exc
+    report.errors.append(ChangeError(local, str(exc)))
 
 
 def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=None, mode=None,
@@ -236,49 +180,30 @@ def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=
         if report.errors and not dry_run:
             raise _all_failed(report)
         return _finish(fs, report)
-    entries, blocked = _gather_local(resolved, follow_symlinks, exclude, report, ignore_errors)
+    adds, updates, gone, problems, overlaps, unchanged = fs._local_diff(
+        _local_sources(resolved, follow_symlinks, exclude), dest, exclude, follow_symlinks,
+        delete, checksum, mode)
+    for rel, local, exc in problems:
+        _problem(report, ignore_errors, local, exc)
+    report.warnings.extend(_overlap_warning(local, rel) for rel, local, _, _ in overlaps)
     removes: list[str] = []
-    unchanged = 0
     if not delete:
         if ignore_existing:
-            entries = [e for e in entries if not fs.exists(_join(dest, e.rel))]
-        for e in entries:
-            target = report.update if fs.exists(_join(dest, e.rel)) else report.add
-            target.append(FileEntry(e.rel, e.type, e.local))
+            adds = [a for a in adds if not fs.exists(_join(dest, a[0]))]
+        for rel, local, kind, executable in adds:
+            target = report.update if fs.exists(_join(dest, rel)) else report.add
+            target.append(FileEntry(rel, _local_type(kind, executable), local))
+        entries = adds
     else:
-        stored = {rel: fmode for rel, fmode, _ in fs._files_below(dest)}
-        local = {e.rel for e in entries}
-        adds = [e for e in entries if e.rel not in stored]
-        both = [e for e in entries if e.rel in stored]
-        if not checksum:
-            since = int(fs.time.timestamp())
-            trusted = [e for e in both
-                       if e.kind != _LINK and e.mtime is not None and e.mtime <= since]
-            unchanged += len(trusted)
-            both = [e for e in both
-                    if e.kind == _LINK or e.mtime is None or e.mtime > since]
-        verdicts = fs._compare_local(
-            [(_join(dest, e.rel), e.local, e.kind == _LINK) for e in both], mode)
-        changed = []
-        for e, verdict in zip(both, verdicts):
-            if isinstance(verdict, BaseException):
-                if not ignore_errors:
-                    raise verdict
-                report.errors.append(ChangeError(e.local, str(verdict)))
-            elif verdict:
-                unchanged += 1
-            else:
-                changed.append(e)
         if ignore_existing:
-            changed = []
-        entries = sorted(adds + changed, key=_rel_key)
-        report.add.extend(FileEntry(e.rel, e.type, e.local) for e in sorted(adds, key=_rel_key))
-        report.update.extend(FileEntry(e.rel, e.type, e.local)
-                             for e in sorted(changed, key=_rel_key))
-        for rel in sorted(stored):
-            if rel in local or (blocked and _under(rel, blocked)):
-                continue
-            report.delete.append(FileEntry(rel, _type_of_mode(stored[rel]), _join(dest, rel)))
+            updates = []
+        entries = sorted(adds + updates)
+        report.add.extend(FileEntry(rel, _local_type(kind, executable), local)
+                          for rel, local, kind, executable in adds)
+        report.update.extend(FileEntry(rel, _local_type(kind, executable), local)
+                             for rel, local, kind, executable in updates)
+        for rel, fmode in gone:
+            report.delete.append(FileEntry(rel, _type_of_mode(fmode), _join(dest, rel)))
             removes.append(_join(dest, rel))
     if dry_run:
         report.add.sort(key=_path_key)
@@ -288,18 +213,18 @@ def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=
         if ignore_errors and report.errors and not unchanged:
             raise _all_failed(report)
         return _finish(fs, report)
-    items = [(_join(dest, e.rel), e.local, e.kind == _LINK) for e in entries]
+    items = [(_join(dest, rel), local, kind == _LINK) for rel, local, kind, _ in entries]
     result, failures = fs._import_local(items, removes, message, _operation, mode,
                                         ignore_errors)
     for index, exc in failures:
-        report.errors.append(ChangeError(entries[index].local, str(exc)))
-    _drop_failed(report, {entries[index].rel for index, _ in failures})
+        report.errors.append(ChangeError(entries[index][1], str(exc)))
+    _drop_failed(report, {entries[index][0] for index, _ in failures})
     if failures and result is fs and len(failures) == len(items) and not unchanged:
         raise _all_failed(report)
     return _finish(result, report)
 
 
-def _rel_key(entry: _Local) -> str:
+def _rel_key(entry: "_Stored") -> str:
     return entry.rel
 
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #define READ_CHUNK (1024 * 1024)
@@ -24,8 +25,11 @@
 
 void gs_local_list_free(gs_local_list *list)
 {
-	for (size_t i = 0; i < list->count; i++)
+	for (size_t i = 0; i < list->count; i++) {
 		free(list->items[i].rel);
+		free(list->items[i].local);
+		free(list->items[i].message);
+	}
 	free(list->items);
 	memset(list, 0, sizeof(*list));
 }
@@ -44,6 +48,7 @@ static int local_push(gs_local_list *list, const char *rel, gs_local_kind kind, 
 		list->cap = cap;
 	}
 	e = &list->items[list->count];
+	memset(e, 0, sizeof(*e));
 	if (!(e->rel = strdup(rel)))
 		return gs_error_set_os(ENOMEM, "out of memory");
 	e->kind = kind;
@@ -66,6 +71,7 @@ typedef struct {
 	gs_exclude_walk exclude;
 	int filtering;
 	int follow;
+	int lazy;       /* regular files: type from readdir, stat left to the caller */
 	dir_id chain[256];
 	size_t depth;
 } walk_ctx;
@@ -100,14 +106,15 @@ static char *join2(const char *a, const char *b)
 
 static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struct stat *self);
 
-/* One directory entry: `st` is its lstat. */
-static int walk_entry(walk_ctx *ctx, const char *abs, const char *rel, struct stat *st)
+/* One directory entry (`name` in the open directory dirfd): `st` is its lstat. */
+static int walk_entry(walk_ctx *ctx, int dirfd, const char *name, const char *abs,
+		      const char *rel, struct stat *st)
 {
 	struct stat target;
 	int skip, is_dir;
 
 	if (S_ISLNK(st->st_mode)) {
-		int resolves = stat(abs, &target) == 0;
+		int resolves = fstatat(dirfd, name, &target, 0) == 0;
 		is_dir = resolves && S_ISDIR(target.st_mode);
 		if (excluded(&skip, ctx, rel, is_dir) < 0)
 			return -1;
@@ -137,36 +144,42 @@ static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struc
 {
 	gs_strlist names = {0};
 	struct dirent *de;
-	DIR *dir;
-	int rc = -1;
+	DIR *dir = NULL;
+	char tagged[NAME_MAX + 2];
+	int fd, rc = -1;
 
 	if (ctx->depth == sizeof(ctx->chain) / sizeof(ctx->chain[0]))
 		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, ELOOP);
-	if (!(dir = opendir(abs)))
+	if ((fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, errno);
+	if (!(dir = fdopendir(fd))) {
+		int err = errno;
+		close(fd);
+		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err);
+	}
 	while ((errno = 0, de = readdir(dir))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (gs_strlist_push(&names, de->d_name) < 0) {
-			closedir(dir);
+		/* The type rides along as the name's first byte. */
+		tagged[0] = de->d_type == DT_REG ? 'f' : '?';
+		snprintf(tagged + 1, sizeof(tagged) - 1, "%s", de->d_name);
+		if (gs_strlist_push(&names, tagged) < 0)
 			goto done;
-		}
 	}
 	if (errno) {
-		int err = errno;
-		closedir(dir);
-		gs_strlist_free(&names);
-		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err);
+		rc = local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, errno);
+		goto done;
 	}
-	closedir(dir);
 	if (ctx->filtering && gs_exclude_walk_enter_directory(&ctx->exclude, abs, rel) < 0)
 		goto done;
 	ctx->chain[ctx->depth].dev = self->st_dev;
 	ctx->chain[ctx->depth].ino = self->st_ino;
 	ctx->depth++;
 	for (size_t i = 0; i < names.count; i++) {
-		char *child_abs = join2(abs, names.items[i]);
-		char *child_rel = *rel ? join2(rel, names.items[i]) : strdup(names.items[i]);
+		const char *name = names.items[i] + 1;
+		int regular = names.items[i][0] == 'f';
+		char *child_abs = join2(abs, name);
+		char *child_rel = *rel ? join2(rel, name) : strdup(name);
 		struct stat st;
 		int failed;
 
@@ -177,10 +190,15 @@ static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struc
 			ctx->depth--;
 			goto done;
 		}
-		if (lstat(child_abs, &st) < 0)  /* gone since readdir */
-			failed = 0;
-		else
-			failed = walk_entry(ctx, child_abs, child_rel, &st) < 0;
+		if (regular && ctx->lazy) {
+			int skip = 0;
+			failed = excluded(&skip, ctx, child_rel, 0) < 0 ||
+				 (!skip && local_push(ctx->out, child_rel, GS_LOCAL_FILE, -1, 0, 0) < 0);
+		} else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			failed = 0;  /* gone since readdir */
+		} else {
+			failed = walk_entry(ctx, fd, name, child_abs, child_rel, &st) < 0;
+		}
 		free(child_abs);
 		free(child_rel);
 		if (failed) {
@@ -191,6 +209,8 @@ static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struc
 	ctx->depth--;
 	rc = 0;
 done:
+	if (dir)
+		closedir(dir);
 	gs_strlist_free(&names);
 	return rc;
 }
@@ -201,7 +221,7 @@ static int compare_local(const void *a, const void *b)
 }
 
 int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter,
-		  int follow_symlinks)
+		  int follow_symlinks, int lazy_stat)
 {
 	walk_ctx ctx = {0};
 	struct stat st;
@@ -210,6 +230,7 @@ int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter
 	memset(out, 0, sizeof(*out));
 	ctx.out = out;
 	ctx.follow = follow_symlinks;
+	ctx.lazy = lazy_stat;
 	ctx.filtering = gs_exclude_active(filter);
 	gs_exclude_walk_begin(&ctx.exclude, ctx.filtering ? filter : NULL);
 	if (stat(root, &st) < 0)
@@ -224,6 +245,352 @@ int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter
 	if (out->count > 1)
 		qsort(out->items, out->count, sizeof(*out->items), compare_local);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* What local sources change below a destination                       */
+
+void gs_local_diff_free(gs_local_diff *diff)
+{
+	gs_local_list_free(&diff->add);
+	gs_local_list_free(&diff->update);
+	gs_local_list_free(&diff->problems);
+	gs_local_list_free(&diff->overlaps);
+	gs_filelist_free(&diff->delete);
+	diff->unchanged = 0;
+}
+
+/* Move an entry to the end of `list` (its strings change owner). */
+static int local_move(gs_local_list *list, gs_local_entry *e)
+{
+	if (local_push(list, "", e->kind, e->exec, e->mtime, e->err) < 0)
+		return -1;
+	free(list->items[list->count - 1].rel);
+	list->items[list->count - 1] = *e;
+	memset(e, 0, sizeof(*e));
+	return 0;
+}
+
+static char *join_rel(const char *base, const char *rel)
+{
+	if (!*base)
+		return strdup(rel);
+	if (!*rel)
+		return strdup(base);
+	return join2(base, rel);
+}
+
+/* The entries of one source, with rel below dest and the local path. */
+static int source_entries(gs_local_list *out, const gs_local_source *src,
+			  const gs_local_diff_opts *opts)
+{
+	gs_local_list found = {0};
+	struct stat st;
+	size_t start = out->count;
+
+	if (!src->walk) {
+		int is_link = lstat(src->path, &st) == 0 && S_ISLNK(st.st_mode);
+		if (is_link && !opts->follow_symlinks) {
+			if (local_push(out, src->rel, GS_LOCAL_LINK, 0, 0, 0) < 0)
+				return -1;
+		} else if (stat(src->path, &st) < 0) {
+			if (local_push(out, src->rel, GS_LOCAL_FILE, 0, 0, 0) < 0)
+				return -1;
+		} else if (local_push(out, src->rel,
+				      S_ISREG(st.st_mode) ? GS_LOCAL_FILE : GS_LOCAL_SPECIAL,
+				      (st.st_mode & 0111) != 0, (int64_t)st.st_mtime, 0) < 0) {
+			return -1;
+		}
+		if (!(out->items[start].local = strdup(src->path)))
+			return gs_error_set_os(ENOMEM, "out of memory");
+		return 0;
+	}
+	if (gs_local_walk(&found, src->path, opts->filter, opts->follow_symlinks, 1) < 0)
+		return -1;
+	for (size_t i = 0; i < found.count; i++) {
+		gs_local_entry *e = &found.items[i];
+		char *rel = join_rel(src->rel, e->rel);
+		char *local = *e->rel ? join2(src->path, e->rel) : strdup(src->path);
+		if (!rel || !local) {
+			free(rel);
+			free(local);
+			gs_local_list_free(&found);
+			return gs_error_set_os(ENOMEM, "out of memory");
+		}
+		free(e->rel);
+		e->rel = rel;
+		e->local = local;
+		if (local_move(out, e) < 0) {
+			gs_local_list_free(&found);
+			return -1;
+		}
+	}
+	gs_local_list_free(&found);
+	return 0;
+}
+
+/* Execute bit and mtime of an entry the walk did not stat. */
+static void fill_stat(gs_local_entry *e)
+{
+	struct stat st;
+
+	if (e->exec >= 0)
+		return;
+	if (stat(e->local, &st) < 0) {
+		e->exec = 0;
+		return;
+	}
+	e->exec = (st.st_mode & 0111) != 0;
+	e->mtime = (int64_t)st.st_mtime;
+}
+
+/* Entries in rel order, the earlier source first among equal rels. */
+typedef struct {
+	gs_local_entry *entry;
+	size_t seq;
+} ordered_entry;
+
+static int compare_ordered(const void *a, const void *b)
+{
+	const ordered_entry *x = a, *y = b;
+	int c = strcmp(x->entry->rel, y->entry->rel);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int compare_file_paths(const void *a, const void *b)
+{
+	return strcmp(((const gs_file *)a)->path, ((const gs_file *)b)->path);
+}
+
+/* One file on both sides, to be compared by a worker. */
+typedef struct {
+	gs_local_entry *entry;
+	const gs_file *stored;
+	int same;
+} comparison;
+
+typedef struct {
+	comparison *items;
+	size_t count, next, stride;
+	uint32_t mode_override;
+} compare_job;
+
+static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, const char *name,
+			 const char *path, int as_link, uint32_t mode_override,
+			 const gs_entry *unless);
+
+/* The directory a worker opened last: files come in path order, so
+ * most open relative to it instead of resolving the whole path. */
+typedef struct {
+	char *path;
+	int fd;
+} open_dir;
+
+static int dir_fd_for(open_dir *dir, const char *local, const char **name)
+{
+	const char *slash = strrchr(local, '/');
+	size_t len = slash ? (size_t)(slash - local) : 0;
+
+	*name = slash ? slash + 1 : local;
+	if (!slash)
+		return AT_FDCWD;
+	if (dir->path && strlen(dir->path) == len && memcmp(dir->path, local, len) == 0)
+		return dir->fd;
+	if (dir->fd >= 0)
+		close(dir->fd);
+	free(dir->path);
+	dir->path = strndup(local, len);
+	dir->fd = open(len ? dir->path : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir->fd < 0 || !dir->path) {
+		*name = local;   /* let the full path say what is wrong */
+		return AT_FDCWD;
+	}
+	return dir->fd;
+}
+
+static void compare_one(comparison *c, uint32_t mode_override, open_dir *dir)
+{
+	git_oid id;
+	uint32_t mode;
+	gs_local_entry *e = c->entry;
+	const char *name;
+	int dirfd = dir_fd_for(dir, e->local, &name);
+
+	if (local_blob_at(&id, &mode, NULL, dirfd, name, e->local, e->kind == GS_LOCAL_LINK,
+			  e->kind == GS_LOCAL_LINK ? 0 : mode_override, NULL) < 0) {
+		const gs_error *err = gs_error_last();
+		e->err = err->category == GS_ERR_OS ? err->os_errno : 0;
+		if (!e->err)
+			e->message = strdup(err->message);
+		if (!e->err && !e->message)
+			e->err = ENOMEM;
+		c->same = -1;
+		gs_error_clear();
+		return;
+	}
+	c->same = mode == c->stored->mode && git_oid_equal(&id, &c->stored->id);
+	if (e->exec < 0) {
+		if (mode_override || e->kind == GS_LOCAL_LINK)
+			fill_stat(e);
+		else
+			e->exec = mode == GS_MODE_EXEC;
+	}
+}
+
+static void *compare_worker(void *arg)
+{
+	compare_job *job = arg;
+	open_dir dir = {NULL, -1};
+	/* Each worker takes a contiguous run, so its files share directories. */
+	size_t per = (job->count + job->stride - 1) / job->stride;
+	size_t start = job->next * per, end = start + per < job->count ? start + per : job->count;
+
+	for (size_t i = start; i < end; i++)
+		compare_one(&job->items[i], job->mode_override, &dir);
+	if (dir.fd >= 0)
+		close(dir.fd);
+	free(dir.path);
+	return NULL;
+}
+
+/* Hash the local side of every comparison, on up to 4 threads. */
+static void compare_all(comparison *items, size_t count, uint32_t mode_override)
+{
+	enum { MAX_THREADS = 4 };
+	pthread_t threads[MAX_THREADS];
+	compare_job jobs[MAX_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t nthreads = cpus > 1 ? (size_t)cpus : 1, started = 0;
+
+	if (nthreads > MAX_THREADS)
+		nthreads = MAX_THREADS;
+	if (count < 64)
+		nthreads = 1;
+	for (size_t t = 0; t < nthreads; t++)
+		jobs[t] = (compare_job){items, count, t, nthreads, mode_override};
+	/* Workers 1..n-1 run beside this thread, which does share 0. */
+	for (size_t t = 1; t < nthreads; t++) {
+		if (pthread_create(&threads[t], NULL, compare_worker, &jobs[t]) != 0)
+			break;
+		started = t;
+	}
+	compare_worker(&jobs[0]);
+	for (size_t t = 1; t <= started; t++)
+		pthread_join(threads[t], NULL);
+	/* Shares whose thread could not start. */
+	for (size_t t = started + 1; t < nthreads; t++)
+		compare_worker(&jobs[t]);
+}
+
+/* 1 when rel is below a directory that could not be read. */
+static int below_unreadable(const gs_local_list *problems, const char *rel)
+{
+	for (size_t i = 0; i < problems->count; i++) {
+		const gs_local_entry *d = &problems->items[i];
+		size_t len = strlen(d->rel);
+		if (d->kind == GS_LOCAL_BADDIR &&
+		    (!len || (strncmp(d->rel, rel, len) == 0 && rel[len] == '/')))
+			return 1;
+	}
+	return 0;
+}
+
+int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
+			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
+			  const gs_local_diff_opts *opts)
+{
+	gs_local_list all = {0};
+	gs_filelist stored = {0};
+	ordered_entry *order = NULL;
+	comparison *both = NULL;
+	char *matched = NULL;
+	const char *prev = NULL;   /* rel of the last entry kept */
+	size_t nboth = 0, s = 0;
+	int rc = -1;
+
+	(void)store;
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < nsources; i++)
+		if (source_entries(&all, &sources[i], opts) < 0)
+			goto done;
+	if (opts->compare && dest_tree) {
+		if (gs_tree_files(&stored, repo, dest_tree, "") < 0)
+			goto done;
+		if (stored.count > 1)
+			qsort(stored.items, stored.count, sizeof(*stored.items), compare_file_paths);
+	}
+	order = malloc((all.count ? all.count : 1) * sizeof(*order));
+	both = malloc((all.count ? all.count : 1) * sizeof(*both));
+	matched = calloc(stored.count + 1, 1);
+	if (!order || !both || !matched) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	/* Sources were appended in order, so the index is the sequence. */
+	for (size_t i = 0; i < all.count; i++)
+		order[i] = (ordered_entry){&all.items[i], i};
+	if (all.count > 1)
+		qsort(order, all.count, sizeof(*order), compare_ordered);
+	for (size_t i = 0; i < all.count; i++) {
+		gs_local_entry *e = order[i].entry;
+		const char *rel = e->rel;   /* the string outlives a move */
+		int c = 1;
+
+		if (e->kind != GS_LOCAL_BADDIR && prev && strcmp(prev, rel) == 0) {
+			if (local_move(&out->overlaps, e) < 0)
+				goto done;
+			continue;
+		}
+		if (e->kind != GS_LOCAL_BADDIR)
+			prev = rel;
+		while (s < stored.count && (c = strcmp(stored.items[s].path, rel)) < 0)
+			s++;
+		if (s < stored.count && c == 0)
+			matched[s] = 1;   /* present locally: never deleted */
+		else
+			c = 1;
+		if (e->kind == GS_LOCAL_BADDIR || e->kind == GS_LOCAL_SPECIAL) {
+			if (local_move(&out->problems, e) < 0)
+				goto done;
+			continue;
+		}
+		if (c == 0) {
+			if (!opts->checksum)
+				fill_stat(e);
+			if (!opts->checksum && e->kind != GS_LOCAL_LINK && e->mtime &&
+			    e->mtime <= opts->since)
+				out->unchanged++;
+			else
+				both[nboth++] = (comparison){e, &stored.items[s], 0};
+			continue;
+		}
+		fill_stat(e);
+		if (local_move(&out->add, e) < 0)
+			goto done;
+	}
+	compare_all(both, nboth, opts->mode_override);
+	for (size_t i = 0; i < nboth; i++) {
+		if (both[i].same == 1)
+			out->unchanged++;
+		else if (local_move(both[i].same < 0 ? &out->problems : &out->update,
+				    both[i].entry) < 0)
+			goto done;
+	}
+	for (size_t i = 0; i < stored.count; i++)
+		if (!matched[i] && !below_unreadable(&out->problems, stored.items[i].path) &&
+		    gs_filelist_push(&out->delete, stored.items[i].path, &stored.items[i].id,
+				     stored.items[i].mode) < 0)
+			goto done;
+	rc = 0;
+done:
+	free(order);
+	free(both);
+	free(matched);
+	gs_local_list_free(&all);
+	gs_filelist_free(&stored);
+	if (rc < 0)
+		gs_local_diff_free(out);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -249,28 +616,22 @@ static int read_full(int fd, char *buf, size_t size, const char *path)
 /* The blob id of `size` bytes read from fd, streamed. */
 static int hash_fd(git_oid *out, int fd, uint64_t size, const char *path)
 {
-	char header[64];
+	char header[64], chunk[64 * 1024];
 	unsigned char raw[20];
-	char *chunk = malloc(READ_CHUNK);
 	uint64_t done = 0;
 	gs_sha1 sha;
 	int len;
 
-	if (!chunk)
-		return gs_error_set_os(ENOMEM, "out of memory");
 	len = snprintf(header, sizeof(header), "blob %llu", (unsigned long long)size);
 	gs_sha1_init(&sha);
 	gs_sha1_update(&sha, header, (size_t)len + 1);
 	while (done < size) {
-		size_t want = size - done < READ_CHUNK ? (size_t)(size - done) : READ_CHUNK;
-		if (read_full(fd, chunk, want, path) < 0) {
-			free(chunk);
+		size_t want = size - done < sizeof(chunk) ? (size_t)(size - done) : sizeof(chunk);
+		if (read_full(fd, chunk, want, path) < 0)
 			return -1;
-		}
 		gs_sha1_update(&sha, chunk, want);
 		done += want;
 	}
-	free(chunk);
 	gs_sha1_final(&sha, raw);
 	git_oid_fromraw(out, raw);
 	return 0;
@@ -281,10 +642,11 @@ static int same_entry(const gs_entry *unless, const git_oid *id, uint32_t mode)
 	return unless && unless->mode == mode && git_oid_equal(&unless->id, id);
 }
 
-static int link_blob(git_oid *out, gs_txn *txn, const char *path, const gs_entry *unless)
+static int link_blob(git_oid *out, gs_txn *txn, int dirfd, const char *name, const char *path,
+		     const gs_entry *unless)
 {
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlink(path, buf, sizeof(buf));
+	ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf));
 
 	if (n < 0)
 		return gs_error_set_os(errno, "%s", path);
@@ -294,8 +656,10 @@ static int link_blob(git_oid *out, gs_txn *txn, const char *path, const gs_entry
 	return gs_txn_put(out, txn, GIT_OBJECT_BLOB, buf, (size_t)n);
 }
 
-int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, int as_link,
-		  uint32_t mode_override, const gs_entry *unless)
+/* gs_local_blob for `name` in the directory dirfd (`path` in messages). */
+static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, const char *name,
+			 const char *path, int as_link, uint32_t mode_override,
+			 const gs_entry *unless)
 {
 	struct stat st;
 	char *data = NULL;
@@ -303,10 +667,10 @@ int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, i
 
 	if (as_link) {
 		*mode = GS_MODE_LINK;
-		return link_blob(out, txn, path, unless);
+		return link_blob(out, txn, dirfd, name, path, unless);
 	}
 	/* O_NONBLOCK: opening a fifo must not hang; it is refused below. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
 		return gs_error_set_os(errno, "%s", path);
 	if (fstat(fd, &st) < 0) {
 		gs_error_set_os(errno, "%s", path);
@@ -349,6 +713,12 @@ done:
 	free(data);
 	close(fd);
 	return rc;
+}
+
+int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, int as_link,
+		  uint32_t mode_override, const gs_entry *unless)
+{
+	return local_blob_at(out, mode, txn, AT_FDCWD, path, path, as_link, mode_override, unless);
 }
 
 /* ------------------------------------------------------------------ */

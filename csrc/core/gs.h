@@ -576,10 +576,12 @@ typedef enum {
 
 typedef struct {
 	char *rel;          /* '/'-separated, relative to the walk root */
+	char *local;        /* the local path (gs_local_diff only) */
 	gs_local_kind kind;
-	int exec;           /* any execute bit (links followed) */
+	int exec;           /* any execute bit (links followed); -1: not stat'ed */
 	int64_t mtime;      /* whole seconds (links followed) */
-	int err;            /* errno for GS_LOCAL_BADDIR */
+	int err;            /* errno of a failure (GS_LOCAL_BADDIR, reading) */
+	char *message;      /* a failure without errno */
 } gs_local_entry;
 
 typedef struct {
@@ -594,11 +596,49 @@ typedef struct {
  * to a directory being walked, and dangling links are files (reading them
  * fails).  `filter` (may be NULL) prunes directories and drops files,
  * honouring .gitignore files when it asks to.  Directories that cannot be
- * read become GS_LOCAL_BADDIR entries.
+ * read become GS_LOCAL_BADDIR entries.  With lazy_stat, regular files
+ * known as such from readdir are not stat'ed (exec -1, mtime 0).
  */
 int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter,
-		  int follow_symlinks);
+		  int follow_symlinks, int lazy_stat);
 void gs_local_list_free(gs_local_list *list);
+
+/* A local source of a copy into the repository. */
+typedef struct {
+	const char *path;   /* on disk */
+	int walk;           /* 1: every file below the directory; 0: path itself */
+	const char *rel;    /* where it lands, relative to the destination */
+} gs_local_source;
+
+typedef struct {
+	gs_local_list add;       /* local only (every file when not comparing) */
+	gs_local_list update;    /* on both sides, different */
+	gs_local_list problems;  /* unreadable directories, special files, read errors */
+	gs_local_list overlaps;  /* files a source earlier in the list already provides */
+	gs_filelist delete;      /* under dest only (paths relative to dest) */
+	size_t unchanged;        /* on both sides, equal */
+} gs_local_diff;
+
+typedef struct {
+	const gs_exclude *filter;
+	int follow_symlinks;
+	int compare;             /* 0: list the sources only (add) */
+	int checksum;            /* 0: trust files not modified after `since` */
+	int64_t since;
+	uint32_t mode_override;  /* 0: modes from the execute bits */
+} gs_local_diff_opts;
+
+/*
+ * Everything the local sources provide, first source winning, compared
+ * with the files of the tree `dest_tree` (NULL: none): what to add,
+ * update and delete.  Files on both sides are hashed on several threads.
+ * A delete never reaches below an unreadable directory or a path that
+ * exists locally.
+ */
+int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
+			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
+			  const gs_local_diff_opts *opts);
+void gs_local_diff_free(gs_local_diff *diff);
 
 /*
  * The blob of a local file (following links) or of a symlink's text

@@ -45,7 +45,7 @@ PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs)
 		return NULL;
 	if (gsp_exclude_arg(exclude, &filter) < 0 || !(encoded = fs_bytes(root)))
 		return NULL;
-	GSP_CALL(status, gs_local_walk(&found, PyBytes_AS_STRING(encoded), filter, follow));
+	GSP_CALL(status, gs_local_walk(&found, PyBytes_AS_STRING(encoded), filter, follow, 0));
 	Py_DECREF(encoded);
 	if (status < 0)
 		return gsp_raise();
@@ -64,6 +64,161 @@ PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs)
 	}
 done:
 	gs_local_list_free(&found);
+	return result;
+}
+
+/* An entry's failure as an OSError instance. */
+static PyObject *entry_error(const gs_local_entry *e)
+{
+	PyObject *local = PyUnicode_DecodeFSDefault(e->local ? e->local : e->rel), *exc;
+
+	if (!local)
+		return NULL;
+	if (e->err)
+		exc = PyObject_CallFunction(PyExc_OSError, "isO", e->err, strerror(e->err), local);
+	else
+		exc = PyObject_CallFunction(PyExc_OSError, "N", gsp_str(e->message ? e->message : ""));
+	Py_DECREF(local);
+	return exc;
+}
+
+static PyObject *local_path_str(const char *path)
+{
+	return PyUnicode_DecodeFSDefault(path);
+}
+
+/* [(rel, local, kind, exec), ...] */
+static PyObject *entries_list(const gs_local_list *list, int with_error)
+{
+	PyObject *result = PyList_New((Py_ssize_t)list->count);
+
+	for (size_t i = 0; result && i < list->count; i++) {
+		const gs_local_entry *e = &list->items[i];
+		PyObject *item;
+		if (with_error)
+			item = Py_BuildValue("(O&O&N)", (PyObject *(*)(const char *))gsp_str, e->rel,
+					     local_path_str, e->local ? e->local : "",
+					     entry_error(e));
+		else
+			item = Py_BuildValue("(O&O&iN)", (PyObject *(*)(const char *))gsp_str, e->rel,
+					     local_path_str, e->local ? e->local : "", (int)e->kind,
+					     PyBool_FromLong(e->exec));
+		if (!item) {
+			Py_CLEAR(result);
+			break;
+		}
+		PyList_SET_ITEM(result, (Py_ssize_t)i, item);
+	}
+	return result;
+}
+
+static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"sources", "dest", "exclude", "follow_symlinks", "compare",
+				 "checksum", "mode", NULL};
+	PyObject *sources, *dest_obj, *exclude = Py_None, *mode_obj = Py_None, *seq = NULL;
+	PyObject *keep = NULL, *result = NULL;
+	gs_local_diff_opts opts = {0};
+	gs_local_source *srcs = NULL;
+	gs_local_diff diff;
+	git_repository *repo = NULL;
+	git_oid dest_tree;
+	int has_tree = 0, status, computed = 0;
+	char *dest = NULL;
+	Py_ssize_t n;
+
+	opts.checksum = 1;
+	opts.compare = 1;
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OpppO:_local_diff", kwlist, &sources,
+					 &dest_obj, &exclude, &opts.follow_symlinks, &opts.compare,
+					 &opts.checksum, &mode_obj) ||
+	    gsp_exclude_arg(exclude, (struct gs_exclude **)&opts.filter) < 0 ||
+	    gsp_mode_arg(mode_obj, 0, &opts.mode_override) < 0 ||
+	    gsp_path_arg(dest_obj, 1, &dest) < 0 ||
+	    !(seq = PySequence_Fast(sources, "sources must be a sequence")) ||
+	    !(keep = PyList_New(0)))
+		goto done;
+	opts.since = self->info.time;
+	n = PySequence_Fast_GET_SIZE(seq);
+	if (!(srcs = calloc((size_t)n + 1, sizeof(*srcs)))) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *path, *rel, *path_b = NULL, *rel_b;
+		if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, i), "OpU", &path, &srcs[i].walk,
+				      &rel) ||
+		    !(path_b = fs_bytes(path)) || PyList_Append(keep, path_b) < 0) {
+			Py_XDECREF(path_b);
+			goto done;
+		}
+		Py_DECREF(path_b);
+		if (!(rel_b = PyUnicode_AsEncodedString(rel, "utf-8", "surrogateescape")))
+			goto done;
+		if (PyList_Append(keep, rel_b) < 0) {
+			Py_DECREF(rel_b);
+			goto done;
+		}
+		Py_DECREF(rel_b);
+		srcs[i].path = PyBytes_AS_STRING(path_b);
+		srcs[i].rel = PyBytes_AS_STRING(rel_b);
+	}
+	if (opts.compare) {
+		gs_entry e;
+		int found = 1;
+		if (dest)
+			GSP_CALL(status, gs_snap_entry_opt(&found, &e, self->store->store,
+							   &self->info.tree, dest));
+		else {
+			status = 0;
+			e.mode = GS_MODE_TREE;
+			git_oid_cpy(&e.id, &self->info.tree);
+		}
+		if (status < 0) {
+			gsp_raise();
+			goto done;
+		}
+		if (found && e.mode == GS_MODE_TREE) {
+			git_oid_cpy(&dest_tree, &e.id);
+			has_tree = 1;
+		}
+	}
+	GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
+	if (status == 0) {
+		GSP_CALL(status, gs_local_diff_compute(&diff, self->store->store, repo,
+						       has_tree ? &dest_tree : NULL, srcs, (size_t)n,
+						       &opts));
+		gs_repo_release(self->store->store, repo);
+	}
+	if (status < 0) {
+		gsp_raise();
+		goto done;
+	}
+	computed = 1;
+	{
+		PyObject *deleted = PyList_New((Py_ssize_t)diff.delete.count), *overlaps;
+		for (size_t i = 0; deleted && i < diff.delete.count; i++) {
+			PyObject *item = Py_BuildValue("(O&I)", (PyObject *(*)(const char *))gsp_str,
+						       diff.delete.items[i].path,
+						       (unsigned int)diff.delete.items[i].mode);
+			if (!item)
+				Py_CLEAR(deleted);
+			else
+				PyList_SET_ITEM(deleted, (Py_ssize_t)i, item);
+		}
+		overlaps = entries_list(&diff.overlaps, 0);
+		result = Py_BuildValue("(NNNNNn)", entries_list(&diff.add, 0),
+				       entries_list(&diff.update, 0), deleted,
+				       entries_list(&diff.problems, 1), overlaps,
+				       (Py_ssize_t)diff.unchanged);
+	}
+done:
+	if (computed)
+		gs_local_diff_free(&diff);
+	free(srcs);
+	free(dest);
+	Py_XDECREF(keep);
+	Py_XDECREF(seq);
 	return result;
 }
 
@@ -449,6 +604,11 @@ static PyObject *fs_sync_out(FSObject *self, PyObject *args, PyObject *kwargs)
 #define FN(f) (PyCFunction)(void (*)(void))(f)
 
 PyMethodDef gsp_fs_copy_methods[] = {
+	{"_local_diff", FN(fs_local_diff), KW,
+	 "_local_diff($self, /, sources, dest, exclude=None, follow_symlinks=False, compare=True, "
+	 "checksum=True, mode=None)\n--\n\n"
+	 "What the local sources [(path, walk, rel), ...] change below dest:\n"
+	 "(add, update, delete, problems, overlaps, unchanged_count)."},
 	{"_compare_local", FN(fs_compare_local), KW,
 	 "_compare_local($self, /, items, mode=None)\n--\n\n"
 	 "For each (repo_path, local_path, as_link): True when the local file\n"
