@@ -29,6 +29,7 @@ bench: build
 	$(PY) -m pip install -q vost pygit2
 	$(PY) bench/bench_read.py
 	$(PY) bench/bench_write.py
+	$(PY) bench/bench_copy.py
 
 clean:
 	rm -rf build *.egg-info gitstore/*.so
