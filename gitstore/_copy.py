@@ -339,6 +339,8 @@ def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=
         return _finish(fs, report)
     entries = _stored_entries(fs, resolved, dest, report)
     deletes: list[str] = []
+    unchanged = 0
+    compare_failed: set[str] = set()
     if not delete:
         if ignore_existing:
             entries = [e for e in entries if not os.path.lexists(e.local)]
@@ -355,13 +357,13 @@ def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=
             return _finish(fs, report)
         try:
             _check_dest_dir(dest)
-        except FileExistsError as exc:
+            os.makedirs(dest, exist_ok=True)
+        except OSError as exc:
             if not ignore_errors:
                 raise
             report.errors.extend(ChangeError(e.local, str(exc)) for e in entries)
             _drop_failed(report, {e.rel for e in entries})
             raise _all_failed(report) from None
-        os.makedirs(dest, exist_ok=True)
     else:
         if not dry_run:
             _check_dest_dir(dest)
@@ -370,6 +372,7 @@ def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=
         wanted = {e.rel for e in entries}
         adds = [e for e in entries if e.rel not in local]
         both = [e for e in entries if e.rel in local]
+        unchanged = len(both)
         if not checksum:
             since = int(fs.time.timestamp())
             both = [e for e in both
@@ -378,13 +381,17 @@ def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=
         verdicts = fs._compare_local([(e.repo, e.local, local[e.rel][0] == _LINK)
                                       for e in both])
         changed = []
+        compare_failed = set()
         for e, verdict in zip(both, verdicts):
             if isinstance(verdict, BaseException):
+                # Whatever stands there unreadable is replaced (written anew).
                 if not ignore_errors:
                     raise verdict
                 report.errors.append(ChangeError(e.local, str(verdict)))
-            elif not verdict:
+                compare_failed.add(e.rel)
+            if verdict is not True:
                 changed.append(e)
+        unchanged -= len(changed)
         if ignore_existing:
             changed = []
         entries = sorted(adds, key=_rel_key) + sorted(changed, key=_rel_key)
@@ -408,13 +415,14 @@ def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=
             failed += 1
     failures = fs._export(dest, [(e.rel, e.id, e.mode) for e in entries], ignore_errors)
     for index, exc in failures:
-        report.errors.append(ChangeError(entries[index].local, str(exc)))
+        if entries[index].rel not in compare_failed:   # said once is enough
+            report.errors.append(ChangeError(entries[index].local, str(exc)))
     _drop_failed(report, {entries[index].rel for index, _ in failures})
     failed += len(failures)
     if delete:
         _prune_empty_dirs(dest)
     attempted = len(entries) + len(deletes)
-    if ignore_errors and attempted and failed >= attempted:
+    if ignore_errors and attempted and failed >= attempted and not unchanged:
         raise _all_failed(report)
     return _finish(fs, report)
 

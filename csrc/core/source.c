@@ -159,6 +159,11 @@ static int collect(gs_filelist *out, git_repository *repo, const git_oid *tree, 
 			gs_dirent *e = &list.items[i];
 			if ((e->mode == GS_MODE_TREE) != want_dirs)
 				continue;
+			/* A crafted tree could hide a path in a name. */
+			if (strchr(e->name, '/')) {
+				gs_error_set(GS_ERR_INVALID, "Unsafe name in the tree: %s", e->name);
+				goto done;
+			}
 			path.size = 0;
 			if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
 			    gs_buf_puts(&path, e->name) < 0)

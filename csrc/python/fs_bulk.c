@@ -69,22 +69,37 @@ static void sort_unique(gs_filelist *files)
 	files->count = kept;
 }
 
+int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
+		       PyObject *spec)
+{
+	PyObject *text;
+	int rc;
+
+	if (!PyUnicode_Check(spec)) {
+		PyErr_Format(PyExc_TypeError, "sources must be str, not %s", Py_TYPE(spec)->tp_name);
+		return -1;
+	}
+	/* Names that are not UTF-8 come back from listings surrogate-escaped. */
+	if (!(text = PyUnicode_AsEncodedString(spec, "utf-8", "surrogateescape")))
+		return -1;
+	GSP_CALL(rc, gs_source_resolve(out, repo, root, PyBytes_AS_STRING(text)));
+	Py_DECREF(text);
+	if (rc < 0)
+		gsp_raise();
+	return rc;
+}
+
 /* The files that removing `sources` means (spec 30 §9 steps 1-3). */
 static int files_of_sources(gs_filelist *out, gs_txn *txn, FSObject *fs, PyObject *list,
 			    int recursive)
 {
 	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-		const char *spec = PyUnicode_AsUTF8(PyList_GET_ITEM(list, i));
 		gs_source src;
 		int rc;
 
-		if (!spec)
+		if (gsp_source_resolve(&src, gs_txn_repo(txn), &fs->info.tree,
+				       PyList_GET_ITEM(list, i)) < 0)
 			return -1;
-		GSP_CALL(rc, gs_source_resolve(&src, gs_txn_repo(txn), &fs->info.tree, spec));
-		if (rc < 0) {
-			gsp_raise();
-			return -1;
-		}
 		if (src.mode == GS_SRC_FILE) {
 			rc = gs_filelist_push(out, src.path, &src.entry.id, src.entry.mode);
 		} else if (!recursive) {
@@ -260,19 +275,6 @@ static char *into_base(const gs_source *src, const char *dest)
 	return join_path(dest, src->prefix, basename_of(src->path));
 }
 
-/* Resolve a str source against a tree, raising on failure. */
-static int resolve(gs_source *out, git_repository *repo, const git_oid *root, PyObject *spec)
-{
-	const char *text = PyUnicode_AsUTF8(spec);
-	int rc;
-
-	if (!text)
-		return -1;
-	GSP_CALL(rc, gs_source_resolve(out, repo, root, text));
-	if (rc < 0)
-		gsp_raise();
-	return rc;
-}
 
 /* A destination argument: "" (or slashes) for the root, else normalised. */
 static int dest_arg(PyObject *dest, char **out)
@@ -405,7 +407,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 		goto done;
 	}
 	for (Py_ssize_t i = 0; i < n; i++)
-		if (resolve(&srcs[i], gs_txn_repo(txn), &self->info.tree, PyList_GET_ITEM(list, i)) < 0)
+		if (gsp_source_resolve(&srcs[i], gs_txn_repo(txn), &self->info.tree, PyList_GET_ITEM(list, i)) < 0)
 			goto done;
 	{
 		PyObject *text = PyOS_FSPath(dest_obj);
@@ -580,7 +582,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		gs_source src;
 		char *base = NULL;
 		int rc;
-		if (resolve(&src, gs_txn_repo(txn), &from_fs->info.tree, PyList_GET_ITEM(list, i)) < 0)
+		if (gsp_source_resolve(&src, gs_txn_repo(txn), &from_fs->info.tree, PyList_GET_ITEM(list, i)) < 0)
 			goto done;
 		if (!(base = into_base(&src, dest))) {
 			gs_source_clear(&src);

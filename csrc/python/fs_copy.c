@@ -526,25 +526,18 @@ done:
 static PyObject *fs_resolve_source(FSObject *self, PyObject *arg)
 {
 	static const char *const modes[] = {"file", "dir", "contents"};
-	const char *spec;
 	gs_source src;
 	git_repository *repo;
 	int status;
 	PyObject *result;
 
-	if (!PyUnicode_Check(arg)) {
-		PyErr_Format(PyExc_TypeError, "sources must be str, not %s", Py_TYPE(arg)->tp_name);
-		return NULL;
-	}
-	if (!(spec = PyUnicode_AsUTF8(arg)))
-		return NULL;
 	GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
 	if (status < 0)
 		return gsp_raise();
-	GSP_CALL(status, gs_source_resolve(&src, repo, &self->info.tree, spec));
+	status = gsp_source_resolve(&src, repo, &self->info.tree, arg);
 	gs_repo_release(self->store->store, repo);
 	if (status < 0)
-		return gsp_raise();
+		return NULL;
 	result = Py_BuildValue("(sO&O&Iy#)", modes[src.mode], (PyObject *(*)(const char *))gsp_str,
 			       src.path, (PyObject *(*)(const char *))gsp_str, src.prefix,
 			       (unsigned int)src.entry.mode, (const char *)src.entry.id.id,
