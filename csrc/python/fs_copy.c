@@ -76,6 +76,9 @@ static PyObject *entry_error(const gs_local_entry *e)
 		return NULL;
 	if (e->err)
 		exc = PyObject_CallFunction(PyExc_OSError, "isO", e->err, strerror(e->err), local);
+	else if (e->kind == GS_LOCAL_SPECIAL)
+		exc = PyObject_CallFunction(PyExc_OSError, "N", PyUnicode_FromFormat(
+			"Not a regular file (fifo, socket or device): %U", local));
 	else
 		exc = PyObject_CallFunction(PyExc_OSError, "N", gsp_str(e->message ? e->message : ""));
 	Py_DECREF(local);

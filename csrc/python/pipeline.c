@@ -205,7 +205,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 			PyObject *operation, const char *verb, PyObject *changes)
 {
 	gs_change *wc = NULL, *rc = NULL;
-	PyObject *report = NULL, *text = NULL, *result = NULL;
+	PyObject *report = NULL, *text = NULL, *encoded = NULL, *result = NULL;
 	const char *branch, *msg;
 	git_oid tree, commit;
 	int64_t when = 0;
@@ -238,11 +238,12 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 		goto done;
 	}
 	{
-		Py_ssize_t len;
-		if (!(msg = PyUnicode_AsUTF8AndSize(text, &len)) ||
+		/* Paths that are not UTF-8 reach the message surrogate-escaped. */
+		if (!(encoded = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape")) ||
 		    !(branch = PyUnicode_AsUTF8(fs->ref_name)))
 			goto done;
-		if ((size_t)len != strlen(msg)) {
+		msg = PyBytes_AS_STRING(encoded);
+		if ((size_t)PyBytes_GET_SIZE(encoded) != strlen(msg)) {
 			PyErr_SetString(PyExc_ValueError, "commit message must not contain NUL");
 			goto done;
 		}
@@ -264,6 +265,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 	if (result)
 		Py_SETREF(((FSObject *)result)->changes, Py_NewRef(changes ? changes : report));
 done:
+	Py_XDECREF(encoded);
 	Py_XDECREF(text);
 	Py_XDECREF(report);
 	free(wc);
