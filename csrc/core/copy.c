@@ -178,12 +178,13 @@ static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struc
 	for (size_t i = 0; i < names.count; i++) {
 		const char *name = names.items[i] + 1;
 		int regular = names.items[i][0] == 'f';
-		char *child_abs = join2(abs, name);
+		/* A regular file the caller stats itself needs no absolute path. */
+		char *child_abs = regular && ctx->lazy ? NULL : join2(abs, name);
 		char *child_rel = *rel ? join2(rel, name) : strdup(name);
 		struct stat st;
 		int failed;
 
-		if (!child_abs || !child_rel) {
+		if ((!child_abs && !(regular && ctx->lazy)) || !child_rel) {
 			free(child_abs);
 			free(child_rel);
 			gs_error_set_os(ENOMEM, "out of memory");
