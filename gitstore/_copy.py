@@ -13,8 +13,8 @@ import os
 from ._core import _disk_walk
 from ._types import ChangeError, ChangeReport, FileEntry, FileType
 
-# Kinds of the entries _disk_walk returns.
-_FILE, _LINK, _SPECIAL, _BADDIR = 0, 1, 2, 3
+# Kinds of the entries _disk_walk and FS._local_diff return (0 file, 2 special).
+_LINK, _BADDIR = 1, 3
 
 _ALL_FAILED = "All files failed to copy: "
 
@@ -78,10 +78,6 @@ def _finish(fs, report: ChangeReport):
 
 def _all_failed(report: ChangeReport) -> RuntimeError:
     return RuntimeError(_ALL_FAILED + repr(report.errors))
-
-
-def _os_error(err: int, path: str) -> OSError:
-    return OSError(err, os.strerror(err), path)
 
 
 def _drop_failed(report: ChangeReport, failed_rels: set[str]) -> None:
@@ -188,12 +184,15 @@ def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=
     report.warnings.extend(_overlap_warning(local, rel) for rel, local, _, _ in overlaps)
     removes: list[str] = []
     if not delete:
-        if ignore_existing:
-            adds = [a for a in adds if not fs.exists(_join(dest, a[0]))]
-        for rel, local, kind, executable in adds:
-            target = report.update if fs.exists(_join(dest, rel)) else report.add
+        entries = []
+        for entry in adds:
+            rel, local, kind, executable = entry
+            exists = fs.exists(_join(dest, rel))
+            if exists and ignore_existing:
+                continue
+            entries.append(entry)
+            target = report.update if exists else report.add
             target.append(FileEntry(rel, _local_type(kind, executable), local))
-        entries = adds
     else:
         if ignore_existing:
             updates = []

@@ -34,11 +34,9 @@ void gs_local_list_free(gs_local_list *list)
 	memset(list, 0, sizeof(*list));
 }
 
-static int local_push(gs_local_list *list, const char *rel, gs_local_kind kind, int exec,
-		      int64_t mtime, int err)
+/* Room for one more entry at the end of `list`. */
+static int local_grow(gs_local_list *list)
 {
-	gs_local_entry *e;
-
 	if (list->count == list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 256;
 		gs_local_entry *grown = realloc(list->items, cap * sizeof(*grown));
@@ -47,6 +45,16 @@ static int local_push(gs_local_list *list, const char *rel, gs_local_kind kind, 
 		list->items = grown;
 		list->cap = cap;
 	}
+	return 0;
+}
+
+static int local_push(gs_local_list *list, const char *rel, gs_local_kind kind, int exec,
+		      int64_t mtime, int err)
+{
+	gs_local_entry *e;
+
+	if (local_grow(list) < 0)
+		return -1;
 	e = &list->items[list->count];
 	memset(e, 0, sizeof(*e));
 	if (!(e->rel = strdup(rel)))
@@ -264,10 +272,9 @@ void gs_local_diff_free(gs_local_diff *diff)
 /* Move an entry to the end of `list` (its strings change owner). */
 static int local_move(gs_local_list *list, gs_local_entry *e)
 {
-	if (local_push(list, "", e->kind, e->exec, e->mtime, e->err) < 0)
+	if (local_grow(list) < 0)
 		return -1;
-	free(list->items[list->count - 1].rel);
-	list->items[list->count - 1] = *e;
+	list->items[list->count++] = *e;
 	memset(e, 0, sizeof(*e));
 	return 0;
 }
@@ -395,14 +402,18 @@ static int dir_fd_for(open_dir *dir, const char *local, const char **name)
 	*name = slash ? slash + 1 : local;
 	if (!slash)
 		return AT_FDCWD;
-	if (dir->path && strlen(dir->path) == len && memcmp(dir->path, local, len) == 0)
-		return dir->fd;
+	if (dir->path && strlen(dir->path) == len && memcmp(dir->path, local, len) == 0) {
+		if (dir->fd < 0)
+			*name = local;   /* it could not be opened: the full path says why */
+		return dir->fd < 0 ? AT_FDCWD : dir->fd;
+	}
 	if (dir->fd >= 0)
 		close(dir->fd);
 	free(dir->path);
-	dir->path = strndup(local, len);
-	dir->fd = open(len ? dir->path : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir->fd < 0 || !dir->path) {
+	dir->fd = -1;
+	if ((dir->path = strndup(local, len)))
+		dir->fd = open(len ? dir->path : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir->fd < 0) {
 		*name = local;   /* let the full path say what is wrong */
 		return AT_FDCWD;
 	}
@@ -496,7 +507,7 @@ static int below_unreadable(const gs_local_list *problems, const char *rel)
 	return 0;
 }
 
-int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
+int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
 			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
 			  const gs_local_diff_opts *opts)
 {
@@ -509,7 +520,6 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 	size_t nboth = 0, s = 0;
 	int rc = -1;
 
-	(void)store;
 	memset(out, 0, sizeof(*out));
 	for (size_t i = 0; i < nsources; i++)
 		if (source_entries(&all, &sources[i], opts) < 0)

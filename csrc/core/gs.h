@@ -635,7 +635,7 @@ typedef struct {
  * A delete never reaches below an unreadable directory or a path that
  * exists locally.
  */
-int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
+int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
 			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
 			  const gs_local_diff_opts *opts);
 void gs_local_diff_free(gs_local_diff *diff);

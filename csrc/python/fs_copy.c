@@ -188,7 +188,7 @@ static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
 	}
 	GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
 	if (status == 0) {
-		GSP_CALL(status, gs_local_diff_compute(&diff, self->store->store, repo,
+		GSP_CALL(status, gs_local_diff_compute(&diff, repo,
 						       has_tree ? &dest_tree : NULL, srcs, (size_t)n,
 						       &opts));
 		gs_repo_release(self->store->store, repo);
@@ -479,7 +479,6 @@ static PyObject *fs_files_below(FSObject *self, PyObject *arg)
 	gs_entry entry;
 	char *path = NULL;
 	int found, status;
-	size_t skip;
 	PyObject *result = NULL;
 
 	if (gsp_path_arg(arg, 1, &path) < 0)
@@ -505,12 +504,11 @@ static PyObject *fs_files_below(FSObject *self, PyObject *arg)
 		gsp_raise();
 		goto done;
 	}
-	skip = 0;
 	if (!(result = PyList_New((Py_ssize_t)files.count)))
 		goto done;
 	for (size_t i = 0; i < files.count; i++) {
 		PyObject *item = Py_BuildValue("(O&Iy#)", (PyObject *(*)(const char *))gsp_str,
-					       files.items[i].path + skip,
+					       files.items[i].path,
 					       (unsigned int)files.items[i].mode,
 					       (const char *)files.items[i].id.id,
 					       (Py_ssize_t)GIT_OID_RAWSZ);
