@@ -4,7 +4,6 @@
  * blobs out below a destination directory without ever leaving it.
  */
 #include "gs_internal.h"
-#include "sha1.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -67,6 +66,283 @@ static int local_push(gs_local_list *list, const char *rel, gs_local_kind kind, 
 	return 0;
 }
 
+/* The calling thread's last error as an errno or a message, then cleared. */
+static void take_error(int *err, char **message)
+{
+	const gs_error *last = gs_error_last();
+
+	*err = last->category == GS_ERR_OS ? last->os_errno : 0;
+	*message = *err ? NULL : strdup(last->message);
+	if (!*err && !*message)
+		*err = ENOMEM;
+	gs_error_clear();
+}
+
+static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, const char *name,
+			 const char *path, int as_link, uint32_t mode_override,
+			 const gs_entry *unless);
+
+/* ------------------------------------------------------------------ */
+/* Hashing beside the walk                                             */
+
+/*
+ * Checking a tree that did not change is mostly open, fstat, read and
+ * close per file.  While the walk reads directories, helper threads hash
+ * the regular files it has listed so far, a chunk of one directory at a
+ * time, relative to a duplicate of that directory's fd.  Only files the
+ * tree at the destination also has are worth hashing.
+ */
+#define HASH_CHUNK 64
+#define HASH_HELPERS 3
+
+typedef struct {
+	size_t index;         /* of the entry in the walk's list */
+	size_t name_at;       /* in the chunk's names */
+	git_oid id;
+	int exec, err;        /* err or message: hashing failed */
+	char *message;
+} hash_item;
+
+typedef struct {
+	int dirfd;
+	char *dir;            /* the directory's path, for messages */
+	gs_buf names;
+	size_t count;
+	hash_item items[HASH_CHUNK];
+} hash_chunk;
+
+typedef struct {
+	const gs_filelist *stored;  /* sorted by path */
+	const char *prefix;         /* where the walk root lands below the destination */
+	gs_buf key;                 /* prefix/rel, built by the walking thread */
+	pthread_mutex_t lock;
+	pthread_cond_t queued;      /* a chunk was queued, or the walk ended */
+	size_t cursor;              /* in stored: where the last lookup ended */
+	hash_chunk **chunks;
+	size_t count, cap, next;
+	int walking;
+	pthread_t helpers[HASH_HELPERS];
+	size_t nhelpers;
+} hash_pool;
+
+static void chunk_free(hash_chunk *chunk)
+{
+	if (!chunk)
+		return;
+	for (size_t i = 0; i < chunk->count; i++)
+		free(chunk->items[i].message);
+	close(chunk->dirfd);
+	free(chunk->dir);
+	gs_buf_free(&chunk->names);
+	free(chunk);
+}
+
+static void chunk_hash(hash_chunk *chunk)
+{
+	gs_buf path = {0};
+	size_t dir_len = strlen(chunk->dir);
+	int sep = dir_len && chunk->dir[dir_len - 1] != '/';
+
+	for (size_t i = 0; i < chunk->count; i++) {
+		hash_item *item = &chunk->items[i];
+		const char *name = chunk->names.data + item->name_at;
+		uint32_t mode = 0;
+
+		/* The full path only names the file in an error. */
+		path.size = 0;
+		if (gs_buf_put(&path, chunk->dir, dir_len) < 0 ||
+		    (sep && gs_buf_put(&path, "/", 1) < 0) || gs_buf_puts(&path, name) < 0 ||
+		    local_blob_at(&item->id, &mode, NULL, chunk->dirfd, name, path.data, 0, 0,
+				  NULL) < 0)
+			take_error(&item->err, &item->message);
+		else
+			item->exec = mode == GS_MODE_EXEC;
+	}
+	gs_buf_free(&path);
+}
+
+/* The next chunk to hash; NULL once the walk has ended and none is left. */
+static hash_chunk *pool_take(hash_pool *pool)
+{
+	hash_chunk *chunk = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	while (pool->next == pool->count && pool->walking)
+		pthread_cond_wait(&pool->queued, &pool->lock);
+	if (pool->next < pool->count)
+		chunk = pool->chunks[pool->next++];
+	pthread_mutex_unlock(&pool->lock);
+	return chunk;
+}
+
+static void *pool_helper(void *arg)
+{
+	hash_pool *pool = arg;
+	hash_chunk *chunk;
+
+	while ((chunk = pool_take(pool)))
+		chunk_hash(chunk);
+	return NULL;
+}
+
+static void pool_init(hash_pool *pool, const gs_filelist *stored, const char *prefix)
+{
+	memset(pool, 0, sizeof(*pool));
+	pool->stored = stored;
+	pool->prefix = prefix;
+	pool->walking = 1;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->queued, NULL);
+}
+
+static int compare_file_paths(const void *a, const void *b)
+{
+	return strcmp(((const gs_file *)a)->path, ((const gs_file *)b)->path);
+}
+
+/* 1 when the destination has a file at `rel` (relative to the walk root).
+ * The walk asks in path order, so a cursor mostly moves forward; a path
+ * behind it (a linked directory walked out of order) is searched for. */
+static int pool_wants(hash_pool *pool, const char *rel)
+{
+	const gs_file *items = pool->stored->items;
+	size_t n = pool->stored->count, i = pool->cursor;
+	const char *key = rel;
+	gs_file probe = {0};
+	int c = 1;
+
+	if (*pool->prefix) {
+		pool->key.size = 0;
+		if (gs_buf_puts(&pool->key, pool->prefix) < 0 || gs_buf_put(&pool->key, "/", 1) < 0 ||
+		    gs_buf_puts(&pool->key, rel) < 0) {
+			gs_error_clear();   /* not hashed here: the diff hashes it later */
+			return 0;
+		}
+		key = pool->key.data;
+	}
+	if (i > 0 && strcmp(items[i - 1].path, key) >= 0) {
+		probe.path = (char *)key;
+		return bsearch(&probe, items, n, sizeof(*items), compare_file_paths) != NULL;
+	}
+	while (i < n && (c = strcmp(items[i].path, key)) < 0)
+		i++;
+	pool->cursor = i;
+	return i < n && c == 0;
+}
+
+/* Queue a chunk; helpers start once there is more than one. */
+static int pool_submit(hash_pool *pool, hash_chunk *chunk)
+{
+	int start_helpers;
+
+	pthread_mutex_lock(&pool->lock);
+	if (pool->count == pool->cap) {
+		size_t cap = pool->cap ? pool->cap * 2 : 64;
+		hash_chunk **grown = realloc(pool->chunks, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&pool->lock);
+			chunk_free(chunk);
+			return gs_error_set_os(ENOMEM, "out of memory");
+		}
+		pool->chunks = grown;
+		pool->cap = cap;
+	}
+	pool->chunks[pool->count++] = chunk;
+	start_helpers = pool->count == 2;
+	pthread_cond_signal(&pool->queued);
+	pthread_mutex_unlock(&pool->lock);
+	if (start_helpers) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		size_t want = cpus > 1 ? (size_t)cpus - 1 : 0;
+		if (want > HASH_HELPERS)
+			want = HASH_HELPERS;
+		while (pool->nhelpers < want &&
+		       pthread_create(&pool->helpers[pool->nhelpers], NULL, pool_helper, pool) == 0)
+			pool->nhelpers++;
+	}
+	return 0;
+}
+
+/*
+ * End the walk's side: hash what is left (with `list`) or drop it (NULL:
+ * the walk failed), wait for the helpers, and give each hashed entry of
+ * `list` its id.
+ */
+static void pool_finish(hash_pool *pool, gs_local_list *list)
+{
+	hash_chunk *chunk;
+
+	pthread_mutex_lock(&pool->lock);
+	pool->walking = 0;
+	if (!list)
+		pool->next = pool->count;
+	pthread_cond_broadcast(&pool->queued);
+	pthread_mutex_unlock(&pool->lock);
+	while ((chunk = pool_take(pool)))
+		chunk_hash(chunk);
+	for (size_t t = 0; t < pool->nhelpers; t++)
+		pthread_join(pool->helpers[t], NULL);
+	for (size_t c = 0; c < pool->count; c++) {
+		chunk = pool->chunks[c];
+		for (size_t i = 0; list && i < chunk->count; i++) {
+			hash_item *item = &chunk->items[i];
+			gs_local_entry *e = &list->items[item->index];
+			if (item->err || item->message) {
+				e->hashed = -1;
+				e->err = item->err;
+				e->message = item->message;
+				item->message = NULL;
+			} else {
+				e->hashed = 1;
+				e->exec = item->exec;
+				git_oid_cpy(&e->id, &item->id);
+			}
+		}
+		chunk_free(chunk);
+	}
+	free(pool->chunks);
+	gs_buf_free(&pool->key);
+	pthread_cond_destroy(&pool->queued);
+	pthread_mutex_destroy(&pool->lock);
+}
+
+/* Add entry `index` (`name` in the directory dirfd, path `dir`) to *chunk,
+ * queueing it when full.  Without a spare fd the file is left unhashed. */
+static int chunk_add(hash_chunk **chunk, hash_pool *pool, int dirfd, const char *dir,
+		     size_t index, const char *name, size_t name_len)
+{
+	hash_chunk *c = *chunk;
+	hash_item *item;
+
+	if (!c) {
+		if (!(c = calloc(1, sizeof(*c))))
+			return gs_error_set_os(ENOMEM, "out of memory");
+		if ((c->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0)) < 0) {
+			free(c);
+			return 0;
+		}
+		if (!(c->dir = strdup(dir))) {
+			chunk_free(c);
+			return gs_error_set_os(ENOMEM, "out of memory");
+		}
+		*chunk = c;
+	}
+	item = &c->items[c->count];
+	item->index = index;
+	item->name_at = c->names.size;
+	if (gs_buf_put(&c->names, name, name_len + 1) < 0)
+		return -1;
+	c->count++;
+	if (c->count == HASH_CHUNK) {
+		*chunk = NULL;
+		return pool_submit(pool, c);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The walk                                                            */
+
 /* The directories being walked, root first: a followed symlink that
  * leads back to one of them would loop, anything else is walked. */
 typedef struct {
@@ -79,7 +355,8 @@ typedef struct {
 	gs_exclude_walk exclude;
 	int filtering;
 	int follow;
-	int lazy;       /* regular files: type from readdir, stat left to the caller */
+	int lazy;           /* regular files: type from readdir, stat left to the caller */
+	hash_pool *pool;    /* NULL: nothing is hashed during the walk */
 	dir_id chain[256];
 	size_t depth;
 } walk_ctx;
@@ -110,6 +387,22 @@ static char *join2(const char *a, const char *b)
 		out[la++] = '/';
 	memcpy(out + la, b, lb + 1);
 	return out;
+}
+
+/* `dir` and a separator (none after "" or a '/'): children's names go after. */
+static int child_prefix(gs_buf *buf, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	if (gs_buf_put(buf, dir, len) < 0)
+		return -1;
+	return len && dir[len - 1] != '/' ? gs_buf_put(buf, "/", 1) : 0;
+}
+
+static const char *child_path(gs_buf *buf, size_t prefix_len, const char *name, size_t len)
+{
+	buf->size = prefix_len;
+	return gs_buf_put(buf, name, len) < 0 ? NULL : buf->data;
 }
 
 static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struct stat *self);
@@ -148,68 +441,126 @@ static int walk_entry(walk_ctx *ctx, int dirfd, const char *name, const char *ab
 			  (st->st_mode & 0111) != 0, (int64_t)st->st_mtime, 0);
 }
 
+/* A regular file known from readdir: listed unstat'ed, maybe queued for hashing. */
+static int walk_lazy_file(walk_ctx *ctx, hash_chunk **chunk, int dirfd, const char *abs,
+			  const char *rel, const char *name, size_t name_len)
+{
+	int skip;
+
+	if (excluded(&skip, ctx, rel, 0) < 0)
+		return -1;
+	if (skip)
+		return 0;
+	if (local_push(ctx->out, rel, GS_LOCAL_FILE, -1, 0, 0) < 0)
+		return -1;
+	if (!ctx->pool || !pool_wants(ctx->pool, rel))
+		return 0;
+	return chunk_add(chunk, ctx->pool, dirfd, abs, ctx->out->count - 1, name, name_len);
+}
+
+/* A directory's entries: each name follows a byte saying what readdir
+ * knew it as ('f' regular file, 'd' directory, '?' to be stat'ed). */
+typedef struct {
+	gs_buf names;
+	size_t *at;      /* where each entry starts, in walk order */
+	size_t count;
+} dir_listing;
+
+/* Order of names as paths: a directory's name is followed by '/' in its
+ * children's paths, so walking in this order lists paths sorted. */
+static int compare_listed(const void *a, const void *b, void *arg)
+{
+	const char *x = (const char *)arg + *(const size_t *)a;
+	const char *y = (const char *)arg + *(const size_t *)b;
+	const char *nx = x + 1, *ny = y + 1;
+	unsigned char cx, cy;
+
+	while (*nx && *nx == *ny) {
+		nx++;
+		ny++;
+	}
+	cx = *nx ? (unsigned char)*nx : *x == 'd' ? '/' : 0;
+	cy = *ny ? (unsigned char)*ny : *y == 'd' ? '/' : 0;
+	return (cx > cy) - (cx < cy);
+}
+
+static int list_dir(dir_listing *out, DIR *dir)
+{
+	struct dirent *de;
+	size_t cap = 0;
+
+	while ((errno = 0, de = readdir(dir))) {
+		const char *tag = de->d_type == DT_REG ? "f" : de->d_type == DT_DIR ? "d" : "?";
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (out->count == cap) {
+			size_t *grown = realloc(out->at, (cap = cap ? cap * 2 : 64) * sizeof(*grown));
+			if (!grown)
+				return gs_error_set_os(ENOMEM, "out of memory");
+			out->at = grown;
+		}
+		out->at[out->count++] = out->names.size;
+		if (gs_buf_put(&out->names, tag, 1) < 0 ||
+		    gs_buf_put(&out->names, de->d_name, strlen(de->d_name) + 1) < 0)
+			return -1;
+	}
+	if (errno)
+		return errno;
+	qsort_r(out->at, out->count, sizeof(*out->at), compare_listed, out->names.data);
+	return 0;
+}
+
 static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struct stat *self)
 {
-	gs_strlist names = {0};
-	struct dirent *de;
+	dir_listing listing = {0};
+	gs_buf child_abs = {0}, child_rel = {0};
+	hash_chunk *chunk = NULL;
 	DIR *dir = NULL;
-	char tagged[NAME_MAX + 2];
-	int fd, rc = -1;
+	size_t abs_len, rel_len;
+	int fd, rc = -1, err;
 
 	if (ctx->depth == sizeof(ctx->chain) / sizeof(ctx->chain[0]))
 		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, ELOOP);
 	if ((fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, errno);
 	if (!(dir = fdopendir(fd))) {
-		int err = errno;
+		err = errno;
 		close(fd);
 		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err);
 	}
-	while ((errno = 0, de = readdir(dir))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		/* The type rides along as the name's first byte. */
-		tagged[0] = de->d_type == DT_REG ? 'f' : '?';
-		snprintf(tagged + 1, sizeof(tagged) - 1, "%s", de->d_name);
-		if (gs_strlist_push(&names, tagged) < 0)
-			goto done;
-	}
-	if (errno) {
-		rc = local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, errno);
+	if ((err = list_dir(&listing, dir)) != 0) {
+		if (err > 0)
+			rc = local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err);
 		goto done;
 	}
-	if (ctx->filtering && gs_exclude_walk_enter_directory(&ctx->exclude, abs, rel) < 0)
+	if ((ctx->filtering && gs_exclude_walk_enter_directory(&ctx->exclude, abs, rel) < 0) ||
+	    child_prefix(&child_abs, abs) < 0 || child_prefix(&child_rel, rel) < 0)
 		goto done;
+	abs_len = child_abs.size;
+	rel_len = child_rel.size;
 	ctx->chain[ctx->depth].dev = self->st_dev;
 	ctx->chain[ctx->depth].ino = self->st_ino;
 	ctx->depth++;
-	for (size_t i = 0; i < names.count; i++) {
-		const char *name = names.items[i] + 1;
-		int regular = names.items[i][0] == 'f';
-		/* A regular file the caller stats itself needs no absolute path. */
-		char *child_abs = regular && ctx->lazy ? NULL : join2(abs, name);
-		char *child_rel = *rel ? join2(rel, name) : strdup(name);
+	for (size_t i = 0; i < listing.count; i++) {
+		const char *entry = listing.names.data + listing.at[i];
+		int regular = entry[0] == 'f';
+		const char *name = entry + 1;
+		size_t name_len = strlen(name);
 		struct stat st;
 		int failed;
 
-		if ((!child_abs && !(regular && ctx->lazy)) || !child_rel) {
-			free(child_abs);
-			free(child_rel);
-			gs_error_set_os(ENOMEM, "out of memory");
-			ctx->depth--;
-			goto done;
-		}
-		if (regular && ctx->lazy) {
-			int skip = 0;
-			failed = excluded(&skip, ctx, child_rel, 0) < 0 ||
-				 (!skip && local_push(ctx->out, child_rel, GS_LOCAL_FILE, -1, 0, 0) < 0);
+		if (!child_path(&child_rel, rel_len, name, name_len)) {
+			failed = 1;
+		} else if (regular && ctx->lazy) {
+			failed = walk_lazy_file(ctx, &chunk, fd, abs, child_rel.data, name,
+						name_len) < 0;
+		} else if (!child_path(&child_abs, abs_len, name, name_len)) {
+			failed = 1;
 		} else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			failed = 0;  /* gone since readdir */
 		} else {
-			failed = walk_entry(ctx, fd, name, child_abs, child_rel, &st) < 0;
+			failed = walk_entry(ctx, fd, name, child_abs.data, child_rel.data, &st) < 0;
 		}
-		free(child_abs);
-		free(child_rel);
 		if (failed) {
 			ctx->depth--;
 			goto done;
@@ -217,10 +568,18 @@ static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struc
 	}
 	ctx->depth--;
 	rc = 0;
+	if (chunk) {
+		rc = pool_submit(ctx->pool, chunk);
+		chunk = NULL;
+	}
 done:
+	chunk_free(chunk);
 	if (dir)
 		closedir(dir);
-	gs_strlist_free(&names);
+	gs_buf_free(&listing.names);
+	free(listing.at);
+	gs_buf_free(&child_abs);
+	gs_buf_free(&child_rel);
 	return rc;
 }
 
@@ -229,10 +588,27 @@ static int compare_local(const void *a, const void *b)
 	return strcmp(((const gs_local_entry *)a)->rel, ((const gs_local_entry *)b)->rel);
 }
 
-int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter,
-		  int follow_symlinks, int lazy_stat)
+/* Sort `count` items of `size` bytes, unless they already are: walks and
+ * tree listings mostly come sorted. */
+static void sort_unless_sorted(void *items, size_t count, size_t size,
+			       int (*compare)(const void *, const void *))
+{
+	for (size_t i = 1; i < count; i++) {
+		if (compare((char *)items + (i - 1) * size, (char *)items + i * size) > 0) {
+			qsort(items, count, size, compare);
+			return;
+		}
+	}
+}
+
+/* gs_local_walk; with `stored`, files the destination also has (below
+ * `prefix`) are hashed on helper threads as the walk goes. */
+static int walk_local(gs_local_list *out, const char *root, const gs_exclude *filter,
+		      int follow_symlinks, int lazy_stat, const gs_filelist *stored,
+		      const char *prefix)
 {
 	walk_ctx ctx = {0};
+	hash_pool pool;
 	struct stat st;
 	int rc;
 
@@ -241,19 +617,30 @@ int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter
 	ctx.follow = follow_symlinks;
 	ctx.lazy = lazy_stat;
 	ctx.filtering = gs_exclude_active(filter);
+	if (stored && stored->count && lazy_stat) {
+		pool_init(&pool, stored, prefix);
+		ctx.pool = &pool;
+	}
 	gs_exclude_walk_begin(&ctx.exclude, ctx.filtering ? filter : NULL);
 	if (stat(root, &st) < 0)
 		rc = local_push(out, "", GS_LOCAL_BADDIR, 0, 0, errno);
 	else
 		rc = walk_dir(&ctx, root, "", &st);
 	gs_exclude_walk_end(&ctx.exclude);
+	if (ctx.pool)
+		pool_finish(ctx.pool, rc < 0 ? NULL : out);
 	if (rc < 0) {
 		gs_local_list_free(out);
 		return -1;
 	}
-	if (out->count > 1)
-		qsort(out->items, out->count, sizeof(*out->items), compare_local);
+	sort_unless_sorted(out->items, out->count, sizeof(*out->items), compare_local);
 	return 0;
+}
+
+int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter,
+		  int follow_symlinks, int lazy_stat)
+{
+	return walk_local(out, root, filter, follow_symlinks, lazy_stat, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -279,18 +666,10 @@ static int local_move(gs_local_list *list, gs_local_entry *e)
 	return 0;
 }
 
-static char *join_rel(const char *base, const char *rel)
-{
-	if (!*base)
-		return strdup(rel);
-	if (!*rel)
-		return strdup(base);
-	return join2(base, rel);
-}
-
-/* The entries of one source, with rel below dest and the local path. */
+/* The entries of one source, with rel below dest and the local path.
+ * With `stored`, the walk hashes the files both sides have. */
 static int source_entries(gs_local_list *out, const gs_local_source *src,
-			  const gs_local_diff_opts *opts)
+			  const gs_local_diff_opts *opts, const gs_filelist *stored)
 {
 	gs_local_list found = {0};
 	struct stat st;
@@ -313,20 +692,25 @@ static int source_entries(gs_local_list *out, const gs_local_source *src,
 			return gs_error_set_os(ENOMEM, "out of memory");
 		return 0;
 	}
-	if (gs_local_walk(&found, src->path, opts->filter, opts->follow_symlinks, 1) < 0)
+	if (walk_local(&found, src->path, opts->filter, opts->follow_symlinks, 1, stored,
+		       src->rel) < 0)
 		return -1;
 	for (size_t i = 0; i < found.count; i++) {
 		gs_local_entry *e = &found.items[i];
-		char *rel = join_rel(src->rel, e->rel);
-		char *local = *e->rel ? join2(src->path, e->rel) : strdup(src->path);
-		if (!rel || !local) {
+		char *rel = NULL, *local;
+		if (*src->rel)
+			rel = *e->rel ? join2(src->rel, e->rel) : strdup(src->rel);
+		local = *e->rel ? join2(src->path, e->rel) : strdup(src->path);
+		if ((*src->rel && !rel) || !local) {
 			free(rel);
 			free(local);
 			gs_local_list_free(&found);
 			return gs_error_set_os(ENOMEM, "out of memory");
 		}
-		free(e->rel);
-		e->rel = rel;
+		if (rel) {
+			free(e->rel);
+			e->rel = rel;
+		}
 		e->local = local;
 		if (local_move(out, e) < 0) {
 			gs_local_list_free(&found);
@@ -365,11 +749,6 @@ static int compare_ordered(const void *a, const void *b)
 	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
-static int compare_file_paths(const void *a, const void *b)
-{
-	return strcmp(((const gs_file *)a)->path, ((const gs_file *)b)->path);
-}
-
 /* One file on both sides, to be compared by a worker. */
 typedef struct {
 	gs_local_entry *entry;
@@ -382,10 +761,6 @@ typedef struct {
 	size_t count, next, stride;
 	uint32_t mode_override;
 } compare_job;
-
-static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, const char *name,
-			 const char *path, int as_link, uint32_t mode_override,
-			 const gs_entry *unless);
 
 /* The directory a worker opened last: files come in path order, so
  * most open relative to it instead of resolving the whole path. */
@@ -420,33 +795,43 @@ static int dir_fd_for(open_dir *dir, const char *local, const char **name)
 	return dir->fd;
 }
 
+/* The mode an entry would be stored with. */
+static uint32_t local_mode(const gs_local_entry *e, uint32_t mode_override)
+{
+	if (e->kind == GS_LOCAL_LINK)
+		return GS_MODE_LINK;
+	if (mode_override)
+		return mode_override;
+	return e->exec ? GS_MODE_EXEC : GS_MODE_BLOB;
+}
+
 static void compare_one(comparison *c, uint32_t mode_override, open_dir *dir)
 {
-	git_oid id;
-	uint32_t mode;
 	gs_local_entry *e = c->entry;
-	const char *name;
-	int dirfd = dir_fd_for(dir, e->local, &name);
 
-	if (local_blob_at(&id, &mode, NULL, dirfd, name, e->local, e->kind == GS_LOCAL_LINK,
-			  e->kind == GS_LOCAL_LINK ? 0 : mode_override, NULL) < 0) {
-		const gs_error *err = gs_error_last();
-		e->err = err->category == GS_ERR_OS ? err->os_errno : 0;
-		if (!e->err)
-			e->message = strdup(err->message);
-		if (!e->err && !e->message)
-			e->err = ENOMEM;
+	if (!e->hashed) {
+		int is_link = e->kind == GS_LOCAL_LINK;
+		const char *name;
+		int dirfd = dir_fd_for(dir, e->local, &name);
+		uint32_t mode = 0;
+
+		if (local_blob_at(&e->id, &mode, NULL, dirfd, name, e->local, is_link, 0,
+				  NULL) < 0) {
+			take_error(&e->err, &e->message);
+			e->hashed = -1;
+		} else {
+			e->hashed = 1;
+			if (is_link)
+				fill_stat(e);
+			else
+				e->exec = mode == GS_MODE_EXEC;
+		}
+	}
+	if (e->hashed < 0)
 		c->same = -1;
-		gs_error_clear();
-		return;
-	}
-	c->same = mode == c->stored->mode && git_oid_equal(&id, &c->stored->id);
-	if (e->exec < 0) {
-		if (mode_override || e->kind == GS_LOCAL_LINK)
-			fill_stat(e);
-		else
-			e->exec = mode == GS_MODE_EXEC;
-	}
+	else
+		c->same = local_mode(e, mode_override) == c->stored->mode &&
+			  git_oid_equal(&e->id, &c->stored->id);
 }
 
 static void *compare_worker(void *arg)
@@ -465,18 +850,21 @@ static void *compare_worker(void *arg)
 	return NULL;
 }
 
-/* Hash the local side of every comparison, on up to 4 threads. */
+/* Compare every item, hashing the local side of those the walk did not
+ * hash on up to 4 threads. */
 static void compare_all(comparison *items, size_t count, uint32_t mode_override)
 {
 	enum { MAX_THREADS = 4 };
 	pthread_t threads[MAX_THREADS];
 	compare_job jobs[MAX_THREADS];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t nthreads = cpus > 1 ? (size_t)cpus : 1, started = 0;
+	size_t nthreads = cpus > 1 ? (size_t)cpus : 1, started = 0, unhashed = 0;
 
+	for (size_t i = 0; i < count; i++)
+		unhashed += !items[i].entry->hashed;
 	if (nthreads > MAX_THREADS)
 		nthreads = MAX_THREADS;
-	if (count < 64)
+	if (unhashed < 64)
 		nthreads = 1;
 	for (size_t t = 0; t < nthreads; t++)
 		jobs[t] = (compare_job){items, count, t, nthreads, mode_override};
@@ -521,15 +909,15 @@ int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	for (size_t i = 0; i < nsources; i++)
-		if (source_entries(&all, &sources[i], opts) < 0)
-			goto done;
 	if (opts->compare && dest_tree) {
 		if (gs_tree_files(&stored, repo, dest_tree, "") < 0)
 			goto done;
-		if (stored.count > 1)
-			qsort(stored.items, stored.count, sizeof(*stored.items), compare_file_paths);
+		sort_unless_sorted(stored.items, stored.count, sizeof(*stored.items),
+				   compare_file_paths);
 	}
+	for (size_t i = 0; i < nsources; i++)
+		if (source_entries(&all, &sources[i], opts, opts->checksum ? &stored : NULL) < 0)
+			goto done;
 	order = malloc((all.count ? all.count : 1) * sizeof(*order));
 	both = malloc((all.count ? all.count : 1) * sizeof(*both));
 	matched = calloc(stored.count + 1, 1);
@@ -537,10 +925,11 @@ int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
-	/* Sources were appended in order, so the index is the sequence. */
+	/* Sources were appended in order, so the index is the sequence; one
+	 * source comes sorted from its walk. */
 	for (size_t i = 0; i < all.count; i++)
 		order[i] = (ordered_entry){&all.items[i], i};
-	if (all.count > 1)
+	if (nsources > 1 && all.count > 1)
 		qsort(order, all.count, sizeof(*order), compare_ordered);
 	for (size_t i = 0; i < all.count; i++) {
 		gs_local_entry *e = order[i].entry;
@@ -627,15 +1016,12 @@ static int read_full(int fd, char *buf, size_t size, const char *path)
 /* The blob id of `size` bytes read from fd, streamed. */
 static int hash_fd(git_oid *out, int fd, uint64_t size, const char *path)
 {
-	char header[64], chunk[64 * 1024];
+	char chunk[64 * 1024];
 	unsigned char raw[20];
 	uint64_t done = 0;
 	gs_sha1 sha;
-	int len;
 
-	len = snprintf(header, sizeof(header), "blob %llu", (unsigned long long)size);
-	gs_sha1_init(&sha);
-	gs_sha1_update(&sha, header, (size_t)len + 1);
+	gs_object_hash_begin(&sha, GIT_OBJECT_BLOB, size);
 	while (done < size) {
 		size_t want = size - done < sizeof(chunk) ? (size_t)(size - done) : sizeof(chunk);
 		if (read_full(fd, chunk, want, path) < 0)

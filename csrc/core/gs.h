@@ -582,6 +582,8 @@ typedef struct {
 	int64_t mtime;      /* whole seconds (links followed) */
 	int err;            /* errno of a failure (GS_LOCAL_BADDIR, reading) */
 	char *message;      /* a failure without errno */
+	int hashed;         /* gs_local_diff: 1 id is the blob, -1 reading failed */
+	git_oid id;
 } gs_local_entry;
 
 typedef struct {

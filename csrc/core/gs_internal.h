@@ -3,6 +3,7 @@
 #define GS_INTERNAL_H
 
 #include "gs.h"
+#include "sha1.h"
 
 #include <pthread.h>
 
@@ -31,6 +32,13 @@ struct gs_cached_tree {
 
 /* Replace the cache of recent trees (takes ownership of `trees`). */
 void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t count);
+
+/* An object's "<type> <size>\0" header into out (GS_OBJECT_HEADER_MAX
+ * bytes); returns its length, the NUL included. */
+#define GS_OBJECT_HEADER_MAX 32
+size_t gs_object_header(char *out, git_object_t type, uint64_t size);
+/* Start the id of an object of `size` bytes with its header. */
+void gs_object_hash_begin(gs_sha1 *sha, git_object_t type, uint64_t size);
 
 /* Point HEAD at the full ref name `target` (no reflog). */
 int gs_head_write(gs_store *store, const char *target);

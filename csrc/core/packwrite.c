@@ -2,7 +2,6 @@
  * version 2) as a stream: one object at a time goes to the file, only
  * the index entries stay in memory. */
 #include "gs_internal.h"
-#include "sha1.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
