@@ -895,7 +895,7 @@ static int below_unreadable(const gs_local_list *problems, const char *rel)
 	return 0;
 }
 
-int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
+int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
 			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
 			  const gs_local_diff_opts *opts)
 {
@@ -910,7 +910,7 @@ int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
 
 	memset(out, 0, sizeof(*out));
 	if (opts->compare && dest_tree) {
-		if (gs_tree_files(&stored, repo, dest_tree, "") < 0)
+		if (gs_tree_files(&stored, store, repo, dest_tree, "") < 0)
 			goto done;
 		sort_unless_sorted(stored.items, stored.count, sizeof(*stored.items),
 				   compare_file_paths);

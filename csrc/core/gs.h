@@ -497,8 +497,11 @@ typedef struct {
 
 int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode);
 void gs_filelist_free(gs_filelist *list);
-/* Every file (non-tree entry) below `tree`, with paths prefixed by dir. */
-int gs_tree_files(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir);
+/* Every file (non-tree entry) below `tree`, with paths prefixed by dir.
+ * With `store` (may be NULL), trees its last commit wrote are read from
+ * memory. */
+int gs_tree_files(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
+		  const char *dir);
 
 /* ------------------------------------------------------------------ */
 /* Exclusion (exclude.c) and globbing on disk (diskglob.c)             */
@@ -637,7 +640,7 @@ typedef struct {
  * A delete never reaches below an unreadable directory or a path that
  * exists locally.
  */
-int gs_local_diff_compute(gs_local_diff *out, git_repository *repo,
+int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
 			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
 			  const gs_local_diff_opts *opts);
 void gs_local_diff_free(gs_local_diff *diff);

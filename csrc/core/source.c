@@ -146,13 +146,14 @@ done:
 }
 
 /* Walk order: a directory's files first, then each subdirectory. */
-static int collect(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir)
+static int collect(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
+		   const char *dir)
 {
 	gs_dirlist list;
 	gs_buf path = {0};
 	int rc = -1;
 
-	if (gs_tree_list(&list, repo, tree) < 0)
+	if ((store ? gs_tree_list_recent(&list, store, repo, tree) : gs_tree_list(&list, repo, tree)) < 0)
 		return -1;
 	for (int want_dirs = 0; want_dirs < 2; want_dirs++) {
 		for (size_t i = 0; i < list.count; i++) {
@@ -168,7 +169,7 @@ static int collect(gs_filelist *out, git_repository *repo, const git_oid *tree, 
 			if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
 			    gs_buf_puts(&path, e->name) < 0)
 				goto done;
-			if (want_dirs ? collect(out, repo, &e->id, path.data) < 0
+			if (want_dirs ? collect(out, store, repo, &e->id, path.data) < 0
 				      : gs_filelist_push(out, path.data, &e->id, e->mode) < 0)
 				goto done;
 		}
@@ -180,9 +181,10 @@ done:
 	return rc;
 }
 
-int gs_tree_files(gs_filelist *out, git_repository *repo, const git_oid *tree, const char *dir)
+int gs_tree_files(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
+		  const char *dir)
 {
-	return collect(out, repo, tree, dir);
+	return collect(out, store, repo, tree, dir);
 }
 
 int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode)

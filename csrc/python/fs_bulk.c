@@ -112,7 +112,8 @@ static int files_of_sources(gs_filelist *out, gs_txn *txn, FSObject *fs, PyObjec
 			gs_source_clear(&src);
 			return -1;
 		} else {
-			GSP_CALL(rc, gs_tree_files(out, gs_txn_repo(txn), &src.entry.id, src.path));
+			GSP_CALL(rc, gs_tree_files(out, gs_txn_store(txn), gs_txn_repo(txn),
+						   &src.entry.id, src.path));
 		}
 		gs_source_clear(&src);
 		if (rc < 0) {
@@ -233,8 +234,8 @@ static const char *basename_of(const char *path)
  * a file lands exactly at dest_base; a directory's files land below
  * dest_base with their paths relative to the directory.
  */
-static int source_pairs(gs_filelist *from, gs_strlist *to, git_repository *repo,
-			const gs_source *src, const char *dest_base)
+static int source_pairs(gs_filelist *from, gs_strlist *to, gs_txn *txn, const gs_source *src,
+			const char *dest_base)
 {
 	gs_filelist below = {0};
 	size_t skip = *src->path ? strlen(src->path) + 1 : 0;
@@ -246,7 +247,8 @@ static int source_pairs(gs_filelist *from, gs_strlist *to, git_repository *repo,
 			return -1;
 		return 0;
 	}
-	if (gs_tree_files(&below, repo, &src->entry.id, src->path) < 0)
+	if (gs_tree_files(&below, gs_txn_store(txn), gs_txn_repo(txn), &src->entry.id,
+			  src->path) < 0)
 		return -1;
 	for (size_t i = 0; i < below.count; i++) {
 		char *dest = join_path(dest_base, below.items[i].path + skip, "");
@@ -442,7 +444,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 			PyErr_NoMemory();
 			goto done;
 		}
-		GSP_CALL(rc, source_pairs(&from, &to, gs_txn_repo(txn), &srcs[i], base));
+		GSP_CALL(rc, source_pairs(&from, &to, txn, &srcs[i], base));
 		free(base);
 		if (rc < 0) {
 			gsp_raise();
@@ -530,13 +532,13 @@ done:
 }
 
 /* Files of `self` under a destination area (a file counts as itself). */
-static int area_files(gs_filelist *out, git_repository *repo, const git_oid *root,
-		      const char *area)
+static int area_files(gs_filelist *out, gs_txn *txn, const git_oid *root, const char *area)
 {
+	git_repository *repo = gs_txn_repo(txn);
 	gs_entry e;
 
 	if (!*area)
-		return gs_tree_files(out, repo, root, "");
+		return gs_tree_files(out, gs_txn_store(txn), repo, root, "");
 	if (gs_tree_lookup(&e, repo, root, area, GS_LOOKUP_ENTRY) < 0) {
 		if (gs_error_last()->category != GS_ERR_NOTFOUND)
 			return -1;
@@ -544,7 +546,7 @@ static int area_files(gs_filelist *out, git_repository *repo, const git_oid *roo
 		return 0;
 	}
 	if (e.mode == GS_MODE_TREE)
-		return gs_tree_files(out, repo, &e.id, area);
+		return gs_tree_files(out, gs_txn_store(txn), repo, &e.id, area);
 	return gs_filelist_push(out, area, &e.id, e.mode);
 }
 
@@ -589,11 +591,11 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 			PyErr_NoMemory();
 			goto done;
 		}
-		GSP_CALL(rc, source_pairs(&from, &to, gs_txn_repo(txn), &src, base));
+		GSP_CALL(rc, source_pairs(&from, &to, txn, &src, base));
 		/* With delete, the area is what this source covers at the
 		 * destination: its directory, or just the file it writes. */
 		if (rc == 0 && delete)
-			GSP_CALL(rc, area_files(&existing, gs_txn_repo(txn), &self->info.tree, base));
+			GSP_CALL(rc, area_files(&existing, txn, &self->info.tree, base));
 		free(base);
 		gs_source_clear(&src);
 		if (rc < 0) {

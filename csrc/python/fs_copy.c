@@ -188,7 +188,7 @@ static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
 	}
 	GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
 	if (status == 0) {
-		GSP_CALL(status, gs_local_diff_compute(&diff, repo,
+		GSP_CALL(status, gs_local_diff_compute(&diff, self->store->store, repo,
 						       has_tree ? &dest_tree : NULL, srcs, (size_t)n,
 						       &opts));
 		gs_repo_release(self->store->store, repo);
@@ -496,7 +496,7 @@ static PyObject *fs_files_below(FSObject *self, PyObject *arg)
 		git_repository *repo;
 		GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
 		if (status == 0) {
-			GSP_CALL(status, gs_tree_files(&files, repo, &entry.id, ""));
+			GSP_CALL(status, gs_tree_files(&files, self->store->store, repo, &entry.id, ""));
 			gs_repo_release(self->store->store, repo);
 		}
 	}
