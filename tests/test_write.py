@@ -1221,6 +1221,38 @@ class TestStorage:
         assert int(counts["count"]) == count_before == len(loose)
         assert loose_object_ids(env.path) == loose
 
+    def test_packs_merge_into_a_commits_own_pack(self, env):
+        # Every commit creates exactly one pack, also when the small packs
+        # are merged: the merge goes into that commit's pack, which then
+        # holds the commit's objects and the merged ones, and the merged
+        # packs are removed.
+        fs = env.fs
+        merges = 0
+        snaps = []
+        known = {name: pack_object_ids(env.path, name) for name in pack_names(env.path)}
+        for i in range(70):
+            before = set(known)
+            fs = fs.write(f"m/{i:02d}.txt", b"merge %d\n" % i)
+            snaps.append(fs)
+            after = pack_names(env.path)
+            added = after - before
+            assert len(added) == 1, f"commit {i} created {len(added)} packs"
+            (name,) = added
+            known[name] = ids = pack_object_ids(env.path, name)
+            assert fs.commit_hash in ids
+            gone = before - after
+            if gone:
+                merges += 1
+                assert len(gone) >= 2
+                for old in gone:
+                    assert known.pop(old) <= ids, f"objects of {old} were lost"
+            assert len(after) <= 20, "small packs pile up"
+        assert merges >= 2
+        for i, snap in enumerate(snaps):
+            assert snap.read(f"m/{i:02d}.txt") == b"merge %d\n" % i
+        assert env.g("cat-file", "-p", "main:m/00.txt") == "merge 0"
+        assert_fsck_clean(env.path)
+
     def test_objects_readable_by_git_after_many_commits(self, env):
         fs = env.fs
         for i in range(5):

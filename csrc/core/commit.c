@@ -156,13 +156,10 @@ int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const 
 	}
 	*when = gs_now();
 	if (gs_commit_create(out, txn, new_tree, base_commit, message, *when) < 0 ||
-	    gs_txn_flush(txn) < 0 ||
+	    gs_txn_flush_merging(txn) < 0 ||
 	    gs_ref_write(store, full, out, base_commit, reflog) < 0)
 		goto done;
 	rc = 0;
-	/* The commit is in; a failed merge of packs only leaves more packs. */
-	if (gs_pack_consolidate(store, GS_PACK_LIMIT) < 0)
-		gs_error_clear();
 done:
 	gs_lock_release(lock);
 	free(reflog);

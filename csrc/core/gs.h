@@ -138,8 +138,8 @@ int gs_repo_reload(git_repository *repo);
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
 
-/* Packs (pack.c).  Each commit writes one small pack; past this many
- * packs the next commit merges the small ones. */
+/* Packs (pack.c).  Each commit writes one small pack; once there are
+ * this many, the next commit's pack takes in the small ones. */
 #define GS_PACK_LIMIT 16
 
 /* Writing one pack and its index as a stream (packwrite.c): exactly
@@ -154,9 +154,21 @@ int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry
 int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1]);
 void gs_packwriter_free(gs_packwriter *w);
 
-/* Merge packs when there are more than `threshold` of them; the caller
- * holds the repository lock.  Objects stay readable throughout. */
-int gs_pack_consolidate(gs_store *store, size_t threshold);
+/*
+ * Merging packs, under the repository lock.  A plan picks the packs to
+ * merge once there are at least `threshold` (*out NULL: none now); skip
+ * marks the objects the new pack has anyway (`written` says which) and
+ * returns how many are left to copy; copy adds those to the writer;
+ * remove deletes the merged packs once the new one (`hex`) is in place.
+ * Objects stay readable throughout.
+ */
+typedef struct gs_pack_merge gs_pack_merge;
+int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold);
+size_t gs_pack_merge_skip(gs_pack_merge *m, int (*written)(void *ctx, const git_oid *id),
+			  void *ctx);
+int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer);
+void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
+void gs_pack_merge_free(gs_pack_merge *m);
 /* Take the lock and merge every pack that can be merged. */
 int gs_store_pack(gs_store *store);
 
@@ -191,6 +203,9 @@ int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 			 const char *what);
 /* Write the pending objects as one pack. */
 int gs_txn_flush(gs_txn *txn);
+/* The same under the repository lock: once there are GS_PACK_LIMIT
+ * packs, the small ones are merged into this one and removed. */
+int gs_txn_flush_merging(gs_txn *txn);
 
 /* ------------------------------------------------------------------ */
 /* Refs (refs.c)                                                       */

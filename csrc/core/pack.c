@@ -306,6 +306,125 @@ static int map_pack(unsigned char **out, uint64_t *size, const char *base)
 	return 0;
 }
 
+/*
+ * Packs chosen to be merged: their objects, each listed once, go into the
+ * next pack written, and the packs are removed once it is in place.
+ */
+struct gs_pack_merge {
+	gs_store *store;
+	pack_file *packs;          /* largest first; those from `keep` on merge */
+	size_t count, keep;
+	unsigned char **maps;      /* the merged packs, mapped */
+	uint64_t *map_sizes;
+	packed_entry *entries;     /* sorted by id, each once */
+	size_t nentries;
+	char *skipped;             /* entries the new pack has already */
+	git_repository *repo;      /* for deltas, read whole */
+	git_odb *odb;
+};
+
+void gs_pack_merge_free(gs_pack_merge *m)
+{
+	if (!m)
+		return;
+	git_odb_free(m->odb);
+	gs_repo_release(m->store, m->repo);
+	for (size_t i = 0; m->maps && i < m->count - m->keep; i++)
+		if (m->maps[i])
+			munmap(m->maps[i], (size_t)m->map_sizes[i]);
+	free(m->maps);
+	free(m->map_sizes);
+	free(m->entries);
+	free(m->skipped);
+	packs_free(m->packs, m->count);
+	free(m);
+}
+
+int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
+{
+	gs_pack_merge *m = NULL;
+	char *dir = gs_store_file(store, "objects/pack", "");
+	size_t nmerge, cap = 0, unique = 0;
+	int rc = -1;
+
+	*out = NULL;
+	if (!dir)
+		return -1;
+	/* Listing the directory for every commit costs more than the commit
+	 * itself on a fast disk: look only every few packs (other processes'
+	 * packs are found at the next look). */
+	if (threshold > 1 && ++store->packs_written < threshold / 4) {
+		free(dir);
+		return 0;
+	}
+	store->packs_written = 0;
+	if (count_packs(dir) < threshold) {
+		free(dir);
+		return 0;
+	}
+	if (!(m = calloc(1, sizeof(*m)))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	m->store = store;
+	if (list_packs(&m->packs, &m->count, dir) < 0)
+		goto done;
+	qsort(m->packs, m->count, sizeof(*m->packs), compare_size_desc);
+	m->keep = packs_to_keep(m->packs, m->count);
+	nmerge = m->count - m->keep;
+	if (nmerge < 2 && threshold > 1) {
+		rc = 0;
+		goto done;
+	}
+	m->maps = calloc(nmerge + 1, sizeof(*m->maps));
+	m->map_sizes = calloc(nmerge + 1, sizeof(*m->map_sizes));
+	if (!m->maps || !m->map_sizes) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < nmerge; i++)
+		if (map_pack(&m->maps[i], &m->map_sizes[i], m->packs[m->keep + i].base) < 0 ||
+		    read_pack_entries(&m->entries, &m->nentries, &cap, m->packs[m->keep + i].base,
+				      i, m->map_sizes[i]) < 0)
+			goto done;
+	/* An object in several packs is written once. */
+	if (m->nentries > 1)
+		qsort(m->entries, m->nentries, sizeof(*m->entries), compare_entry_ids);
+	for (size_t i = 0; i < m->nentries; i++)
+		if (unique == 0 || !git_oid_equal(&m->entries[unique - 1].id, &m->entries[i].id))
+			m->entries[unique++] = m->entries[i];
+	m->nentries = unique;
+	if (!(m->skipped = calloc(unique + 1, 1))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	if (gs_repo_acquire(&m->repo, store) < 0)
+		goto done;
+	if (git_repository_odb(&m->odb, m->repo) < 0) {
+		gs_error_set_git(-1, store->path);
+		goto done;
+	}
+	*out = m;
+	m = NULL;
+	rc = 0;
+done:
+	gs_pack_merge_free(m);
+	free(dir);
+	return rc;
+}
+
+size_t gs_pack_merge_skip(gs_pack_merge *m, int (*written)(void *ctx, const git_oid *id),
+			  void *ctx)
+{
+	size_t left = 0;
+
+	for (size_t i = 0; i < m->nentries; i++) {
+		m->skipped[i] = written(ctx, &m->entries[i].id) != 0;
+		left += !m->skipped[i];
+	}
+	return left;
+}
+
 /* Copy one object into the merged pack: whole objects byte for byte,
  * deltas (from packs git wrote) through a full read. */
 static int copy_entry(gs_packwriter *writer, git_odb *odb, const packed_entry *e,
@@ -326,90 +445,53 @@ static int copy_entry(gs_packwriter *writer, git_odb *odb, const packed_entry *e
 	return rc;
 }
 
-int gs_pack_consolidate(gs_store *store, size_t threshold)
+int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer)
 {
-	git_repository *repo = NULL;
-	git_odb *odb = NULL;
+	for (size_t i = 0; i < m->nentries; i++)
+		if (!m->skipped[i] &&
+		    copy_entry(writer, m->odb, &m->entries[i], m->maps[m->entries[i].pack]) < 0)
+			return -1;
+	return 0;
+}
+
+void gs_pack_merge_remove(gs_pack_merge *m, const char *hex)
+{
+	/* Never the pack just written (same objects, same name). */
+	for (size_t i = m->keep; i < m->count; i++)
+		if (!has_suffix(m->packs[i].base, hex))
+			remove_pack(m->packs[i].base);
+}
+
+static int never_written(void *ctx, const git_oid *id)
+{
+	(void)ctx;
+	(void)id;
+	return 0;
+}
+
+/* Merge every pack that can be merged into one; the caller holds the lock. */
+static int consolidate(gs_store *store)
+{
+	gs_pack_merge *m = NULL;
 	gs_packwriter *writer = NULL;
-	pack_file *packs = NULL;
-	packed_entry *entries = NULL;
-	unsigned char **maps = NULL;
-	uint64_t *map_sizes = NULL;
-	size_t count = 0, keep, nentries = 0, cap = 0, unique = 0, nmerge = 0;
-	char *dir = gs_store_file(store, "objects/pack", "");
 	char hex[GIT_OID_HEXSZ + 1];
 	int rc = -1;
 
-	if (!dir)
+	if (gs_pack_merge_plan(&m, store, 1) < 0)
 		return -1;
-	/* Listing the directory after every commit costs more than the commit
-	 * itself on a fast disk: look only every few packs (other processes'
-	 * packs are found at the next look). */
-	if (threshold > 1 && ++store->packs_written < threshold / 4) {
-		free(dir);
+	if (!m || m->count - m->keep < 2) {
+		gs_pack_merge_free(m);
 		return 0;
 	}
-	store->packs_written = 0;
-	if (count_packs(dir) <= threshold) {
-		free(dir);
-		return 0;
-	}
-	if (list_packs(&packs, &count, dir) < 0)
+	if (gs_packwriter_begin(&writer, store,
+				(uint32_t)gs_pack_merge_skip(m, never_written, NULL)) < 0 ||
+	    gs_pack_merge_copy(m, writer) < 0 || gs_packwriter_finish(writer, hex) < 0)
 		goto done;
-	qsort(packs, count, sizeof(*packs), compare_size_desc);
-	keep = packs_to_keep(packs, count);
-	nmerge = count - keep;
-	if (nmerge < 2) {
-		rc = 0;
-		goto done;
-	}
-	maps = calloc(nmerge, sizeof(*maps));
-	map_sizes = calloc(nmerge, sizeof(*map_sizes));
-	if (!maps || !map_sizes) {
-		gs_error_set_os(ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < nmerge; i++)
-		if (map_pack(&maps[i], &map_sizes[i], packs[keep + i].base) < 0 ||
-		    read_pack_entries(&entries, &nentries, &cap, packs[keep + i].base, i,
-				      map_sizes[i]) < 0)
-			goto done;
-	/* An object in several packs is written once. */
-	if (nentries > 1)
-		qsort(entries, nentries, sizeof(*entries), compare_entry_ids);
-	for (size_t i = 0; i < nentries; i++)
-		if (unique == 0 || !git_oid_equal(&entries[unique - 1].id, &entries[i].id))
-			entries[unique++] = entries[i];
-	if (gs_repo_acquire(&repo, store) < 0)
-		goto done;
-	if (git_repository_odb(&odb, repo) < 0) {
-		gs_error_set_git(-1, store->path);
-		goto done;
-	}
-	if (gs_packwriter_begin(&writer, store, (uint32_t)unique) < 0)
-		goto done;
-	for (size_t i = 0; i < unique; i++)
-		if (copy_entry(writer, odb, &entries[i], maps[entries[i].pack]) < 0)
-			goto done;
-	if (gs_packwriter_finish(writer, hex) < 0)
-		goto done;
-	/* Never delete the pack just written (same objects, same name). */
-	for (size_t i = keep; i < count; i++)
-		if (!has_suffix(packs[i].base, hex))
-			remove_pack(packs[i].base);
+	gs_pack_merge_remove(m, hex);
 	rc = 0;
 done:
 	gs_packwriter_free(writer);
-	git_odb_free(odb);
-	gs_repo_release(store, repo);
-	for (size_t i = 0; maps && i < nmerge; i++)
-		if (maps[i])
-			munmap(maps[i], (size_t)map_sizes[i]);
-	free(maps);
-	free(map_sizes);
-	free(entries);
-	packs_free(packs, count);
-	free(dir);
+	gs_pack_merge_free(m);
 	return rc;
 }
 
@@ -420,7 +502,7 @@ int gs_store_pack(gs_store *store)
 
 	if (gs_lock_acquire(&lock, store) < 0)
 		return -1;
-	rc = gs_pack_consolidate(store, 1);
+	rc = consolidate(store);
 	gs_lock_release(lock);
 	return rc;
 }

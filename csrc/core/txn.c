@@ -442,27 +442,63 @@ static void keep_trees(gs_txn *txn)
 	gs_tree_cache_set(txn->store, trees, n);
 }
 
-int gs_txn_flush(gs_txn *txn)
+static int pending_has(void *txn, const git_oid *id)
+{
+	return find_pending(txn, id) != 0;
+}
+
+/* The pending objects (and those of `merge`, when given) as one pack. */
+static int flush(gs_txn *txn, gs_pack_merge *merge)
 {
 	gs_packwriter *w = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
+	size_t count = txn->count;
 	int rc = -1;
 
 	if (txn->count == 0)
 		return 0;
-	if (gs_packwriter_begin(&w, txn->store, (uint32_t)txn->count) < 0)
+	if (merge)
+		count += gs_pack_merge_skip(merge, pending_has, txn);
+	if (gs_packwriter_begin(&w, txn->store, (uint32_t)count) < 0)
 		return -1;
 	for (size_t i = 0; i < txn->count; i++) {
 		pending_object *obj = &txn->objects[i];
 		if (gs_packwriter_add(w, &obj->id, obj->type, obj->data, obj->len) < 0)
 			goto done;
 	}
-	if (gs_packwriter_finish(w, hex) < 0)
+	if ((merge && gs_pack_merge_copy(merge, w) < 0) || gs_packwriter_finish(w, hex) < 0)
 		goto done;
+	if (merge)
+		gs_pack_merge_remove(merge, hex);
 	keep_trees(txn);
 	drop_pending(txn);
 	rc = 0;
 done:
 	gs_packwriter_free(w);
+	return rc;
+}
+
+int gs_txn_flush(gs_txn *txn)
+{
+	return flush(txn, NULL);
+}
+
+int gs_txn_flush_merging(gs_txn *txn)
+{
+	gs_pack_merge *merge = NULL;
+	int rc;
+
+	if (txn->count == 0)
+		return 0;
+	/* Merging is housekeeping: when it cannot be done, the commit's
+	 * pack is written alone and the packs wait for the next try. */
+	if (gs_pack_merge_plan(&merge, txn->store, GS_PACK_LIMIT) < 0)
+		gs_error_clear();
+	rc = flush(txn, merge);
+	if (rc < 0 && merge) {
+		gs_error_clear();
+		rc = flush(txn, NULL);
+	}
+	gs_pack_merge_free(merge);
 	return rc;
 }
