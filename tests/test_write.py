@@ -1221,6 +1221,25 @@ class TestStorage:
         assert int(counts["count"]) == count_before == len(loose)
         assert loose_object_ids(env.path) == loose
 
+    @pytest.mark.parametrize("count", [0, 1, 1092, 1093, 3000])
+    def test_trees_of_every_size_read_by_git(self, env, count):
+        # Trees are stored uncompressed, in blocks of at most 65535 bytes.
+        # An entry here is 60 bytes: 1092 fit one block, 1093 need two.
+        with env.fs.batch() as b:
+            for i in range(count):
+                b.write(f"big/{i:0>{32}}", b"x")
+            b.write("other/keep", b"keep")
+        fs = b.fs
+        if count:
+            assert int(env.g("cat-file", "-s", f"{fs.commit_hash}:big")) == 60 * count
+            names = env.g.lines("ls-tree", "--name-only", f"{fs.commit_hash}:big")
+            assert names == [f"{i:0>{32}}" for i in range(count)]
+            assert len(fs.ls("big")) == count
+        else:
+            assert not fs.exists("big")
+        assert env.g("cat-file", "-p", f"{fs.commit_hash}:other/keep") == "keep"
+        assert_fsck_clean(env.path)
+
     def test_packs_merge_into_a_commits_own_pack(self, env):
         # Every commit creates exactly one pack, also when the small packs
         # are merged: the merge goes into that commit's pack, which then

@@ -103,24 +103,49 @@ fail:
 	return -1;
 }
 
-int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
-		      size_t len)
+/*
+ * `len` bytes as a zlib stream of stored (uncompressed) blocks into buf.
+ * Trees are written this way: their object ids do not compress, and
+ * deflating them costs more than the rest of a commit put together.
+ * `git gc` deflates them like everything else.
+ */
+static int zlib_stored(gs_buf *buf, const unsigned char *data, size_t len)
 {
-	unsigned char header[16];
-	size_t n = 0, size = len;
+	enum { BLOCK = 65535 };
+	uLong adler = adler32(1, data, (uInt)len);
+	unsigned char *out;
+	size_t blocks = len ? (len + BLOCK - 1) / BLOCK : 1;
+
+	if (gs_buf_grow(buf, 2 + len + 5 * blocks + 4 + 1) < 0)
+		return -1;
+	out = (unsigned char *)buf->data;
+	*out++ = 0x78;   /* deflate, 32K window */
+	*out++ = 0x01;   /* no dictionary, fastest; (0x78 << 8 | 0x01) % 31 == 0 */
+	for (size_t b = 0; b < blocks; b++) {
+		size_t n = len - b * BLOCK < BLOCK ? len - b * BLOCK : BLOCK;
+		*out++ = b + 1 == blocks;   /* BFINAL, BTYPE 00 */
+		*out++ = (unsigned char)(n & 0xff);
+		*out++ = (unsigned char)(n >> 8);
+		*out++ = (unsigned char)(~n & 0xff);
+		*out++ = (unsigned char)((~n >> 8) & 0xff);
+		memcpy(out, data + b * BLOCK, n);
+		out += n;
+	}
+	*out++ = (unsigned char)(adler >> 24);
+	*out++ = (unsigned char)(adler >> 16);
+	*out++ = (unsigned char)(adler >> 8);
+	*out++ = (unsigned char)adler;
+	buf->size = (size_t)(out - (unsigned char *)buf->data);
+	return 0;
+}
+
+/* `len` bytes deflated (fastest level) into buf. */
+static int deflated(gs_packwriter *w, const void *data, size_t len)
+{
 	z_stream *z = &w->z;
 	uLong bound;
-	uint32_t crc;
 	int zrc;
 
-	if (w->count == w->expected)
-		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
-	header[n] = (unsigned char)((type << 4) | (size & 15));
-	for (size >>= 4; size; size >>= 7) {
-		header[n++] |= 0x80;
-		header[n] = size & 0x7f;
-	}
-	n++;
 	if (!w->z_ready) {
 		if (deflateInit(z, Z_BEST_SPEED) != Z_OK)
 			return gs_error_set_os(ENOMEM, "out of memory");
@@ -139,6 +164,27 @@ int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, co
 	w->scratch.size = bound - z->avail_out;
 	if (zrc != Z_STREAM_END)
 		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
+	return 0;
+}
+
+int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
+		      size_t len)
+{
+	unsigned char header[16];
+	size_t n = 0, size = len;
+	uint32_t crc;
+
+	if (w->count == w->expected)
+		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
+	header[n] = (unsigned char)((type << 4) | (size & 15));
+	for (size >>= 4; size; size >>= 7) {
+		header[n++] |= 0x80;
+		header[n] = size & 0x7f;
+	}
+	n++;
+	if ((type == GIT_OBJECT_TREE ? zlib_stored(&w->scratch, data, len)
+				     : deflated(w, data, len)) < 0)
+		return -1;
 	crc = (uint32_t)crc32(0, header, (uInt)n);
 	crc = (uint32_t)crc32(crc, (const Bytef *)w->scratch.data, (uInt)w->scratch.size);
 	git_oid_cpy(&w->entries[w->count].id, id);
