@@ -183,11 +183,14 @@ def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=
         _problem(report, ignore_errors, local, exc)
     report.warnings.extend(_overlap_warning(local, rel) for rel, local, _, _ in overlaps)
     removes: list[str] = []
+    prefix = dest + "/" if dest else ""
     if not delete:
         entries = []
+        # Below a destination that is missing or empty nothing exists yet.
+        occupied = fs.exists(dest) if dest else bool(fs.ls(""))
         for entry in adds:
             rel, local, kind, executable = entry
-            exists = fs.exists(_join(dest, rel))
+            exists = occupied and fs.exists(prefix + rel)
             if exists and ignore_existing:
                 continue
             entries.append(entry)
@@ -212,7 +215,7 @@ def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=
         if ignore_errors and report.errors and not unchanged:
             raise _all_failed(report)
         return _finish(fs, report)
-    items = [(_join(dest, rel), local, kind == _LINK) for rel, local, kind, _ in entries]
+    items = [(prefix + rel, local, kind == _LINK) for rel, local, kind, _ in entries]
     result, failures = fs._import_local(items, removes, message, _operation, mode,
                                         ignore_errors)
     for index, exc in failures:

@@ -148,6 +148,14 @@ typedef struct gs_packwriter gs_packwriter;
 int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count);
 int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
 		      size_t len);
+/* Many objects at once, deflated on several threads when worth it. */
+typedef struct {
+	git_oid id;
+	git_object_t type;
+	const void *data;
+	size_t len;
+} gs_pack_object;
+int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_t count);
 /* An entry copied as it is from another pack (header and zlib data of a
  * whole, non-delta object). */
 int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len);

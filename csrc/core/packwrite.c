@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -19,6 +20,19 @@ typedef struct {
 	uint32_t crc;
 } index_entry;
 
+/* Reused: deflateInit costs more than deflating a small object. */
+typedef struct {
+	z_stream z;
+	int ready;
+} deflater;
+
+static void deflater_end(deflater *d)
+{
+	if (d->ready)
+		deflateEnd(&d->z);
+	d->ready = 0;
+}
+
 struct gs_packwriter {
 	char *dir;
 	char *tmp_pack;
@@ -27,10 +41,9 @@ struct gs_packwriter {
 	uint64_t offset;
 	uint32_t expected, count;
 	index_entry *entries;
-	gs_buf scratch;       /* one compressed object */
+	gs_buf scratch;       /* one encoded entry */
 	gs_buf pending;       /* bytes not yet written: few large writes */
-	z_stream z;           /* reused: deflateInit costs more than small objects */
-	int z_ready;
+	deflater z;
 };
 
 static int write_all(int fd, const void *data, size_t len, const char *what)
@@ -104,9 +117,9 @@ fail:
 }
 
 /*
- * `len` bytes as a zlib stream of stored (uncompressed) blocks into buf.
- * Trees are written this way: their object ids do not compress, and
- * deflating them costs more than the rest of a commit put together.
+ * `len` bytes as a zlib stream of stored (uncompressed) blocks, appended
+ * to buf.  Trees are written this way: their object ids do not compress,
+ * and deflating them costs more than the rest of a commit put together.
  * `git gc` deflates them like everything else.
  */
 static int zlib_stored(gs_buf *buf, const unsigned char *data, size_t len)
@@ -116,9 +129,9 @@ static int zlib_stored(gs_buf *buf, const unsigned char *data, size_t len)
 	unsigned char *out;
 	size_t blocks = len ? (len + BLOCK - 1) / BLOCK : 1;
 
-	if (gs_buf_grow(buf, 2 + len + 5 * blocks + 4 + 1) < 0)
+	if (gs_buf_grow(buf, buf->size + 2 + len + 5 * blocks + 4 + 1) < 0)
 		return -1;
-	out = (unsigned char *)buf->data;
+	out = (unsigned char *)buf->data + buf->size;
 	*out++ = 0x78;   /* deflate, 32K window */
 	*out++ = 0x01;   /* no dictionary, fastest; (0x78 << 8 | 0x01) % 31 == 0 */
 	for (size_t b = 0; b < blocks; b++) {
@@ -139,61 +152,172 @@ static int zlib_stored(gs_buf *buf, const unsigned char *data, size_t len)
 	return 0;
 }
 
-/* `len` bytes deflated (fastest level) into buf. */
-static int deflated(gs_packwriter *w, const void *data, size_t len)
+/* `len` bytes deflated (fastest level), appended to buf. */
+static int deflated(gs_buf *buf, deflater *d, const void *data, size_t len)
 {
-	z_stream *z = &w->z;
+	z_stream *z = &d->z;
 	uLong bound;
 	int zrc;
 
-	if (!w->z_ready) {
+	if (!d->ready) {
 		if (deflateInit(z, Z_BEST_SPEED) != Z_OK)
 			return gs_error_set_os(ENOMEM, "out of memory");
-		w->z_ready = 1;
+		d->ready = 1;
 	} else if (deflateReset(z) != Z_OK) {
 		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
 	}
 	bound = deflateBound(z, (uLong)len);
-	if (gs_buf_grow(&w->scratch, bound + 1) < 0)
+	if (gs_buf_grow(buf, buf->size + bound + 1) < 0)
 		return -1;
 	z->next_in = (Bytef *)data;
 	z->avail_in = (uInt)len;
-	z->next_out = (Bytef *)w->scratch.data;
+	z->next_out = (Bytef *)buf->data + buf->size;
 	z->avail_out = (uInt)bound;
 	zrc = deflate(z, Z_FINISH);
-	w->scratch.size = bound - z->avail_out;
+	buf->size += bound - z->avail_out;
 	if (zrc != Z_STREAM_END)
 		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
 	return 0;
 }
 
-int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
-		      size_t len)
+/* An object as a pack entry into out: its type-and-size header, then
+ * its zlib data; *crc is the entry's CRC-32 for the index. */
+static int encode_entry(gs_buf *out, uint32_t *crc, deflater *d, git_object_t type,
+			const void *data, size_t len)
 {
 	unsigned char header[16];
 	size_t n = 0, size = len;
-	uint32_t crc;
 
-	if (w->count == w->expected)
-		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
 	header[n] = (unsigned char)((type << 4) | (size & 15));
 	for (size >>= 4; size; size >>= 7) {
 		header[n++] |= 0x80;
 		header[n] = size & 0x7f;
 	}
 	n++;
-	if ((type == GIT_OBJECT_TREE ? zlib_stored(&w->scratch, data, len)
-				     : deflated(w, data, len)) < 0)
+	out->size = 0;
+	if (gs_buf_put(out, header, n) < 0 ||
+	    (type == GIT_OBJECT_TREE ? zlib_stored(out, data, len) : deflated(out, d, data, len)) < 0)
 		return -1;
-	crc = (uint32_t)crc32(0, header, (uInt)n);
-	crc = (uint32_t)crc32(crc, (const Bytef *)w->scratch.data, (uInt)w->scratch.size);
+	*crc = (uint32_t)crc32(0, (const Bytef *)out->data, (uInt)out->size);
+	return 0;
+}
+
+static int put_entry(gs_packwriter *w, const git_oid *id, const void *entry, size_t len,
+		     uint32_t crc)
+{
+	if (w->count == w->expected)
+		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
 	git_oid_cpy(&w->entries[w->count].id, id);
 	w->entries[w->count].offset = w->offset;
 	w->entries[w->count].crc = crc;
 	w->count++;
-	if (pack_put(w, header, n) < 0 || pack_put(w, w->scratch.data, w->scratch.size) < 0)
+	return pack_put(w, entry, len);
+}
+
+int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
+		      size_t len)
+{
+	uint32_t crc;
+
+	if (encode_entry(&w->scratch, &crc, &w->z, type, data, len) < 0)
 		return -1;
-	return 0;
+	return put_entry(w, id, w->scratch.data, w->scratch.size, crc);
+}
+
+/*
+ * Many objects: deflating is most of the work, so batches of them are
+ * encoded on several threads, then written in order by this one.
+ */
+#define ENCODE_BATCH 1024
+#define ENCODE_BATCH_BYTES (8 * 1024 * 1024)
+#define ENCODE_HELPERS 3
+
+typedef struct {
+	const gs_pack_object *objects;   /* the batch */
+	size_t count, next;              /* next: taken atomically */
+	gs_buf *entries;
+	uint32_t *crcs;
+	char *failed;
+} encode_job;
+
+static void *encode_worker(void *arg)
+{
+	encode_job *job = arg;
+	deflater d = {0};
+	size_t i;
+
+	while ((i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED)) < job->count) {
+		const gs_pack_object *o = &job->objects[i];
+		if (encode_entry(&job->entries[i], &job->crcs[i], &d, o->type, o->data, o->len) < 0) {
+			job->failed[i] = 1;
+			gs_error_clear();   /* this thread's; the writer encodes it again */
+		}
+	}
+	deflater_end(&d);
+	return NULL;
+}
+
+static void encode_batch(encode_job *job)
+{
+	pthread_t helpers[ENCODE_HELPERS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t want = cpus > 1 ? (size_t)cpus - 1 : 0, started = 0;
+
+	if (want > ENCODE_HELPERS)
+		want = ENCODE_HELPERS;
+	while (started < want && pthread_create(&helpers[started], NULL, encode_worker, job) == 0)
+		started++;
+	encode_worker(job);
+	for (size_t t = 0; t < started; t++)
+		pthread_join(helpers[t], NULL);
+}
+
+int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_t count)
+{
+	encode_job job = {0};
+	size_t done = 0, cap = count < ENCODE_BATCH ? count : ENCODE_BATCH;
+	int rc = -1;
+
+	if (count < 64 || sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		for (size_t i = 0; i < count; i++)
+			if (gs_packwriter_add(w, &objects[i].id, objects[i].type, objects[i].data,
+					      objects[i].len) < 0)
+				return -1;
+		return 0;
+	}
+	job.entries = calloc(cap, sizeof(*job.entries));
+	job.crcs = calloc(cap, sizeof(*job.crcs));
+	job.failed = calloc(cap, 1);
+	if (!job.entries || !job.crcs || !job.failed) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	while (done < count) {
+		size_t n = 0, bytes = 0;
+		while (done + n < count && n < cap && bytes < ENCODE_BATCH_BYTES)
+			bytes += objects[done + n++].len;
+		job.objects = objects + done;
+		job.count = n;
+		job.next = 0;
+		memset(job.failed, 0, n);
+		encode_batch(&job);
+		for (size_t i = 0; i < n; i++) {
+			const gs_pack_object *o = &objects[done + i];
+			if (job.failed[i] ? gs_packwriter_add(w, &o->id, o->type, o->data, o->len) < 0
+					  : put_entry(w, &o->id, job.entries[i].data, job.entries[i].size,
+						      job.crcs[i]) < 0)
+				goto done;
+		}
+		done += n;
+	}
+	rc = 0;
+done:
+	for (size_t i = 0; job.entries && i < cap; i++)
+		gs_buf_free(&job.entries[i]);
+	free(job.entries);
+	free(job.crcs);
+	free(job.failed);
+	return rc;
 }
 
 int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len)
@@ -337,8 +461,7 @@ void gs_packwriter_free(gs_packwriter *w)
 		unlink(w->tmp_pack);  /* not finished: drop the partial pack */
 		free(w->tmp_pack);
 	}
-	if (w->z_ready)
-		deflateEnd(&w->z);
+	deflater_end(&w->z);
 	free(w->dir);
 	free(w->entries);
 	gs_buf_free(&w->scratch);

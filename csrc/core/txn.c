@@ -450,6 +450,7 @@ static int pending_has(void *txn, const git_oid *id)
 /* The pending objects (and those of `merge`, when given) as one pack. */
 static int flush(gs_txn *txn, gs_pack_merge *merge)
 {
+	gs_pack_object *objects = NULL;
 	gs_packwriter *w = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t count = txn->count;
@@ -459,13 +460,15 @@ static int flush(gs_txn *txn, gs_pack_merge *merge)
 		return 0;
 	if (merge)
 		count += gs_pack_merge_skip(merge, pending_has, txn);
-	if (gs_packwriter_begin(&w, txn->store, (uint32_t)count) < 0)
-		return -1;
+	if (!(objects = malloc(txn->count * sizeof(*objects))))
+		return gs_error_set_os(ENOMEM, "out of memory");
 	for (size_t i = 0; i < txn->count; i++) {
 		pending_object *obj = &txn->objects[i];
-		if (gs_packwriter_add(w, &obj->id, obj->type, obj->data, obj->len) < 0)
-			goto done;
+		objects[i] = (gs_pack_object){obj->id, obj->type, obj->data, obj->len};
 	}
+	if (gs_packwriter_begin(&w, txn->store, (uint32_t)count) < 0 ||
+	    gs_packwriter_add_all(w, objects, txn->count) < 0)
+		goto done;
 	if ((merge && gs_pack_merge_copy(merge, w) < 0) || gs_packwriter_finish(w, hex) < 0)
 		goto done;
 	if (merge)
@@ -475,6 +478,7 @@ static int flush(gs_txn *txn, gs_pack_merge *merge)
 	rc = 0;
 done:
 	gs_packwriter_free(w);
+	free(objects);
 	return rc;
 }
 
