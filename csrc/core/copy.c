@@ -506,7 +506,8 @@ static int list_dir(dir_listing *out, DIR *dir)
 	}
 	if (errno)
 		return errno;
-	qsort_r(out->at, out->count, sizeof(*out->at), compare_listed, out->names.data);
+	if (out->count > 1)
+		qsort_r(out->at, out->count, sizeof(*out->at), compare_listed, out->names.data);
 	return 0;
 }
 

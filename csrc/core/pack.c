@@ -369,7 +369,8 @@ int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
 	m->store = store;
 	if (list_packs(&m->packs, &m->count, dir) < 0)
 		goto done;
-	qsort(m->packs, m->count, sizeof(*m->packs), compare_size_desc);
+	if (m->count > 1)
+		qsort(m->packs, m->count, sizeof(*m->packs), compare_size_desc);
 	m->keep = packs_to_keep(m->packs, m->count);
 	nmerge = m->count - m->keep;
 	if (nmerge < 2 && threshold > 1) {
