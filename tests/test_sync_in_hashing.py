@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -887,3 +889,36 @@ class TestErrors:
         assert res is fs2 and env.tip() == fs2.commit_hash
         assert res.changes == ChangeReport(errors=res.changes.errors)
         assert sorted(e.path for e in res.changes.errors) == fifos
+
+
+FEW_FDS = """
+import resource, sys
+from gitstore import GitStore
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (48, hard))
+fs = GitStore.open(sys.argv[1], create=False).branches["main"]
+new = fs.sync_in(sys.argv[2], "")
+report = new.changes
+print(sorted(e.path for e in report.update), len(report.add), len(report.delete),
+      len(report.errors))
+"""
+
+
+def test_many_directories_with_few_file_descriptors(tmp_path):
+    # Hashing beside the walk holds a directory fd per queued chunk: a big
+    # tree must not run the process out of descriptors (which would make
+    # directories look unreadable).
+    src = tmp_path / "src"
+    for d in range(60):
+        for f in range(70):
+            path = src / f"d{d:02d}" / f"f{f:02d}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"%d %d\n" % (d, f))
+    repo = tmp_path / "repo.git"
+    fs = GitStore.open(str(repo), branch="main").branches["main"]
+    fs.sync_in(str(src), "")
+    (src / "d59" / "f69.txt").write_bytes(b"changed\n")
+    proc = subprocess.run([sys.executable, "-c", FEW_FDS, str(repo), str(src)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "['d59/f69.txt'] 0 0 0"

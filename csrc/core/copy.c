@@ -94,6 +94,7 @@ static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, c
  */
 #define HASH_CHUNK 64
 #define HASH_HELPERS 3
+#define HASH_QUEUED_MAX 16
 
 typedef struct {
 	size_t index;         /* of the entry in the walk's list */
@@ -131,7 +132,8 @@ static void chunk_free(hash_chunk *chunk)
 		return;
 	for (size_t i = 0; i < chunk->count; i++)
 		free(chunk->items[i].message);
-	close(chunk->dirfd);
+	if (chunk->dirfd >= 0)
+		close(chunk->dirfd);
 	free(chunk->dir);
 	gs_buf_free(&chunk->names);
 	free(chunk);
@@ -159,6 +161,8 @@ static void chunk_hash(hash_chunk *chunk)
 			item->exec = mode == GS_MODE_EXEC;
 	}
 	gs_buf_free(&path);
+	close(chunk->dirfd);
+	chunk->dirfd = -1;
 }
 
 /* The next chunk to hash; NULL once the walk has ended and none is left. */
@@ -249,8 +253,13 @@ static int pool_submit(hash_pool *pool, hash_chunk *chunk)
 	}
 	pool->chunks[pool->count++] = chunk;
 	start_helpers = pool->count == 2;
+	/* Each queued chunk holds an fd: past a few, the walk hashes one
+	 * itself instead of running out of them. */
+	chunk = pool->count - pool->next > HASH_QUEUED_MAX ? pool->chunks[pool->next++] : NULL;
 	pthread_cond_signal(&pool->queued);
 	pthread_mutex_unlock(&pool->lock);
+	if (chunk)
+		chunk_hash(chunk);
 	if (start_helpers) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		size_t want = cpus > 1 ? (size_t)cpus - 1 : 0;
