@@ -920,7 +920,7 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 
 	memset(out, 0, sizeof(*out));
 	if (opts->compare && dest_tree) {
-		if (gs_tree_files(&stored, store, repo, dest_tree, "") < 0)
+		if (gs_tree_files_by_path(&stored, store, repo, dest_tree) < 0)
 			goto done;
 		sort_unless_sorted(stored.items, stored.count, sizeof(*stored.items),
 				   compare_file_paths);

@@ -525,6 +525,10 @@ void gs_filelist_free(gs_filelist *list);
  * memory. */
 int gs_tree_files(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
 		  const char *dir);
+/* The same in path order (sorted bytewise, when the trees are sorted as
+ * git writes them). */
+int gs_tree_files_by_path(gs_filelist *out, gs_store *store, git_repository *repo,
+			  const git_oid *tree);
 
 /* ------------------------------------------------------------------ */
 /* Exclusion (exclude.c) and globbing on disk (diskglob.c)             */

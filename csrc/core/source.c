@@ -145,9 +145,11 @@ done:
 	return rc;
 }
 
-/* Walk order: a directory's files first, then each subdirectory. */
+/* Walk order: a directory's files first, then each subdirectory; in
+ * path order, each entry where it sorts (a tree as its name and '/'),
+ * which is the order git keeps tree entries in. */
 static int collect(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
-		   const char *dir)
+		   const char *dir, int path_order)
 {
 	gs_dirlist list;
 	gs_buf path = {0};
@@ -155,10 +157,11 @@ static int collect(gs_filelist *out, gs_store *store, git_repository *repo, cons
 
 	if ((store ? gs_tree_list_recent(&list, store, repo, tree) : gs_tree_list(&list, repo, tree)) < 0)
 		return -1;
-	for (int want_dirs = 0; want_dirs < 2; want_dirs++) {
+	for (int pass = 0; pass < (path_order ? 1 : 2); pass++) {
 		for (size_t i = 0; i < list.count; i++) {
 			gs_dirent *e = &list.items[i];
-			if ((e->mode == GS_MODE_TREE) != want_dirs)
+			int is_dir = e->mode == GS_MODE_TREE;
+			if (!path_order && is_dir != pass)
 				continue;
 			/* A crafted tree could hide a path in a name. */
 			if (strchr(e->name, '/')) {
@@ -169,8 +172,8 @@ static int collect(gs_filelist *out, gs_store *store, git_repository *repo, cons
 			if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
 			    gs_buf_puts(&path, e->name) < 0)
 				goto done;
-			if (want_dirs ? collect(out, store, repo, &e->id, path.data) < 0
-				      : gs_filelist_push(out, path.data, &e->id, e->mode) < 0)
+			if (is_dir ? collect(out, store, repo, &e->id, path.data, path_order) < 0
+				   : gs_filelist_push(out, path.data, &e->id, e->mode) < 0)
 				goto done;
 		}
 	}
@@ -184,7 +187,13 @@ done:
 int gs_tree_files(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
 		  const char *dir)
 {
-	return collect(out, store, repo, tree, dir);
+	return collect(out, store, repo, tree, dir, 0);
+}
+
+int gs_tree_files_by_path(gs_filelist *out, gs_store *store, git_repository *repo,
+			  const git_oid *tree)
+{
+	return collect(out, store, repo, tree, "", 1);
 }
 
 int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode)
