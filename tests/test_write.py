@@ -1240,6 +1240,22 @@ class TestStorage:
         assert env.g("cat-file", "-p", f"{fs.commit_hash}:other/keep") == "keep"
         assert_fsck_clean(env.path)
 
+    def test_store_pack_merges_every_small_pack(self, env):
+        fs = env.fs
+        for i in range(6):
+            fs = fs.write(f"p/{i}.txt", b"pack %d\n" % i)
+        before = pack_names(env.path)
+        assert len(before) >= 6
+        all_ids = set().union(*(pack_object_ids(env.path, name) for name in before))
+        env.store.pack()
+        after = pack_names(env.path)
+        assert len(after) == 1
+        assert all_ids <= pack_object_ids(env.path, after.pop())
+        assert [fs.read(f"p/{i}.txt") for i in range(6)] == [b"pack %d\n" % i for i in range(6)]
+        env.store.pack()   # nothing left to merge
+        assert len(pack_names(env.path)) == 1
+        assert_fsck_clean(env.path)
+
     def test_packs_merge_into_a_commits_own_pack(self, env):
         # Every commit creates exactly one pack, also when the small packs
         # are merged: the merge goes into that commit's pack, which then
