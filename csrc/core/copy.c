@@ -99,16 +99,19 @@ static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, c
 typedef struct {
 	size_t index;         /* of the entry in the walk's list */
 	size_t name_at;       /* in the chunk's names */
+	int hashed;           /* 1 id and exec are set, -1 err or message say why not,
+			       * 0 left for the diff (no fd to spare) */
 	git_oid id;
-	int exec, err;        /* err or message: hashing failed */
+	int exec, err;
 	char *message;
 } hash_item;
 
-typedef struct {
+typedef struct hash_chunk {
 	int dirfd;
 	char *dir;            /* the directory's path, for messages */
 	gs_buf names;
 	size_t count;
+	struct hash_chunk *next_done;
 	hash_item items[HASH_CHUNK];
 } hash_chunk;
 
@@ -119,8 +122,10 @@ typedef struct {
 	pthread_mutex_t lock;
 	pthread_cond_t queued;      /* a chunk was queued, or the walk ended */
 	size_t cursor;              /* in stored: where the last lookup ended */
-	hash_chunk **chunks;
+	hash_chunk **chunks;        /* queued from `next` on */
 	size_t count, cap, next;
+	hash_chunk *done;           /* hashed, for the walking thread to apply */
+	gs_local_list *list;        /* the walk's entries (walking thread only) */
 	int walking;
 	pthread_t helpers[HASH_HELPERS];
 	size_t nhelpers;
@@ -155,10 +160,19 @@ static void chunk_hash(hash_chunk *chunk)
 		if (gs_buf_put(&path, chunk->dir, dir_len) < 0 ||
 		    (sep && gs_buf_put(&path, "/", 1) < 0) || gs_buf_puts(&path, name) < 0 ||
 		    local_blob_at(&item->id, &mode, NULL, chunk->dirfd, name, path.data, 0, 0,
-				  NULL) < 0)
+				  NULL) < 0) {
+			int err = gs_error_last()->os_errno;
+			item->hashed = err == EMFILE || err == ENFILE ? 0 : -1;
 			take_error(&item->err, &item->message);
-		else
+			if (!item->hashed) {
+				item->err = 0;
+				free(item->message);
+				item->message = NULL;
+			}
+		} else {
+			item->hashed = 1;
 			item->exec = mode == GS_MODE_EXEC;
+		}
 	}
 	gs_buf_free(&path);
 	close(chunk->dirfd);
@@ -179,19 +193,60 @@ static hash_chunk *pool_take(hash_pool *pool)
 	return chunk;
 }
 
+/* Hash a chunk taken from the queue and hand it back. */
+static void pool_hash(hash_pool *pool, hash_chunk *chunk)
+{
+	chunk_hash(chunk);
+	pthread_mutex_lock(&pool->lock);
+	chunk->next_done = pool->done;
+	pool->done = chunk;
+	pthread_mutex_unlock(&pool->lock);
+}
+
 static void *pool_helper(void *arg)
 {
 	hash_pool *pool = arg;
 	hash_chunk *chunk;
 
 	while ((chunk = pool_take(pool)))
-		chunk_hash(chunk);
+		pool_hash(pool, chunk);
 	return NULL;
 }
 
-static void pool_init(hash_pool *pool, const gs_filelist *stored, const char *prefix)
+/* On the walking thread: give the entries of hashed chunks their ids
+ * (none when `list` is NULL) and free the chunks. */
+static void pool_apply(hash_pool *pool, gs_local_list *list)
+{
+	hash_chunk *chunk, *next;
+
+	pthread_mutex_lock(&pool->lock);
+	chunk = pool->done;
+	pool->done = NULL;
+	pthread_mutex_unlock(&pool->lock);
+	for (; chunk; chunk = next) {
+		next = chunk->next_done;
+		for (size_t i = 0; list && i < chunk->count; i++) {
+			hash_item *item = &chunk->items[i];
+			gs_local_entry *e = &list->items[item->index];
+			e->hashed = item->hashed;
+			if (item->hashed < 0) {
+				e->err = item->err;
+				e->message = item->message;
+				item->message = NULL;
+			} else if (item->hashed > 0) {
+				e->exec = item->exec;
+				git_oid_cpy(&e->id, &item->id);
+			}
+		}
+		chunk_free(chunk);
+	}
+}
+
+static void pool_init(hash_pool *pool, gs_local_list *list, const gs_filelist *stored,
+		      const char *prefix)
 {
 	memset(pool, 0, sizeof(*pool));
+	pool->list = list;
 	pool->stored = stored;
 	pool->prefix = prefix;
 	pool->walking = 1;
@@ -259,7 +314,7 @@ static int pool_submit(hash_pool *pool, hash_chunk *chunk)
 	pthread_cond_signal(&pool->queued);
 	pthread_mutex_unlock(&pool->lock);
 	if (chunk)
-		chunk_hash(chunk);
+		pool_hash(pool, chunk);
 	if (start_helpers) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 		size_t want = cpus > 1 ? (size_t)cpus - 1 : 0;
@@ -269,6 +324,9 @@ static int pool_submit(hash_pool *pool, hash_chunk *chunk)
 		       pthread_create(&pool->helpers[pool->nhelpers], NULL, pool_helper, pool) == 0)
 			pool->nhelpers++;
 	}
+	/* Chunks are freed as soon as their results are in: a tree of many
+	 * small directories would otherwise keep one per directory. */
+	pool_apply(pool, pool->list);
 	return 0;
 }
 
@@ -283,32 +341,17 @@ static void pool_finish(hash_pool *pool, gs_local_list *list)
 
 	pthread_mutex_lock(&pool->lock);
 	pool->walking = 0;
-	if (!list)
-		pool->next = pool->count;
+	if (!list) {
+		for (; pool->next < pool->count; pool->next++)
+			chunk_free(pool->chunks[pool->next]);
+	}
 	pthread_cond_broadcast(&pool->queued);
 	pthread_mutex_unlock(&pool->lock);
 	while ((chunk = pool_take(pool)))
-		chunk_hash(chunk);
+		pool_hash(pool, chunk);
 	for (size_t t = 0; t < pool->nhelpers; t++)
 		pthread_join(pool->helpers[t], NULL);
-	for (size_t c = 0; c < pool->count; c++) {
-		chunk = pool->chunks[c];
-		for (size_t i = 0; list && i < chunk->count; i++) {
-			hash_item *item = &chunk->items[i];
-			gs_local_entry *e = &list->items[item->index];
-			if (item->err || item->message) {
-				e->hashed = -1;
-				e->err = item->err;
-				e->message = item->message;
-				item->message = NULL;
-			} else {
-				e->hashed = 1;
-				e->exec = item->exec;
-				git_oid_cpy(&e->id, &item->id);
-			}
-		}
-		chunk_free(chunk);
-	}
+	pool_apply(pool, list);
 	free(pool->chunks);
 	gs_buf_free(&pool->key);
 	pthread_cond_destroy(&pool->queued);
@@ -569,6 +612,15 @@ static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struc
 		} else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			failed = 0;  /* gone since readdir */
 		} else {
+			/* A chunk holds an fd: none waits while a subdirectory is walked. */
+			if (chunk && (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
+				failed = pool_submit(ctx->pool, chunk) < 0;
+				chunk = NULL;
+				if (failed) {
+					ctx->depth--;
+					goto done;
+				}
+			}
 			failed = walk_entry(ctx, fd, name, child_abs.data, child_rel.data, &st) < 0;
 		}
 		if (failed) {
@@ -628,7 +680,7 @@ static int walk_local(gs_local_list *out, const char *root, const gs_exclude *fi
 	ctx.lazy = lazy_stat;
 	ctx.filtering = gs_exclude_active(filter);
 	if (stored && stored->count && lazy_stat) {
-		pool_init(&pool, stored, prefix);
+		pool_init(&pool, out, stored, prefix);
 		ctx.pool = &pool;
 	}
 	gs_exclude_walk_begin(&ctx.exclude, ctx.filtering ? filter : NULL);

@@ -138,8 +138,9 @@ int gs_repo_reload(git_repository *repo);
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
 
-/* Packs (pack.c).  Each commit writes one small pack; once there are
- * this many, the next commit's pack takes in the small ones. */
+/* Packs (pack.c).  Each commit writes one small pack; the packs are
+ * counted every few commits, and once there are this many the next
+ * commit's pack takes in the small ones. */
 #define GS_PACK_LIMIT 16
 
 /* Writing one pack and its index as a stream (packwrite.c): exactly
@@ -212,7 +213,8 @@ int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 /* Write the pending objects as one pack. */
 int gs_txn_flush(gs_txn *txn);
 /* The same under the repository lock: once there are GS_PACK_LIMIT
- * packs, the small ones are merged into this one and removed. */
+ * packs (counted every few calls), the small ones are merged into this
+ * one and removed. */
 int gs_txn_flush_merging(gs_txn *txn);
 
 /* ------------------------------------------------------------------ */

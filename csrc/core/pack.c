@@ -373,7 +373,7 @@ int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
 		qsort(m->packs, m->count, sizeof(*m->packs), compare_size_desc);
 	m->keep = packs_to_keep(m->packs, m->count);
 	nmerge = m->count - m->keep;
-	if (nmerge < 2 && threshold > 1) {
+	if (nmerge < 2) {
 		rc = 0;
 		goto done;
 	}
@@ -480,10 +480,8 @@ static int consolidate(gs_store *store)
 
 	if (gs_pack_merge_plan(&m, store, 1) < 0)
 		return -1;
-	if (!m || m->count - m->keep < 2) {
-		gs_pack_merge_free(m);
+	if (!m)
 		return 0;
-	}
 	if (gs_packwriter_begin(&writer, store,
 				(uint32_t)gs_pack_merge_skip(m, never_written, NULL)) < 0 ||
 	    gs_pack_merge_copy(m, writer) < 0 || gs_packwriter_finish(writer, hex) < 0)

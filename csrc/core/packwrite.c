@@ -1,6 +1,7 @@
 /* packwrite.c - writing a pack file and its index (git's formats,
- * version 2) as a stream: one object at a time goes to the file, only
- * the index entries stay in memory. */
+ * version 2) as a stream: objects go to the file one at a time (or a
+ * batch of about ENCODE_BATCH_BYTES at a time when deflated on several
+ * threads); only the index entries stay in memory. */
 #include "gs_internal.h"
 
 #include <arpa/inet.h>
@@ -120,12 +121,13 @@ fail:
  * `len` bytes as a zlib stream of stored (uncompressed) blocks, appended
  * to buf.  Trees are written this way: their object ids do not compress,
  * and deflating them costs more than the rest of a commit put together.
- * `git gc` deflates them like everything else.
+ * They stay stored through our merges; `git gc` deltifies most of them,
+ * and `git repack -a -d -F` deflates every object again.
  */
 static int zlib_stored(gs_buf *buf, const unsigned char *data, size_t len)
 {
 	enum { BLOCK = 65535 };
-	uLong adler = adler32(1, data, (uInt)len);
+	uLong adler = adler32_z(1, data, len);
 	unsigned char *out;
 	size_t blocks = len ? (len + BLOCK - 1) / BLOCK : 1;
 
@@ -198,7 +200,7 @@ static int encode_entry(gs_buf *out, uint32_t *crc, deflater *d, git_object_t ty
 	if (gs_buf_put(out, header, n) < 0 ||
 	    (type == GIT_OBJECT_TREE ? zlib_stored(out, data, len) : deflated(out, d, data, len)) < 0)
 		return -1;
-	*crc = (uint32_t)crc32(0, (const Bytef *)out->data, (uInt)out->size);
+	*crc = (uint32_t)crc32_z(0, (const Bytef *)out->data, out->size);
 	return 0;
 }
 
@@ -307,6 +309,9 @@ int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_
 					  : put_entry(w, &o->id, job.entries[i].data, job.entries[i].size,
 						      job.crcs[i]) < 0)
 				goto done;
+			/* A slot keeps its buffer for the next batch, unless it is big. */
+			if (job.entries[i].cap > 64 * 1024)
+				gs_buf_free(&job.entries[i]);
 		}
 		done += n;
 	}

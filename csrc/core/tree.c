@@ -296,11 +296,20 @@ void gs_blob_free(gs_blob *blob)
 /* ------------------------------------------------------------------ */
 /* Trees a commit starts from                                          */
 
+static int compare_cached(const void *a, const void *b)
+{
+	return git_oid_cmp(&((const struct gs_cached_tree *)a)->id,
+			   &((const struct gs_cached_tree *)b)->id);
+}
+
 void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t count)
 {
 	struct gs_cached_tree *old;
 	size_t old_count;
 
+	/* Sorted by id: an import writes tens of thousands of trees. */
+	if (count > 1)
+		qsort(trees, count, sizeof(*trees), compare_cached);
 	pthread_mutex_lock(&store->tree_cache_lock);
 	old = store->tree_cache;
 	old_count = store->tree_cache_count;
@@ -315,18 +324,17 @@ void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t cou
 /* A copy of a cached tree's raw content, or NULL. */
 static char *cached_tree(size_t *len, gs_store *store, const git_oid *id)
 {
+	struct gs_cached_tree key, *t = NULL;
 	char *copy = NULL;
 
+	git_oid_cpy(&key.id, id);
 	pthread_mutex_lock(&store->tree_cache_lock);
-	for (size_t i = 0; i < store->tree_cache_count; i++) {
-		struct gs_cached_tree *t = &store->tree_cache[i];
-		if (git_oid_equal(&t->id, id)) {
-			if ((copy = malloc(t->len ? t->len : 1))) {
-				memcpy(copy, t->data, t->len);
-				*len = t->len;
-			}
-			break;
-		}
+	if (store->tree_cache_count)
+		t = bsearch(&key, store->tree_cache, store->tree_cache_count,
+			    sizeof(*store->tree_cache), compare_cached);
+	if (t && (copy = malloc(t->len ? t->len : 1))) {
+		memcpy(copy, t->data, t->len);
+		*len = t->len;
 	}
 	pthread_mutex_unlock(&store->tree_cache_lock);
 	return copy;
