@@ -170,6 +170,41 @@ def _as_bytes(x) -> bytes:
     return x.encode("utf-8") if isinstance(x, str) else bytes(x)
 
 
+class LocalEnv:
+    """A store created by gitstore under tmp_path, git beside it as the
+    oracle, and a directory for local trees (the copy and sync tests)."""
+
+    def __init__(self, tmp_path: Path):
+        from gitstore import GitStore
+        self.tmp = tmp_path
+        self.path = tmp_path / "r.git"
+        self.store = GitStore.open(str(self.path), branch="main")
+        self.g = Git(self.path)
+        self.initial = self.tip()
+        self.local = tmp_path / "local"
+        self.local.mkdir()
+
+    @property
+    def fs(self):
+        return self.store.branches["main"]
+
+    def tip(self) -> str:
+        return self.g.rev("refs/heads/main")
+
+    def seed(self, files: dict):
+        """One commit on main holding these files (besides what is there)."""
+        from gitstore import FileType, WriteEntry
+        writes = {}
+        for path, content in files.items():
+            if isinstance(content, Exe):
+                writes[path] = WriteEntry(data=_as_bytes(content.data), mode=FileType.EXECUTABLE)
+            elif isinstance(content, Link):
+                writes[path] = WriteEntry(target=content.target)
+            else:
+                writes[path] = _as_bytes(content)
+        return self.fs.apply(writes, message="seed")
+
+
 @dataclass
 class Commit:
     """One commit for :func:`build_repo`.

@@ -25,12 +25,11 @@ from pathlib import Path
 import pytest
 
 from gitstore import (
-    ChangeError, ChangeReport, ExcludeFilter, FileEntry, FileType, GitStore,
-    StaleSnapshotError, WriteEntry, disk_glob,
+    ChangeError, ChangeReport, ExcludeFilter, FileEntry, FileType, StaleSnapshotError, disk_glob,
 )
 
 from conftest import (
-    Exe, Git, Link, assert_fsck_clean, assert_single_commit, loose_object_ids, pack_names,
+    Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, loose_object_ids, pack_names,
     pack_object_ids,
 )
 
@@ -103,40 +102,11 @@ def report_lists(report):
     return (report.add, report.update, report.delete, report.errors, report.warnings)
 
 
-class Env:
-    """A store created by gitstore under tmp_path, git beside it as the oracle,
-    and a place for local trees."""
-
-    def __init__(self, tmp_path: Path):
-        self.tmp = tmp_path
-        self.path = tmp_path / "r.git"
-        self.store = GitStore.open(str(self.path), branch="main")
-        self.g = Git(self.path)
-        self.initial = self.tip()
-        self.local = tmp_path / "local"
-        self.local.mkdir()
-
-    @property
-    def fs(self):
-        return self.store.branches["main"]
-
-    def tip(self) -> str:
-        return self.g.rev("refs/heads/main")
+class Env(LocalEnv):
+    """LocalEnv with this module's local trees and git views."""
 
     def tree(self, name: str, spec: dict) -> Path:
         return make_tree(self.local / name, spec)
-
-    def seed(self, files: dict):
-        """One commit on main holding these files (besides what is there)."""
-        writes = {}
-        for path, content in files.items():
-            if isinstance(content, Exe):
-                writes[path] = WriteEntry(data=_b(content.data), mode=EXE)
-            elif isinstance(content, Link):
-                writes[path] = WriteEntry(target=content.target)
-            else:
-                writes[path] = _b(content)
-        return self.fs.apply(writes, message="seed")
 
     def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
         """{path: (mode, oid)} of every non-tree entry, as git lists it."""

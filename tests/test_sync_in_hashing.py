@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from gitstore import ChangeError, ChangeReport, FileEntry, FileType, GitStore, WriteEntry
+from gitstore import ChangeError, ChangeReport, FileEntry, FileType, GitStore
 
-from conftest import Exe, Git, Link, assert_fsck_clean, assert_single_commit
+from conftest import Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 M_BLOB, M_EXE, M_LINK = 0o100644, 0o100755, 0o120000
@@ -176,35 +176,11 @@ def bounded(fn, timeout: float = 20.0):
     return box["result"]
 
 
-class Env:
-    def __init__(self, tmp_path: Path):
-        self.path = tmp_path / "r.git"
-        self.store = GitStore.open(str(self.path), branch="main")
-        self.g = Git(self.path)
-        self.initial = self.tip()
-        self.local = tmp_path / "local"
-        self.local.mkdir()
-
-    @property
-    def fs(self):
-        return self.store.branches["main"]
-
-    def tip(self) -> str:
-        return self.g.rev("refs/heads/main")
+class Env(LocalEnv):
+    """LocalEnv with this module's local trees and git views."""
 
     def tree(self, name: str, spec: dict) -> Path:
         return make_tree(self.local / name, spec)
-
-    def seed(self, files: dict):
-        writes = {}
-        for path, content in files.items():
-            if isinstance(content, Exe):
-                writes[path] = WriteEntry(data=_b(content.data), mode=FileType.EXECUTABLE)
-            elif isinstance(content, Link):
-                writes[path] = WriteEntry(target=content.target)
-            else:
-                writes[path] = _b(content)
-        return self.fs.apply(writes, message="seed")
 
     def git_files(self, rev: str = "main") -> dict[str, tuple[int, str]]:
         """{path: (mode, oid)} of every non-tree entry, as git lists it."""
