@@ -170,6 +170,27 @@ def _as_bytes(x) -> bytes:
     return x.encode("utf-8") if isinstance(x, str) else bytes(x)
 
 
+def bounded(fn, timeout: float = 20.0):
+    """Run fn in a daemon thread; fail instead of hanging (say, on a fifo
+    opened for reading) if it blocks."""
+    import threading
+    box = {}
+
+    def run():
+        try:
+            box["result"] = fn()
+        except BaseException as exc:   # re-raised in the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "the call blocked (was a fifo opened?)"
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
 class LocalEnv:
     """A store created by gitstore under tmp_path, git beside it as the
     oracle, and a directory for local trees (the copy and sync tests)."""

@@ -19,7 +19,6 @@ import random
 import re
 import socket
 import stat
-import threading
 from pathlib import Path
 
 import pytest
@@ -29,8 +28,8 @@ from gitstore import (
 )
 
 from conftest import (
-    Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, loose_object_ids, pack_names,
-    pack_object_ids,
+    Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, loose_object_ids,
+    pack_names, pack_object_ids,
 )
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
@@ -74,25 +73,6 @@ def make_tree(root: Path, spec: dict) -> Path:
             path.write_bytes(_b(content))
             path.chmod(0o644)
     return root
-
-
-def bounded(fn, timeout: float = 20.0):
-    """Run fn in a daemon thread; fail (instead of hanging) if it blocks."""
-    box = {}
-
-    def run():
-        try:
-            box["result"] = fn()
-        except BaseException as exc:   # re-raised in the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), "the copy blocked (was a fifo opened?)"
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
 def report_lists(report):

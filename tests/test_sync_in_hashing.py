@@ -24,14 +24,13 @@ import hashlib
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from gitstore import ChangeError, ChangeReport, FileEntry, FileType, GitStore
 
-from conftest import Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit
+from conftest import Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 M_BLOB, M_EXE, M_LINK = 0o100644, 0o100755, 0o120000
@@ -155,25 +154,6 @@ def report_lists(report):
 def batch_message(op: str, add: int, update: int, delete: int) -> str:
     parts = [f"{c}{n}" for c, n in (("+", add), ("~", update), ("-", delete)) if n]
     return f"Batch {op}: " + " ".join(parts)
-
-
-def bounded(fn, timeout: float = 20.0):
-    """Run fn in a daemon thread; fail instead of hanging (a fifo opened)."""
-    box = {}
-
-    def run():
-        try:
-            box["result"] = fn()
-        except BaseException as exc:      # re-raised in the caller
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    assert not thread.is_alive(), "the sync blocked (was a fifo opened?)"
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
 
 
 class Env(LocalEnv):
