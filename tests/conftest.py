@@ -170,6 +170,23 @@ def _as_bytes(x) -> bytes:
     return x.encode("utf-8") if isinstance(x, str) else bytes(x)
 
 
+def put_local(root: Path, rel: str, content) -> None:
+    """(Re)place one entry of a local tree: str/bytes = file (0644), Exe =
+    file (0755), Link = symlink; whatever was there before goes."""
+    path = root / rel
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, Link):
+        os.symlink(content.target, path)
+    elif isinstance(content, Exe):
+        path.write_bytes(_as_bytes(content.data))
+        path.chmod(0o755)
+    else:
+        path.write_bytes(_as_bytes(content))
+        path.chmod(0o644)
+
+
 def bounded(fn, timeout: float = 20.0):
     """Run fn in a daemon thread; fail instead of hanging (say, on a fifo
     opened for reading) if it blocks."""
@@ -211,6 +228,16 @@ class LocalEnv:
 
     def tip(self) -> str:
         return self.g.rev("refs/heads/main")
+
+    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
+        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
+        out = {}
+        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
+            if item:
+                meta, name = item.split(b"\t", 1)
+                mode, _typ, oid = meta.decode().split()
+                out[name.decode("utf-8", "surrogateescape")] = (mode, oid)
+        return out
 
     def seed(self, files: dict):
         """One commit on main holding these files (besides what is there)."""

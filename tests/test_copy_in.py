@@ -29,7 +29,7 @@ from gitstore import (
 
 from conftest import (
     Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, loose_object_ids,
-    pack_names, pack_object_ids,
+    pack_names, pack_object_ids, put_local,
 )
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
@@ -59,19 +59,10 @@ def make_tree(root: Path, spec: dict) -> Path:
     Link = symlink, DIR = directory.  Returns root."""
     root.mkdir(parents=True, exist_ok=True)
     for rel, content in spec.items():
-        path = root / rel
         if content is DIR:
-            path.mkdir(parents=True, exist_ok=True)
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, Link):
-            os.symlink(content.target, path)
-        elif isinstance(content, Exe):
-            path.write_bytes(_b(content.data))
-            path.chmod(0o755)
+            (root / rel).mkdir(parents=True, exist_ok=True)
         else:
-            path.write_bytes(_b(content))
-            path.chmod(0o644)
+            put_local(root, rel, content)
     return root
 
 
@@ -87,16 +78,6 @@ class Env(LocalEnv):
 
     def tree(self, name: str, spec: dict) -> Path:
         return make_tree(self.local / name, spec)
-
-    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
-        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode("utf-8", "surrogateescape")] = (mode, oid)
-        return out
 
     def snapshot(self, rev: str = "main") -> dict[str, tuple[str, bytes]]:
         """{path: (mode, content)}: content of blobs and link texts, via git."""

@@ -30,7 +30,9 @@ import pytest
 
 from gitstore import ChangeError, ChangeReport, FileEntry, FileType, GitStore
 
-from conftest import Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded
+from conftest import (
+    Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, put_local as put,
+)
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 M_BLOB, M_EXE, M_LINK = 0o100644, 0o100755, 0o120000
@@ -62,22 +64,6 @@ def make_tree(root: Path, spec: dict) -> Path:
     for rel, content in spec.items():
         put(root, rel, content)
     return root
-
-
-def put(root: Path, rel: str, content) -> None:
-    """(Re)place one local entry, whatever was there before."""
-    path = root / rel
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(content, Link):
-        os.symlink(content.target, path)
-    elif isinstance(content, Exe):
-        path.write_bytes(_b(content.data))
-        path.chmod(0o755)
-    else:
-        path.write_bytes(_b(content))
-        path.chmod(0o644)
 
 
 def rewrite_keeping_mtime(path: Path, data) -> None:
@@ -163,14 +149,8 @@ class Env(LocalEnv):
         return make_tree(self.local / name, spec)
 
     def git_files(self, rev: str = "main") -> dict[str, tuple[int, str]]:
-        """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode("utf-8", "surrogateescape")] = (int(mode, 8), oid)
-        return out
+        """{path: (mode as a number, oid)} of every non-tree entry."""
+        return {path: (int(mode, 8), oid) for path, (mode, oid) in self.files(rev).items()}
 
     def check(self, fs, dest: str, expected: dict[str, tuple[int, bytes]],
               outside: dict[str, tuple[int, bytes]] | None = None) -> None:
