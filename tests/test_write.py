@@ -1240,6 +1240,27 @@ class TestStorage:
         assert env.g("cat-file", "-p", f"{fs.commit_hash}:other/keep") == "keep"
         assert_fsck_clean(env.path)
 
+    def test_lookups_in_the_trees_just_written(self, env):
+        # The next write looks paths up in the trees the last commit wrote
+        # (kept in memory, searched in git's order, where a tree sorts as
+        # its name and "/"): every name must be found, none invented.
+        names = ["a", "a.b", "a-b", "a0", "a b", "A", "é", "ab/x", "a.c/y", "b/c/d"]
+        names += [f"many/{i:04d}" for i in range(3000)]
+        with env.fs.batch() as b:
+            for name in names:
+                b.write(name, name.encode())
+        fs = b.fs
+        for name in ["a", "a.b", "ab/x", "a.c/y", "b/c/d", "many/0000", "many/2999"]:
+            assert fs.write(name, name.encode()).commit_hash == fs.commit_hash, name
+        changed = fs.apply({"a.b": b"new", "many/1500": b"new", "a.a": b"added"},
+                           removes=["a0"])
+        assert changed.message == "Batch: +1 ~2 -1"
+        assert sorted(e.path for e in changed.changes.update) == ["a.b", "many/1500"]
+        assert [e.path for e in changed.changes.delete] == ["a0"]
+        assert [e.path for e in changed.changes.add] == ["a.a"]
+        assert env.g("cat-file", "-p", "main:many/1500") == "new"
+        assert_fsck_clean(env.path)
+
     def test_store_pack_merges_every_small_pack(self, env):
         fs = env.fs
         for i in range(6):

@@ -28,6 +28,7 @@ struct gs_cached_tree {
 	git_oid id;
 	char *data;
 	size_t len;
+	gs_dirlist *entries;   /* data parsed, on the first lookup in it */
 };
 
 /* Replace the cache of recent trees (takes ownership of `trees`). */

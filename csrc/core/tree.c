@@ -316,8 +316,13 @@ void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t cou
 	store->tree_cache = trees;
 	store->tree_cache_count = count;
 	pthread_mutex_unlock(&store->tree_cache_lock);
-	for (size_t i = 0; i < old_count; i++)
+	for (size_t i = 0; i < old_count; i++) {
 		free(old[i].data);
+		if (old[i].entries) {
+			gs_dirlist_free(old[i].entries);
+			free(old[i].entries);
+		}
+	}
 	free(old);
 }
 
@@ -395,6 +400,84 @@ int gs_tree_list_recent(gs_dirlist *out, gs_store *store, git_repository *repo,
 	return rc;
 }
 
+/* Git's order of tree entries: a tree's name sorts as if followed by '/'. */
+static int compare_tree_order(const char *a, size_t alen, int a_tree, const gs_dirent *e)
+{
+	size_t blen = strlen(e->name), n = alen < blen ? alen : blen;
+	int c = memcmp(a, e->name, n);
+	unsigned char ca, cb;
+
+	if (c)
+		return c;
+	ca = alen > n ? (unsigned char)a[n] : a_tree ? '/' : 0;
+	cb = blen > n ? (unsigned char)e->name[n] : e->mode == GS_MODE_TREE ? '/' : 0;
+	return (ca > cb) - (ca < cb);
+}
+
+/* The entry `name` of a tree's entries in git's order, by bisection as
+ * libgit2 does (once as a file, once as a tree); NULL when absent. */
+static const gs_dirent *find_entry(const gs_dirlist *dir, const char *name, size_t len)
+{
+	for (int as_tree = 0; as_tree < 2; as_tree++) {
+		size_t lo = 0, hi = dir->count;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = compare_tree_order(name, len, as_tree, &dir->items[mid]);
+			if (c == 0)
+				return &dir->items[mid];
+			if (c < 0)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Look `name` up in the cached tree `id`: 1 when the tree is cached
+ * (*found says whether it has the name, *entry is a copy), 0 when it is
+ * not, -1 on error.  A cached tree is parsed once, on its first lookup:
+ * an import looks up every file of one big directory.
+ */
+static int cached_lookup(gs_dirent *entry, int *found, gs_store *store, const git_oid *id,
+			 const char *name, size_t len)
+{
+	struct gs_cached_tree key, *t = NULL;
+	const gs_dirent *e;
+	int rc = 0;
+
+	git_oid_cpy(&key.id, id);
+	pthread_mutex_lock(&store->tree_cache_lock);
+	if (store->tree_cache_count)
+		t = bsearch(&key, store->tree_cache, store->tree_cache_count,
+			    sizeof(*store->tree_cache), compare_cached);
+	if (!t)
+		goto done;
+	if (!t->entries) {
+		if (!(t->entries = calloc(1, sizeof(*t->entries)))) {
+			rc = gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		if (parse_tree(t->entries, t->data, t->len) < 0) {
+			free(t->entries);
+			t->entries = NULL;
+			rc = -1;
+			goto done;
+		}
+	}
+	e = find_entry(t->entries, name, len);
+	*found = e != NULL;
+	if (e) {
+		git_oid_cpy(&entry->id, &e->id);
+		entry->mode = e->mode;
+	}
+	rc = 1;
+done:
+	pthread_mutex_unlock(&store->tree_cache_lock);
+	return rc;
+}
+
 int gs_tree_lookup_recent(gs_entry *out, gs_store *store, git_repository *repo,
 			  const git_oid *root, const char *path)
 {
@@ -405,26 +488,25 @@ int gs_tree_lookup_recent(gs_entry *out, gs_store *store, git_repository *repo,
 	for (;;) {
 		const char *slash = strchr(seg, '/');
 		size_t len = slash ? (size_t)(slash - seg) : strlen(seg);
-		gs_dirlist dir;
-		gs_dirent *found = NULL;
+		gs_dirent found = {0};
+		int cached, has = 0;
 
-		if (gs_tree_list_recent(&dir, store, repo, &current) < 0)
+		if ((cached = cached_lookup(&found, &has, store, &current, seg, len)) < 0)
 			return -1;
-		for (size_t i = 0; i < dir.count && !found; i++)
-			if (strlen(dir.items[i].name) == len && memcmp(dir.items[i].name, seg, len) == 0)
-				found = &dir.items[i];
-		if (!found || (slash && found->mode != GS_MODE_TREE)) {
-			gs_dirlist_free(&dir);
-			return gs_error_set(GS_ERR_NOTFOUND, "%s", path);
+		if (!cached) {   /* the rest is in the repository: libgit2 bisects trees too */
+			if (gs_tree_lookup(out, repo, &current, seg, GS_LOOKUP_ENTRY) == 0)
+				return 0;
+			return gs_error_last()->category == GS_ERR_NOTFOUND
+				? gs_error_set(GS_ERR_NOTFOUND, "%s", path) : -1;
 		}
-		git_oid_cpy(&current, &found->id);
+		if (!has || (slash && found.mode != GS_MODE_TREE))
+			return gs_error_set(GS_ERR_NOTFOUND, "%s", path);
+		git_oid_cpy(&current, &found.id);
 		if (!slash) {
-			git_oid_cpy(&out->id, &found->id);
-			out->mode = found->mode;
-			gs_dirlist_free(&dir);
+			git_oid_cpy(&out->id, &found.id);
+			out->mode = found.mode;
 			return 0;
 		}
-		gs_dirlist_free(&dir);
 		seg = slash + 1;
 	}
 }

@@ -436,6 +436,7 @@ static void keep_trees(gs_txn *txn)
 		git_oid_cpy(&trees[n].id, &obj->id);
 		trees[n].data = obj->data;
 		trees[n].len = obj->len;
+		trees[n].entries = NULL;
 		obj->data = NULL;
 		n++;
 	}
