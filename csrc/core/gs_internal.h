@@ -6,15 +6,21 @@
 #include "sha1.h"
 
 #include <pthread.h>
+#include <time.h>
 
 struct gs_store {
 	char *path;     /* as the caller gave it */
 	char *gitdir;   /* absolute, with a trailing '/' */
 	char *name;     /* identity for commits and reflogs */
 	char *email;
+	char *pack_dir;  /* <gitdir>objects/pack */
+	/* Every libgit2 handle the store has open, lent or idle (see store.c). */
 	pthread_mutex_t pool_lock;
-	git_repository **pool;
-	size_t pool_count;
+	struct gs_handle *handles;
+	size_t handle_count;
+	size_t handle_cap;
+	unsigned packs_removed;        /* merges this store has made */
+	struct timespec packs_written_at; /* objects/pack's mtime after our last change */
 	unsigned packs_written;   /* since packs were last counted (under the lock) */
 	/* The trees this store's last commit wrote, raw: the next commit
 	 * starts from them, and reading them back through libgit2 would mean
@@ -24,12 +30,24 @@ struct gs_store {
 	size_t tree_cache_count;
 };
 
+struct gs_handle {
+	git_repository *repo;
+	/* objects/pack's mtime, and the store's merge count, when the
+	 * handle's object database was loaded or last found current */
+	struct timespec packs_seen;
+	unsigned packs_removed;
+	int lent;
+};
+
 struct gs_cached_tree {
 	git_oid id;
 	char *data;
 	size_t len;
 	gs_dirlist *entries;   /* data parsed, on the first lookup in it */
 };
+
+/* Tell the pool that this store wrote a pack, or removed packs. */
+void gs_store_packs_changed(gs_store *store, int removed);
 
 /* Replace the cache of recent trees (takes ownership of `trees`). */
 void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t count);

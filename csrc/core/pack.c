@@ -487,6 +487,7 @@ static int consolidate(gs_store *store)
 	    gs_pack_merge_copy(m, writer) < 0 || gs_packwriter_finish(writer, hex) < 0)
 		goto done;
 	gs_pack_merge_remove(m, hex);
+	gs_store_packs_changed(store, 1);
 	rc = 0;
 done:
 	gs_packwriter_free(writer);

@@ -11,7 +11,24 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* Handles kept for reuse; more than this many idle handles are closed. */
+/*
+ * The handle pool.  libgit2 handles are single-threaded, so each
+ * operation borrows one; idle ones are kept for their object caches, at
+ * most POOL_MAX of them.
+ *
+ * A handle's object database lists the packs that were there when it was
+ * loaded and only ever adds to that list: packs that a merge deleted
+ * would stay open and mapped for as long as the handle lives (a
+ * descriptor and two mappings each, their disk space never freed), and
+ * its object cache keeps every commit and tree it ever read.  So handles
+ * that predate a merge of this store's are closed and replaced, which
+ * bounds both; a handle lent out after the pack directory changed in a
+ * way this store's own last write does not explain (another process
+ * wrote or merged) gets a fresh object database, which is cheaper.
+ * Packs that are still there are shared between databases by libgit2,
+ * so neither reopens them.  A store's own new packs need neither:
+ * libgit2 looks for new packs by itself when an object is missing.
+ */
 #define POOL_MAX 16
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -67,26 +84,134 @@ static int open_handle(git_repository **out, const char *path)
 	return 0;
 }
 
+static void packs_mtime(struct timespec *out, const gs_store *store)
+{
+	struct stat st;
+
+	if (stat(store->pack_dir, &st) == 0)
+		*out = st.st_mtim;
+	else
+		out->tv_sec = out->tv_nsec = 0;
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+void gs_store_packs_changed(gs_store *store, int removed)
+{
+	struct timespec now;
+
+	packs_mtime(&now, store);
+	pthread_mutex_lock(&store->pool_lock);
+	store->packs_removed += removed != 0;
+	store->packs_written_at = now;
+	pthread_mutex_unlock(&store->pool_lock);
+}
+
+/* Add a handle to the table (the pool lock held). */
+static int handle_add(gs_store *store, git_repository *repo, const struct timespec *seen,
+		      int lent)
+{
+	if (store->handle_count == store->handle_cap) {
+		size_t cap = store->handle_cap ? store->handle_cap * 2 : 4;
+		struct gs_handle *grown = realloc(store->handles, cap * sizeof(*grown));
+		if (!grown)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		store->handles = grown;
+		store->handle_cap = cap;
+	}
+	store->handles[store->handle_count].repo = repo;
+	store->handles[store->handle_count].packs_seen = *seen;
+	store->handles[store->handle_count].packs_removed = store->packs_removed;
+	store->handles[store->handle_count].lent = lent;
+	store->handle_count++;
+	return 0;
+}
+
+static void handle_remove(gs_store *store, size_t i)
+{
+	memmove(&store->handles[i], &store->handles[i + 1],
+		(store->handle_count - i - 1) * sizeof(*store->handles));
+	store->handle_count--;
+}
+
 int gs_repo_acquire(git_repository **out, gs_store *store)
 {
+	struct timespec now;
+	git_repository *dropped[POOL_MAX], *repo = NULL;
+	size_t ndropped = 0;
+	int reload = 0, rc = 0;
+
 	*out = NULL;
+	packs_mtime(&now, store);
 	pthread_mutex_lock(&store->pool_lock);
-	if (store->pool_count > 0)
-		*out = store->pool[--store->pool_count];
+	/* The most recently returned idle handle has the warmest caches;
+	 * idle handles that predate a merge of ours are closed. */
+	for (size_t i = store->handle_count; i-- > 0;) {
+		struct gs_handle *h = &store->handles[i];
+		if (h->lent)
+			continue;
+		if (h->packs_removed != store->packs_removed) {
+			if (ndropped < POOL_MAX) {
+				dropped[ndropped++] = h->repo;
+				handle_remove(store, i);
+			}
+		} else if (!repo) {
+			repo = h->repo;
+			h->lent = 1;
+			reload = !same_time(&h->packs_seen, &now) &&
+				 !same_time(&store->packs_written_at, &now);
+			h->packs_seen = now;
+		}
+	}
 	pthread_mutex_unlock(&store->pool_lock);
-	if (*out)
+	for (size_t i = 0; i < ndropped; i++)
+		git_repository_free(dropped[i]);
+
+	if (repo) {
+		/* A failed reload leaves the old database, which still works. */
+		if (reload)
+			gs_repo_reload(repo);
+		*out = repo;
 		return 0;
-	return open_handle(out, store->gitdir);
+	}
+	if (open_handle(&repo, store->gitdir) < 0)
+		return -1;
+	pthread_mutex_lock(&store->pool_lock);
+	rc = handle_add(store, repo, &now, 1);
+	pthread_mutex_unlock(&store->pool_lock);
+	if (rc < 0) {
+		git_repository_free(repo);
+		return -1;
+	}
+	*out = repo;
+	return 0;
 }
 
 void gs_repo_release(gs_store *store, git_repository *repo)
 {
+	size_t idle = 0, found = SIZE_MAX;
+
 	if (!repo)
 		return;
 	pthread_mutex_lock(&store->pool_lock);
-	if (store->pool_count < POOL_MAX) {
-		store->pool[store->pool_count++] = repo;
-		repo = NULL;
+	for (size_t i = 0; i < store->handle_count; i++) {
+		if (store->handles[i].repo == repo)
+			found = i;
+		else if (!store->handles[i].lent)
+			idle++;
+	}
+	if (found != SIZE_MAX) {
+		struct gs_handle h = store->handles[found];
+		handle_remove(store, found);
+		if (idle < POOL_MAX) {
+			/* Last in the table: the next one lent out. */
+			h.lent = 0;
+			store->handles[store->handle_count++] = h;
+			repo = NULL;
+		}
 	}
 	pthread_mutex_unlock(&store->pool_lock);
 	git_repository_free(repo);
@@ -103,6 +228,7 @@ static int store_alloc(gs_store **out, git_repository *repo, const char *path,
 	gs_store *store = calloc(1, sizeof(*store));
 	const char *gitdir = git_repository_path(repo);
 	char *resolved = NULL;
+	struct timespec seen;
 
 	*out = NULL;
 	if (!store)
@@ -120,16 +246,21 @@ static int store_alloc(gs_store **out, git_repository *repo, const char *path,
 		store->gitdir = strdup(gitdir);
 	}
 	free(resolved);
-	/* The locks first: gs_store_free destroys them whenever pool is set. */
+	if (store->gitdir)
+		store->pack_dir = gs_store_file(store, "objects/pack", "");
+	/* The locks first: gs_store_free destroys them whenever handles is set. */
 	pthread_mutex_init(&store->pool_lock, NULL);
 	pthread_mutex_init(&store->tree_cache_lock, NULL);
-	store->pool = calloc(POOL_MAX, sizeof(*store->pool));
+	store->handles = calloc(4, sizeof(*store->handles));
+	store->handle_cap = 4;
 	if (!store->path || !store->name || !store->email || !store->gitdir ||
-	    !store->pool) {
+	    !store->pack_dir || !store->handles) {
 		gs_store_free(store);
 		return gs_error_set_os(ENOMEM, "out of memory");
 	}
-	store->pool[store->pool_count++] = repo;
+	packs_mtime(&seen, store);
+	store->packs_written_at = seen;
+	handle_add(store, repo, &seen, 0);
 	*out = store;
 	return 0;
 }
@@ -138,14 +269,15 @@ void gs_store_free(gs_store *store)
 {
 	if (!store)
 		return;
-	if (store->pool) {
-		for (size_t i = 0; i < store->pool_count; i++)
-			git_repository_free(store->pool[i]);
+	if (store->handles) {
+		for (size_t i = 0; i < store->handle_count; i++)
+			git_repository_free(store->handles[i].repo);
 		pthread_mutex_destroy(&store->pool_lock);
 		gs_tree_cache_set(store, NULL, 0);
 		pthread_mutex_destroy(&store->tree_cache_lock);
 	}
-	free(store->pool);
+	free(store->handles);
+	free(store->pack_dir);
 	free(store->path);
 	free(store->gitdir);
 	free(store->name);

@@ -474,6 +474,7 @@ static int flush(gs_txn *txn, gs_pack_merge *merge)
 		goto done;
 	if (merge)
 		gs_pack_merge_remove(merge, hex);
+	gs_store_packs_changed(txn->store, merge != NULL);
 	keep_trees(txn);
 	drop_pending(txn);
 	rc = 0;
