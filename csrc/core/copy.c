@@ -1067,7 +1067,7 @@ static int read_full(int fd, char *buf, size_t size, const char *path)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return gs_error_set_os(errno, "%s", path);
+			return gs_error_set_path(errno, path, "");
 		if (n == 0)
 			return gs_error_set(GS_ERR_OS, "%s changed size while it was read", path);
 		done += (size_t)n;
@@ -1108,7 +1108,7 @@ static int link_blob(git_oid *out, gs_txn *txn, int dirfd, const char *name, con
 	ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf));
 
 	if (n < 0)
-		return gs_error_set_os(errno, "%s", path);
+		return gs_error_set_path(errno, path, "");
 	gs_object_hash(out, GIT_OBJECT_BLOB, buf, (size_t)n);
 	if (!txn || same_entry(unless, out, GS_MODE_LINK))
 		return 0;
@@ -1130,13 +1130,13 @@ static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, c
 	}
 	/* O_NONBLOCK: opening a fifo must not hang; it is refused below. */
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return gs_error_set_os(errno, "%s", path);
+		return gs_error_set_path(errno, path, "");
 	if (fstat(fd, &st) < 0) {
-		gs_error_set_os(errno, "%s", path);
+		gs_error_set_path(errno, path, "");
 		goto done;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		gs_error_set_os(EISDIR, "%s", path);
+		gs_error_set_path(EISDIR, path, "");
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -1153,7 +1153,7 @@ static int local_blob_at(git_oid *out, uint32_t *mode, gs_txn *txn, int dirfd, c
 			goto done;
 		}
 		if (lseek(fd, 0, SEEK_SET) < 0) {
-			gs_error_set_os(errno, "%s", path);
+			gs_error_set_path(errno, path, "");
 			goto done;
 		}
 		rc = gs_txn_write_blob_fd(out, txn, fd, (uint64_t)st.st_size, path);
@@ -1325,7 +1325,7 @@ static int make_parents(gs_export *ex, char *full, size_t dest_len, const char *
 		if (!err && mkdir(full, 0777) < 0 && errno != EEXIST)
 			err = errno;
 		if (err) {
-			gs_error_set_os(err, "%s", full);
+			gs_error_set_path(err, full, "");
 			base[i] = '/';
 			return -1;
 		}
@@ -1344,7 +1344,7 @@ static int write_all(int fd, const char *data, size_t len, const char *path)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return gs_error_set_os(errno, "%s", path);
+			return gs_error_set_path(errno, path, "");
 		data += n;
 		len -= (size_t)n;
 	}
@@ -1405,13 +1405,13 @@ int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t m
 	if (lstat(full, &st) == 0) {
 		if (S_ISDIR(st.st_mode)) {
 			if (nftw(full, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0) {
-				gs_error_set_os(errno, "%s", full);
+				gs_error_set_path(errno, full, "");
 				goto done;
 			}
 			free(ex->verified);
 			ex->verified = NULL;
 		} else if (unlink(full) < 0) {
-			gs_error_set_os(errno, "%s", full);
+			gs_error_set_path(errno, full, "");
 			goto done;
 		}
 	}
@@ -1428,7 +1428,7 @@ int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t m
 		}
 		if (symlink(text, full) < 0) {
 			free(text);
-			gs_error_set_os(errno, "%s", full);
+			gs_error_set_path(errno, full, "");
 			goto done;
 		}
 		free(text);
@@ -1437,20 +1437,20 @@ int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t m
 	} else {
 		fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 		if (fd < 0) {
-			gs_error_set_os(errno, "%s", full);
+			gs_error_set_path(errno, full, "");
 			goto done;
 		}
 		if (blob_to_fd(ex, id, fd, full) < 0)
 			goto done;
 		if (mode == GS_MODE_EXEC && fchmod(fd, 0755) < 0) {
-			gs_error_set_os(errno, "%s", full);
+			gs_error_set_path(errno, full, "");
 			goto done;
 		}
 	}
 	times[0].tv_sec = times[1].tv_sec = (time_t)ex->mtime;
 	times[0].tv_nsec = times[1].tv_nsec = 0;
 	if (utimensat(AT_FDCWD, full, times, AT_SYMLINK_NOFOLLOW) < 0) {
-		gs_error_set_os(errno, "%s", full);
+		gs_error_set_path(errno, full, "");
 		goto done;
 	}
 	rc = 0;

@@ -825,7 +825,7 @@ static int read_fd(gs_buf *out, int fd, const char *path)
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
-			return gs_error_set_os(errno, "%s", path);
+			return gs_error_set_path(errno, path, "");
 		}
 		if (got == 0)
 			break;
@@ -862,7 +862,7 @@ int gs_exclude_new(gs_exclude **out, const char *const *patterns, size_t npatter
 	}
 	if (exclude_from) {
 		if ((fd = open(exclude_from, O_RDONLY | O_CLOEXEC)) < 0) {
-			gs_error_set_os(errno, "%s", exclude_from);
+			gs_error_set_path(errno, exclude_from, "");
 			goto done;
 		}
 		if (read_fd(&data, fd, exclude_from) < 0 ||
@@ -1016,7 +1016,7 @@ static int open_gitignore(int *fd, const char *path)
 	if (*fd < 0) {
 		err = errno;
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-			return gs_error_set_os(err, "%s", path);
+			return gs_error_set_path(err, path, "");
 		return 0;
 	}
 	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {

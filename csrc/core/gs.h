@@ -37,6 +37,10 @@ typedef struct {
 	gs_error_t category;
 	int os_errno;
 	const char *message;   /* never NULL; valid until the next error */
+	/* For an OS error about one file: that file, and what was being done
+	 * to it ("cannot write"; may be empty).  NULL otherwise. */
+	const char *path;
+	const char *action;
 } gs_error;
 
 /* The calling thread's last error. */
@@ -48,6 +52,8 @@ int gs_error_set(gs_error_t category, const char *fmt, ...)
 /* Record errno (already set by the failing call) with a message. */
 int gs_error_set_os(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Record errno for one file: the message is "<action> <path>". */
+int gs_error_set_path(int err, const char *path, const char *action);
 /* Record libgit2's last error, prefixed with a context (a path, a ref). */
 int gs_error_set_git(int git_rc, const char *context);
 /* Quote a string the way Python's repr() does, into buf. */

@@ -34,7 +34,7 @@ static int find_mutex(repo_mutex **out, const char *gitdir)
 	repo_mutex *m;
 
 	if (stat(gitdir, &st) < 0)
-		return gs_error_set_os(errno, "cannot lock %s", gitdir);
+		return gs_error_set_path(errno, gitdir, "cannot lock");
 	pthread_mutex_lock(&registry_lock);
 	for (m = registry; m; m = m->next)
 		if (m->dev == st.st_dev && m->ino == st.st_ino)
@@ -71,12 +71,12 @@ int gs_lock_acquire(gs_lock **out, gs_store *store)
 	pthread_mutex_lock(&lock->mutex->mutex);
 	lock->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0777);
 	if (lock->fd < 0) {
-		gs_error_set_os(errno, "cannot open lock file %s", path);
+		gs_error_set_path(errno, path, "cannot open lock file");
 		goto unlock;
 	}
 	while (flock(lock->fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
-			gs_error_set_os(errno, "cannot lock %s", path);
+			gs_error_set_path(errno, path, "cannot lock");
 			goto unlock;
 		}
 	}

@@ -150,7 +150,7 @@ int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *sto
 	l->r.hex = l->hexbuf;
 	l->r.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (l->r.fd < 0) {
-		rc = errno == ENOENT ? 0 : gs_error_set_os(errno, "cannot open %s", path);
+		rc = errno == ENOENT ? 0 : gs_error_set_path(errno, path, "cannot open");
 		goto done;
 	}
 	*found = 1;

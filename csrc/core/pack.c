@@ -59,7 +59,7 @@ static int list_packs(pack_file **out, size_t *count, const char *dir)
 	*out = NULL;
 	*count = 0;
 	if (!d)
-		return errno == ENOENT ? 0 : gs_error_set_os(errno, "cannot list %s", dir);
+		return errno == ENOENT ? 0 : gs_error_set_path(errno, dir, "cannot list");
 	while ((e = readdir(d))) {
 		char path[SUFFIXED_BUF];
 		struct stat st;
@@ -156,7 +156,7 @@ static int read_pack_entries(packed_entry **list, size_t *n, size_t *cap, const 
 	strcpy(path, base);
 	strcat(path, ".idx");
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		gs_error_set_os(errno, "cannot read %s", path);
+		gs_error_set_path(errno, path, "cannot read");
 		goto done;
 	}
 	if (st.st_size < 8 + 1024 + 40 || !(idx = malloc((size_t)st.st_size)) ||
@@ -294,13 +294,13 @@ static int map_pack(unsigned char **out, uint64_t *size, const char *base)
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
-		return gs_error_set_os(errno, "cannot read %s", path);
+		return gs_error_set_path(errno, path, "cannot read");
 	}
 	map = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
 			     : MAP_FAILED;
 	close(fd);
 	if (map == MAP_FAILED)
-		return gs_error_set_os(errno, "cannot map %s", path);
+		return gs_error_set_path(errno, path, "cannot map");
 	*out = map;
 	*size = (uint64_t)st.st_size;
 	return 0;

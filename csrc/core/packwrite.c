@@ -54,7 +54,7 @@ static int write_all(int fd, const void *data, size_t len, const char *what)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return gs_error_set_os(errno, "cannot write %s", what);
+			return gs_error_set_path(errno, what, "cannot write");
 		done += (size_t)n;
 	}
 	return 0;
@@ -100,7 +100,7 @@ int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t cou
 		goto fail;
 	}
 	if ((w->fd = mkostemp(w->tmp_pack, O_CLOEXEC)) < 0) {
-		gs_error_set_os(errno, "cannot create a file in %s", w->dir);
+		gs_error_set_path(errno, w->dir, "cannot create a file in");
 		goto fail;
 	}
 	gs_sha1_init(&w->sha);
@@ -404,7 +404,7 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	/* Pack files are read-only, as git makes them. */
 	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
 		w->fd = -1;
-		return gs_error_set_os(errno, "cannot write %s", w->tmp_pack);
+		return gs_error_set_path(errno, w->tmp_pack, "cannot write");
 	}
 	w->fd = -1;
 	{
@@ -420,28 +420,28 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	}
 	sprintf(tmp_idx, "%s/tmp_idx_XXXXXX", w->dir);
 	if ((fd = mkostemp(tmp_idx, O_CLOEXEC)) < 0) {
-		gs_error_set_os(errno, "cannot create a file in %s", w->dir);
+		gs_error_set_path(errno, w->dir, "cannot create a file in");
 		goto done;
 	}
 	if (write_all(fd, idx.data, idx.size, tmp_idx) < 0)
 		goto done;
 	if (fchmod(fd, 0444) < 0 || close(fd) < 0) {
 		fd = -1;
-		gs_error_set_os(errno, "cannot write %s", tmp_idx);
+		gs_error_set_path(errno, tmp_idx, "cannot write");
 		goto done;
 	}
 	fd = -1;
 	/* The pack first: an index must never name a missing pack. */
 	sprintf(final, "%s/pack-%s.pack", w->dir, hex);
 	if (rename(w->tmp_pack, final) < 0) {
-		gs_error_set_os(errno, "cannot create %s", final);
+		gs_error_set_path(errno, final, "cannot create");
 		goto done;
 	}
 	free(w->tmp_pack);
 	w->tmp_pack = NULL;
 	sprintf(final, "%s/pack-%s.idx", w->dir, hex);
 	if (rename(tmp_idx, final) < 0) {
-		gs_error_set_os(errno, "cannot create %s", final);
+		gs_error_set_path(errno, final, "cannot create");
 		goto done;
 	}
 	rc = 0;

@@ -38,7 +38,7 @@ int gs_mkdir_parents(const char *path)
 			continue;
 		*p = '\0';
 		if (mkdir(copy, 0777) < 0 && errno != EEXIST) {
-			rc = gs_error_set_os(errno, "cannot create directory %s", copy);
+			rc = gs_error_set_path(errno, copy, "cannot create directory");
 			break;
 		}
 		*p = '/';
@@ -253,19 +253,22 @@ done:
 	return rc;
 }
 
-/* Replace the file `relative` (below the gitdir) with `content`, through
- * git's "<file>.lock" protocol.  With `check`, the current value of the
- * ref `relative` is compared with *expected (NULL: must be absent)
- * while the lock is held. */
+/* What a compare-and-swap ref move checks and logs (see locked_replace). */
+typedef struct {
+	const git_oid *expected;  /* the ref's value now; NULL: must be absent */
+	const git_oid *new_id;
+	const char *reflog_message;   /* NULL: no reflog entry */
+} ref_move;
+
 static int locked_replace(gs_store *store, const char *relative, const char *content,
-			  int check, const git_oid *expected, git_oid *old_out);
+			  const ref_move *move);
 
 int gs_head_write(gs_store *store, const char *target)
 {
 	char content[4096];
 
 	snprintf(content, sizeof(content), "ref: %s\n", target);
-	return locked_replace(store, "HEAD", content, 0, NULL, NULL);
+	return locked_replace(store, "HEAD", content, NULL);
 }
 
 int gs_head_set(gs_store *store, const char *name)
@@ -343,7 +346,7 @@ int gs_reflog_read(gs_reflog_entry **out, size_t *count, gs_store *store,
 		return -1;
 	if (!(file = fopen(path, "re"))) {
 		rc = errno == ENOENT || errno == ENOTDIR ? 0
-		     : gs_error_set_os(errno, "cannot read reflog %s", path);
+		     : gs_error_set_path(errno, path, "cannot read reflog");
 		goto done;
 	}
 	while ((len = getline(&line, &cap, file)) >= 0) {
@@ -397,70 +400,101 @@ void gs_reflog_free(gs_reflog_entry *entries, size_t count)
 
 /* One reflog line; newlines become spaces and trailing blanks go, so a
  * multi-line commit message cannot split the entry. */
-static int reflog_append(gs_store *store, const char *fullname, const git_oid *old_id,
-			 const git_oid *new_id, const char *message)
+static int reflog_line(gs_buf *line, gs_store *store, const git_oid *old_id,
+		       const git_oid *new_id, const char *message)
 {
-	char old_hex[GIT_OID_HEXSZ + 1], new_hex[GIT_OID_HEXSZ + 1];
-	char *path = gs_store_file(store, "logs/", fullname);
-	gs_buf line = {0};
+	char old_hex[GIT_OID_HEXSZ + 1], new_hex[GIT_OID_HEXSZ + 1], stamp[64];
 	size_t end;
-	int fd = -1, rc = -1;
 
-	if (!path)
-		return -1;
 	git_oid_tostr(old_hex, sizeof(old_hex), old_id);
 	git_oid_tostr(new_hex, sizeof(new_hex), new_id);
-	if (gs_buf_puts(&line, old_hex) < 0 || gs_buf_puts(&line, " ") < 0 ||
-	    gs_buf_puts(&line, new_hex) < 0 || gs_buf_puts(&line, " ") < 0 ||
-	    gs_buf_puts(&line, store->name) < 0 || gs_buf_puts(&line, " <") < 0 ||
-	    gs_buf_puts(&line, store->email) < 0)
-		goto done;
-	{
-		char stamp[64];
-		snprintf(stamp, sizeof(stamp), "> %lld +0000\t", (long long)gs_now());
-		if (gs_buf_puts(&line, stamp) < 0)
-			goto done;
-	}
-	end = line.size;
-	if (gs_buf_puts(&line, message) < 0)
-		goto done;
-	for (size_t i = end; i < line.size; i++)
-		if (line.data[i] == '\n' || line.data[i] == '\r')
-			line.data[i] = ' ';
-	while (line.size > end && (line.data[line.size - 1] == ' ' ||
-				   line.data[line.size - 1] == '\t'))
-		line.size--;
-	if (gs_buf_put(&line, "\n", 1) < 0)
-		goto done;
+	snprintf(stamp, sizeof(stamp), "> %lld +0000\t", (long long)gs_now());
+	if (gs_buf_puts(line, old_hex) < 0 || gs_buf_puts(line, " ") < 0 ||
+	    gs_buf_puts(line, new_hex) < 0 || gs_buf_puts(line, " ") < 0 ||
+	    gs_buf_puts(line, store->name) < 0 || gs_buf_puts(line, " <") < 0 ||
+	    gs_buf_puts(line, store->email) < 0 || gs_buf_puts(line, stamp) < 0)
+		return -1;
+	end = line->size;
+	if (gs_buf_puts(line, message) < 0)
+		return -1;
+	for (size_t i = end; i < line->size; i++)
+		if (line->data[i] == '\n' || line->data[i] == '\r')
+			line->data[i] = ' ';
+	while (line->size > end && (line->data[line->size - 1] == ' ' ||
+				    line->data[line->size - 1] == '\t'))
+		line->size--;
+	return gs_buf_put(line, "\n", 1);
+}
+
+/*
+ * Append one entry to the reflog at `path`; *undo_size gets the file's
+ * size before it (for reflog_undo).  A partial write is cut off again,
+ * so a failure leaves the log as it was.
+ */
+static int reflog_append(off_t *undo_size, const char *path, const gs_buf *line)
+{
+	struct stat st;
+	ssize_t written;
+	int fd, err;
+
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == ENOENT) {
 		if (gs_mkdir_parents(path) < 0)
-			goto done;
+			return -1;
 		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
 	}
-	if (fd < 0 || write(fd, line.data, line.size) != (ssize_t)line.size) {
-		gs_error_set_os(errno, "cannot append to reflog %s", path);
-		goto done;
-	}
-	rc = 0;
-done:
-	if (fd >= 0)
+	if (fd < 0)
+		return gs_error_set_path(errno, path, "cannot append to reflog");
+	if (fstat(fd, &st) < 0) {
+		err = errno;
 		close(fd);
-	gs_buf_free(&line);
-	free(path);
-	return rc;
+		return gs_error_set_path(err, path, "cannot append to reflog");
+	}
+	*undo_size = st.st_size;
+	written = write(fd, line->data, line->size);
+	if (written != (ssize_t)line->size) {
+		err = written < 0 ? errno : ENOSPC;
+		/* Should cutting fail too, git skips the partial line. */
+		if (written > 0 && ftruncate(fd, st.st_size) < 0)
+			err = written < 0 ? errno : ENOSPC;
+		close(fd);
+		return gs_error_set_path(err, path, "cannot append to reflog");
+	}
+	if (close(fd) < 0)
+		return gs_error_set_path(errno, path, "cannot append to reflog");
+	return 0;
+}
+
+/* Take back an entry reflog_append made for a move that then failed. */
+static void reflog_undo(const char *path, off_t size)
+{
+	/* Should this fail, the log keeps an entry for a move that did not
+	 * happen, which is what git leaves in the same case. */
+	if (truncate(path, size) < 0)
+		return;
 }
 
 /* ------------------------------------------------------------------ */
 /* Ref moves                                                           */
 
+/*
+ * Replace the file `relative` (below the gitdir) with `content`, through
+ * git's "<file>.lock" protocol.  With a move, the ref's current value is
+ * compared with move->expected while the lock is held, and the reflog
+ * entry is written before the new value is renamed into place, as git
+ * does: when the entry cannot be written the ref does not move, so a
+ * failed call never leaves a moved ref behind.
+ */
 static int locked_replace(gs_store *store, const char *relative, const char *content,
-			  int check, const git_oid *expected, git_oid *old_out)
+			  const ref_move *move)
 {
 	char *path = gs_store_file(store, relative, "");
 	char *lock = gs_store_file(store, relative, ".lock");
+	char *log = NULL;
 	git_repository *repo = NULL;
+	gs_buf line = {0};
 	size_t len = strlen(content);
+	off_t log_size = -1;
 	int fd = -1, rc = -1, locked = 0;
 
 	if (!path || !lock)
@@ -481,11 +515,11 @@ static int locked_replace(gs_store *store, const char *relative, const char *con
 			gs_error_set(GS_ERR_GIT, "cannot create ref %s: it clashes with "
 				     "an existing ref", relative);
 		else
-			gs_error_set_os(errno, "cannot lock ref %s", relative);
+			gs_error_set_path(errno, lock, "cannot lock ref");
 		goto done;
 	}
 	locked = 1;
-	if (check) {
+	if (move) {
 		git_oid current;
 		int git_rc;
 
@@ -496,29 +530,37 @@ static int locked_replace(gs_store *store, const char *relative, const char *con
 			gs_error_set_git(git_rc, relative);
 			goto done;
 		}
-		if (expected == NULL && git_rc == 0) {
+		if (move->expected == NULL && git_rc == 0) {
 			gs_error_set(GS_ERR_EXISTS, "ref %s already exists", relative);
 			goto done;
 		}
-		if (expected && (git_rc != 0 || !git_oid_equal(&current, expected))) {
+		if (move->expected && (git_rc != 0 || !git_oid_equal(&current, move->expected))) {
 			gs_error_set(GS_ERR_STALE, "CAS failed updating %s", relative);
 			goto done;
 		}
-		if (old_out)
-			git_oid_cpy(old_out, expected ? expected : &(git_oid){{0}});
 	}
 	if (write(fd, content, len) != (ssize_t)len) {
-		gs_error_set_os(errno, "cannot write %s", lock);
+		gs_error_set_path(errno, lock, "cannot write");
 		goto done;
 	}
 	if (close(fd) < 0) {
 		fd = -1;
-		gs_error_set_os(errno, "cannot write %s", lock);
+		gs_error_set_path(errno, lock, "cannot write");
 		goto done;
 	}
 	fd = -1;
+	if (move && move->reflog_message) {
+		git_oid zero = {{0}};
+		if (!(log = gs_store_file(store, "logs/", relative)) ||
+		    reflog_line(&line, store, move->expected ? move->expected : &zero,
+				move->new_id, move->reflog_message) < 0 ||
+		    reflog_append(&log_size, log, &line) < 0)
+			goto done;
+	}
 	if (rename(lock, path) < 0) {
-		gs_error_set_os(errno, "cannot update %s", path);
+		gs_error_set_path(errno, path, "cannot update");
+		if (log_size >= 0)
+			reflog_undo(log, log_size);
 		goto done;
 	}
 	locked = 0;
@@ -529,6 +571,8 @@ done:
 	if (locked)
 		unlink(lock);
 	gs_repo_release(store, repo);
+	gs_buf_free(&line);
+	free(log);
 	free(path);
 	free(lock);
 	return rc;
@@ -538,18 +582,14 @@ int gs_ref_write(gs_store *store, const char *fullname, const git_oid *new_id,
 		 const git_oid *expected, const char *reflog_message)
 {
 	char content[GIT_OID_HEXSZ + 2];
-	git_oid old_id;
+	ref_move move = {expected, new_id, reflog_message};
 
 	if (!fullname_valid(fullname))
 		return gs_error_set(GS_ERR_INVALID, "Invalid ref name: %s", fullname);
 	git_oid_tostr(content, GIT_OID_HEXSZ + 1, new_id);
 	content[GIT_OID_HEXSZ] = '\n';
 	content[GIT_OID_HEXSZ + 1] = '\0';
-	if (locked_replace(store, fullname, content, 1, expected, &old_id) < 0)
-		return -1;
-	if (reflog_message)
-		return reflog_append(store, fullname, &old_id, new_id, reflog_message);
-	return 0;
+	return locked_replace(store, fullname, content, &move);
 }
 
 /* ------------------------------------------------------------------ */

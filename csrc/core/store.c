@@ -415,7 +415,7 @@ int gs_store_open(gs_store **out, const char *path, const gs_open_opts *opts)
 		return 0;
 	}
 	if (errno != ENOENT && errno != ENOTDIR)
-		return gs_error_set_os(errno, "%s", path);
+		return gs_error_set_path(errno, path, "");
 	if (!opts->create)
 		return gs_error_set(GS_ERR_NOTFOUND, "Repository not found: %s", path);
 	return create_repository(out, path, opts);

@@ -215,7 +215,7 @@ static int loose_flush_output(loose_writer *w, size_t produced)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return gs_error_set_os(errno, "cannot write %s", w->tmp);
+			return gs_error_set_path(errno, w->tmp, "cannot write");
 		done += (size_t)n;
 	}
 	return 0;
@@ -249,7 +249,7 @@ static int loose_begin(loose_writer *w, gs_txn *txn, uint64_t size, int level)
 	if (!(w->tmp = gs_store_file(txn->store, "objects/tmp_obj_XXXXXX", "")))
 		return -1;
 	if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0)
-		return gs_error_set_os(errno, "cannot create %s", w->tmp);
+		return gs_error_set_path(errno, w->tmp, "cannot create");
 	if (deflateInit(&w->z, level) != Z_OK)
 		return gs_error_set_os(ENOMEM, "out of memory");
 	w->z_ready = 1;
@@ -275,7 +275,7 @@ static int loose_finish(git_oid *out, loose_writer *w)
 		return -1;
 	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
 		w->fd = -1;
-		return gs_error_set_os(errno, "cannot write %s", w->tmp);
+		return gs_error_set_path(errno, w->tmp, "cannot write");
 	}
 	w->fd = -1;
 	gs_sha1_final(&w->sha, raw);
@@ -285,7 +285,7 @@ static int loose_finish(git_oid *out, loose_writer *w)
 	if (!(path = gs_store_file(w->txn->store, rel, "")))
 		return -1;
 	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-		gs_error_set_os(errno, "cannot create %s", path);
+		gs_error_set_path(errno, path, "cannot create");
 		goto done;
 	}
 	free(path);
@@ -297,7 +297,7 @@ static int loose_finish(git_oid *out, loose_writer *w)
 		rc = 0;
 		goto done;
 	}
-	gs_error_set_os(errno, "cannot create %s", path);
+	gs_error_set_path(errno, path, "cannot create");
 done:
 	free(path);
 	return rc;
@@ -366,7 +366,7 @@ static int read_exactly(int fd, char *buf, uint64_t size, const char *what)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return gs_error_set_os(errno, "cannot read %s", what);
+			return gs_error_set_path(errno, what, "cannot read");
 		if (n == 0)
 			return gs_error_set(GS_ERR_OS, "%s changed size while it was read", what);
 		done += (uint64_t)n;

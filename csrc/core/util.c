@@ -11,15 +11,18 @@
 
 /* The record of each thread; its message buffer is freed when the thread
  * ends (pthread key destructor), so messages can be as long as a path. */
-static _Thread_local gs_error last_error = { GS_ERR_NONE, 0, "" };
+static _Thread_local gs_error last_error = { GS_ERR_NONE, 0, "", NULL, NULL };
 static _Thread_local char *message_buf;
 static _Thread_local size_t message_cap;
-static pthread_key_t message_key;
+/* "<action>\0<path>\0" of the last error about one file. */
+static _Thread_local char *path_buf;
+static pthread_key_t message_key, path_key;
 static pthread_once_t message_key_once = PTHREAD_ONCE_INIT;
 
 static void make_message_key(void)
 {
 	pthread_key_create(&message_key, free);
+	pthread_key_create(&path_key, free);
 }
 
 const gs_error *gs_error_last(void)
@@ -32,6 +35,7 @@ void gs_error_clear(void)
 	last_error.category = GS_ERR_NONE;
 	last_error.os_errno = 0;
 	last_error.message = "";
+	last_error.path = last_error.action = NULL;
 }
 
 static void error_vset(gs_error_t category, int err, const char *fmt, va_list ap)
@@ -41,6 +45,7 @@ static void error_vset(gs_error_t category, int err, const char *fmt, va_list ap
 
 	last_error.category = category;
 	last_error.os_errno = err;
+	last_error.path = last_error.action = NULL;
 	va_copy(again, ap);
 	len = vsnprintf(message_buf, message_cap, fmt, ap);
 	if (len >= 0 && (size_t)len >= message_cap) {
@@ -76,6 +81,28 @@ int gs_error_set_os(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	error_vset(category, err, fmt, ap);
 	va_end(ap);
+	return -1;
+}
+
+int gs_error_set_path(int err, const char *path, const char *action)
+{
+	size_t alen = strlen(action), plen = strlen(path);
+	char *both;
+
+	if (alen)
+		gs_error_set_os(err, "%s %s", action, path);
+	else
+		gs_error_set_os(err, "%s", path);
+	if (err == ENOMEM || !(both = malloc(alen + plen + 2)))
+		return -1;
+	memcpy(both, action, alen + 1);
+	memcpy(both + alen + 1, path, plen + 1);
+	pthread_once(&message_key_once, make_message_key);
+	pthread_setspecific(path_key, both);
+	free(path_buf);
+	path_buf = both;
+	last_error.action = path_buf;
+	last_error.path = path_buf + alen + 1;
 	return -1;
 }
 

@@ -3,6 +3,33 @@
 
 #include <string.h>
 
+/* OSError(errno, text, filename): Python picks the subclass from errno,
+ * `filename` is the file (decoded as os.fsdecode does), and the text
+ * says what was being done ("cannot write: No space left on device"). */
+static PyObject *raise_os_error(const gs_error *err)
+{
+	const char *reason = strerror(err->os_errno);
+	PyObject *args = NULL;
+
+	if (err->path) {
+		PyObject *text = *err->action ? PyUnicode_FromFormat("%s: %s", err->action, reason)
+					      : PyUnicode_FromString(reason);
+		PyObject *filename = PyUnicode_DecodeFSDefault(err->path);
+		if (text && filename)
+			args = Py_BuildValue("(iOO)", err->os_errno, text, filename);
+		Py_XDECREF(text);
+		Py_XDECREF(filename);
+	} else {
+		args = Py_BuildValue("(iN)", err->os_errno,
+				     PyUnicode_FromFormat("%s: %s", err->message, reason));
+	}
+	if (args) {
+		PyErr_SetObject(PyExc_OSError, args);
+		Py_DECREF(args);
+	}
+	return NULL;
+}
+
 PyObject *gsp_raise(void)
 {
 	const gs_error *err = gs_error_last();
@@ -18,15 +45,8 @@ PyObject *gsp_raise(void)
 	case GS_ERR_INVALID: type = PyExc_ValueError; break;
 	case GS_ERR_KEY: type = PyExc_KeyError; break;
 	case GS_ERR_NOMEM: return PyErr_NoMemory();
-	case GS_ERR_OS: {
-		PyObject *args = Py_BuildValue("(isO&)", err->os_errno, strerror(err->os_errno),
-					       (PyObject *(*)(const char *))gsp_str, err->message);
-		if (args) {
-			PyErr_SetObject(PyExc_OSError, args);
-			Py_DECREF(args);
-		}
-		return NULL;
-	}
+	case GS_ERR_OS:
+		return raise_os_error(err);
 	case GS_ERR_GIT:
 	default:
 		type = gsp.GitError;
