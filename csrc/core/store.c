@@ -1,8 +1,8 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
 
-
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /*
  * The handle pool.  libgit2 handles are single-threaded, so each
@@ -350,7 +351,10 @@ int gs_identity_check(const char *name, const char *email)
 	return 0;
 }
 
-static int create_repository(gs_store **out, const char *path, const gs_open_opts *opts)
+static int open_existing(gs_store **out, const char *path, const gs_open_opts *opts);
+
+/* Fill the new repository at `path` (a bare repository is made there). */
+static int build_repository(const char *path, const gs_open_opts *opts)
 {
 	git_repository *repo = NULL;
 	git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
@@ -358,16 +362,7 @@ static int create_repository(gs_store **out, const char *path, const gs_open_opt
 	gs_store *store = NULL;
 	int rc = -1;
 
-	*out = NULL;
-	if (opts->branch && gs_refname_check(opts->branch) < 0)
-		return -1;
-	if (gs_identity_check(opts->name ? opts->name : "gitstore",
-			      opts->email ? opts->email : "gitstore@localhost") < 0)
-		return -1;
-	if (check_parent_exists(path) < 0)
-		return -1;
-	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKDIR |
-		     GIT_REPOSITORY_INIT_NO_REINIT;
+	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
 	if (git_repository_init_ext(&repo, path, &init) < 0)
 		return gs_error_set_git(-1, path);
 	if (store_alloc(&store, repo, path, opts) < 0) {
@@ -390,30 +385,121 @@ static int create_repository(gs_store **out, const char *path, const gs_open_opt
 done:
 	git_config_free(config);
 	gs_repo_release(store, repo);
-	if (rc < 0)
-		gs_store_free(store);
-	else
-		*out = store;
+	gs_store_free(store);
 	return rc;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* A new, empty directory beside `path`, named after it: ".<name>.new-<n>". */
+static int make_sibling_dir(char **out, const char *path)
+{
+	static unsigned counter;
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	size_t len = strlen(path) + 64;
+	char *tmp = malloc(len);
+
+	*out = NULL;
+	if (!tmp)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	for (int attempt = 0; attempt < 100; attempt++) {
+		unsigned n = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
+		snprintf(tmp, len, "%.*s.%s.new-%ld-%u", (int)dirlen, path, path + dirlen,
+			 (long)getpid(), n);
+		if (mkdir(tmp, 0777) == 0) {
+			*out = tmp;
+			return 0;
+		}
+		if (errno != EEXIST) {
+			gs_error_set_path(errno, tmp, "cannot create directory");
+			free(tmp);
+			return -1;
+		}
+	}
+	free(tmp);
+	return gs_error_set(GS_ERR_EXISTS, "cannot create a directory beside %s", path);
+}
+
+/*
+ * A new repository is built in a directory beside `path` and renamed into
+ * place once complete, so that a crash part-way leaves no half-made
+ * repository at `path` (only a hidden sibling), and of two processes
+ * creating the same store one wins and both end up opening its work.
+ */
+static int create_repository(gs_store **out, const char *path, const gs_open_opts *opts)
+{
+	char *tmp = NULL;
+	size_t len = strlen(path);
+	int rc = -1;
+
+	*out = NULL;
+	if (opts->branch && gs_refname_check(opts->branch) < 0)
+		return -1;
+	if (gs_identity_check(opts->name ? opts->name : "gitstore",
+			      opts->email ? opts->email : "gitstore@localhost") < 0)
+		return -1;
+	if (check_parent_exists(path) < 0)
+		return -1;
+	/* "a.git/" names a.git: the rename wants no trailing slash. */
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	{
+		char *target = strndup(path, len);
+		if (!target)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		if (make_sibling_dir(&tmp, target) < 0 || build_repository(tmp, opts) < 0) {
+			free(target);
+			goto done;
+		}
+		if (rename(tmp, target) < 0 && errno != EEXIST && errno != ENOTEMPTY) {
+			gs_error_set_path(errno, target, "cannot create repository");
+			free(target);
+			goto done;
+		}
+		free(target);
+	}
+	/* Ours, or the one another process put there first. */
+	rc = 0;
+done:
+	if (tmp) {
+		nftw(tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+		free(tmp);
+	}
+	if (rc < 0)
+		return -1;
+	return open_existing(out, path, opts);
+}
+
+static int open_existing(gs_store **out, const char *path, const gs_open_opts *opts)
+{
+	git_repository *repo = NULL;
+
+	if (open_handle(&repo, path) < 0)
+		return -1;
+	if (store_alloc(out, repo, path, opts) < 0) {
+		git_repository_free(repo);
+		return -1;
+	}
+	return 0;
 }
 
 int gs_store_open(gs_store **out, const char *path, const gs_open_opts *opts)
 {
 	struct stat st;
-	git_repository *repo = NULL;
 
 	*out = NULL;
 	if (gs_global_init() < 0)
 		return -1;
-	if (stat(path, &st) == 0) {
-		if (open_handle(&repo, path) < 0)
-			return -1;
-		if (store_alloc(out, repo, path, opts) < 0) {
-			git_repository_free(repo);
-			return -1;
-		}
-		return 0;
-	}
+	if (stat(path, &st) == 0)
+		return open_existing(out, path, opts);
 	if (errno != ENOENT && errno != ENOTDIR)
 		return gs_error_set_path(errno, path, "");
 	if (!opts->create)
