@@ -109,3 +109,77 @@ def test_reflog_keeps_one_entry_per_move(store, tmp_path):
     assert len(entries) == 1   # the old log was replaced by the directory
     assert entries[-1].new_sha == store.branches["main"].commit_hash
     assert entries[-1].old_sha == fs.commit_hash
+
+
+# ---------------------------------------------------------------------------
+# Small defects: messages, names, report cost, corrupt packs
+# ---------------------------------------------------------------------------
+
+def test_write_entry_with_bad_data_names_the_entry(store):
+    from gitstore import WriteEntry
+
+    fs = store.branches["main"]
+    with pytest.raises(TypeError, match=r"WriteEntry data for 'a' must be bytes, str, "
+                                        r"pathlib.Path or BlobOid, not int"):
+        fs.apply({"a": WriteEntry(data=42)})
+    with pytest.raises(TypeError, match="Expected WriteEntry, bytes, str, or Path for 'b'"):
+        fs.apply({"b": 42})
+    assert store.branches["main"].commit_hash == fs.commit_hash
+
+
+NON_UTF8 = "caf\udce9"   # b"caf\xe9" as os.fsdecode gives it
+
+
+def test_non_utf8_names_in_apply_and_batch(store, tmp_path):
+    repo = tmp_path / "r.git"
+    fs = store.branches["main"].apply({NON_UTF8: b"1", f"d/{NON_UTF8}": b"2"})
+    assert sorted(fs.ls()) == sorted([NON_UTF8, "d"])
+    assert fs.read(NON_UTF8) == b"1"
+    with fs.batch() as b:
+        b.write(f"e/{NON_UTF8}", b"3")
+        b.remove(NON_UTF8)
+    fs = b.fs
+    assert fs.read(f"e/{NON_UTF8}") == b"3"
+    assert not fs.exists(NON_UTF8)
+    names = Git(repo).raw("ls-tree", "-r", "-z", "--name-only", "main").split(b"\0")
+    assert b"e/caf\xe9" in names and b"d/caf\xe9" in names
+
+
+def _time_remove(store, fs, n):
+    import time
+    best = None
+    for k in range(2):
+        name = f"t{n}-{k}"
+        store.branches[name] = fs
+        snap = store.branches[name]
+        start = time.perf_counter()
+        out = snap.remove("d", recursive=True)
+        took = time.perf_counter() - start
+        best = took if best is None else min(best, took)
+        assert len(out.changes.delete) == n
+    paths = [e.path for e in out.changes.delete]
+    assert paths == sorted(paths)
+    return best
+
+
+def test_removal_report_is_linear(store):
+    """Removing 10x the files takes about 10x the time (it took some 40x:
+    each deleted path was looked up in the whole list)."""
+    small = store.branches["main"].apply({f"d/f{i}.txt": b"x" for i in range(4000)})
+    t_small = _time_remove(store, small, 4000)
+    big = small.apply({f"d/g{i}.txt": b"x" for i in range(36000)})
+    t_big = _time_remove(store, big, 40000)
+    assert t_big < 25 * t_small + 0.05, (t_small, t_big)
+
+
+def test_pack_over_an_empty_pack_file(store, tmp_path):
+    from gitstore import GitError
+
+    fs = store.branches["main"]
+    for i in range(3):
+        fs = fs.write(f"f{i}", b"x")
+    pack = tmp_path / "r.git" / "objects" / "pack" / ("pack-" + "0" * 40 + ".pack")
+    pack.write_bytes(b"")
+    pack.with_suffix(".idx").write_bytes(b"")
+    with pytest.raises(GitError, match=r"pack-0{40}\.pack: not a pack file \(0 bytes\)"):
+        store.pack()

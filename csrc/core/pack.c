@@ -284,23 +284,31 @@ static int map_pack(unsigned char **out, uint64_t *size, const char *base)
 	char path[SUFFIXED_BUF];
 	struct stat st;
 	void *map;
-	int fd;
+	int fd, err;
 
 	*out = NULL;
 	if (strlen(base) + 6 > sizeof(path))
 		return gs_error_set(GS_ERR_GIT, "pack path too long: %s", base);
 	strcpy(path, base);
 	strcat(path, ".pack");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
-		if (fd >= 0)
-			close(fd);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return gs_error_set_path(errno, path, "cannot read");
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		close(fd);
+		return gs_error_set_path(err, path, "cannot read");
 	}
-	map = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
-			     : MAP_FAILED;
+	/* A header (12 bytes) and a trailing checksum (20) at the least. */
+	if (st.st_size < 32) {
+		close(fd);
+		return gs_error_set(GS_ERR_GIT, "%s: not a pack file (%lld bytes)", path,
+				    (long long)st.st_size);
+	}
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	err = errno;
 	close(fd);
 	if (map == MAP_FAILED)
-		return gs_error_set_path(errno, path, "cannot map");
+		return gs_error_set_path(err, path, "cannot map");
 	*out = map;
 	*size = (uint64_t)st.st_size;
 	return 0;

@@ -298,16 +298,23 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 	}
 	while (PyDict_Next(self->writes, &pos, &key, &value)) {
 		git_oid id;
-		const char *path = PyUnicode_AsUTF8(key);
+		PyObject *holder;
+		const char *path = gsp_path_utf8(key, &holder);
 		unsigned long mode = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1));
-		if (!path || PyErr_Occurred() || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-		    gsp_changeset_write(&cs, path, &id, (uint32_t)mode) < 0)
+		int failed = !path || PyErr_Occurred() ||
+			     gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
+			     gsp_changeset_write(&cs, path, &id, (uint32_t)mode) < 0;
+		Py_XDECREF(holder);
+		if (failed)
 			goto done;
 	}
 	pos = 0;
 	while (PyDict_Next(self->removes, &pos, &key, &value)) {
-		const char *path = PyUnicode_AsUTF8(key);
-		if (!path || gsp_changeset_remove(&cs, path) < 0)
+		PyObject *holder;
+		const char *path = gsp_path_utf8(key, &holder);
+		int failed = !path || gsp_changeset_remove(&cs, path) < 0;
+		Py_XDECREF(holder);
+		if (failed)
 			goto done;
 	}
 	self->busy = 1;

@@ -57,10 +57,13 @@ typedef struct {
 
 extern gsp_state_t gsp;
 
-/* errors.c: turn the core's error record into a Python exception. */
+/* errors.c: turn the core's error record into a Python exception (and
+ * clear it, so that no later failure can report it again). */
 PyObject *gsp_raise(void);
-/* Raise for a core failure that happened while the GIL was released. */
+/* Run a core call with the GIL released.  The error record is cleared
+ * first, so that what the call leaves there is its own. */
 #define GSP_CALL(status_var, call) do { \
+	gs_error_clear(); \
 	Py_BEGIN_ALLOW_THREADS \
 	status_var = (call); \
 	Py_END_ALLOW_THREADS \
@@ -71,6 +74,9 @@ PyObject *gsp_raise(void);
  * root forms (None, "", "/") give *out = NULL.  Otherwise normalised. */
 int gsp_path_arg(PyObject *arg, int allow_root, char **out);
 PyObject *gsp_str(const char *s);          /* UTF-8, surrogateescape */
+/* The bytes of a path gsp_str made (names that are not UTF-8 come back
+ * as they were); valid while *holder lives.  NULL: exception set. */
+const char *gsp_path_utf8(PyObject *text, PyObject **holder);
 PyObject *gsp_hex(const git_oid *id);      /* 40-hex str */
 PyObject *gsp_hex_bytes(const git_oid *id);
 /* A 40-hex str or bytes object id; ValueError when malformed. */

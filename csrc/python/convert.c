@@ -42,6 +42,12 @@ done:
 	return rc;
 }
 
+const char *gsp_path_utf8(PyObject *text, PyObject **holder)
+{
+	*holder = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape");
+	return *holder ? PyBytes_AS_STRING(*holder) : NULL;
+}
+
 PyObject *gsp_str(const char *s)
 {
 	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "surrogateescape");

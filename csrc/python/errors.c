@@ -30,12 +30,15 @@ static PyObject *raise_os_error(const gs_error *err)
 	return NULL;
 }
 
-PyObject *gsp_raise(void)
+static PyObject *raise_record(const gs_error *err)
 {
-	const gs_error *err = gs_error_last();
 	PyObject *type;
 
 	switch (err->category) {
+	case GS_ERR_NONE:
+		PyErr_SetString(PyExc_SystemError, "gitstore: an operation failed without "
+				"saying why (please report this)");
+		return NULL;
 	case GS_ERR_NOTFOUND: type = PyExc_FileNotFoundError; break;
 	case GS_ERR_ISDIR: type = PyExc_IsADirectoryError; break;
 	case GS_ERR_NOTDIR: type = PyExc_NotADirectoryError; break;
@@ -59,5 +62,12 @@ PyObject *gsp_raise(void)
 			Py_DECREF(msg);
 		}
 	}
+	return NULL;
+}
+
+PyObject *gsp_raise(void)
+{
+	raise_record(gs_error_last());
+	gs_error_clear();
 	return NULL;
 }

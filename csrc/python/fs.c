@@ -802,13 +802,13 @@ static int apply_value(git_oid *out_id, uint32_t *out_mode, gs_txn *txn, const c
 	git_oid id;
 	int rc = -1;
 
+	if (!(pathlib = PyImport_ImportModule("pathlib")) ||
+	    !(path_type = PyObject_GetAttrString(pathlib, "Path")))
+		goto done;
 	if (PyObject_IsInstance(value, gsp.WriteEntry) == 1) {
 		entry = Py_NewRef(value);
 	} else if (PyBytes_Check(value) || PyUnicode_Check(value) || PyByteArray_Check(value) ||
-		   PyMemoryView_Check(value) ||
-		   ((pathlib = PyImport_ImportModule("pathlib")) &&
-		    (path_type = PyObject_GetAttrString(pathlib, "Path")) &&
-		    PyObject_IsInstance(value, path_type) == 1)) {
+		   PyMemoryView_Check(value) || PyObject_IsInstance(value, path_type) == 1) {
 		entry = PyObject_CallOneArg(gsp.WriteEntry, value);
 	} else if (!PyErr_Occurred()) {
 		PyObject *shown = gsp_str(path);
@@ -849,14 +849,17 @@ static int apply_value(git_oid *out_id, uint32_t *out_mode, gs_txn *txn, const c
 		rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
 		if (rc == 0)
 			rc = gsp_store_bytes(&id, txn, data);
-	} else if (PyObject_IsInstance(data, path_type ? path_type : (PyObject *)&PyBaseObject_Type) == 1) {
+	} else if (PyObject_IsInstance(data, path_type) == 1) {
 		uint32_t detected;
 		rc = gsp_store_file(&id, &detected, txn, data);
 		if (rc == 0)
 			rc = gsp_mode_arg(mode_obj, detected, &mode);
 	} else if (!PyErr_Occurred()) {
-		PyErr_Format(PyExc_TypeError, "WriteEntry.data must be bytes, str or Path, not %s",
-			     Py_TYPE(data)->tp_name);
+		PyObject *shown = gsp_str(path);
+		if (shown)
+			PyErr_Format(PyExc_TypeError, "WriteEntry data for %R must be bytes, str, "
+				     "pathlib.Path or BlobOid, not %s", shown, Py_TYPE(data)->tp_name);
+		Py_XDECREF(shown);
 	}
 	if (rc == 0) {
 		git_oid_cpy(out_id, &id);
@@ -912,11 +915,14 @@ static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
 		Py_ssize_t pos = 0;
 		PyObject *key, *value;
 		while (PyDict_Next(seen, &pos, &key, &value)) {
-			const char *path = PyUnicode_AsUTF8(key);
+			PyObject *holder;
+			const char *path = gsp_path_utf8(key, &holder);
 			git_oid id;
-			if (!path || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-			    gsp_changeset_write(cs, path, &id,
-						(uint32_t)PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1))) < 0)
+			int failed = !path || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
+				     gsp_changeset_write(cs, path, &id, (uint32_t)PyLong_AsUnsignedLong(
+								    PyTuple_GET_ITEM(value, 1))) < 0;
+			Py_XDECREF(holder);
+			if (failed)
 				goto done;
 		}
 	}

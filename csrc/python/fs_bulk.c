@@ -252,16 +252,13 @@ static int source_pairs(gs_filelist *from, gs_strlist *to, gs_txn *txn, const gs
 		return -1;
 	for (size_t i = 0; i < below.count; i++) {
 		char *dest = join_path(dest_base, below.items[i].path + skip, "");
-		int failed = !dest ||
-			     gs_filelist_push(from, below.items[i].path, &below.items[i].id,
-					      below.items[i].mode) < 0 ||
-			     gs_strlist_push(to, dest) < 0;
+		int failed = !dest ? gs_error_set_os(ENOMEM, "out of memory")
+			     : gs_filelist_push(from, below.items[i].path, &below.items[i].id,
+						below.items[i].mode) < 0 ||
+			       gs_strlist_push(to, dest) < 0;
 		free(dest);
-		if (failed) {
-			if (!gs_error_last()->category)
-				gs_error_set_os(ENOMEM, "out of memory");
+		if (failed)
 			goto done;
-		}
 	}
 	rc = 0;
 done:

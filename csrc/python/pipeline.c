@@ -131,15 +131,20 @@ static int report_add(PyObject *report, const char *field, const char *path, uin
 	return rc;
 }
 
-static int compare_paths(const void *a, const void *b)
+typedef struct {
+	const char *path;
+	uint32_t mode;
+} deleted_file;
+
+static int compare_deleted(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const deleted_file *)a)->path, ((const deleted_file *)b)->path);
 }
 
 static PyObject *build_report(gsp_changeset *cs, gs_change *wc, gs_change *rc)
 {
 	PyObject *report = PyObject_CallNoArgs(gsp.ChangeReport);
-	const char **deleted = NULL;
+	deleted_file *deleted = NULL;
 	size_t ndeleted = 0;
 
 	if (!report)
@@ -159,16 +164,12 @@ static PyObject *build_report(gsp_changeset *cs, gs_change *wc, gs_change *rc)
 	}
 	for (size_t i = 0; i < cs->nremoves; i++)
 		if (rc[i].kind == GS_CHANGE_DELETE)
-			deleted[ndeleted++] = cs->removes[i];
-	qsort(deleted, ndeleted, sizeof(*deleted), compare_paths);
-	for (size_t i = 0; i < ndeleted; i++) {
-		uint32_t mode = 0;
-		for (size_t j = 0; j < cs->nremoves; j++)
-			if (cs->removes[j] == deleted[i])
-				mode = rc[j].mode;
-		if (report_add(report, "delete", deleted[i], mode) < 0)
+			deleted[ndeleted++] = (deleted_file){cs->removes[i], rc[i].mode};
+	if (ndeleted > 1)
+		qsort(deleted, ndeleted, sizeof(*deleted), compare_deleted);
+	for (size_t i = 0; i < ndeleted; i++)
+		if (report_add(report, "delete", deleted[i].path, deleted[i].mode) < 0)
 			goto fail;
-	}
 	free(deleted);
 	return report;
 fail:
