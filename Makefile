@@ -22,8 +22,8 @@ asan: build
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
 	LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	PYTHONMALLOC=malloc $(PY) -m pytest -q -p no:cacheprovider --capture=sys $(ARGS)
-	$(PY) setup.py -q build_ext --inplace --force
+	PYTHONMALLOC=malloc $(PY) -m pytest -q -p no:cacheprovider --capture=sys $(ARGS); \
+	status=$$?; $(PY) setup.py -q build_ext --inplace --force; exit $$status
 
 bench: build
 	$(PY) -m pip install -q vost pygit2

@@ -1,4 +1,8 @@
-"""Build the gitstore C extension against the system libgit2 (found with pkg-config)."""
+"""Build the gitstore C extension against the system libgit2 (found with pkg-config).
+
+pkg-config runs only when the extension is compiled, so that making an
+sdist needs no libgit2 development files.
+"""
 
 import glob
 import os
@@ -7,11 +11,12 @@ import subprocess
 import sys
 
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 REQUIRED = {"libgit2": "1.5", "zlib": "1.2"}
 INSTALL_HINT = (
     "gitstore needs the libgit2 development files and pkg-config.\n"
-    "On Debian/Ubuntu: apt-get install libgit2-dev libarchive-dev zlib1g-dev pkg-config"
+    "On Debian/Ubuntu: apt-get install libgit2-dev zlib1g-dev pkg-config"
 )
 
 
@@ -39,7 +44,16 @@ def library_flags():
     return include_dirs, library_dirs, libraries
 
 
-include_dirs, library_dirs, libraries = library_flags()
+class build_ext_with_pkg_config(build_ext):
+    def build_extensions(self):
+        include_dirs, library_dirs, libraries = library_flags()
+        for ext in self.extensions:
+            ext.include_dirs += include_dirs
+            ext.library_dirs += library_dirs
+            ext.libraries += libraries
+        super().build_extensions()
+
+
 extra_compile_args = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter",
                       "-Wno-missing-field-initializers"]
 extra_link_args = []
@@ -55,13 +69,13 @@ if os.environ.get("GITSTORE_DEBUG"):
 sources = sorted(glob.glob("csrc/core/*.c")) + sorted(glob.glob("csrc/python/*.c"))
 
 setup(
+    cmdclass={"build_ext": build_ext_with_pkg_config},
     ext_modules=[
         Extension(
             "gitstore._core",
             sources=sources,
-            include_dirs=["csrc/core", *include_dirs],
-            library_dirs=library_dirs,
-            libraries=libraries,
+            include_dirs=["csrc/core"],
+            depends=sorted(glob.glob("csrc/*/*.h")),
             define_macros=[("_GNU_SOURCE", "1")],
             extra_compile_args=extra_compile_args,
             extra_link_args=extra_link_args,

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian machine for gitstore: system packages, a
 # virtualenv in .venv, and gitstore built and installed into it (editable).
-# Safe to run again: it only installs what is missing.
+# Safe to run again, and quick when nothing changed: it installs only what
+# is missing and rebuilds the extension only when a C source, a header or
+# a build file changed since the last build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-packages=(libgit2-dev libarchive-dev zlib1g-dev pkg-config gcc make git)
+packages=(libgit2-dev zlib1g-dev pkg-config gcc make git)
 if ! "$PYTHON" -c 'import ensurepip, sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
     packages+=(python3-venv python3-dev)
 fi
@@ -23,5 +25,24 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel pytest vost
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+
+# Fingerprints of what each step depends on; a step whose fingerprint is
+# the one recorded after its last success is skipped.
+fingerprint() {
+    cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+deps_stamp=.venv/.gitstore-deps
+build_stamp=.venv/.gitstore-build
+deps_now=$(fingerprint scripts/bootstrap.sh pyproject.toml)
+build_now=$(fingerprint setup.py pyproject.toml $(find csrc -name '*.[ch]' | LC_ALL=C sort))
+
+if [ "$(cat "$deps_stamp" 2>/dev/null)" != "$deps_now" ]; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel pytest vost
+    rm -f "$build_stamp"
+    echo "$deps_now" > "$deps_stamp"
+fi
+if [ "$(cat "$build_stamp" 2>/dev/null)" != "$build_now" ] ||
+   ! ls gitstore/_core.*.so >/dev/null 2>&1; then
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+    echo "$build_now" > "$build_stamp"
+fi
