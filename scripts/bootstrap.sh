@@ -37,7 +37,7 @@ deps_now=$(fingerprint scripts/bootstrap.sh pyproject.toml)
 build_now=$(fingerprint setup.py pyproject.toml $(find csrc -name '*.[ch]' | LC_ALL=C sort))
 
 if [ "$(cat "$deps_stamp" 2>/dev/null)" != "$deps_now" ]; then
-    .venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel pytest vost
+    .venv/bin/python -m pip install -q --disable-pip-version-check 'setuptools>=77' wheel pytest vost
     rm -f "$build_stamp"
     echo "$deps_now" > "$deps_stamp"
 fi
