@@ -62,14 +62,13 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from gitstore import FileType, GitStore, WriteEntry
 
-from conftest import Commit, Git, Link, assert_fsck_clean, build_repo, fsck_problems
+from conftest import Commit, Git, Link, assert_fsck_clean, build_repo, fsck_problems, git_run
 
 IGNORABLE = ["\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d",
              "\u202e", "\u206a", "\u206b", "\u206c", "\u206d", "\u206e", "\u206f", "\ufeff"]
@@ -321,7 +320,7 @@ def _oracle_repo(tmp_path: Path, names: list[str], kind: str) -> set[str]:
     """Names whose entry (file, link or dir) makes `git fsck --strict` say
     anything, each in a tree of its own so that reports can be told apart."""
     path = tmp_path / f"oracle-{kind}.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(path)], check=True)
+    git_run("init", "-q", "--bare", path)
     g = Git(path)
     blob = g("hash-object", "-w", "--stdin", input=b"x\n")
     owner: dict[str, str] = {}
