@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <stdint.h>
 
 /* One name touched in a directory, and what happens to it. */
 typedef struct change_node {
@@ -167,13 +167,51 @@ done:
 	return rc;
 }
 
-static int check_name(const char *prefix, const char *name)
+/*
+ * Every name a write creates passes git's own rules (gitname.c): no alias
+ * of ".git", no .gitmodules or .gitattributes that is a directory or a
+ * link or holds what git fsck refuses, no .gitignore or .mailmap link.
+ * Names already in a tree are left alone, so repositories made by git
+ * keep working.  mode is GS_MODE_TREE (and id NULL) for a directory.
+ */
+static int check_entry(gs_txn *txn, const char *prefix, const char *name, uint32_t mode,
+		       const git_oid *id)
 {
-	/* git refuses to check out a ".git" entry and fsck flags it. */
-	if (strcasecmp(name, ".git") == 0)
-		return gs_error_set(GS_ERR_INVALID, "Invalid file name %s%s%s: '.git' is reserved",
-				    prefix, *prefix ? "/" : "", name);
-	return 0;
+	unsigned kind = gs_gitname_kind(name);
+	gs_blob blob = {0};
+	char *path = NULL;
+	const char *data;
+	size_t len, size;
+	int rc = -1;
+
+	if (!kind)
+		return 0;
+	len = strlen(prefix) + strlen(name) + 2;
+	if (!(path = malloc(len)))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	snprintf(path, len, "%s%s%s", prefix, *prefix ? "/" : "", name);
+	if (gs_gitname_check(path, kind, mode) < 0)
+		goto done;
+	if ((kind & (GS_GITNAME_GITMODULES | GS_GITNAME_GITATTRIBUTES)) &&
+	    (mode == GS_MODE_BLOB || mode == GS_MODE_EXEC)) {
+		if (!gs_txn_pending(&data, &len, txn, id)) {
+			gs_store *store = gs_txn_store(txn);
+			git_repository *repo = gs_txn_repo(txn);
+			if (gs_object_size(&size, repo, id) < 0 ||
+			    gs_gitfile_check_size(path, kind, size) < 0 ||
+			    gs_blob_read(&blob, store, repo, id, 0, SIZE_MAX) < 0)
+				goto done;
+			data = blob.data;
+			len = blob.size;
+		}
+		if (gs_gitfile_check(path, kind, data, len) < 0)
+			goto done;
+	}
+	rc = 0;
+done:
+	gs_blob_free(&blob);
+	free(path);
+	return rc;
 }
 
 static int push_entry(gs_dirent **items, size_t *n, size_t *cap, const char *name,
@@ -214,7 +252,8 @@ static int apply_child(gs_dirent **items, size_t *n, size_t *cap, gs_txn *txn,
 	if (c->removed)
 		present = 0;
 	if (c->has_write) {
-		if (check_name(prefix, c->name) < 0)
+		/* (a write with others below it becomes a directory, checked so) */
+		if (!c->has_deep_write && check_entry(txn, prefix, c->name, c->mode, &c->id) < 0)
 			return -1;
 		present = 1;
 		git_oid_cpy(&id, &c->id);
@@ -225,7 +264,7 @@ static int apply_child(gs_dirent **items, size_t *n, size_t *cap, gs_txn *txn,
 		git_oid sub;
 		size_t len = strlen(prefix) + strlen(c->name) + 2;
 
-		if (c->has_deep_write && check_name(prefix, c->name) < 0)
+		if (c->has_deep_write && check_entry(txn, prefix, c->name, GS_MODE_TREE, NULL) < 0)
 			return -1;
 		if (!(path = malloc(len)))
 			return gs_error_set_os(ENOMEM, "out of memory");

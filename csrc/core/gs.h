@@ -99,6 +99,23 @@ int gs_path_normalize(char **out, const char *path, size_t len);
 /* 1 when path is a root form: empty or made only of '/'. */
 int gs_path_is_root(const char *path, size_t len);
 
+/* Names git treats specially (gitname.c), as its fsck recognises them:
+ * the names themselves and every alias HFS+ or NTFS would open as them
+ * (".GIT", ".git.", "git~1", ".git\u200c", "GITMOD~1", ...).  A bit set. */
+#define GS_GITNAME_DOTGIT        0x01u   /* never stored */
+#define GS_GITNAME_GITMODULES    0x02u   /* a regular file, content checked */
+#define GS_GITNAME_GITATTRIBUTES 0x04u   /* a regular file, content checked */
+#define GS_GITNAME_GITIGNORE     0x08u   /* not a symlink */
+#define GS_GITNAME_MAILMAP       0x10u   /* not a symlink */
+unsigned gs_gitname_kind(const char *name);
+/* GS_ERR_INVALID naming `path` when an entry of this kind may not have
+ * this mode (GS_MODE_TREE for a directory). */
+int gs_gitname_check(const char *path, unsigned kind, uint32_t mode);
+/* The same for the content of a regular file of this kind: the size
+ * alone (before reading), or the content. */
+int gs_gitfile_check_size(const char *path, unsigned kind, uint64_t size);
+int gs_gitfile_check(const char *path, unsigned kind, const char *data, size_t len);
+
 /* Python fnmatch semantics: '*', '?', '[seq]', '[!seq]', no escapes,
  * whole-string match, case-sensitive. '*' spans '/' and newlines. */
 int gs_fnmatch(const char *pattern, const char *name);
@@ -216,6 +233,8 @@ int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len);
 /* A blob of exactly `size` bytes read from fd; `what` names it in errors. */
 int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 			 const char *what);
+/* The content of an object still held in memory by txn (1), or 0. */
+int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *id);
 /* Write the pending objects as one pack. */
 int gs_txn_flush(gs_txn *txn);
 /* The same under the repository lock: once there are GS_PACK_LIMIT

@@ -103,6 +103,17 @@ static size_t find_pending(const gs_txn *txn, const git_oid *id)
 	}
 }
 
+int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *id)
+{
+	size_t at = find_pending(txn, id);
+
+	if (!at)
+		return 0;
+	*data = txn->objects[at - 1].data;
+	*len = txn->objects[at - 1].len;
+	return 1;
+}
+
 static int grow_slots(gs_txn *txn)
 {
 	size_t nslots = txn->nslots ? txn->nslots * 2 : 256;

@@ -1293,6 +1293,12 @@ static PyMethodDef fs_methods[] = {
 	 "Missing parent directories are created; a file or directory already at\n"
 	 "*path* is replaced.  Writing the content and mode a file already has\n"
 	 "makes no commit and returns this snapshot.\n\n"
+	 "Names git itself refuses are refused by this and every other write, so\n"
+	 "that ``git fsck --strict`` stays clean: any name git reads as ``.git``\n"
+	 "(``.GIT``, ``git~1``, ``.git.``, ``.git::$DATA``, ``.g\\u200cit``, ...);\n"
+	 "a ``.gitmodules`` or ``.gitattributes`` (or one of its aliases such as\n"
+	 "``GITMOD~1``) that is a directory or a symlink, or whose content git\n"
+	 "rejects; a ``.gitignore`` or ``.mailmap`` that is a symlink.\n\n"
 	 "Args:\n    path: Repository path of the file.\n"
 	 "    data: Content; any bytes-like object.\n"
 	 "    message: Commit message; None for a generated one (``+ path``,\n"
@@ -1302,7 +1308,8 @@ static PyMethodDef fs_methods[] = {
 	 "Returns:\n    FS: The new snapshot on the same branch.\n\n"
 	 "Raises:\n    PermissionError: The snapshot is read-only (a tag or detached).\n"
 	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"
-	 "    ValueError: *path* is malformed or *mode* is the tree mode.\n"
+	 "    ValueError: *path* is malformed or a name git refuses, *data* is\n"
+	 "        content git refuses there, or *mode* is the tree mode.\n"
 	 "    TypeError: *data* is not bytes-like.\n"},
 	{"write_text", FN(fs_write_text), KW,
 	 "write_text($self, /, path, text, *, encoding='utf-8', message=None, mode=None)\n--\n\n"
@@ -1337,7 +1344,9 @@ static PyMethodDef fs_methods[] = {
 	 "    message: Commit message, as for :meth:`write`.\n\n"
 	 "Returns:\n    FS: The new snapshot.\n\n"
 	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
-	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"},
+	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"
+	 "    ValueError: *path* is malformed or a name git refuses for a link\n"
+	 "        (see :meth:`write`).\n"},
 	{"apply", FN(fs_apply), KW,
 	 "apply($self, /, writes=None, removes=None, *, message=None, operation=None)\n--\n\n"
 	 "Apply many writes and removals in one commit.\n\n"
