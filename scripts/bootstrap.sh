@@ -25,3 +25,5 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check setuptools wheel pytest vost
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .
+# The docs build and stubtest, both run by the test suite.
+.venv/bin/python -m pip install -q --disable-pip-version-check mypy==2.4.1 -r docs/requirements.txt
