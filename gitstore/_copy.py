@@ -9,9 +9,13 @@ which files go where and what the ChangeReport says.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ._core import _disk_walk
 from ._types import ChangeError, ChangeReport, FileEntry, FileType
+
+if TYPE_CHECKING:
+    from ._core import FS
 
 # Kinds of the entries _disk_walk and FS._local_diff return (0 file, 2 special).
 _LINK, _BADDIR = 1, 3
@@ -167,7 +171,7 @@ def _problem(report: ChangeReport, ignore_errors: bool, local: str, exc: OSError
 
 def copy_in(fs, sources, dest, *, dry_run=False, follow_symlinks=False, message=None, mode=None,
             ignore_existing=False, delete=False, ignore_errors=False, checksum=True,
-            exclude=None, _operation="cp"):
+            exclude=None, _operation="cp") -> FS:
     specs = _source_list(sources)
     dest = _repo_dir(dest)
     report = ChangeReport()
@@ -304,7 +308,7 @@ def _stored_entries(fs, resolved, dest, report):
     return entries
 
 
-def _local_files(dest: str) -> dict[str, tuple[int, bool, int | None]]:
+def _local_files(dest: str) -> dict[str, tuple[int, bool, int]]:
     """rel -> (kind, exec, mtime) of every non-directory below dest."""
     if not os.path.isdir(dest):
         return {}
@@ -330,7 +334,7 @@ def _check_dest_dir(dest: str) -> None:
 
 
 def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=False,
-             ignore_errors=False, checksum=True):
+             ignore_errors=False, checksum=True) -> FS:
     specs = _source_list(sources)
     dest = os.fspath(dest)
     report = ChangeReport()
@@ -416,9 +420,9 @@ def copy_out(fs, sources, dest, *, dry_run=False, ignore_existing=False, delete=
             report.errors.append(ChangeError(path, str(exc)))
             failed += 1
     failures = fs._export(dest, [(e.rel, e.id, e.mode) for e in entries], ignore_errors)
-    for index, exc in failures:
+    for index, error in failures:
         if entries[index].rel not in compare_failed:   # said once is enough
-            report.errors.append(ChangeError(entries[index].local, str(exc)))
+            report.errors.append(ChangeError(entries[index].local, str(error)))
     _drop_failed(report, {entries[index].rel for index, _ in failures})
     failed += len(failures)
     if delete:

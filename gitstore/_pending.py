@@ -6,26 +6,32 @@ used.  Each is replaced by the real implementation as it lands.
 """
 
 
-def _not_yet(name, part):
-    message = f"{name} is not implemented yet: it arrives with {part}"
-
-    class _Pending:
-        __doc__ = message
-
-        def __init__(self, *args, **kwargs):
-            raise NotImplementedError(message)
-
-    _Pending.__name__ = _Pending.__qualname__ = name
-    _Pending.__module__ = "gitstore"
-    return _Pending
+def _refuse(self: object, *args: object, **kwargs: object) -> None:
+    raise NotImplementedError(f"{type(self).__name__}: {type(self).__doc__}")
 
 
-NoteDict = _not_yet("NoteDict", "git notes support")
-NoteNamespace = _not_yet("NoteNamespace", "git notes support")
-NotesBatch = _not_yet("NotesBatch", "git notes support")
+class NoteDict:
+    """Not implemented yet: it arrives with git notes support."""
+
+    __module__ = "gitstore"
+    __init__ = _refuse
 
 
-def resolve_credentials(url):
+class NoteNamespace:
+    """Not implemented yet: it arrives with git notes support."""
+
+    __module__ = "gitstore"
+    __init__ = _refuse
+
+
+class NotesBatch:
+    """Not implemented yet: it arrives with git notes support."""
+
+    __module__ = "gitstore"
+    __init__ = _refuse
+
+
+def resolve_credentials(url: str) -> str:
     """Fill in credentials for a URL (not implemented yet).
 
     Raises:

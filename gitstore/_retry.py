@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
+from typing import TYPE_CHECKING
 
 from gitstore._core import StaleSnapshotError
+
+if TYPE_CHECKING:
+    from gitstore._core import FS, GitStore
+    from gitstore._types import FileType
 
 # Longest pause between two attempts, in seconds.
 _MAX_DELAY = 0.2
 
 
-def retry_write(store, branch, path, data, *, message=None, mode=None, retries=5):
+def retry_write(store: GitStore, branch: str, path: str | os.PathLike[str], data: bytes, *,
+                message: str | None = None, mode: FileType | int | None = None,
+                retries: int = 5) -> FS:
     """Write one file to the tip of *branch*, retrying on concurrent writes.
 
     Each attempt fetches the branch tip afresh and writes to it.  When

@@ -142,7 +142,7 @@ class StatResult:
 
     Attributes:
         mode: The git filemode of the entry (``0o040000`` for directories).
-        file_type: The entry's kind as a :class:`FileType`.
+        file_type: The entry's kind as a ``FileType``.
         size: Size of the file contents in bytes (0 for directories).
         hash: Object id of the blob or tree, as 40 lowercase hex characters.
         nlink: Link count: 1 for files, 2 plus the number of subdirectories
@@ -176,7 +176,7 @@ class WalkEntry(NamedTuple):
 
     @property
     def file_type(self) -> FileType:
-        """FileType: The kind of this entry, derived from :attr:`mode`.
+        """FileType: The kind of this entry, derived from ``mode``.
 
         Raises:
             KeyError: The mode is not one of the four filemodes gitstore
@@ -226,7 +226,7 @@ class Signature:
         """str: The git identity string ``"name <email>"``.
 
         It is built from the current field values each time it is read, so
-        it always agrees with :attr:`name` and :attr:`email`.
+        it always agrees with ``name`` and ``email``.
         """
         return f"{self.name} <{self.email}>"
 
@@ -319,7 +319,7 @@ class WriteEntry:
 
     Attributes:
         data: The contents: ``bytes`` as they are, ``str`` encoded as UTF-8,
-            or a :class:`pathlib.Path` naming a local file to read.
+            or a ``pathlib.Path`` naming a local file to read.
         mode: Optional file type or filemode overriding the default, e.g.
             ``FileType.EXECUTABLE``. Not allowed together with ``target``.
         target: Link target for a symbolic link.
@@ -366,7 +366,7 @@ class FileEntry:
 
     Attributes:
         path: The path, with ``/`` separators.
-        type: The entry's kind, normally a :class:`FileType`.
+        type: The entry's kind, normally a ``FileType``.
         src: Where the entry came from (a local path or a repository path),
             or ``None`` when that is not recorded.
     """
@@ -382,7 +382,7 @@ class FileEntry:
         Args:
             path: The path, with ``/`` separators.
             mode: A git filemode, converted with
-                :meth:`FileType.from_filemode`.
+                ``FileType.from_filemode``.
             src: Optional origin of the entry.
 
         Returns:
@@ -423,7 +423,7 @@ class ChangeActionKind(str, enum.Enum):
 
 @dataclass
 class ChangeAction:
-    """A path paired with what happens to it; see :meth:`ChangeReport.actions`.
+    """A path paired with what happens to it; see ``ChangeReport.actions``.
 
     Attributes:
         path: The path, with ``/`` separators.
@@ -481,7 +481,7 @@ class ChangeReport:
         return len(self.add) + len(self.update) + len(self.delete)
 
     def actions(self) -> list[ChangeAction]:
-        """List every add, update and delete as a :class:`ChangeAction`.
+        """List every add, update and delete as a ``ChangeAction``.
 
         The list is ordered by path. The sort is stable over adds, then
         updates, then deletes, so for a path that appears in several lists
@@ -511,7 +511,7 @@ def _describe_one(sign: str, entry: FileEntry, with_type: bool) -> str:
 
 
 def _auto_message(report: ChangeReport, operation: str | None) -> str:
-    """Build the generated message described in :func:`format_commit_message`."""
+    """Build the generated message described in ``format_commit_message``."""
     total = report.total
     if total == 0:
         return "No changes"
@@ -549,7 +549,7 @@ def format_commit_message(
       ``"Batch cp: +2 -1"``.
 
     A message without ``{`` is returned unchanged. A message containing
-    ``{`` is formatted with :meth:`str.format` and these keyword arguments:
+    ``{`` is formatted with ``str.format`` and these keyword arguments:
     ``default`` (the generated message above), ``add_count``,
     ``update_count``, ``delete_count``, ``total_count`` and ``op`` (the
     operation, or ``""``). Format specs, conversions and ``{{``/``}}`` work

@@ -33,11 +33,13 @@ fingerprint() {
 }
 deps_stamp=.venv/.gitstore-deps
 build_stamp=.venv/.gitstore-build
-deps_now=$(fingerprint scripts/bootstrap.sh pyproject.toml)
+deps_now=$(fingerprint scripts/bootstrap.sh pyproject.toml docs/requirements.txt)
 build_now=$(fingerprint setup.py pyproject.toml $(find csrc -name '*.[ch]' | LC_ALL=C sort))
 
 if [ "$(cat "$deps_stamp" 2>/dev/null)" != "$deps_now" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check 'setuptools>=77' wheel pytest vost
+    # The docs build and stubtest, both run by the test suite.
+    .venv/bin/python -m pip install -q --disable-pip-version-check mypy==2.4.1 -r docs/requirements.txt
     rm -f "$build_stamp"
     echo "$deps_now" > "$deps_stamp"
 fi

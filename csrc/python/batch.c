@@ -443,7 +443,7 @@ static PyType_Slot batch_slots[] = {
 	{Py_tp_doc,
 	 "Batch(fs, message=None, operation=None)\n--\n\n"
 	 "Writes and removals on a branch snapshot, committed together.\n\n"
-	 "Usually made by :meth:`FS.batch` and used as a context manager::\n\n"
+	 "Usually made by ``FS.batch`` and used as a context manager:\n\n"
 	 "    with fs.batch() as b:\n"
 	 "        b.write(\"a.txt\", b\"one\")\n"
 	 "        b.remove(\"old.txt\")\n"
@@ -451,7 +451,7 @@ static PyType_Slot batch_slots[] = {
 	 "The block's clean end commits (one commit); an exception in the\n"
 	 "block commits nothing.  A closed batch refuses every call.\n\n"
 	 "Args:\n    fs: A writable snapshot (the base).\n"
-	 "    message: Commit message, as for :meth:`FS.write`.\n"
+	 "    message: Commit message, as for ``FS.write``.\n"
 	 "    operation: Name used in a generated message (``Batch op: +2``).\n\n"
 	 "Raises:\n    PermissionError: *fs* is read-only.\n"},
 	{Py_tp_new, batch_new},

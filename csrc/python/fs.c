@@ -1268,7 +1268,7 @@ static PyMethodDef fs_methods[] = {
 	 "Returns:\n    list[str]: The matching paths.\n"},
 	{"iglob", FN(fs_iglob), KW,
 	 "iglob($self, /, pattern)\n--\n\n"
-	 "Like :meth:`glob`, as an iterator in no particular order.\n\n"
+	 "Like ``glob``, as an iterator in no particular order.\n\n"
 	 "Args:\n    pattern: Glob pattern.\n\n"
 	 "Returns:\n    Iterator[str]: The matching paths, each once.\n"},
 	{"back", FN(fs_back), KW,
@@ -1286,7 +1286,7 @@ static PyMethodDef fs_methods[] = {
 	 "    before: Only commits made at or before this datetime (a naive\n"
 	 "        datetime is taken as UTC).\n\n"
 	 "Returns:\n    Iterator[FS]: The matching snapshots; this snapshot itself\n"
-	 "    comes first when it matches.\n"},
+	 "        comes first when it matches.\n"},
 	{"write", FN(fs_write), KW,
 	 "write($self, /, path, data, *, message=None, mode=None)\n--\n\n"
 	 "Write *data* to the file at *path* and commit.\n\n"
@@ -1315,7 +1315,7 @@ static PyMethodDef fs_methods[] = {
 	 "write_text($self, /, path, text, *, encoding='utf-8', message=None, mode=None)\n--\n\n"
 	 "Write *text*, encoded, to the file at *path* and commit.\n\n"
 	 "Args:\n    path: Repository path of the file.\n    text: The text.\n"
-	 "    encoding: Encoding used (strict).\n    message: Commit message, as for :meth:`write`.\n"
+	 "    encoding: Encoding used (strict).\n    message: Commit message, as for ``write``.\n"
 	 "    mode: FileType or int filemode; None for a regular file.\n\n"
 	 "Returns:\n    FS: The new snapshot.\n\n"
 	 "Raises:\n    UnicodeEncodeError: *text* cannot be encoded.\n"
@@ -1329,7 +1329,7 @@ static PyMethodDef fs_methods[] = {
 	 "disk, unless *mode* says otherwise.\n\n"
 	 "Args:\n    path: Repository path of the file.\n"
 	 "    local_path: File on disk (str, bytes or os.PathLike).\n"
-	 "    message: Commit message, as for :meth:`write`.\n"
+	 "    message: Commit message, as for ``write``.\n"
 	 "    mode: FileType or int filemode overriding the detected one.\n\n"
 	 "Returns:\n    FS: The new snapshot.\n\n"
 	 "Raises:\n    FileNotFoundError: *local_path* does not exist.\n"
@@ -1341,7 +1341,7 @@ static PyMethodDef fs_methods[] = {
 	 "Make *path* a symlink to *target* and commit.\n\n"
 	 "The target is stored as given (it may dangle or be absolute).\n\n"
 	 "Args:\n    path: Repository path of the link.\n    target: Link target.\n"
-	 "    message: Commit message, as for :meth:`write`.\n\n"
+	 "    message: Commit message, as for ``write``.\n\n"
 	 "Returns:\n    FS: The new snapshot.\n\n"
 	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
 	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"
@@ -1356,7 +1356,7 @@ static PyMethodDef fs_methods[] = {
 	 "Args:\n    writes: Mapping of path to content: bytes-like, str (UTF-8 text),\n"
 	 "        pathlib.Path (a local file), BlobOid (a stored blob) or WriteEntry.\n"
 	 "    removes: A path or an iterable of paths; directories go recursively.\n"
-	 "    message: Commit message, as for :meth:`write`.\n"
+	 "    message: Commit message, as for ``write``.\n"
 	 "    operation: Name shown in a generated multi-change message\n"
 	 "        (``Batch <operation>: +2 -1``) and as ``{op}``.\n\n"
 	 "Returns:\n    FS: The new snapshot, or this one when nothing changed.\n\n"
@@ -1370,13 +1370,13 @@ static PyMethodDef fs_methods[] = {
 	 "the new snapshot.  An exception inside the block commits nothing.\n\n"
 	 "Args:\n    path: Repository path of the file.\n"
 	 "    mode: ``\"wb\"`` for bytes or ``\"w\"`` for text (UTF-8).\n\n"
-	 "Returns:\n    The writer.\n\n"
+	 "Returns:\n    _Writer: A file-like writer (``write``, ``close``, context manager).\n\n"
 	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
 	 "    ValueError: *mode* is neither ``\"wb\"`` nor ``\"w\"``.\n"},
 	{"batch", FN(fs_batch), KW,
 	 "batch($self, /, message=None, operation=None)\n--\n\n"
 	 "A Batch collecting writes and removals for one commit.\n\n"
-	 "Args:\n    message: Commit message, as for :meth:`write`.\n"
+	 "Args:\n    message: Commit message, as for ``write``.\n"
 	 "    operation: Name used in a generated message.\n\n"
 	 "Returns:\n    Batch: Commits when its ``with`` block ends without error.\n\n"
 	 "Raises:\n    PermissionError: The snapshot is read-only.\n"},

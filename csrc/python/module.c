@@ -38,7 +38,7 @@ static int create_exceptions(PyObject *module)
 		"gitstore.StaleSnapshotError",
 		"A write was made from a snapshot whose branch has moved since.\n\n"
 		"Fetch the branch again (``store.branches[name]``) and retry, or use\n"
-		":func:`gitstore.retry_write`.",
+		"``gitstore.retry_write``.",
 		NULL, NULL);
 	gsp.GitError = PyErr_NewExceptionWithDoc(
 		"gitstore.GitError",

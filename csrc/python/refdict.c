@@ -446,7 +446,7 @@ static PyGetSetDef refdict_getset[] = {
 static PyType_Slot refdict_slots[] = {
 	{Py_tp_doc,
 	 "Branches or tags of a store, as a mutable mapping of name to snapshot.\n\n"
-	 "``store.branches[name]`` is a writable :class:`FS` on the branch tip;\n"
+	 "``store.branches[name]`` is a writable ``FS`` on the branch tip;\n"
 	 "``store.tags[name]`` a read-only one (annotated tags are peeled).\n"
 	 "Iteration yields names sorted by their full ref name; every mapping\n"
 	 "method (``get``, ``keys``, ``items``, ...) works.\n"},

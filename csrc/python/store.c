@@ -218,8 +218,8 @@ static PyGetSetDef store_getset[] = {
 static PyType_Slot store_slots[] = {
 	{Py_tp_doc,
 	 "A versioned filesystem kept in a bare git repository.\n\n"
-	 "Make one with :meth:`GitStore.open`.  Each branch is a line of\n"
-	 "snapshots (:class:`FS`): every write is a commit, and every older\n"
+	 "Make one with ``GitStore.open``.  Each branch is a line of\n"
+	 "snapshots (``FS``): every write is a commit, and every older\n"
 	 "snapshot stays readable.  The repository stays an ordinary git\n"
 	 "repository that ``git`` can inspect, push and clone.\n\n"
 	 "Attributes:\n"
