@@ -1,5 +1,5 @@
 /*
- * diskglob.c - glob expansion on the local disk (spec 30, section 15).
+ * diskglob.c - glob expansion on the local disk.
  *
  * The pattern is cut into '/'-separated segments and the walk follows
  * them one directory level at a time:
@@ -14,9 +14,16 @@
  *     end of the pattern.
  * Paths keep the spelling of the pattern ("./", "/./", absolute).
  *
- * Following symlinks under "**" could loop forever, so the walk keeps
- * the device and inode of the directories on its current chain and
- * never enters one of them again.
+ * Each way of splitting the levels among the "**" segments reports its
+ * match once more ("**" then "**" reports a file two levels down three
+ * times).  Following each such route on its own is exponential in the
+ * depth, so the walk visits every path once, carrying for each segment
+ * index the number of routes that reach the path there, and reports a
+ * match as many times as routes end on it.
+ *
+ * Following symlinks under "**" could loop forever, so a "**" never
+ * descends into a directory (by device and inode) that a "**" is
+ * already walking higher up the current path.
  */
 #include "gs.h"
 
@@ -31,16 +38,22 @@ typedef struct {
 	ino_t ino;
 } dg_key;
 
+/* Past this many repeated reports of matches the walk gives up: repeated
+ * "**" segments make the count grow as a binomial in the depth. */
+#define DG_MAX_REPEATS ((uint64_t)1 << 22)
+
+enum { SEG_LITERAL, SEG_WILD, SEG_GLOBSTAR };
+
 typedef struct {
 	gs_strlist *out;
 	char **segs;
+	unsigned char *kind;  /* per segment: SEG_LITERAL, SEG_WILD or SEG_GLOBSTAR */
 	size_t nsegs;
 	gs_buf path;          /* the path being visited */
-	dg_key *chain;        /* directories entered by "**", outermost first */
+	dg_key *chain;        /* directories a "**" is walking, outermost first */
 	size_t depth, cap;
+	uint64_t repeats;     /* reports beyond the first of each match */
 } dg_ctx;
-
-static int dg_walk(dg_ctx *ctx, size_t seg);
 
 /* Append `name` to the path the way os.path.join does; *mark receives the
  * old length so that the caller can put the path back. */
@@ -81,14 +94,12 @@ static int list_dir(gs_strlist *names, dg_key *key, int *ok, const char *dir)
 	*ok = 0;
 	if (!d)
 		return 0;
-	if (key) {
-		if (fstat(dirfd(d), &st) < 0) {
-			rc = 0;
-			goto done;
-		}
-		key->dev = st.st_dev;
-		key->ino = st.st_ino;
+	if (fstat(dirfd(d), &st) < 0) {
+		rc = 0;
+		goto done;
 	}
+	key->dev = st.st_dev;
+	key->ino = st.st_ino;
 	while ((ent = readdir(d)) != NULL) {
 		const char *n = ent->d_name;
 
@@ -114,10 +125,22 @@ static int is_globstar(const char *seg)
 	return seg[0] == '*' && seg[1] == '*' && seg[2] == '\0';
 }
 
-static int emit_path(dg_ctx *ctx)
+/* Report the current path `times` times. */
+static int emit_path(dg_ctx *ctx, uint64_t times)
 {
-	return gs_strlist_push_len(ctx->out, ctx->path.data ? ctx->path.data : "",
-				   ctx->path.size);
+	if (times > 1) {
+		ctx->repeats += times - 1;
+		if (times - 1 > DG_MAX_REPEATS || ctx->repeats > DG_MAX_REPEATS)
+			return gs_error_set(GS_ERR_INVALID,
+					    "disk_glob: the pattern repeats its matches more than "
+					    "%llu times (repeated '**' segments)",
+					    (unsigned long long)DG_MAX_REPEATS);
+	}
+	for (uint64_t i = 0; i < times; i++)
+		if (gs_strlist_push_len(ctx->out, ctx->path.data ? ctx->path.data : "",
+					ctx->path.size) < 0)
+			return -1;
+	return 0;
 }
 
 static int on_chain(const dg_ctx *ctx, const struct stat *st)
@@ -143,112 +166,200 @@ static int chain_push(dg_ctx *ctx, const dg_key *key)
 	return 0;
 }
 
-/* "**" at segment `seg`, visiting the current path. */
-static int walk_globstar(dg_ctx *ctx, size_t seg)
+/* a += b, failing rather than wrapping around. */
+static int count_add(uint64_t *a, uint64_t b)
 {
-	gs_strlist names = {0};
-	dg_key key;
-	size_t i, mark;
-	int ok, pushed = 0, rc = -1;
-	int last = seg + 1 == ctx->nsegs;
+	if (*a > UINT64_MAX - b)
+		return gs_error_set(GS_ERR_INVALID,
+				    "disk_glob: the pattern repeats its matches too often "
+				    "(repeated '**' segments)");
+	*a += b;
+	return 0;
+}
 
-	if (list_dir(&names, &key, &ok, scan_dir(ctx)) < 0)
-		goto done;
-	if (!ok) {
-		rc = 0;
-		goto done;
-	}
-	if (chain_push(ctx, &key) < 0)
-		goto done;
-	pushed = 1;
+static int dg_visit(dg_ctx *ctx, const uint64_t *at);
 
-	/* Zero levels: the rest of the pattern here, or every entry. */
-	if (!last) {
-		if (dg_walk(ctx, seg + 1) < 0)
-			goto done;
-	} else {
-		for (i = 0; i < names.count; i++) {
-			if (names.items[i][0] == '.')
-				continue;
-			if (path_join(ctx, &mark, names.items[i]) < 0 || emit_path(ctx) < 0)
-				goto done;
-			path_restore(ctx, mark);
+/*
+ * What the routes in `here` (their counts per segment index, "**"
+ * zero-level moves included) do with the child `name` of the current
+ * path: how many report it (`lit` of them only if it exists) and where
+ * they arrive in it (`next`).  Only literal segments count for a name
+ * that was not `listed`; the globstar descent only when `descend` is set.
+ */
+static int child_routes(dg_ctx *ctx, uint64_t *next, uint64_t *wild, uint64_t *lit,
+			const uint64_t *here, const char *name, int listed, int descend)
+{
+	size_t n = ctx->nsegs;
+	int dot = name[0] == '.';
+
+	*wild = *lit = 0;
+	memset(next, 0, n * sizeof(*next));
+	for (size_t i = 0; i < n; i++) {
+		const char *seg = ctx->segs[i];
+		uint64_t c = here[i];
+		int last = i + 1 == n;
+
+		if (!c || (!listed && ctx->kind[i] != SEG_LITERAL))
+			continue;
+		switch (ctx->kind[i]) {
+		case SEG_GLOBSTAR:
+			if (dot)
+				break;
+			if (last && count_add(wild, c) < 0)
+				return -1;
+			if (descend && count_add(&next[i], c) < 0)
+				return -1;
+			break;
+		case SEG_WILD:
+			if ((dot && seg[0] != '.') || !gs_fnmatch(seg, name))
+				break;
+			if (count_add(last ? wild : &next[i + 1], c) < 0)
+				return -1;
+			break;
+		default:
+			if (strcmp(seg, name) != 0)
+				break;
+			if (count_add(last ? lit : &next[i + 1], c) < 0)
+				return -1;
+			break;
 		}
 	}
+	return 0;
+}
 
-	/* One level more: every non-dot directory not already on the chain. */
-	for (i = 0; i < names.count; i++) {
+static int any_count(const uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i])
+			return 1;
+	return 0;
+}
+
+/* Report and descend into the child `name` as child_routes() found. */
+static int dg_child(dg_ctx *ctx, const char *name, const uint64_t *next, uint64_t wild,
+		    uint64_t lit)
+{
+	size_t mark;
+	int rc = -1;
+
+	if (path_join(ctx, &mark, name) < 0)
+		goto done;
+	if (lit) {
 		struct stat st;
 
-		if (names.items[i][0] == '.')
+		/* A final literal must exist, following symlinks. */
+		if (ctx->path.size && stat(ctx->path.data, &st) == 0 && count_add(&wild, lit) < 0)
+			goto done;
+	}
+	if (wild && emit_path(ctx, wild) < 0)
+		goto done;
+	if (any_count(next, ctx->nsegs) && dg_visit(ctx, next) < 0)
+		goto done;
+	rc = 0;
+done:
+	path_restore(ctx, mark);
+	return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Visit the current path, reached by at[i] routes at segment i (the
+ * segments from i on are still to match here).
+ */
+static int dg_visit(dg_ctx *ctx, const uint64_t *at)
+{
+	gs_strlist names = {0};
+	uint64_t *here = NULL, *next = NULL, wild, lit;
+	size_t n = ctx->nsegs, i;
+	int need_list = 0, ok = 0, pushed = 0, globstar = 0, rc = -1;
+	dg_key key;
+
+	for (i = 0; i < n; i++)
+		if (at[i] && ctx->kind[i] != SEG_LITERAL)
+			need_list = 1;
+	if (need_list && list_dir(&names, &key, &ok, scan_dir(ctx)) < 0)
+		goto done;
+	if (!(here = calloc(2 * n, sizeof(*here)))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	next = here + n;
+
+	/*
+	 * A "**" takes zero levels too: its routes go on to the next segment
+	 * here.  Nothing comes of a "**" or a wildcard at a level that
+	 * cannot be listed.
+	 */
+	for (i = 0; i < n; i++) {
+		here[i] = at[i];
+		if (i > 0 && ctx->kind[i - 1] == SEG_GLOBSTAR && ok &&
+		    count_add(&here[i], here[i - 1]) < 0)
+			goto done;
+		if (ctx->kind[i] == SEG_GLOBSTAR && at[i] && ok)
+			globstar = 1;
+	}
+	if (!ok)
+		for (i = 0; i < n; i++)
+			if (ctx->kind[i] != SEG_LITERAL)
+				here[i] = 0;
+	if (globstar) {
+		if (chain_push(ctx, &key) < 0)
+			goto done;
+		pushed = 1;
+	}
+
+	/* The listed names, literals that name one of them included. */
+	if (ok && names.count > 1)
+		qsort(names.items, names.count, sizeof(*names.items), cmp_name);
+	for (size_t k = 0; ok && k < names.count; k++) {
+		const char *name = names.items[k];
+		int descend = 0;
+
+		if (globstar && name[0] != '.') {
+			struct stat st;
+			size_t mark;
+
+			if (path_join(ctx, &mark, name) < 0)
+				goto done;
+			descend = stat(ctx->path.data, &st) == 0 && S_ISDIR(st.st_mode) &&
+				  !on_chain(ctx, &st);
+			path_restore(ctx, mark);
+		}
+		if (child_routes(ctx, next, &wild, &lit, here, name, 1, descend) < 0)
+			goto done;
+		if ((wild || lit || any_count(next, n)) && dg_child(ctx, name, next, wild, lit) < 0)
+			goto done;
+	}
+
+	/* Literals naming nothing listed (or no listing): each name once. */
+	for (i = 0; i < n; i++) {
+		const char *seg = ctx->segs[i];
+		size_t j;
+
+		if (!here[i] || ctx->kind[i] != SEG_LITERAL)
 			continue;
-		if (path_join(ctx, &mark, names.items[i]) < 0)
+		if (ok && bsearch(&seg, names.items, names.count, sizeof(*names.items), cmp_name))
+			continue;
+		for (j = 0; j < i; j++)
+			if (here[j] && ctx->kind[j] == SEG_LITERAL && strcmp(ctx->segs[j], seg) == 0)
+				break;
+		if (j < i)
+			continue;   /* that name was done already */
+		/* Only literal routes can reach a name that was not listed. */
+		if (child_routes(ctx, next, &wild, &lit, here, seg, 0, 0) < 0 ||
+		    dg_child(ctx, seg, next, wild, lit) < 0)
 			goto done;
-		if (stat(ctx->path.data, &st) == 0 && S_ISDIR(st.st_mode) && !on_chain(ctx, &st) &&
-		    walk_globstar(ctx, seg) < 0)
-			goto done;
-		path_restore(ctx, mark);
 	}
 	rc = 0;
 done:
 	if (pushed)
 		ctx->depth--;
+	free(here);
 	gs_strlist_free(&names);
-	return rc;
-}
-
-/* A segment with '*' or '?'. */
-static int walk_wild(dg_ctx *ctx, size_t seg)
-{
-	gs_strlist names = {0};
-	const char *pat = ctx->segs[seg];
-	int last = seg + 1 == ctx->nsegs, ok, rc = -1;
-	size_t mark;
-
-	if (list_dir(&names, NULL, &ok, scan_dir(ctx)) < 0)
-		goto done;
-	for (size_t i = 0; ok && i < names.count; i++) {
-		const char *name = names.items[i];
-
-		if (name[0] == '.' && pat[0] != '.')
-			continue;
-		if (!gs_fnmatch(pat, name))
-			continue;
-		if (path_join(ctx, &mark, name) < 0)
-			goto done;
-		if (last ? emit_path(ctx) < 0 : dg_walk(ctx, seg + 1) < 0)
-			goto done;
-		path_restore(ctx, mark);
-	}
-	rc = 0;
-done:
-	gs_strlist_free(&names);
-	return rc;
-}
-
-static int dg_walk(dg_ctx *ctx, size_t seg)
-{
-	const char *s = ctx->segs[seg];
-	size_t mark;
-	int rc;
-
-	if (is_globstar(s))
-		return walk_globstar(ctx, seg);
-	if (is_wild(s))
-		return walk_wild(ctx, seg);
-	/* A literal: only the last one is checked, for existence. */
-	if (path_join(ctx, &mark, s) < 0)
-		return -1;
-	if (seg + 1 < ctx->nsegs) {
-		rc = dg_walk(ctx, seg + 1);
-	} else {
-		struct stat st;
-
-		rc = 0;
-		if (ctx->path.size && stat(ctx->path.data, &st) == 0)
-			rc = emit_path(ctx);
-	}
-	path_restore(ctx, mark);
 	return rc;
 }
 
@@ -256,6 +367,7 @@ int gs_disk_glob(gs_strlist *out, const char *pattern)
 {
 	dg_ctx ctx;
 	char *pat = NULL, *rest, *p;
+	uint64_t *start_at = NULL;
 	size_t len = strlen(pattern), n;
 	int rc = -1;
 
@@ -298,10 +410,22 @@ int gs_disk_glob(gs_strlist *out, const char *pattern)
 			ctx.segs[ctx.nsegs++] = p + 1;
 		}
 	}
-	rc = dg_walk(&ctx, 0);
+	ctx.kind = malloc(ctx.nsegs);
+	start_at = calloc(ctx.nsegs, sizeof(*start_at));
+	if (!ctx.kind || !start_at) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < ctx.nsegs; i++)
+		ctx.kind[i] = is_globstar(ctx.segs[i]) ? SEG_GLOBSTAR :
+			      is_wild(ctx.segs[i]) ? SEG_WILD : SEG_LITERAL;
+	start_at[0] = 1;
+	rc = dg_visit(&ctx, start_at);
 	if (rc == 0)
 		gs_strlist_sort(out);
 done:
+	free(start_at);
+	free(ctx.kind);
 	free(ctx.segs);
 	free(ctx.chain);
 	gs_buf_free(&ctx.path);

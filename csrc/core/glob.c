@@ -1,6 +1,6 @@
 /*
  * glob.c - shell-style name matching (Python's fnmatch.fnmatchcase) and
- * glob expansion over a snapshot's trees (spec 20 §5).
+ * glob expansion over a snapshot's trees.
  */
 #include "gs.h"
 
@@ -191,6 +191,15 @@ int gs_fnmatch(const char *pattern, const char *name)
 /* ------------------------------------------------------------------ */
 /* Glob over trees                                                     */
 
+/*
+ * The matcher runs the pattern as a set of positions: a directory is
+ * visited once with every segment index that some route through the
+ * pattern reaches it at, and each entry is tested once against all of
+ * them.  Following each route on its own revisits the same (directory,
+ * segment) pair once per route, which is exponential in the depth for
+ * patterns like "**" repeated.  A position i at a directory means
+ * "segments i.. are still to match below this directory".
+ */
 typedef struct {
 	git_repository *repo;
 	gs_strlist *out;
@@ -201,7 +210,13 @@ typedef struct {
 	gs_buf scratch;       /* a result rewritten for the pivot */
 	const char *pivot;    /* base of a "/./" pivot, or NULL */
 	size_t pivot_len;
+	char **segs;
+	size_t nsegs;
+	size_t words;         /* uint64_t words in a set of positions */
+	unsigned char *kind;  /* per segment: SEG_LITERAL, SEG_WILD or SEG_GLOBSTAR */
 } glob_ctx;
+
+enum { SEG_LITERAL, SEG_WILD, SEG_GLOBSTAR };
 
 static int is_wild(const char *seg)
 {
@@ -265,7 +280,8 @@ static int set_grow(glob_ctx *ctx)
 
 /*
  * Add s (NUL-terminated, len bytes) to the results unless it is already
- * there: several "**" can reach one path along different routes.
+ * there: under a pivot with wildcards in its base, two paths can be
+ * rewritten to the same result.
  */
 static int add_unique(glob_ctx *ctx, const char *s, size_t len)
 {
@@ -288,16 +304,20 @@ static int add_unique(glob_ctx *ctx, const char *s, size_t len)
 	return 0;
 }
 
-/* Report the current path, rewritten as "<base>/./<rest>" under a pivot. */
+/*
+ * Report the current path, rewritten as "<base>/./<rest>" under a pivot.
+ * Every path is visited once, so only the pivot's rewriting can repeat a
+ * result.
+ */
 static int emit(glob_ctx *ctx)
 {
 	const char *r = ctx->path.data;
 	size_t rlen = ctx->path.size, n = ctx->pivot_len;
 
 	if (!ctx->pivot)
-		return add_unique(ctx, r, rlen);
+		return gs_strlist_push_len(ctx->out, r, rlen);
 	/* Strip the base again when the match lies below it (it need not,
-	 * when the base has wildcards: spec 20 F2). */
+	 * when the base has wildcards). */
 	if (rlen > n && memcmp(r, ctx->pivot, n) == 0 && r[n] == '/') {
 		r += n + 1;
 		rlen -= n + 1;
@@ -326,100 +346,97 @@ static void path_pop(glob_ctx *ctx, size_t saved)
 		ctx->path.data[saved] = '\0';
 }
 
-static int walk(glob_ctx *ctx, char **segs, size_t nsegs, const git_oid *tree);
+#define SET_HAS(set, i) (((set)[(i) >> 6] >> ((i) & 63)) & 1)
+#define SET_ADD(set, i) ((set)[(i) >> 6] |= (uint64_t)1 << ((i) & 63))
 
 /*
- * An entry matched: report it when no segment remains, otherwise match
- * the rest below it.  Below a file nothing can match (spec 20 F1).
+ * Visit the directory `tree` (whose path is ctx->path) at the positions
+ * in `at` (at least one).  A position on "**" stands for zero levels (the
+ * next segment is tested against this directory's entries, where a
+ * second "**" is an ordinary wildcard, like "*") and for one level more
+ * (the position carries on into every subdirectory that is not a
+ * dot-name); a final "**" matches every entry that is not a dot-name.
+ * Any other segment is tested against the entries.  Below a file nothing
+ * matches.  Each level keeps just its own listing and sets while it
+ * recurses, so memory follows the directories on the current path.
  */
-static int visit(glob_ctx *ctx, const gs_dirent *e, char **rest, size_t nrest)
-{
-	size_t saved;
-	int rc = -1;
-
-	if (nrest && !is_dir(e->mode))
-		return 0;
-	if (path_push(ctx, e->name, &saved) < 0)
-		goto done;
-	if (nrest)
-		rc = walk(ctx, rest, nrest, &e->id);
-	else
-		rc = emit(ctx);
-done:
-	path_pop(ctx, saved);
-	return rc;
-}
-
-/*
- * Match segs[0] against the entries of an already listed directory.  Here
- * even a "**" segment is an ordinary wildcard (like "*"): that is what the
- * zero-level case of a preceding "**" does in the reference, so "**" twice
- * in a row needs at least one level.
- */
-static int match_entries(glob_ctx *ctx, char **segs, size_t nsegs,
-			 const gs_dirlist *dir)
-{
-	const char *seg = segs[0];
-	int wild = is_wild(seg);
-
-	for (size_t i = 0; i < dir->count; i++) {
-		const gs_dirent *e = &dir->items[i];
-
-		if (wild ? !segment_match(seg, e->name) : strcmp(seg, e->name) != 0)
-			continue;
-		if (visit(ctx, e, segs + 1, nsegs - 1) < 0)
-			return -1;
-		if (!wild)
-			break;   /* names are unique within a tree */
-	}
-	return 0;
-}
-
-/*
- * Match segs (nsegs >= 1) below the directory `tree`, whose path is
- * ctx->path.  Each level keeps just its own listing while it recurses, so
- * memory follows the directories on the current path, not the whole tree.
- */
-static int walk(glob_ctx *ctx, char **segs, size_t nsegs, const git_oid *tree)
+static int walk(glob_ctx *ctx, const uint64_t *at, const git_oid *tree)
 {
 	gs_dirlist dir;
-	int rc = -1;
+	uint64_t *sets = NULL, *tested, *carry, *next;
+	size_t *tests = NULL, ntests = 0, words = ctx->words, n = ctx->nsegs;
+	int all = 0, rc = -1;
 
 	memset(&dir, 0, sizeof(dir));
-	if (gs_tree_list(&dir, ctx->repo, tree) < 0)
-		return -1;
-
-	if (!is_globstar(segs[0])) {
-		rc = match_entries(ctx, segs, nsegs, &dir);
+	sets = calloc(3 * words, sizeof(*sets));
+	tests = malloc(n * sizeof(*tests));
+	if (!sets || !tests) {
+		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
+	tested = sets;
+	carry = sets + words;
+	next = sets + 2 * words;
 
-	/* "**" as zero levels: the rest applies right here; a final "**"
-	 * yields every entry that is not a dot-name. */
-	if (nsegs > 1) {
-		if (match_entries(ctx, segs + 1, nsegs - 1, &dir) < 0)
-			goto done;
-	} else {
-		for (size_t i = 0; i < dir.count; i++)
-			if (dir.items[i].name[0] != '.' &&
-			    visit(ctx, &dir.items[i], NULL, 0) < 0)
-				goto done;
-	}
-
-	/* "**" as one level more: descend, keeping "**", into every
-	 * subdirectory that is not a dot-name. */
-	for (size_t i = 0; i < dir.count; i++) {
-		const gs_dirent *e = &dir.items[i];
-
-		if (e->name[0] == '.' || !is_dir(e->mode))
+	/* The segments this directory's entries are tested against. */
+	for (size_t i = 0; i < n; i++) {
+		if (!SET_HAS(at, i))
 			continue;
-		if (visit(ctx, e, segs, nsegs) < 0)
+		if (ctx->kind[i] != SEG_GLOBSTAR) {
+			SET_ADD(tested, i);
+			continue;
+		}
+		SET_ADD(carry, i);
+		if (i + 1 < n)
+			SET_ADD(tested, i + 1);
+		else
+			all = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (SET_HAS(tested, i))
+			tests[ntests++] = i;
+
+	if (gs_tree_list(&dir, ctx->repo, tree) < 0)
+		goto done;
+
+	for (size_t k = 0; k < dir.count; k++) {
+		const gs_dirent *e = &dir.items[k];
+		int dot = e->name[0] == '.', hit = all && !dot, deeper = 0;
+		size_t saved;
+
+		for (size_t w = 0; w < words; w++) {
+			next[w] = dot ? 0 : carry[w];
+			deeper |= next[w] != 0;
+		}
+		for (size_t t = 0; t < ntests; t++) {
+			size_t i = tests[t];
+			const char *seg = ctx->segs[i];
+
+			if (ctx->kind[i] == SEG_LITERAL ? strcmp(seg, e->name) != 0
+							: !segment_match(seg, e->name))
+				continue;
+			if (i + 1 == n) {
+				hit = 1;
+			} else {
+				SET_ADD(next, i + 1);
+				deeper = 1;
+			}
+		}
+		if (!hit && !(deeper && is_dir(e->mode)))
+			continue;
+		if (path_push(ctx, e->name, &saved) < 0)
 			goto done;
+		if ((hit && emit(ctx) < 0) ||
+		    (deeper && is_dir(e->mode) && walk(ctx, next, &e->id) < 0))
+			goto done;
+		path_pop(ctx, saved);
 	}
 	rc = 0;
 
 done:
 	gs_dirlist_free(&dir);
+	free(tests);
+	free(sets);
 	return rc;
 }
 
@@ -453,6 +470,7 @@ int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
 	const char *start;
 	char *flat = NULL;
 	char **segs = NULL;
+	uint64_t *start_at = NULL;
 	size_t len, nsegs = 0, k;
 	int rc = -1;
 
@@ -501,7 +519,20 @@ int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
 
 	if (split_segments(&segs, &nsegs, flat) < 0)
 		goto done;
-	rc = walk(&ctx, segs, nsegs, root);
+	ctx.segs = segs;
+	ctx.nsegs = nsegs;
+	ctx.words = (nsegs + 63) / 64;
+	ctx.kind = malloc(nsegs);
+	start_at = calloc(ctx.words, sizeof(*start_at));
+	if (!ctx.kind || !start_at) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < nsegs; i++)
+		ctx.kind[i] = is_globstar(segs[i]) ? SEG_GLOBSTAR :
+			      is_wild(segs[i]) ? SEG_WILD : SEG_LITERAL;
+	SET_ADD(start_at, 0);
+	rc = walk(&ctx, start_at, root);
 
 done:
 	if (rc < 0) {
@@ -511,6 +542,8 @@ done:
 		out->count = ctx.first;
 	}
 	free(ctx.slots);
+	free(ctx.kind);
+	free(start_at);
 	gs_buf_free(&ctx.path);
 	gs_buf_free(&ctx.scratch);
 	free(segs);

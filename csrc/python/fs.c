@@ -1346,7 +1346,7 @@ static PyMethodDef fs_methods[] = {
 	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
 	 "    StaleSnapshotError: The branch has moved since this snapshot.\n"
 	 "    ValueError: *path* is malformed or a name git refuses for a link\n"
-	 "        (see :meth:`write`).\n"},
+	 "        (see `write`).\n"},
 	{"apply", FN(fs_apply), KW,
 	 "apply($self, /, writes=None, removes=None, *, message=None, operation=None)\n--\n\n"
 	 "Apply many writes and removals in one commit.\n\n"
