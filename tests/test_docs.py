@@ -146,17 +146,24 @@ def test_entry_shows_the_runtime_docstring(page, name):
         f"the entry of gitstore.{name} lacks its docstring's first line {first!r}")
 
 
-@pytest.mark.parametrize("name", [n for n in documented_names() if n not in NOT_YET
-                                  and callable(runtime_object(n))
-                                  and not isinstance(runtime_object(n), enum.EnumMeta)])
-def test_signature_shows_the_runtime_defaults(page, name):
+def _signature(name):
+    """The runtime signature of a documented callable; None for those that
+    have none to show (exceptions built into Python take *args)."""
     obj = runtime_object(name)
     if isinstance(obj, classmethod):
         obj = obj.__func__
     try:
-        signature = inspect.signature(obj)
+        return inspect.signature(obj)
     except (TypeError, ValueError):
-        pytest.skip("no signature")
+        return None
+
+
+@pytest.mark.parametrize("name", [n for n in documented_names() if n not in NOT_YET
+                                  and callable(runtime_object(n))
+                                  and not isinstance(runtime_object(n), enum.EnumMeta)
+                                  and _signature(n) is not None])
+def test_signature_shows_the_runtime_defaults(page, name):
+    signature = _signature(name)
     text = page_text(entry(page, name))
     for parameter in signature.parameters.values():
         if parameter.default is inspect.Parameter.empty:
