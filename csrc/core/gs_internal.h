@@ -21,6 +21,8 @@ struct gs_store {
 	size_t handle_cap;
 	unsigned packs_removed;        /* merges this store has made */
 	struct timespec packs_written_at; /* objects/pack's mtime after our last change */
+	struct timespec packs_mtime;   /* objects/pack's mtime when last looked at, */
+	long long packs_checked_ns;    /* and when that was (CLOCK_MONOTONIC_COARSE) */
 	unsigned packs_written;   /* since packs were last counted (under the lock) */
 	/* The trees this store's last commit wrote, raw: the next commit
 	 * starts from them, and reading them back through libgit2 would mean

@@ -95,6 +95,28 @@ static void packs_mtime(struct timespec *out, const gs_store *store)
 		out->tv_sec = out->tv_nsec = 0;
 }
 
+/*
+ * The pack directory's mtime as last seen, looked at again once it is
+ * older than PACKS_RECHECK_NS (the pool lock held).  A stat per lent
+ * handle would cost more than a cached read (a path walk of a few
+ * microseconds); other processes' merges need not be noticed sooner.
+ */
+#define PACKS_RECHECK_NS 10000000LL
+
+static void packs_mtime_recent(struct timespec *out, gs_store *store)
+{
+	struct timespec clock;
+	long long now_ns;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &clock);
+	now_ns = (long long)clock.tv_sec * 1000000000LL + clock.tv_nsec;
+	if (!store->packs_checked_ns || now_ns - store->packs_checked_ns >= PACKS_RECHECK_NS) {
+		packs_mtime(&store->packs_mtime, store);
+		store->packs_checked_ns = now_ns ? now_ns : 1;
+	}
+	*out = store->packs_mtime;
+}
+
 static int same_time(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
@@ -108,6 +130,7 @@ void gs_store_packs_changed(gs_store *store, int removed)
 	pthread_mutex_lock(&store->pool_lock);
 	store->packs_removed += removed != 0;
 	store->packs_written_at = now;
+	store->packs_mtime = now;
 	pthread_mutex_unlock(&store->pool_lock);
 }
 
@@ -146,8 +169,8 @@ int gs_repo_acquire(git_repository **out, gs_store *store)
 	int reload = 0, rc = 0;
 
 	*out = NULL;
-	packs_mtime(&now, store);
 	pthread_mutex_lock(&store->pool_lock);
+	packs_mtime_recent(&now, store);
 	/* The most recently returned idle handle has the warmest caches;
 	 * idle handles that predate a merge of ours are closed. */
 	for (size_t i = store->handle_count; i-- > 0;) {
