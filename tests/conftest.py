@@ -461,10 +461,10 @@ def repo_factory(tmp_path):
     return make
 
 
-# The tree used by the glob tests and by the walk example of the spec
-# (20-fs.md §4.13): .hidden, README.md, setup.py, docs/{api.md,guide.md},
+# The example tree of the glob and walk tests: .hidden, README.md,
+# setup.py, docs/{api.md,guide.md},
 # src/{.env, app.py, .cache/tmp.py, lib/util.py}.
-SPEC_TREE = {
+EXAMPLE_TREE = {
     ".hidden": b"hidden\n",
     "README.md": b"# readme\n",
     "setup.py": b"from setuptools import setup\n",
@@ -478,9 +478,9 @@ SPEC_TREE = {
 
 
 @pytest.fixture(scope="session")
-def spec_tree_repo(tmp_path_factory):
+def example_tree_repo(tmp_path_factory):
     path = tmp_path_factory.mktemp("spec") / "spec.git"
-    shas = build_repo(path, [Commit(SPEC_TREE, message="spec tree\n", label="c1")])
+    shas = build_repo(path, [Commit(EXAMPLE_TREE, message="spec tree\n", label="c1")])
     return path, shas
 
 

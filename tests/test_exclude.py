@@ -1,4 +1,4 @@
-"""ExcludeFilter (spec part 30 §14): base patterns, .gitignore files met
+"""ExcludeFilter: base patterns, .gitignore files met
 during a walk, and the walk a bulk copy makes with them.
 
 The walk tests drive the filter through its public methods with a small
@@ -670,7 +670,8 @@ class TestGitignore:
 
 
 class TestWalkScope:
-    """The .gitignore rules belong to one walk (spec §17 N25, fixed)."""
+    """The .gitignore rules belong to one walk: a new walk root forgets the
+    rules the previous walk met."""
 
     def test_new_root_forgets_previous_root(self, tmp_path):
         first = make_tree(tmp_path / "first", {".gitignore": "*.log\n", "a.log": "x"})
@@ -785,7 +786,7 @@ class TestWalkWithExclude:
         assert walk(root, ExcludeFilter(gitignore=True)) == {"keep/y.txt"}
 
     def test_file_mode_source_uses_base_patterns_on_basename(self):
-        # A single-file source is only checked by its name (spec §14).
+        # A single-file source is only checked by its name.
         ef = ExcludeFilter(patterns=["sub/a.txt", "*.log"], gitignore=True)
         assert ef.is_excluded("a.txt") is False
         assert ef.is_excluded("x.log") is True

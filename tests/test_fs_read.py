@@ -1,5 +1,4 @@
-"""FS read side: properties, lookups, reads, errors, history (spec part 20
-§2–§4, §10.1–§10.3).  The repository is built by git fast-import
+"""FS read side: properties, lookups, reads, errors, history.  The repository is built by git fast-import
 (conftest.HISTORY) and git is the oracle."""
 
 from __future__ import annotations
@@ -508,7 +507,7 @@ class TestReadlink:
 
 
 # ---------------------------------------------------------------------------
-# The walk-style vs entry-style error table (§2.4)
+# The walk-style vs entry-style error table
 # ---------------------------------------------------------------------------
 
 WALK_READERS = {

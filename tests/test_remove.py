@@ -1,4 +1,5 @@
-"""FS.remove (spec part 30 §9, §13, §16).
+"""FS.remove: sources, recursive, dry runs, commit messages, read-only
+and stale snapshots.
 
 The starting repository is built by git (fast-import); what gitstore commits
 is read back with git: the tree (ls-tree -r), the commit (cat-file), the

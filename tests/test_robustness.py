@@ -269,9 +269,9 @@ class TestUnusualNames:
 
     def test_non_utf8_name(self, tmp_path):
         # Names that are not UTF-8 (written by other tools) must not break
-        # anything.  The spec reads names back as strict UTF-8 (so listing
-        # raises UnicodeDecodeError); an implementation may instead decode
-        # with surrogateescape, and then the listed names must work as paths.
+        # anything.  Reading them back as strict UTF-8 would make listing
+        # raise UnicodeDecodeError; we decode with surrogateescape instead,
+        # and then the listed names must work as paths.
         path = tmp_path / "b.git"
         build_repo(path, [Commit({b"bad\xffname": b"x", "ok.txt": b"ok", b"sub/\xfe": b"y"})])
         fs = GitStore.open(path, create=False).branches["main"]

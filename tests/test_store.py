@@ -1,4 +1,4 @@
-"""GitStore.open: creating and opening repositories (spec part 10 §3).
+"""GitStore.open: creating and opening repositories.
 
 Every new repository is inspected with the git command line.
 """

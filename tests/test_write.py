@@ -1,4 +1,4 @@
-"""Single-commit writes (spec part 20 §6, §7, §11): write, write_text,
+"""Single-commit writes: write, write_text,
 write_from_file, write_symlink and apply.
 
 The starting repository is built by git (fast-import); every commit gitstore
@@ -207,7 +207,7 @@ class TestWrite:
 
     @pytest.mark.parametrize("path", [".git", "a/.git/b", ".GIT", "sub/.Git"])
     def test_reserved_git_names_refused(self, env, path):
-        # F31: a tree entry named .git is something git fsck rejects
+        # a tree entry named .git is something git fsck rejects
         tip = env.tip()
         with pytest.raises(ValueError):
             env.fs.write(path, b"x")
@@ -622,7 +622,7 @@ class TestNoOp:
 
 
 # ---------------------------------------------------------------------------
-# changes reports (§6.4)
+# changes reports
 # ---------------------------------------------------------------------------
 
 def _report(add=(), update=(), delete=()):
@@ -677,7 +677,7 @@ class TestChanges:
 
 
 # ---------------------------------------------------------------------------
-# commit messages (§6.7)
+# commit messages
 # ---------------------------------------------------------------------------
 
 class TestMessages:
@@ -781,7 +781,7 @@ class TestMessages:
 
 
 # ---------------------------------------------------------------------------
-# apply (§7.5)
+# apply
 # ---------------------------------------------------------------------------
 
 class TestApply:
@@ -924,7 +924,7 @@ class TestApply:
 
 
 # ---------------------------------------------------------------------------
-# read-only snapshots, staleness (§6.3, §6.8)
+# read-only snapshots, staleness
 # ---------------------------------------------------------------------------
 
 def _readonly_snapshots(env):
@@ -990,7 +990,7 @@ class TestStale:
         assert str(ei.value) == "Branch 'main' has advanced since this snapshot"
         assert "advanced" in str(ei.value)
         assert env.tip() == tip
-        # a rejected write leaves no commit object behind (F33)
+        # a rejected write leaves no commit object behind
         assert env.g("fsck", "--unreachable", "--no-progress").count("commit") == 0
 
     def test_stale_even_when_noop(self, env):
@@ -1053,7 +1053,7 @@ class TestStale:
 
 
 # ---------------------------------------------------------------------------
-# error precedence (§11)
+# error precedence
 # ---------------------------------------------------------------------------
 
 class TestPrecedence:
