@@ -16,7 +16,7 @@ from gitstore import (
     FS, Batch, FileEntry, FileType, GitStore, StaleSnapshotError,
 )
 
-from conftest import (
+from support import (
     Commit, Exe, Git, Link, assert_fsck_clean, build_repo, pack_names, pack_object_ids,
     reflog_lines,
 )

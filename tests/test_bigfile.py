@@ -19,7 +19,7 @@ import textwrap
 
 import pytest
 
-from conftest import Git, assert_fsck_clean, loose_object_ids
+from support import Git, assert_fsck_clean, loose_object_ids
 
 MiB = 1 << 20
 BIG = 256 * MiB                 # sparse, with markers

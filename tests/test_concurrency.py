@@ -26,7 +26,7 @@ import pytest
 
 from gitstore import FileType, GitStore, StaleSnapshotError, WriteEntry, retry_write
 
-from conftest import Git, assert_fsck_clean, reflog_lines
+from support import Git, assert_fsck_clean, reflog_lines
 
 import vost  # noqa: E402  (a test dependency: bootstrap installs it)
 

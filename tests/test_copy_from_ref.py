@@ -19,7 +19,7 @@ from gitstore import (
     FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError, WriteEntry,
 )
 
-from conftest import (
+from support import (
     RepoEnv,
     copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,

@@ -28,7 +28,7 @@ from gitstore import (
     ChangeError, ChangeReport, ExcludeFilter, FileEntry, FileType, StaleSnapshotError, disk_glob,
 )
 
-from conftest import (
+from support import (
     Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, loose_object_ids,
     pack_names, pack_object_ids, put_local,
 )

@@ -23,7 +23,7 @@ from gitstore import (
     FS, ChangeError, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError,
 )
 
-from conftest import Commit, Exe, Git, Link, RepoEnv, Tag, build_repo, loose_object_path
+from support import Commit, Exe, Git, Link, RepoEnv, Tag, build_repo, loose_object_path
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 

@@ -1,5 +1,5 @@
 """FS read side: properties, lookups, reads, errors, history.  The repository is built by git fast-import
-(conftest.HISTORY) and git is the oracle."""
+(support.HISTORY) and git is the oracle."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from gitstore import FS, FileType, GitStore, StatResult
 
-from conftest import BIN_DATA, HISTORY, Commit, Git, build_repo
+from support import BIN_DATA, HISTORY, Commit, Git, build_repo
 
 
 class P:

@@ -68,7 +68,7 @@ import pytest
 
 from gitstore import FileType, GitStore, WriteEntry
 
-from conftest import Commit, Git, Link, assert_fsck_clean, build_repo, fsck_problems, git_run
+from support import Commit, Git, Link, assert_fsck_clean, build_repo, fsck_problems, git_run
 
 IGNORABLE = ["\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d",
              "\u202e", "\u206a", "\u206b", "\u206c", "\u206d", "\u206e", "\u206f", "\ufeff"]

@@ -8,7 +8,7 @@ import pytest
 
 from gitstore import GitStore
 
-from conftest import Commit, build_repo
+from support import Commit, build_repo
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ import pytest
 
 from gitstore import ExcludeFilter, GitStore, disk_glob
 
-from conftest import Commit, bounded, build_repo
+from support import Commit, bounded, build_repo
 
 LIMIT = 2.0          # seconds, per call
 DEPTH = 26

@@ -15,7 +15,7 @@ import pytest
 import gitstore
 from gitstore import FS, FileType, GitStore, ReflogEntry, StaleSnapshotError, retry_write
 
-from conftest import (
+from support import (
     ZERO_SHA, Commit, Git, assert_fsck_clean, build_repo, reflog_lines,
 )
 

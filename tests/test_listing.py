@@ -9,7 +9,7 @@ import pytest
 
 from gitstore import FileType, GitStore, WalkEntry
 
-from conftest import Commit, Exe, Git, Link, build_repo
+from support import Commit, Exe, Git, Link, build_repo
 
 # Names chosen so that git tree order differs from plain sorting: a directory
 # sorts as if its name ended with '/'.

@@ -15,7 +15,7 @@ import pytest
 
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
-from conftest import (
+from support import (
     RepoEnv,
     copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,

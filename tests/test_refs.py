@@ -12,7 +12,7 @@ import pytest
 
 from gitstore import FS, GitError, GitStore, ReflogEntry
 
-from conftest import (
+from support import (
     ZERO_SHA, Commit, Git, Tag, build_repo, tag_body, write_loose_object,
 )
 

@@ -14,7 +14,7 @@ import pytest
 
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
-from conftest import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, RepoEnv, copy_template
+from support import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, RepoEnv, copy_template
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 

@@ -16,7 +16,7 @@ import pytest
 
 from gitstore import GitError, GitStore
 
-from conftest import (
+from support import (
     Commit, Exe, Git, Link, build_repo, loose_object_path, make_loose_objects,
 )
 

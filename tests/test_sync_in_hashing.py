@@ -30,7 +30,7 @@ import pytest
 
 from gitstore import ChangeError, ChangeReport, FileEntry, FileType, GitStore
 
-from conftest import (
+from support import (
     Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, put_local as put,
 )
 

@@ -21,7 +21,7 @@ from gitstore import (
     FS, BlobOid, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError, WriteEntry,
 )
 
-from conftest import (
+from support import (
     EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo,
     loose_object_ids, pack_names, pack_object_ids, reflog_lines,
 )
