@@ -626,11 +626,11 @@ class TestFSWriter:
         assert env.read("b") == b"ok"
         assert env.read("t") == b"ok"
 
-    def test_invalid_mode(self, env):
-        for mode in ("r", "rb", "a", "w+", "wt"):
-            with pytest.raises(ValueError) as ei:
-                env.fs.writer("x", mode)
-            assert str(ei.value) == f"writer() mode must be 'wb' or 'w', got {mode!r}"
+    @pytest.mark.parametrize("mode", ["r", "rb", "a", "w+", "wt"])
+    def test_invalid_mode(self, env, mode):
+        with pytest.raises(ValueError) as ei:
+            env.fs.writer("x", mode)
+        assert str(ei.value) == f"writer() mode must be 'wb' or 'w', got {mode!r}"
 
     def test_close_commits_and_is_idempotent(self, env):
         w = env.fs.writer("c.txt")

@@ -264,15 +264,15 @@ class TestObjectHash:
 # ---------------------------------------------------------------------------
 
 class TestStat:
-    def test_root(self, fs, g):
+    @pytest.mark.parametrize("args", [(None,), ("",), ("/",), ("//",), ()],
+                             ids=["None", "empty", "slash", "two-slashes", "no-argument"])
+    def test_root(self, fs, g, args):
         mtime = float(g("log", "-1", "--format=%ct", "main"))
         subdirs = sum(1 for m, *_ in g.ls_tree("main") if m == "040000")
         expected = StatResult(mode=0o040000, file_type=FileType.TREE, size=0,
                               hash=g.rev("main^{tree}"), nlink=2 + subdirs, mtime=mtime)
         assert subdirs == 3
-        for root in (None, "", "/", "//"):
-            assert fs.stat(root) == expected
-        assert fs.stat() == expected
+        assert fs.stat(*args) == expected
 
     def test_file(self, fs, g):
         mtime = float(g("log", "-1", "--format=%ct", "main"))
