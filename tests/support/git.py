@@ -92,6 +92,17 @@ class Git:
     def first_parent_chain(self, rev: str) -> list[str]:
         return self.lines("rev-list", "--first-parent", rev)
 
+    def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
+        """{path: (mode, oid)} of every non-tree entry of rev, recursively;
+        names that are not UTF-8 decode with surrogateescape."""
+        out = {}
+        for item in self.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
+            if item:
+                meta, name = item.split(b"\t", 1)
+                mode, _typ, oid = meta.decode().split()
+                out[name.decode("utf-8", "surrogateescape")] = (mode, oid)
+        return out
+
     def ls_tree(self, treeish: str, path: str | None = None) -> list[tuple[str, str, str, str]]:
         """[(mode, type, oid, name)] in git's order (names raw, -z)."""
         args = ["ls-tree", "-z", treeish]

@@ -87,13 +87,7 @@ class LocalEnv:
 
     def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
         """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode("utf-8", "surrogateescape")] = (mode, oid)
-        return out
+        return self.g.files(rev)
 
     def seed(self, files: dict):
         """One commit on main holding these files (besides what is there)."""

@@ -297,13 +297,7 @@ class RepoEnv:
 
     def files(self, rev: str = "main") -> dict[str, tuple[str, str]]:
         """{path: (mode, oid)} of every non-tree entry, as git lists it."""
-        out = {}
-        for item in self.g.raw("ls-tree", "-r", "-z", rev).split(b"\0"):
-            if item:
-                meta, name = item.split(b"\t", 1)
-                mode, _typ, oid = meta.decode().split()
-                out[name.decode()] = (mode, oid)
-        return out
+        return self.g.files(rev)
 
     def check_single_commit(self, new, old, message: str) -> None:
         assert_single_commit(self.g, new, old, message)
