@@ -1,4 +1,4 @@
-"""The rules of copy_in, copy_out, sync_in and sync_out (spec 30).
+"""The rules of copy_in, copy_out, sync_in and sync_out.
 
 The FS methods of the same names hand their arguments to the functions
 here.  What runs per file in bulk (walking a directory, hashing and
@@ -96,7 +96,7 @@ def _overlap_warning(path: str, rel: str) -> ChangeError:
 
 
 # ---------------------------------------------------------------------------
-# Local sources (spec 30 section 2.2)
+# Local sources: "base/./rest" pivots, "dir/" for contents, plain paths
 
 
 def _resolve_local(spec: str) -> tuple[str, str, str]:

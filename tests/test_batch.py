@@ -1,4 +1,4 @@
-"""Batch (spec part 20 §9) and the buffered writers (§8): FS.writer and
+"""Batch and the buffered writers: FS.writer and
 Batch.writer.
 
 Starting repositories are built by git; results are read back with git.
@@ -16,7 +16,7 @@ from gitstore import (
     FS, Batch, FileEntry, FileType, GitStore, StaleSnapshotError,
 )
 
-from conftest import (
+from support import (
     Commit, Exe, Git, Link, assert_fsck_clean, build_repo, pack_names, pack_object_ids,
     reflog_lines,
 )
@@ -288,7 +288,7 @@ class TestBatchCommit:
 
 
 # ---------------------------------------------------------------------------
-# staging rules (§9.1)
+# staging rules
 # ---------------------------------------------------------------------------
 
 class TestStaging:
@@ -432,7 +432,7 @@ class TestStaging:
 
 
 # ---------------------------------------------------------------------------
-# empty batches, exceptions, closed state (§9.2, §9.3)
+# empty batches, exceptions, closed state
 # ---------------------------------------------------------------------------
 
 class TestLifecycle:
@@ -549,7 +549,7 @@ class TestStaleBatch:
         assert str(ei.value) == "Branch 'main' has advanced since this snapshot"
         assert b.closed is False
         assert b.fs is None
-        # still open: staging works, and it stays bound to the stale base (F25)
+        # still open: staging works, and it stays bound to the stale base
         b.write("y", b"2")
         with pytest.raises(StaleSnapshotError):
             b.commit()
@@ -585,7 +585,7 @@ class TestStaleBatch:
 
 
 # ---------------------------------------------------------------------------
-# FS.writer (§8.1)
+# FS.writer
 # ---------------------------------------------------------------------------
 
 class TestFSWriter:
@@ -608,7 +608,7 @@ class TestFSWriter:
 
     def test_text_mode(self, env):
         with env.fs.writer("t.txt", "w") as w:
-            assert w.write("héllo ") == 7   # bytes, not characters (F21)
+            assert w.write("héllo ") == 7   # bytes, not characters
             assert w.write("☃") == 3
         assert env.read("t.txt") == "héllo ☃".encode()
 
@@ -626,11 +626,11 @@ class TestFSWriter:
         assert env.read("b") == b"ok"
         assert env.read("t") == b"ok"
 
-    def test_invalid_mode(self, env):
-        for mode in ("r", "rb", "a", "w+", "wt"):
-            with pytest.raises(ValueError) as ei:
-                env.fs.writer("x", mode)
-            assert str(ei.value) == f"writer() mode must be 'wb' or 'w', got {mode!r}"
+    @pytest.mark.parametrize("mode", ["r", "rb", "a", "w+", "wt"])
+    def test_invalid_mode(self, env, mode):
+        with pytest.raises(ValueError) as ei:
+            env.fs.writer("x", mode)
+        assert str(ei.value) == f"writer() mode must be 'wb' or 'w', got {mode!r}"
 
     def test_close_commits_and_is_idempotent(self, env):
         w = env.fs.writer("c.txt")
@@ -691,7 +691,7 @@ class TestFSWriter:
         assert env.tip() == fs.commit_hash
 
     def test_bad_path_surfaces_at_close(self, env):
-        w = env.fs.writer("a//b")     # not validated yet (F22)
+        w = env.fs.writer("a//b")     # not validated yet: only at close
         w.write(b"x")
         with pytest.raises(ValueError, match="Empty segment"):
             w.close()
@@ -719,7 +719,7 @@ class TestFSWriter:
 
 
 # ---------------------------------------------------------------------------
-# Batch.writer (§8.2)
+# Batch.writer
 # ---------------------------------------------------------------------------
 
 class TestBatchWriter:

@@ -1,6 +1,6 @@
-"""Big files: streamed writes and partial reads (00-decisions "Beyond the
-reference": big files stream in both directions; partial reads inflate only
-what they return).
+"""Big files: streamed writes and partial reads (big files stream in both
+directions, so memory stays flat; partial reads inflate only what they
+return).
 
 Memory is measured in a fresh subprocess with ``resource.getrusage``
 (``ru_maxrss`` is the peak resident size, KiB on Linux), so that nothing the
@@ -19,7 +19,7 @@ import textwrap
 
 import pytest
 
-from conftest import Git, assert_fsck_clean, loose_object_ids
+from support import Git, assert_fsck_clean, loose_object_ids
 
 MiB = 1 << 20
 BIG = 256 * MiB                 # sparse, with markers

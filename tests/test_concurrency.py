@@ -1,4 +1,4 @@
-"""Concurrency (spec part 20 §12, part 10 §10) and interoperability with vost.
+"""Concurrency and interoperability with vost.
 
 * several processes retry_write-ing on one branch lose nothing;
 * two store objects racing in threads: one wins, the other gets
@@ -6,8 +6,9 @@
 * readers in threads while a writer commits only ever see complete
   snapshots;
 * the repository lock is ``<repo>/gitstore.lock`` taken with flock(2), so
-  writers of the reference family (vost pointed at that lock file, and the
-  reference itself when it is available) exclude each other with gitstore;
+  writers of the pure-Python implementations (vost pointed at that lock
+  file, and the pure-Python gitstore when it is installed) exclude each
+  other with gitstore;
 * vost reads what gitstore writes and the other way round.
 """
 
@@ -25,7 +26,7 @@ import pytest
 
 from gitstore import FileType, GitStore, StaleSnapshotError, WriteEntry, retry_write
 
-from conftest import Git, assert_fsck_clean, reflog_lines
+from support import Git, assert_fsck_clean, reflog_lines
 
 import vost  # noqa: E402  (a test dependency: bootstrap installs it)
 
@@ -46,8 +47,8 @@ GITSTORE_WORKER = textwrap.dedent("""
     print("done", flush=True)
 """)
 
-# vost writer whose repository lock is <repo>/gitstore.lock (as the reference's
-# is); vost itself uses vost.lock.
+# vost writer whose repository lock is <repo>/gitstore.lock (as the pure-Python
+# gitstore's is); vost itself uses vost.lock.
 VOST_WORKER = textwrap.dedent("""
     import os, sys, time
     import vost, vost._lock

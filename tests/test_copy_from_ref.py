@@ -1,5 +1,6 @@
-"""FS.copy_from_ref (spec part 30 §2, §11, §13, §16; notes N21 ruling, N22
-and N23 fixed).
+"""FS.copy_from_ref: sources, delete mode (a single-file source touches only
+its own destination), a no-op resets .changes, deletes reported sorted,
+commit messages, read-only and stale snapshots.
 
 The repository (branches ``main`` and ``worker``, tags on worker) is built by
 git; results are read back with git.  Object ids are the oracle for "the
@@ -18,7 +19,7 @@ from gitstore import (
     FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError, WriteEntry,
 )
 
-from conftest import (
+from support import (
     RepoEnv,
     copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
@@ -275,7 +276,7 @@ class TestCopyFromRefBasic:
         main = env.main.write("results", b"a file\n")
         new = main.copy_from_ref(env.worker, "results")
         assert env.g.rev("main:results") == env.g.rev("worker:results")
-        # N11 (kept): the replaced file is not reported
+        # (kept behaviour) the replaced file is not reported
         assert new.changes == ChangeReport(add=add(*RESULTS))
 
 
@@ -356,7 +357,7 @@ class TestCopyFromRefDelete:
 
     @pytest.mark.parametrize("dest", ["", "data", "keep"])
     def test_single_file_deletes_nothing_else(self, env, dest):
-        # N21 ruling: only that file's destination is touched.
+        # a single-file source: only that file's destination is touched.
         main = env.main
         before = env.files()
         new = main.copy_from_ref(env.worker, "results/a.json", dest, delete=True)

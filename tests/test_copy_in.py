@@ -1,6 +1,7 @@
-"""FS.copy_in and FS.sync_in: disk to repository (spec part 30 §1-5, §7,
-§12-14, §16; notes N1-N3, N5-N10, N12, N13, N18, N25 as ruled in
-00-decisions.md), plus the decisions of this implementation:
+"""FS.copy_in and FS.sync_in: disk to repository (sources, dest, the walk,
+symlinks, mode=, delete and non-delete modes, checksum=, dry runs, errors,
+exclusion, commit messages, sync_in's fallbacks, read-only and stale
+snapshots), plus the decisions of this implementation:
 
 * special files (fifo, socket, device) are never opened: each is an
   OSError "Not a regular file ..." (an error entry under ignore_errors);
@@ -27,7 +28,7 @@ from gitstore import (
     ChangeError, ChangeReport, ExcludeFilter, FileEntry, FileType, StaleSnapshotError, disk_glob,
 )
 
-from conftest import (
+from support import (
     Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, loose_object_ids,
     pack_names, pack_object_ids, put_local,
 )
@@ -113,7 +114,7 @@ def entries(base: Path, *rels, typ=BLOB, prefix=""):
 
 
 # ---------------------------------------------------------------------------
-# Source conventions (§2.2, §2.3)
+# Source conventions: "base/./rest" pivots, "dir/" for contents, plain paths
 # ---------------------------------------------------------------------------
 
 class TestSources:
@@ -267,7 +268,9 @@ class TestSources:
 
 
 # ---------------------------------------------------------------------------
-# The dest argument (§2.5, N10 fixed, N11 kept)
+# The dest argument: normalised like any repository path (leading and
+# trailing slashes are fine); a file standing where dest goes is replaced
+# by the tree without a delete entry
 # ---------------------------------------------------------------------------
 
 class TestDest:
@@ -319,7 +322,7 @@ class TestDest:
 
 
 # ---------------------------------------------------------------------------
-# What the walk finds and how it is stored (§3)
+# What the walk finds and how it is stored
 # ---------------------------------------------------------------------------
 
 class TestContent:
@@ -414,7 +417,7 @@ class TestContent:
 
 
 # ---------------------------------------------------------------------------
-# Symlinks (§3)
+# Symlinks: stored as links, or followed with follow_symlinks=True
 # ---------------------------------------------------------------------------
 
 LINKS = {
@@ -570,7 +573,8 @@ class TestFollowSymlinks:
 
 
 # ---------------------------------------------------------------------------
-# mode= (§5, N13)
+# mode=: overrides the stored mode, and delete mode compares the
+# effective mode, so a second run finds nothing to update
 # ---------------------------------------------------------------------------
 
 class TestMode:
@@ -604,7 +608,7 @@ class TestMode:
         assert env.tip() == env.initial
 
     def test_unknown_int_mode_is_a_key_error(self, env):
-        # spec 20 §6.2: unknown int modes stay KeyError; only the tree mode is ValueError
+        # unknown int modes stay KeyError; only the tree mode is ValueError
         src = env.tree("src", {"a.txt": "a"})
         with pytest.raises(KeyError):
             env.fs.copy_in(str(src) + "/", "", mode=0o777)
@@ -639,7 +643,7 @@ class TestMode:
 
 
 # ---------------------------------------------------------------------------
-# Non-delete mode (§5.2)
+# Non-delete mode: adds and updates, never deletes
 # ---------------------------------------------------------------------------
 
 class TestNonDeleteMode:
@@ -712,7 +716,9 @@ class TestNonDeleteMode:
 
 
 # ---------------------------------------------------------------------------
-# Delete mode (§5.3, N5, N13, N15)
+# Delete mode: the destination mirrors the source; entries compared by
+# kind and effective mode; excluded paths are deleted from the repository
+# too; the real run reports the deletes its dry run reports
 # ---------------------------------------------------------------------------
 
 class TestDeleteMode:
@@ -836,7 +842,7 @@ class TestDeleteMode:
                     FileEntry("foo/b.txt", BLOB, "data/foo/b.txt")])
         assert dry.changes == expected
         new = fs.copy_in(str(src) + "/", "data", delete=True)
-        assert new.changes == expected          # N5: the real run reports the same
+        assert new.changes == expected          # the real run reports the same
         assert env.snapshot() == {"data/foo": ("100644", b"foo"),
                                   "data/bar/x": ("100644", b"x")}
 
@@ -886,7 +892,8 @@ class TestDeleteMode:
 
 
 # ---------------------------------------------------------------------------
-# checksum= (§4)
+# checksum=: with False, a file of the same size not modified since the
+# snapshot's commit is trusted unchanged
 # ---------------------------------------------------------------------------
 
 class TestChecksum:
@@ -935,7 +942,8 @@ class TestChecksum:
 
 
 # ---------------------------------------------------------------------------
-# Dry runs (§5.4, N5, N6)
+# Dry runs: nothing written, the report of the real run, hashing errors
+# recorded under ignore_errors as in a real run
 # ---------------------------------------------------------------------------
 
 class TestDryRun:
@@ -1020,7 +1028,9 @@ class TestDryRun:
 
 
 # ---------------------------------------------------------------------------
-# ignore_errors, errors, "All files failed" (§5.1, §12, N8)
+# ignore_errors, errors, "All files failed" (a failed file is not listed
+# in add/update, each error is recorded once, unchanged files do not count
+# as failures)
 # ---------------------------------------------------------------------------
 
 class TestIgnoreErrors:
@@ -1113,7 +1123,8 @@ class TestIgnoreErrors:
 
 
 # ---------------------------------------------------------------------------
-# Special files and unreadable directories (N2, N3 fixed)
+# Special files and unreadable directories: errors, never opened, and
+# what is below them in the repository is never deleted
 # ---------------------------------------------------------------------------
 
 class TestSpecialFiles:
@@ -1232,7 +1243,7 @@ class TestSpecialFiles:
 
 
 # ---------------------------------------------------------------------------
-# Exclusion (§14, N25 fixed)
+# Exclusion: patterns and .gitignore files, scoped to one walk
 # ---------------------------------------------------------------------------
 
 class TestExclude:
@@ -1334,7 +1345,7 @@ class TestExclude:
 
 
 # ---------------------------------------------------------------------------
-# Commit messages (§13)
+# Commit messages
 # ---------------------------------------------------------------------------
 
 class TestMessages:
@@ -1397,7 +1408,9 @@ class TestMessages:
 
 
 # ---------------------------------------------------------------------------
-# sync_in (§7, N1, N7, N18)
+# sync_in: a missing local directory empties the destination (whatever
+# ignore_errors says), committed with the operation name "sync"; a local
+# file as the source is an error and deletes nothing
 # ---------------------------------------------------------------------------
 
 class TestSyncIn:
@@ -1545,7 +1558,7 @@ class TestSyncIn:
 
 
 # ---------------------------------------------------------------------------
-# Read-only snapshots, staleness, atomicity (§12, §16)
+# Read-only snapshots, staleness, atomicity
 # ---------------------------------------------------------------------------
 
 class TestReadOnlyAndStale:

@@ -1,6 +1,7 @@
-"""FS.copy_out and FS.sync_out: repository to local disk (spec part 30 §1, §2,
-§4, §6, §8, §12, §16; rulings N4-N9, N13, N16, N17 and the "never outside
-dest" decision of this implementation).
+"""FS.copy_out and FS.sync_out: repository to local disk (sources, delete
+and non-delete modes, dry runs, sync_out's fallback, overlapping sources,
+per-file failures), and a decision of this implementation: nothing is ever
+written outside dest, whatever the tree holds.
 
 The repository is built by git (fast-import) and git is the oracle for the
 tree-walk order; what lands on disk is read back with plain ``os`` calls,
@@ -22,7 +23,7 @@ from gitstore import (
     FS, ChangeError, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError,
 )
 
-from conftest import Commit, Exe, Git, Link, RepoEnv, Tag, build_repo, loose_object_path
+from support import Commit, Exe, Git, Link, RepoEnv, Tag, build_repo, loose_object_path
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 
@@ -236,7 +237,7 @@ def new_store(tmp_path):
 
 
 # ---------------------------------------------------------------------------
-# Source conventions (§2.2, §2.3)
+# Source conventions: "base/./rest" pivots, "dir/" for contents, plain paths
 # ---------------------------------------------------------------------------
 
 class TestSources:
@@ -403,7 +404,7 @@ class TestBadSources:
 
 
 # ---------------------------------------------------------------------------
-# Non-delete mode (§6.1)
+# Non-delete mode: adds and updates, never deletes
 # ---------------------------------------------------------------------------
 
 class TestNonDelete:
@@ -479,7 +480,8 @@ class TestNonDelete:
         assert paths(fs.changes.add) == [p[len("docs/"):] for p in DOCS_WALK]
 
     def test_local_directory_where_a_file_goes_is_replaced(self, fs, dest, outside):
-        # N4 (kept): the directory is removed, never followed into
+        # as rsync does: the directory is removed (not reported), never
+        # followed into
         put(dest, "top.txt/inner.txt", b"inner\n")
         put(dest, "top.txt/escape", Link(str(outside)))
         put(dest, "top.txt/deeper/more.txt", b"more\n")
@@ -549,7 +551,7 @@ class TestNonDelete:
 
 
 # ---------------------------------------------------------------------------
-# Writing one file (§6.3)
+# Writing one file
 # ---------------------------------------------------------------------------
 
 class TestWriteOneFile:
@@ -650,7 +652,7 @@ class TestWriteOneFile:
 
 
 # ---------------------------------------------------------------------------
-# Read-only snapshots (§16)
+# Read-only snapshots: copy_out only reads
 # ---------------------------------------------------------------------------
 
 class TestReadOnlySnapshots:
@@ -693,7 +695,7 @@ class TestReadOnlySnapshots:
 
 
 # ---------------------------------------------------------------------------
-# Dry runs (§6.5)
+# Dry runs
 # ---------------------------------------------------------------------------
 
 class TestDryRun:
@@ -743,7 +745,7 @@ class TestDryRun:
         dry2 = fs.copy_out("docs", dest, delete=True, dry_run=True).changes
         assert dry2 == dry
         real = fs.copy_out("docs", dest, delete=True).changes
-        assert real == dry                                           # N5
+        assert real == dry                                           # same report
         assert dry == ChangeReport(
             add=[fe("docs/.hidden"), fe("docs/sub/c.md")],
             update=[fe("docs/a.md")],
@@ -817,7 +819,7 @@ class TestIgnoreExisting:
 
 
 # ---------------------------------------------------------------------------
-# Delete mode (§4, §6.2) and sync_out (§8)
+# Delete mode and sync_out
 # ---------------------------------------------------------------------------
 
 class TestDelete:
@@ -892,7 +894,7 @@ class TestDelete:
         assert os.readlink(os.path.join(dest, "link")) == "top.txt"
 
     def test_symlink_whose_text_equals_the_file_is_an_update(self, fs, dest):
-        # N13: the kind differs although the bytes are equal
+        # the kind differs although the bytes are equal
         put(dest, "top.txt", Link("top\n"))
         fs.copy_out("top.txt", dest, delete=True)
         assert fs.changes == ChangeReport(update=[fe("top.txt")])
@@ -913,7 +915,7 @@ class TestDelete:
         assert same.read_bytes() == b"top\n"
 
     def test_dangling_symlink_matching_the_blob(self, fs, dest):
-        # N13: must not crash on the execute-bit check
+        # must not crash on the execute-bit check
         put(dest, "top.txt", Link("top\n"))
         put(dest, "Zed.txt", Link("nowhere"))
         fs.copy_out(["top.txt", "Zed.txt"], dest, delete=True)
@@ -943,7 +945,7 @@ class TestDelete:
 
     def test_empty_directories_are_pruned(self, fs, dest):
         put(dest, "old/deep/er/file.txt", b"old\n")
-        put(dest, "pre/existing/empty", "dir")             # N16: pruned too
+        put(dest, "pre/existing/empty", "dir")             # pruned too (kept behaviour)
         put(dest, "docs/sub/unused", "dir")
         fs.copy_out("docs", dest, delete=True)
         assert local_dirs(dest) == {"docs", "docs/sub"}
@@ -1086,7 +1088,7 @@ class TestChecksum:
 
 
 class TestSyncOutMissingSource:
-    """§8 fallback: a missing repo path (or a file) empties local_path."""
+    """sync_out's fallback: a missing repo path (or a file) empties local_path."""
 
     def populate(self, dest, outside):
         put(dest, "a.txt", b"a\n")
@@ -1153,7 +1155,7 @@ class TestSyncOutMissingSource:
 
 
 # ---------------------------------------------------------------------------
-# Overlapping sources (N9: first wins, with a warning, in every mode)
+# Overlapping sources: first wins, with a warning, in every mode
 # ---------------------------------------------------------------------------
 
 class TestOverlap:
@@ -1245,7 +1247,7 @@ class TestNames:
 
 
 # ---------------------------------------------------------------------------
-# Per-file failures (§6.3, §12, N8)
+# Per-file failures: recorded once, the failed file not listed as added
 # ---------------------------------------------------------------------------
 
 LONG = "long/" + "n" * 300            # longer than NAME_MAX: ENAMETOOLONG on write
@@ -1276,7 +1278,7 @@ class TestFailures:
         assert result is errs
         report = errs.changes
         assert report.add == [FileEntry("good.txt", BLOB, "good.txt"),
-                              FileEntry("zz.txt", BLOB, "zz.txt")]     # N8: not listed
+                              FileEntry("zz.txt", BLOB, "zz.txt")]     # the failed file: not listed
         assert [e.path for e in report.errors] == [os.path.join(dest, LONG)]
         assert "too long" in report.errors[0].error
         assert local_files(dest) == {"good.txt": b"good\n", "zz.txt": b"zz\n"}
@@ -1311,7 +1313,8 @@ class TestFailures:
 
 
 # ---------------------------------------------------------------------------
-# Crafted trees: entries that would leave dest (N17) and symlink/tree clashes
+# Crafted trees: entries that would leave dest ("..", names with '/') and
+# symlink/tree clashes
 # ---------------------------------------------------------------------------
 
 class Crafted:

@@ -15,7 +15,7 @@ import pytest
 
 from gitstore import GitStore
 
-from conftest import Git, assert_fsck_clean
+from support import Git, assert_fsck_clean
 
 CREATE = textwrap.dedent("""
     import sys

@@ -1,4 +1,4 @@
-"""disk_glob (spec part 30 §15): glob expansion against the local disk."""
+"""disk_glob: glob expansion against the local disk."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ def touch(path: Path, text: str = "x") -> Path:
 
 
 @pytest.fixture
-def spec_tree(tmp_path, monkeypatch):
-    """The example directory of §15, as the current directory:
+def example_dir(tmp_path, monkeypatch):
+    """A small example directory, as the current directory:
     a.txt b.txt B.txt .h.txt dangling.txt->nowhere sub/c.txt sub/deep/z.txt lnk->sub
     """
     for name in ("a.txt", "b.txt", "B.txt", ".h.txt", "sub/c.txt", "sub/deep/z.txt"):
@@ -32,20 +32,20 @@ def spec_tree(tmp_path, monkeypatch):
     return tmp_path
 
 
-class TestSpecExamples:
-    def test_star_txt(self, spec_tree):
+class TestExamples:
+    def test_star_txt(self, example_dir):
         assert disk_glob("*.txt") == ["B.txt", "a.txt", "b.txt", "dangling.txt"]
 
-    def test_dot_star(self, spec_tree):
+    def test_dot_star(self, example_dir):
         assert disk_glob(".*") == [".h.txt"]
 
-    def test_globstar_follows_directory_symlinks(self, spec_tree):
+    def test_globstar_follows_directory_symlinks(self, example_dir):
         assert disk_glob("**/z.txt") == ["lnk/deep/z.txt", "sub/deep/z.txt"]
 
-    def test_dot_slash_prefix_kept(self, spec_tree):
+    def test_dot_slash_prefix_kept(self, example_dir):
         assert disk_glob("./*.txt") == ["./B.txt", "./a.txt", "./b.txt", "./dangling.txt"]
 
-    def test_repeated_globstar_gives_duplicates(self, spec_tree):
+    def test_repeated_globstar_gives_duplicates(self, example_dir):
         assert disk_glob("**/**/z.txt") == ["lnk/deep/z.txt"] * 3 + ["sub/deep/z.txt"] * 3
 
     def test_pivot_kept(self, tmp_path, monkeypatch):
@@ -76,7 +76,7 @@ class TestPatternForms:
         touch(tmp_path / "a.txt")
         assert disk_glob(str(tmp_path / "*.txt")) == [str(tmp_path / "a.txt")]
 
-    def test_relative_stays_relative(self, spec_tree):
+    def test_relative_stays_relative(self, example_dir):
         assert disk_glob("sub/*.txt") == ["sub/c.txt"]
         assert disk_glob("sub/deep/z.txt") == ["sub/deep/z.txt"]
 
@@ -87,11 +87,11 @@ class TestPatternForms:
         assert disk_glob(str(d) + "/*.txt") == disk_glob(os.path.join(str(d), "*.txt"))
         assert len(disk_glob(os.path.join(str(d), "*.txt"))) == 2
 
-    def test_backslash_is_a_separator(self, spec_tree):
+    def test_backslash_is_a_separator(self, example_dir):
         assert disk_glob("sub\\c.txt") == ["sub/c.txt"]
         assert disk_glob("sub\\*.txt") == ["sub/c.txt"]
 
-    def test_trailing_slash_ignored(self, spec_tree):
+    def test_trailing_slash_ignored(self, example_dir):
         assert disk_glob("*/") == disk_glob("*")
         assert "a.txt" in disk_glob("*/")
         assert disk_glob("sub/") == ["sub"]
@@ -101,7 +101,7 @@ class TestPatternForms:
         assert disk_glob("/") == []
         assert disk_glob("///") == []
 
-    def test_empty_segments_are_harmless(self, spec_tree):
+    def test_empty_segments_are_harmless(self, example_dir):
         assert disk_glob("sub//c.txt") == ["sub/c.txt"]
         assert disk_glob("sub//*.txt") == ["sub/c.txt"]
 
@@ -113,7 +113,7 @@ class TestPatternForms:
         touch(tmp_path / "a.txt")
         assert disk_glob(tmp_path / "*.txt") == [str(tmp_path / "a.txt")]
 
-    def test_keyword_argument(self, spec_tree):
+    def test_keyword_argument(self, example_dir):
         assert disk_glob(pattern="a.txt") == ["a.txt"]
 
     def test_bad_arguments(self):
@@ -151,17 +151,17 @@ class TestSegments:
         assert disk_glob("f[1].txt") == ["f[1].txt"]
         assert disk_glob("f[1]*") == ["f1.txt"]
 
-    def test_star_skips_dot_names(self, spec_tree):
+    def test_star_skips_dot_names(self, example_dir):
         assert ".h.txt" not in disk_glob("*")
         assert disk_glob("*h.txt") == []
         assert disk_glob(".*.txt") == [".h.txt"]
         assert disk_glob("?h.txt") == []
 
-    def test_wildcard_in_the_middle(self, spec_tree):
+    def test_wildcard_in_the_middle(self, example_dir):
         assert disk_glob("*/c.txt") == ["lnk/c.txt", "sub/c.txt"]
         assert disk_glob("s*/deep/*") == ["sub/deep/z.txt"]
 
-    def test_final_literal_must_exist(self, spec_tree):
+    def test_final_literal_must_exist(self, example_dir):
         assert disk_glob("a.txt") == ["a.txt"]
         assert disk_glob("missing.txt") == []
         # A dangling symlink named literally is not returned ...
@@ -169,36 +169,36 @@ class TestSegments:
         # ... though a wildcard lists it.
         assert "dangling.txt" in disk_glob("dang*")
 
-    def test_intermediate_literal_not_checked(self, spec_tree):
+    def test_intermediate_literal_not_checked(self, example_dir):
         assert disk_glob("missing/*.txt") == []
         assert disk_glob("missing/a.txt") == []
         assert disk_glob("lnk/c.txt") == ["lnk/c.txt"]
 
-    def test_file_used_as_directory(self, spec_tree):
+    def test_file_used_as_directory(self, example_dir):
         assert disk_glob("a.txt/*") == []
         assert disk_glob("a.txt/**") == []
         assert disk_glob("a.txt/x") == []
 
-    def test_directories_are_matched_too(self, spec_tree):
+    def test_directories_are_matched_too(self, example_dir):
         assert disk_glob("s*") == ["sub"]
         assert disk_glob("*/deep") == ["lnk/deep", "sub/deep"]
 
-    def test_trailing_slash_does_not_restrict_to_directories(self, spec_tree):
+    def test_trailing_slash_does_not_restrict_to_directories(self, example_dir):
         assert disk_glob("*.txt/") == disk_glob("*.txt")
 
 
 class TestGlobstar:
-    def test_last_globstar_yields_everything_visible(self, spec_tree):
+    def test_last_globstar_yields_everything_visible(self, example_dir):
         assert disk_glob("**") == [
             "B.txt", "a.txt", "b.txt", "dangling.txt",
             "lnk", "lnk/c.txt", "lnk/deep", "lnk/deep/z.txt",
             "sub", "sub/c.txt", "sub/deep", "sub/deep/z.txt",
         ]
 
-    def test_globstar_below_a_directory(self, spec_tree):
+    def test_globstar_below_a_directory(self, example_dir):
         assert disk_glob("sub/**") == ["sub/c.txt", "sub/deep", "sub/deep/z.txt"]
 
-    def test_globstar_matches_zero_levels(self, spec_tree):
+    def test_globstar_matches_zero_levels(self, example_dir):
         assert disk_glob("**/a.txt") == ["a.txt"]
         assert disk_glob("sub/**/c.txt") == ["sub/c.txt"]
         assert disk_glob("sub/**/z.txt") == ["sub/deep/z.txt"]
@@ -233,7 +233,7 @@ class TestGlobstar:
 
 class TestSymlinkCycles:
     """`**` follows directory symlinks but never re-enters a directory on
-    its current chain (spec §17 P7, fixed)."""
+    its current chain, so a link cycle ends."""
 
     def test_link_to_parent(self, tmp_path, monkeypatch):
         touch(tmp_path / "a.txt")

@@ -1,4 +1,4 @@
-"""ExcludeFilter (spec part 30 §14): base patterns, .gitignore files met
+"""ExcludeFilter: base patterns, .gitignore files met
 during a walk, and the walk a bulk copy makes with them.
 
 The walk tests drive the filter through its public methods with a small
@@ -225,156 +225,145 @@ class TestExcludeFrom:
 # Matching rules (base patterns)
 # ---------------------------------------------------------------------------
 
+def case(patterns, path, is_dir, expected, id):
+    return pytest.param(patterns, path, is_dir, expected, id=id)
+
+
+# (patterns, path, is_dir, expected): whether the path is excluded, one row
+# per case, grouped by the rule they show.
+MATCH_CASES = [
+    # exclude pattern match
+    case(['*.pyc'], 'foo.pyc', False, True, 'exclude_pattern_match: *.pyc ~ foo.pyc -> excluded'),
+    case(['*.pyc'], 'sub/bar.pyc', False, True, 'exclude_pattern_match: *.pyc ~ sub/bar.pyc -> excluded'),
+    case(['*.pyc'], 'a/b/c/baz.pyc', False, True, 'exclude_pattern_match: *.pyc ~ a/b/c/baz.pyc -> excluded'),
+    # exclude pattern no match
+    case(['*.pyc'], 'foo.py', False, False, 'exclude_pattern_no_match: *.pyc ~ foo.py -> kept'),
+    case(['*.pyc'], 'foo.pyc.txt', False, False, 'exclude_pattern_no_match: *.pyc ~ foo.pyc.txt -> kept'),
+    # directory pattern
+    case(['build/'], 'build', True, True, 'directory_pattern: build/ ~ build (dir) -> excluded'),
+    case(['build/'], 'build', False, False, 'directory_pattern: build/ ~ build -> kept'),
+    case(['build/'], 'src/build', True, True, 'directory_pattern: build/ ~ src/build (dir) -> excluded'),
+    # A trailing slash on the path also marks a directory.
+    case(['build/'], 'build/', False, True, 'directory_pattern: build/ ~ build/ -> excluded'),
+    # directory pattern excludes files inside
+    case(['build/'], 'build/x.txt', False, True, 'directory_pattern_excludes_files_inside: build/ ~ build/x.txt -> excluded'),
+    case(['build/'], 'build/deep/x.txt', False, True, 'directory_pattern_excludes_files_inside: build/ ~ build/deep/x.txt -> excluded'),
+    case(['build/'], 'src/build/x.txt', False, True, 'directory_pattern_excludes_files_inside: build/ ~ src/build/x.txt -> excluded'),
+    case(['build/'], 'builds/x.txt', False, False, 'directory_pattern_excludes_files_inside: build/ ~ builds/x.txt -> kept'),
+    # negation
+    case(['*.pyc', '!important.pyc'], 'foo.pyc', False, True, 'negation: *.pyc !important.pyc ~ foo.pyc -> excluded'),
+    case(['*.pyc', '!important.pyc'], 'important.pyc', False, False, 'negation: *.pyc !important.pyc ~ important.pyc -> kept'),
+    case(['*.pyc', '!important.pyc'], 'sub/important.pyc', False, False, 'negation: *.pyc !important.pyc ~ sub/important.pyc -> kept'),
+    # last matching rule wins
+    case(['!a.txt', 'a.txt'], 'a.txt', False, True, 'last_matching_rule_wins: !a.txt a.txt ~ a.txt -> excluded'),
+    case(['a.txt', '!a.txt'], 'a.txt', False, False, 'last_matching_rule_wins: a.txt !a.txt ~ a.txt -> kept'),
+    case(['*.txt', '!a.txt', 'a*'], 'a.txt', False, True, 'last_matching_rule_wins: *.txt !a.txt a* ~ a.txt -> excluded'),
+    # path matched by no rule is kept
+    case(['!a.txt'], 'a.txt', False, False, 'path_matched_by_no_rule_is_kept: !a.txt ~ a.txt -> kept'),
+    case(['!a.txt'], 'b.txt', False, False, 'path_matched_by_no_rule_is_kept: !a.txt ~ b.txt -> kept'),
+    # no reinclusion below excluded directory
+    case(['sub/', '!sub/a.txt'], 'sub/a.txt', False, True, 'no_reinclusion_below_excluded_directory: sub/ !sub/a.txt ~ sub/a.txt -> excluded'),
+    case(['sub/', '!sub/a.txt'], 'sub', True, True, 'no_reinclusion_below_excluded_directory: sub/ !sub/a.txt ~ sub (dir) -> excluded'),
+    # Re-including the directory itself works.
+    case(['sub/', '!sub/'], 'sub', True, False, 'no_reinclusion_below_excluded_directory: sub/ !sub/ ~ sub (dir) -> kept'),
+    case(['sub/', '!sub/'], 'sub/a.txt', False, False, 'no_reinclusion_below_excluded_directory: sub/ !sub/ ~ sub/a.txt -> kept'),
+    # reinclusion of file when only files excluded
+    case(['sub/*.txt', '!sub/a.txt'], 'sub/a.txt', False, False, 'reinclusion_of_file_when_only_files_excluded: sub/*.txt !sub/a.txt ~ sub/a.txt -> kept'),
+    case(['sub/*.txt', '!sub/a.txt'], 'sub/b.txt', False, True, 'reinclusion_of_file_when_only_files_excluded: sub/*.txt !sub/a.txt ~ sub/b.txt -> excluded'),
+    # anchored pattern
+    case(['/build'], 'build', False, True, 'anchored_pattern: /build ~ build -> excluded'),
+    case(['/build'], 'build', True, True, 'anchored_pattern: /build ~ build (dir) -> excluded'),
+    case(['/build'], 'src/build', False, False, 'anchored_pattern: /build ~ src/build -> kept'),
+    # middle slash anchors
+    case(['d/x'], 'd/x', False, True, 'middle_slash_anchors: d/x ~ d/x -> excluded'),
+    case(['d/x'], 'q/d/x', False, False, 'middle_slash_anchors: d/x ~ q/d/x -> kept'),
+    # star stays within a segment
+    case(['docs/*.txt'], 'docs/a.txt', False, True, 'star_stays_within_a_segment: docs/*.txt ~ docs/a.txt -> excluded'),
+    case(['docs/*.txt'], 'docs/sub/a.txt', False, False, 'star_stays_within_a_segment: docs/*.txt ~ docs/sub/a.txt -> kept'),
+    case(['docs/*.txt'], 'x/docs/a.txt', False, False, 'star_stays_within_a_segment: docs/*.txt ~ x/docs/a.txt -> kept'),
+    # contents rule names no file
+    case(['foo/*'], 'foo/a', False, True, 'contents_rule_names_no_file: foo/* ~ foo/a -> excluded'),
+    case(['foo/*'], 'foo', False, False, 'contents_rule_names_no_file: foo/* ~ foo -> kept'),
+    # question mark
+    case(['?.txt'], 'a.txt', False, True, 'question_mark: ?.txt ~ a.txt -> excluded'),
+    case(['?.txt'], 'ab.txt', False, False, 'question_mark: ?.txt ~ ab.txt -> kept'),
+    case(['?.txt'], '.txt', False, False, 'question_mark: ?.txt ~ .txt -> kept'),
+    case(['a?b'], 'a/b', False, False, 'question_mark: a?b ~ a/b -> kept'),
+    # bracket classes
+    case(['[ab].txt'], 'a.txt', False, True, 'bracket_classes: [ab].txt ~ a.txt -> excluded'),
+    case(['[ab].txt'], 'c.txt', False, False, 'bracket_classes: [ab].txt ~ c.txt -> kept'),
+    case(['[!ab].txt'], 'c.txt', False, True, 'bracket_classes: [!ab].txt ~ c.txt -> excluded'),
+    case(['[!ab].txt'], 'a.txt', False, False, 'bracket_classes: [!ab].txt ~ a.txt -> kept'),
+    case(['[^ab].txt'], 'c.txt', False, True, 'bracket_classes: [^ab].txt ~ c.txt -> excluded'),
+    case(['[^ab].txt'], 'b.txt', False, False, 'bracket_classes: [^ab].txt ~ b.txt -> kept'),
+    case(['f[0-9].txt'], 'f7.txt', False, True, 'bracket_classes: f[0-9].txt ~ f7.txt -> excluded'),
+    case(['f[0-9].txt'], 'fx.txt', False, False, 'bracket_classes: f[0-9].txt ~ fx.txt -> kept'),
+    case(['[]x]'], ']', False, True, 'bracket_classes: []x] ~ ] -> excluded'),
+    case(['f[[:digit:]]'], 'f3', False, True, 'bracket_classes: f[[:digit:]] ~ f3 -> excluded'),
+    case(['f[[:digit:]]'], 'fa', False, False, 'bracket_classes: f[[:digit:]] ~ fa -> kept'),
+    # A bracket never matches '/', even negated.
+    case(['a[!x]b'], 'a/b', False, False, 'bracket_classes: a[!x]b ~ a/b -> kept'),
+    # backslash escapes
+    case(['\\*.txt'], '*.txt', False, True, 'backslash_escapes: \\*.txt ~ *.txt -> excluded'),
+    case(['\\*.txt'], 'a.txt', False, False, 'backslash_escapes: \\*.txt ~ a.txt -> kept'),
+    case(['\\!important'], '!important', False, True, 'backslash_escapes: \\!important ~ !important -> excluded'),
+    case(['\\#file'], '#file', False, True, 'backslash_escapes: \\#file ~ #file -> excluded'),
+    case(['f\\[1\\].txt'], 'f[1].txt', False, True, 'backslash_escapes: f\\[1\\].txt ~ f[1].txt -> excluded'),
+    # patterns are used verbatim
+    # No comment handling and no trimming for patterns=.
+    case(['#file'], '#file', False, True, 'patterns_are_used_verbatim: #file ~ #file -> excluded'),
+    case([' a.txt'], ' a.txt', False, True, 'patterns_are_used_verbatim:  a.txt ~  a.txt -> excluded'),
+    case([' a.txt'], 'a.txt', False, False, 'patterns_are_used_verbatim:  a.txt ~ a.txt -> kept'),
+    case(['a.txt '], 'a.txt', False, False, 'patterns_are_used_verbatim: a.txt  ~ a.txt -> kept'),
+    # case sensitive
+    case(['*.TXT'], 'a.txt', False, False, 'case_sensitive: *.TXT ~ a.txt -> kept'),
+    case(['README'], 'readme', False, False, 'case_sensitive: README ~ readme -> kept'),
+    # leading double star
+    case(['**/foo'], 'foo', False, True, 'leading_double_star: **/foo ~ foo -> excluded'),
+    case(['**/foo'], 'a/foo', False, True, 'leading_double_star: **/foo ~ a/foo -> excluded'),
+    case(['**/foo'], 'a/b/foo', False, True, 'leading_double_star: **/foo ~ a/b/foo -> excluded'),
+    case(['**/foo'], 'a/foobar', False, False, 'leading_double_star: **/foo ~ a/foobar -> kept'),
+    case(['**/foo/bar'], 'foo/bar', False, True, 'leading_double_star: **/foo/bar ~ foo/bar -> excluded'),
+    case(['**/foo/bar'], 'x/y/foo/bar', False, True, 'leading_double_star: **/foo/bar ~ x/y/foo/bar -> excluded'),
+    # trailing double star
+    case(['abc/**'], 'abc/x', False, True, 'trailing_double_star: abc/** ~ abc/x -> excluded'),
+    case(['abc/**'], 'abc/x/y/z', False, True, 'trailing_double_star: abc/** ~ abc/x/y/z -> excluded'),
+    case(['abc/**'], 'abc', True, True, 'trailing_double_star: abc/** ~ abc (dir) -> excluded'),
+    case(['abc/**'], 'abc', False, False, 'trailing_double_star: abc/** ~ abc -> kept'),
+    case(['abc/**'], 'x/abc/y', False, False, 'trailing_double_star: abc/** ~ x/abc/y -> kept'),
+    # middle double star
+    case(['a/**/b'], 'a/b', False, True, 'middle_double_star: a/**/b ~ a/b -> excluded'),
+    case(['a/**/b'], 'a/x/b', False, True, 'middle_double_star: a/**/b ~ a/x/b -> excluded'),
+    case(['a/**/b'], 'a/x/y/b', False, True, 'middle_double_star: a/**/b ~ a/x/y/b -> excluded'),
+    case(['a/**/b'], 'a/xb', False, False, 'middle_double_star: a/**/b ~ a/xb -> kept'),
+    case(['a/**/b'], 'z/a/x/b', False, False, 'middle_double_star: a/**/b ~ z/a/x/b -> kept'),
+    # double slash matches nothing
+    case(['a//b'], 'a/b', False, False, 'double_slash_matches_nothing: a//b ~ a/b -> kept'),
+    case(['a//b'], 'b', False, False, 'double_slash_matches_nothing: a//b ~ b -> kept'),
+    case(['a//b'], 'a', True, False, 'double_slash_matches_nothing: a//b ~ a (dir) -> kept'),
+    case(['a//b'], 'a/x/b', False, False, 'double_slash_matches_nothing: a//b ~ a/x/b -> kept'),
+    # negated only pattern matches nothing
+    case(['!'], '!', False, False, 'negated_only_pattern_matches_nothing: ! ~ ! -> kept'),
+    case(['/'], '', True, False, 'negated_only_pattern_matches_nothing: / ~  (dir) -> kept'),
+    # non ascii names
+    case(['été*.txt', 'données/'], 'été-2024.txt', False, True, 'non_ascii_names: été*.txt données/ ~ été-2024.txt -> excluded'),
+    case(['été*.txt', 'données/'], 'sub/été.txt', False, True, 'non_ascii_names: été*.txt données/ ~ sub/été.txt -> excluded'),
+    case(['été*.txt', 'données/'], 'ete.txt', False, False, 'non_ascii_names: été*.txt données/ ~ ete.txt -> kept'),
+    case(['été*.txt', 'données/'], 'données', True, True, 'non_ascii_names: été*.txt données/ ~ données (dir) -> excluded'),
+    case(['été*.txt', 'données/'], 'données/x', False, True, 'non_ascii_names: été*.txt données/ ~ données/x -> excluded'),
+    # matching is on bytes like git
+    # As in git, '?' stands for one byte, so a two-byte character
+    # takes two.
+    case(['caf?'], 'café', False, False, 'matching_is_on_bytes_like_git: caf? ~ café -> kept'),
+    case(['caf??'], 'café', False, True, 'matching_is_on_bytes_like_git: caf?? ~ café -> excluded'),
+    case(['caf*'], 'café', False, True, 'matching_is_on_bytes_like_git: caf* ~ café -> excluded'),
+]
+
+
 class TestMatching:
-    def test_exclude_pattern_match(self):
-        ef = ExcludeFilter(patterns=["*.pyc"])
-        assert ef.is_excluded("foo.pyc") is True
-        assert ef.is_excluded("sub/bar.pyc") is True
-        assert ef.is_excluded("a/b/c/baz.pyc") is True
-
-    def test_exclude_pattern_no_match(self):
-        assert excluded(["*.pyc"], "foo.py") is False
-        assert excluded(["*.pyc"], "foo.pyc.txt") is False
-
-    def test_directory_pattern(self):
-        ef = ExcludeFilter(patterns=["build/"])
-        assert ef.is_excluded("build", is_dir=True) is True
-        assert ef.is_excluded("build", is_dir=False) is False
-        assert ef.is_excluded("src/build", is_dir=True) is True
-        # A trailing slash on the path also marks a directory.
-        assert ef.is_excluded("build/") is True
-
-    def test_directory_pattern_excludes_files_inside(self):
-        ef = ExcludeFilter(patterns=["build/"])
-        assert ef.is_excluded("build/x.txt") is True
-        assert ef.is_excluded("build/deep/x.txt") is True
-        assert ef.is_excluded("src/build/x.txt") is True
-        assert ef.is_excluded("builds/x.txt") is False
-
-    def test_negation(self):
-        ef = ExcludeFilter(patterns=["*.pyc", "!important.pyc"])
-        assert ef.is_excluded("foo.pyc") is True
-        assert ef.is_excluded("important.pyc") is False
-        assert ef.is_excluded("sub/important.pyc") is False
-
-    def test_last_matching_rule_wins(self):
-        assert excluded(["!a.txt", "a.txt"], "a.txt") is True
-        assert excluded(["a.txt", "!a.txt"], "a.txt") is False
-        assert excluded(["*.txt", "!a.txt", "a*"], "a.txt") is True
-
-    def test_path_matched_by_no_rule_is_kept(self):
-        assert excluded(["!a.txt"], "a.txt") is False
-        assert excluded(["!a.txt"], "b.txt") is False
-
-    def test_no_reinclusion_below_excluded_directory(self):
-        ef = ExcludeFilter(patterns=["sub/", "!sub/a.txt"])
-        assert ef.is_excluded("sub/a.txt") is True
-        assert ef.is_excluded("sub", is_dir=True) is True
-        # Re-including the directory itself works.
-        ef = ExcludeFilter(patterns=["sub/", "!sub/"])
-        assert ef.is_excluded("sub", is_dir=True) is False
-        assert ef.is_excluded("sub/a.txt") is False
-
-    def test_reinclusion_of_file_when_only_files_excluded(self):
-        ef = ExcludeFilter(patterns=["sub/*.txt", "!sub/a.txt"])
-        assert ef.is_excluded("sub/a.txt") is False
-        assert ef.is_excluded("sub/b.txt") is True
-
-    def test_anchored_pattern(self):
-        ef = ExcludeFilter(patterns=["/build"])
-        assert ef.is_excluded("build") is True
-        assert ef.is_excluded("build", is_dir=True) is True
-        assert ef.is_excluded("src/build") is False
-
-    def test_middle_slash_anchors(self):
-        ef = ExcludeFilter(patterns=["d/x"])
-        assert ef.is_excluded("d/x") is True
-        assert ef.is_excluded("q/d/x") is False
-
-    def test_star_stays_within_a_segment(self):
-        ef = ExcludeFilter(patterns=["docs/*.txt"])
-        assert ef.is_excluded("docs/a.txt") is True
-        assert ef.is_excluded("docs/sub/a.txt") is False
-        assert ef.is_excluded("x/docs/a.txt") is False
-
-    def test_contents_rule_names_no_file(self):
-        ef = ExcludeFilter(patterns=["foo/*"])
-        assert ef.is_excluded("foo/a") is True
-        assert ef.is_excluded("foo") is False
-
-    def test_question_mark(self):
-        ef = ExcludeFilter(patterns=["?.txt"])
-        assert ef.is_excluded("a.txt") is True
-        assert ef.is_excluded("ab.txt") is False
-        assert ef.is_excluded(".txt") is False
-        assert excluded(["a?b"], "a/b") is False
-
-    def test_bracket_classes(self):
-        assert excluded(["[ab].txt"], "a.txt") is True
-        assert excluded(["[ab].txt"], "c.txt") is False
-        assert excluded(["[!ab].txt"], "c.txt") is True
-        assert excluded(["[!ab].txt"], "a.txt") is False
-        assert excluded(["[^ab].txt"], "c.txt") is True
-        assert excluded(["[^ab].txt"], "b.txt") is False
-        assert excluded(["f[0-9].txt"], "f7.txt") is True
-        assert excluded(["f[0-9].txt"], "fx.txt") is False
-        assert excluded(["[]x]"], "]") is True
-        assert excluded(["f[[:digit:]]"], "f3") is True
-        assert excluded(["f[[:digit:]]"], "fa") is False
-        # A bracket never matches '/', even negated.
-        assert excluded(["a[!x]b"], "a/b") is False
-
-    def test_backslash_escapes(self):
-        ef = ExcludeFilter(patterns=["\\*.txt"])
-        assert ef.is_excluded("*.txt") is True
-        assert ef.is_excluded("a.txt") is False
-        assert excluded(["\\!important"], "!important") is True
-        assert excluded(["\\#file"], "#file") is True
-        assert excluded(["f\\[1\\].txt"], "f[1].txt") is True
-
-    def test_patterns_are_used_verbatim(self):
-        # No comment handling and no trimming for patterns=.
-        assert excluded(["#file"], "#file") is True
-        assert excluded([" a.txt"], " a.txt") is True
-        assert excluded([" a.txt"], "a.txt") is False
-        assert excluded(["a.txt "], "a.txt") is False
-
-    def test_case_sensitive(self):
-        assert excluded(["*.TXT"], "a.txt") is False
-        assert excluded(["README"], "readme") is False
-
-    def test_leading_double_star(self):
-        ef = ExcludeFilter(patterns=["**/foo"])
-        assert ef.is_excluded("foo") is True
-        assert ef.is_excluded("a/foo") is True
-        assert ef.is_excluded("a/b/foo") is True
-        assert ef.is_excluded("a/foobar") is False
-        ef = ExcludeFilter(patterns=["**/foo/bar"])
-        assert ef.is_excluded("foo/bar") is True
-        assert ef.is_excluded("x/y/foo/bar") is True
-
-    def test_trailing_double_star(self):
-        ef = ExcludeFilter(patterns=["abc/**"])
-        assert ef.is_excluded("abc/x") is True
-        assert ef.is_excluded("abc/x/y/z") is True
-        assert ef.is_excluded("abc", is_dir=True) is True
-        assert ef.is_excluded("abc") is False
-        assert ef.is_excluded("x/abc/y") is False
-
-    def test_middle_double_star(self):
-        ef = ExcludeFilter(patterns=["a/**/b"])
-        assert ef.is_excluded("a/b") is True
-        assert ef.is_excluded("a/x/b") is True
-        assert ef.is_excluded("a/x/y/b") is True
-        assert ef.is_excluded("a/xb") is False
-        assert ef.is_excluded("z/a/x/b") is False
-
-    def test_double_slash_matches_nothing(self):
-        ef = ExcludeFilter(patterns=["a//b"])
-        assert ef.is_excluded("a/b") is False
-        assert ef.is_excluded("b") is False
-        assert ef.is_excluded("a", is_dir=True) is False
-        assert ef.is_excluded("a/x/b") is False
+    @pytest.mark.parametrize("patterns,path,is_dir,expected", MATCH_CASES)
+    def test_rule(self, patterns, path, is_dir, expected):
+        assert excluded(patterns, path, is_dir=is_dir) is expected
 
     def test_malformed_pattern_is_ignored(self):
         ef = ExcludeFilter(patterns=["[abc", "*.o", "[[:nope:]]"])
@@ -382,25 +371,6 @@ class TestMatching:
         assert ef.is_excluded("[abc") is False
         assert ef.is_excluded("a") is False
         assert ef.is_excluded("x.o") is True
-
-    def test_negated_only_pattern_matches_nothing(self):
-        assert excluded(["!"], "!") is False
-        assert excluded(["/"], "", is_dir=True) is False
-
-    def test_non_ascii_names(self):
-        ef = ExcludeFilter(patterns=["été*.txt", "données/"])
-        assert ef.is_excluded("été-2024.txt") is True
-        assert ef.is_excluded("sub/été.txt") is True
-        assert ef.is_excluded("ete.txt") is False
-        assert ef.is_excluded("données", is_dir=True) is True
-        assert ef.is_excluded("données/x") is True
-
-    def test_matching_is_on_bytes_like_git(self):
-        # As in git, '?' stands for one byte, so a two-byte character
-        # takes two.
-        assert excluded(["caf?"], "café") is False
-        assert excluded(["caf??"], "café") is True
-        assert excluded(["caf*"], "café") is True
 
     def test_undecodable_names(self):
         name = os.fsdecode(b"\xff\xfe.bin")
@@ -670,7 +640,8 @@ class TestGitignore:
 
 
 class TestWalkScope:
-    """The .gitignore rules belong to one walk (spec §17 N25, fixed)."""
+    """The .gitignore rules belong to one walk: a new walk root forgets the
+    rules the previous walk met."""
 
     def test_new_root_forgets_previous_root(self, tmp_path):
         first = make_tree(tmp_path / "first", {".gitignore": "*.log\n", "a.log": "x"})
@@ -785,7 +756,7 @@ class TestWalkWithExclude:
         assert walk(root, ExcludeFilter(gitignore=True)) == {"keep/y.txt"}
 
     def test_file_mode_source_uses_base_patterns_on_basename(self):
-        # A single-file source is only checked by its name (spec §14).
+        # A single-file source is only checked by its name.
         ef = ExcludeFilter(patterns=["sub/a.txt", "*.log"], gitignore=True)
         assert ef.is_excluded("a.txt") is False
         assert ef.is_excluded("x.log") is True

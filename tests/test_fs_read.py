@@ -1,6 +1,5 @@
-"""FS read side: properties, lookups, reads, errors, history (spec part 20
-§2–§4, §10.1–§10.3).  The repository is built by git fast-import
-(conftest.HISTORY) and git is the oracle."""
+"""FS read side: properties, lookups, reads, errors, history.  The repository is built by git fast-import
+(support.HISTORY) and git is the oracle."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ import pytest
 
 from gitstore import FS, FileType, GitStore, StatResult
 
-from conftest import BIN_DATA, HISTORY, Commit, Git, build_repo
+from support import BIN_DATA, HISTORY, Commit, Git, build_repo
 
 
 class P:
@@ -265,15 +264,15 @@ class TestObjectHash:
 # ---------------------------------------------------------------------------
 
 class TestStat:
-    def test_root(self, fs, g):
+    @pytest.mark.parametrize("args", [(None,), ("",), ("/",), ("//",), ()],
+                             ids=["None", "empty", "slash", "two-slashes", "no-argument"])
+    def test_root(self, fs, g, args):
         mtime = float(g("log", "-1", "--format=%ct", "main"))
         subdirs = sum(1 for m, *_ in g.ls_tree("main") if m == "040000")
         expected = StatResult(mode=0o040000, file_type=FileType.TREE, size=0,
                               hash=g.rev("main^{tree}"), nlink=2 + subdirs, mtime=mtime)
         assert subdirs == 3
-        for root in (None, "", "/", "//"):
-            assert fs.stat(root) == expected
-        assert fs.stat() == expected
+        assert fs.stat(*args) == expected
 
     def test_file(self, fs, g):
         mtime = float(g("log", "-1", "--format=%ct", "main"))
@@ -508,7 +507,7 @@ class TestReadlink:
 
 
 # ---------------------------------------------------------------------------
-# The walk-style vs entry-style error table (§2.4)
+# The walk-style vs entry-style error table
 # ---------------------------------------------------------------------------
 
 WALK_READERS = {

@@ -68,7 +68,7 @@ import pytest
 
 from gitstore import FileType, GitStore, WriteEntry
 
-from conftest import Commit, Git, Link, assert_fsck_clean, build_repo, fsck_problems, git_run
+from support import Commit, Git, Link, assert_fsck_clean, build_repo, fsck_problems, git_run
 
 IGNORABLE = ["\u200c", "\u200d", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d",
              "\u202e", "\u206a", "\u206b", "\u206c", "\u206d", "\u206e", "\u206f", "\ufeff"]
@@ -458,21 +458,24 @@ def test_gitmodules_content_git_accepts(env, name):
     expect_refused(env, name, lambda: env.fs.write(name, BAD_GITMODULES[0]))
 
 
-def test_gitmodules_checked_through_every_entry_point(env):
+ENTRY_POINTS = {
+    "write_text": lambda env, bad: env.fs.write_text(".gitmodules", bad.decode()),
+    "write_from_file": lambda env, bad: env.fs.write_from_file(".gitmodules",
+                                                               str(env.tmp / "bad.cfg")),
+    "apply": lambda env, bad: env.fs.apply({".gitmodules": bad}),
+    "batch_writer": lambda env, bad: _batch_writer_data(env.fs, ".gitmodules", bad),
+    "copy_in": lambda env, bad: env.fs.copy_in([str(env.local / "m") + "/"], ""),
+    "sync_in": lambda env, bad: env.fs.sync_in(str(env.local / "m"), ""),
+}
+
+
+@pytest.mark.parametrize("entry_point", list(ENTRY_POINTS))
+def test_gitmodules_checked_through_every_entry_point(env, entry_point):
     bad = BAD_GITMODULES[5]
     (env.local / "m").mkdir()
     (env.local / "m" / ".gitmodules").write_bytes(bad)
     (env.tmp / "bad.cfg").write_bytes(bad)
-    actions = [
-        lambda: env.fs.write_text(".gitmodules", bad.decode()),
-        lambda: env.fs.write_from_file(".gitmodules", str(env.tmp / "bad.cfg")),
-        lambda: env.fs.apply({".gitmodules": bad}),
-        lambda: _batch_writer_data(env.fs, ".gitmodules", bad),
-        lambda: env.fs.copy_in([str(env.local / "m") + "/"], ""),
-        lambda: env.fs.sync_in(str(env.local / "m"), ""),
-    ]
-    for action in actions:
-        expect_refused(env, ".gitmodules", action)
+    expect_refused(env, ".gitmodules", lambda: ENTRY_POINTS[entry_point](env, bad))
     assert_fsck_clean(env.path)
 
 

@@ -1,4 +1,4 @@
-"""FS.glob / FS.iglob (spec part 20 §5) on the tree of the spec's examples:
+"""FS.glob / FS.iglob on a small example tree:
 .hidden, README.md, setup.py, docs/{api.md,guide.md},
 src/{.env, app.py, .cache/tmp.py, lib/util.py}."""
 
@@ -8,19 +8,19 @@ import pytest
 
 from gitstore import GitStore
 
-from conftest import Commit, build_repo
+from support import Commit, build_repo
 
 
 @pytest.fixture(scope="module")
-def fs(spec_tree_repo):
-    return GitStore.open(spec_tree_repo[0], create=False).branches["main"]
+def fs(example_tree_repo):
+    return GitStore.open(example_tree_repo[0], create=False).branches["main"]
 
 
 ALL_VISIBLE = ["README.md", "docs", "docs/api.md", "docs/guide.md", "setup.py", "src",
                "src/app.py", "src/lib", "src/lib/util.py"]
 
-# Every example of 20-fs.md §5.5.
-SPEC_EXAMPLES = [
+# Patterns and what they match on the example tree.
+GLOB_EXAMPLES = [
     ("*", ["README.md", "docs", "setup.py", "src"]),
     (".*", [".hidden"]),
     ("**", ALL_VISIBLE),
@@ -39,8 +39,8 @@ SPEC_EXAMPLES = [
 ]
 
 
-class TestSpecExamples:
-    @pytest.mark.parametrize("pattern,expected", SPEC_EXAMPLES)
+class TestExamples:
+    @pytest.mark.parametrize("pattern,expected", GLOB_EXAMPLES)
     def test_example(self, fs, pattern, expected):
         assert fs.glob(pattern) == expected
 
@@ -127,8 +127,7 @@ class TestDoubleStar:
 
 
 class TestFilesBelowWildcards:
-    """F1: a wildcard or ** segment below a file yields nothing (the
-    reference crashed)."""
+    """A wildcard or ** segment below a file yields nothing (no error)."""
 
     @pytest.mark.parametrize("pattern,expected", [
         ("*/*", ["docs/api.md", "docs/guide.md", "src/app.py", "src/lib"]),

@@ -3,7 +3,7 @@ ExcludeFilter on deep trees with patterns that repeat "**" (each level
 could be split among the "**" segments in exponentially many ways) and on
 long names with many stars; plus randomized differential tests of FS.glob
 and disk_glob against straightforward reference matchers written from the
-contract (20-fs.md §5, 30-copy-sync.md §15).
+contract as the docstrings of FS.glob and disk_glob state it.
 
 The time bounds are generous (a couple of seconds for what takes
 milliseconds); the exponential matchers took tens of seconds or more."""
@@ -20,7 +20,7 @@ import pytest
 
 from gitstore import ExcludeFilter, GitStore, disk_glob
 
-from conftest import Commit, bounded, build_repo
+from support import Commit, bounded, build_repo
 
 LIMIT = 2.0          # seconds, per call
 DEPTH = 26
@@ -51,7 +51,7 @@ def wild_match(seg: str, name: str) -> bool:
 # A repository tree is a dict: name -> dict (directory) or bytes (file).
 
 def ref_glob(tree: dict, pattern: str) -> list[str]:
-    """FS.glob as 20-fs.md §5 describes it."""
+    """FS.glob as its docstring describes it."""
     pattern = pattern.strip("/")
     if not pattern:
         return []
@@ -100,7 +100,7 @@ def ref_match(tree: dict, segs: list[str]) -> set[str]:
 
 
 def ref_disk_glob(pattern: str) -> list[str]:
-    """disk_glob as 30-copy-sync.md §15 describes it (no symlink cycles)."""
+    """disk_glob as its docstring describes it (no symlink cycles)."""
     pattern = pattern.rstrip("/")
     if not pattern:
         return []

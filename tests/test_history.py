@@ -1,6 +1,5 @@
-"""undo / redo (spec part 20 §10.4–§10.5), the reflog contract (part 10 §6),
-RefDict assignment and deletion (part 10 §4, §5.2–§5.7) and retry_write
-(part 20 §10.6).
+"""undo / redo, the reflog contract (one entry per ref move, its message
+and identity), RefDict assignment and deletion, and retry_write.
 
 Reflogs are checked three ways: RefDict.reflog, the raw ``logs/`` file and
 ``git reflog``.
@@ -16,7 +15,7 @@ import pytest
 import gitstore
 from gitstore import FS, FileType, GitStore, ReflogEntry, StaleSnapshotError, retry_write
 
-from conftest import (
+from support import (
     ZERO_SHA, Commit, Git, assert_fsck_clean, build_repo, reflog_lines,
 )
 
@@ -148,7 +147,7 @@ class TestUndo:
     def test_parent_snapshot_can_write_after_undo(self, env):
         s0, s1, s2 = _chain(env, 2)
         s2.undo()
-        new = s2.parent.write("p.txt", b"p")   # F19: the ancestor is current again
+        new = s2.parent.write("p.txt", b"p")   # the ancestor is the tip again
         assert new.parent.commit_hash == s1.commit_hash
 
 
@@ -193,7 +192,7 @@ class TestRedo:
         b = s3.undo().undo()               # at s1
         r1 = b.redo()                      # -> s2
         assert r1.commit_hash == s2.commit_hash
-        r2 = r1.redo()                     # F12: back to s1
+        r2 = r1.redo()                     # the previous reflog position: s1
         assert r2.commit_hash == s1.commit_hash
         r3 = r2.redo()
         assert r3.commit_hash == s2.commit_hash
@@ -306,7 +305,7 @@ def _parse_raw(line: str):
 
 
 class TestReflog:
-    def test_spec_example(self, env):
+    def test_undo_redo_set_reflog_entries(self, env):
         s0 = env.initial
         s1 = s0.write("a.txt", b"a")
         s2 = s1.write("b.txt", b"b", message="second")

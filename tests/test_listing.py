@@ -1,5 +1,5 @@
-"""ls / listdir / walk (spec part 20 §4.11–§4.13), checked against
-git ls-tree."""
+"""ls / listdir / walk: git tree order, root and path forms, errors; checked
+against git ls-tree."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from gitstore import FileType, GitStore, WalkEntry
 
-from conftest import Commit, Exe, Git, Link, build_repo
+from support import Commit, Exe, Git, Link, build_repo
 
 # Names chosen so that git tree order differs from plain sorting: a directory
 # sorts as if its name ended with '/'.
@@ -46,8 +46,8 @@ def ofs(order_repo):
 
 
 @pytest.fixture(scope="module")
-def spec_fs(spec_tree_repo):
-    return GitStore.open(spec_tree_repo[0], create=False).branches["main"]
+def example_fs(example_tree_repo):
+    return GitStore.open(example_tree_repo[0], create=False).branches["main"]
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ class TestLs:
         names = [r[3] for r in Git(order_repo).ls_tree("main")]
         assert ofs.ls() == names
 
-    def test_spec_example_order(self, ofs):
+    def test_git_order_examples(self, ofs):
         got = [n for n in ofs.ls() if n in {"B", "a-b", "a.b", "a.txt", "a", "a0", "ab", "b"}]
         assert got == ["B", "a-b", "a.b", "a.txt", "a", "a0", "ab", "b"]
 
@@ -77,43 +77,43 @@ class TestLs:
         # 'z' (0x7a) < 'ä' (0xc3 0xa4) < 'é' (0xc3 0xa9); 'ä.txt' before dir 'ä'
         assert names.index("z") < names.index("ä.txt") < names.index("ä") < names.index("é.txt")
 
-    def test_dot_names_included(self, spec_fs):
-        assert spec_fs.ls() == [".hidden", "README.md", "docs", "setup.py", "src"]
-        assert spec_fs.ls("src") == [".cache", ".env", "app.py", "lib"]
+    def test_dot_names_included(self, example_fs):
+        assert example_fs.ls() == [".hidden", "README.md", "docs", "setup.py", "src"]
+        assert example_fs.ls("src") == [".cache", ".env", "app.py", "lib"]
 
-    def test_subdirectories(self, spec_fs, spec_tree_repo):
-        g = Git(spec_tree_repo[0])
+    def test_subdirectories(self, example_fs, example_tree_repo):
+        g = Git(example_tree_repo[0])
         for d in ["docs", "src", "src/lib", "src/.cache"]:
-            assert spec_fs.ls(d) == [r[3] for r in g.ls_tree(f"main:{d}")]
+            assert example_fs.ls(d) == [r[3] for r in g.ls_tree(f"main:{d}")]
 
     @pytest.mark.parametrize("root", [None, "", "/", "//"])
-    def test_root_forms(self, spec_fs, root):
-        assert spec_fs.ls(root) == spec_fs.ls()
+    def test_root_forms(self, example_fs, root):
+        assert example_fs.ls(root) == example_fs.ls()
 
-    def test_path_forms(self, spec_fs):
+    def test_path_forms(self, example_fs):
         expected = ["tmp.py"]
-        assert spec_fs.ls("src/.cache") == expected
-        assert spec_fs.ls("/src/.cache/") == expected
-        assert spec_fs.ls(pathlib.PurePosixPath("src/.cache")) == expected
+        assert example_fs.ls("src/.cache") == expected
+        assert example_fs.ls("/src/.cache/") == expected
+        assert example_fs.ls(pathlib.PurePosixPath("src/.cache")) == expected
 
-    def test_returns_new_list_of_str(self, spec_fs):
-        a = spec_fs.ls()
+    def test_returns_new_list_of_str(self, example_fs):
+        a = example_fs.ls()
         a.append("junk")
-        assert "junk" not in spec_fs.ls()
-        assert all(type(n) is str for n in spec_fs.ls())
+        assert "junk" not in example_fs.ls()
+        assert all(type(n) is str for n in example_fs.ls())
 
-    def test_errors(self, spec_fs):
+    def test_errors(self, example_fs):
         with pytest.raises(NotADirectoryError) as ei:
-            spec_fs.ls("setup.py")
+            example_fs.ls("setup.py")
         assert ei.value.args == ("setup.py",)
         with pytest.raises(NotADirectoryError) as ei:
-            spec_fs.ls("src/lib/util.py/x")
+            example_fs.ls("src/lib/util.py/x")
         assert ei.value.args == ("src/lib/util.py",)
         with pytest.raises(FileNotFoundError) as ei:
-            spec_fs.ls("src/nope")
+            example_fs.ls("src/nope")
         assert ei.value.args == ("src/nope",)
         with pytest.raises(ValueError):
-            spec_fs.ls("src//lib")
+            example_fs.ls("src//lib")
 
     def test_symlink_is_not_followed(self, hist):
         with pytest.raises(NotADirectoryError) as ei:
@@ -143,8 +143,8 @@ class TestListdir:
         assert by_name["b"].mode == 0o100644
         assert by_name["b"].file_type is FileType.BLOB
 
-    def test_entries_are_walk_entries(self, spec_fs):
-        for e in spec_fs.listdir("src"):
+    def test_entries_are_walk_entries(self, example_fs):
+        for e in example_fs.listdir("src"):
             assert isinstance(e, WalkEntry)
             assert isinstance(e, tuple)
             assert type(e.name) is str
@@ -155,8 +155,8 @@ class TestListdir:
             assert e == (name, oid, mode)
             assert e[0] == name
 
-    def test_same_names_and_order_as_ls(self, ofs, spec_fs, hist):
-        for fs, d in [(ofs, None), (spec_fs, "src"), (hist, "odd"), (hist, None)]:
+    def test_same_names_and_order_as_ls(self, ofs, example_fs, hist):
+        for fs, d in [(ofs, None), (example_fs, "src"), (hist, "odd"), (hist, None)]:
             assert [e.name for e in fs.listdir(d)] == fs.ls(d)
 
     def test_oid_reads_back(self, hist):
@@ -164,18 +164,18 @@ class TestListdir:
             assert hist.read_by_hash(e.oid) == hist.read(f"odd/{e.name}")
 
     @pytest.mark.parametrize("root", [None, "", "/", "//"])
-    def test_root_forms(self, spec_fs, root):
-        assert spec_fs.listdir(root) == spec_fs.listdir()
+    def test_root_forms(self, example_fs, root):
+        assert example_fs.listdir(root) == example_fs.listdir()
 
-    def test_errors(self, spec_fs):
+    def test_errors(self, example_fs):
         with pytest.raises(NotADirectoryError) as ei:
-            spec_fs.listdir("README.md")
+            example_fs.listdir("README.md")
         assert ei.value.args == ("README.md",)
         with pytest.raises(FileNotFoundError) as ei:
-            spec_fs.listdir("nope")
+            example_fs.listdir("nope")
         assert ei.value.args == ("nope",)
         with pytest.raises(NotADirectoryError) as ei:
-            spec_fs.listdir("README.md/x")
+            example_fs.listdir("README.md/x")
         assert ei.value.args == ("README.md",)
 
     def test_older_snapshot(self, hist, history_repo):
@@ -188,7 +188,7 @@ class TestListdir:
 # walk
 # ---------------------------------------------------------------------------
 
-SPEC_WALK = [
+EXAMPLE_WALK = [
     ("", ["docs", "src"], [".hidden", "README.md", "setup.py"]),
     ("docs", [], ["api.md", "guide.md"]),
     ("src", [".cache", "lib"], [".env", "app.py"]),
@@ -202,50 +202,50 @@ def _names(walk):
 
 
 class TestWalk:
-    def test_spec_example(self, spec_fs):
-        assert _names(spec_fs.walk()) == SPEC_WALK
+    def test_example_tree(self, example_fs):
+        assert _names(example_fs.walk()) == EXAMPLE_WALK
 
-    def test_file_entries_match_git(self, spec_fs, spec_tree_repo):
-        g = Git(spec_tree_repo[0])
-        for d, _dirs, files in spec_fs.walk():
+    def test_file_entries_match_git(self, example_fs, example_tree_repo):
+        g = Git(example_tree_repo[0])
+        for d, _dirs, files in example_fs.walk():
             treeish = "main" if d == "" else f"main:{d}"
             expected = [e for e in _entries(g, treeish) if e.mode != 0o040000]
             assert files == expected
             for f in files:
                 assert isinstance(f, WalkEntry)
 
-    def test_is_a_generator(self, spec_fs):
-        w = spec_fs.walk()
+    def test_is_a_generator(self, example_fs):
+        w = example_fs.walk()
         assert iter(w) is w
         first = next(w)
         assert first[0] == ""
 
-    def test_start_path(self, spec_fs):
-        assert _names(spec_fs.walk("src")) == SPEC_WALK[2:]
-        assert _names(spec_fs.walk("/src/lib/")) == SPEC_WALK[4:]
-        assert _names(spec_fs.walk(pathlib.PurePosixPath("src"))) == SPEC_WALK[2:]
+    def test_start_path(self, example_fs):
+        assert _names(example_fs.walk("src")) == EXAMPLE_WALK[2:]
+        assert _names(example_fs.walk("/src/lib/")) == EXAMPLE_WALK[4:]
+        assert _names(example_fs.walk(pathlib.PurePosixPath("src"))) == EXAMPLE_WALK[2:]
 
     @pytest.mark.parametrize("root", [None, "", "/", "//"])
-    def test_root_forms(self, spec_fs, root):
-        assert _names(spec_fs.walk(root)) == SPEC_WALK
+    def test_root_forms(self, example_fs, root):
+        assert _names(example_fs.walk(root)) == EXAMPLE_WALK
 
-    def test_editing_dirnames_does_not_prune(self, spec_fs):
+    def test_editing_dirnames_does_not_prune(self, example_fs):
         seen = []
-        for d, dirs, _files in spec_fs.walk():
+        for d, dirs, _files in example_fs.walk():
             seen.append(d)
             dirs.clear()
         assert seen == ["", "docs", "src", "src/.cache", "src/lib"]
 
-    def test_errors_raise_on_iteration(self, spec_fs):
-        w = spec_fs.walk("nope")  # nothing raised yet
+    def test_errors_raise_on_iteration(self, example_fs):
+        w = example_fs.walk("nope")  # nothing raised yet
         with pytest.raises(FileNotFoundError) as ei:
             next(w)
         assert ei.value.args == ("nope",)
         with pytest.raises(NotADirectoryError) as ei:
-            list(spec_fs.walk("setup.py"))
+            list(example_fs.walk("setup.py"))
         assert ei.value.args == ("setup.py",)
         with pytest.raises(NotADirectoryError) as ei:
-            list(spec_fs.walk("setup.py/x/y"))
+            list(example_fs.walk("setup.py/x/y"))
         assert ei.value.args == ("setup.py",)
 
     def test_walk_covers_every_git_entry(self, hist, history_repo):

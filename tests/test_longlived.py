@@ -10,7 +10,7 @@ import textwrap
 
 from gitstore import GitStore
 
-from conftest import assert_fsck_clean, pack_names
+from support import assert_fsck_clean, pack_names
 
 
 def _deleted_fds() -> list[str]:

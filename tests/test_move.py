@@ -1,4 +1,6 @@
-"""FS.move (spec part 30 §10, §13, §16; notes N19, N20 as fixed).
+"""FS.move: renames and moves into directories, what the report says (the
+moved entry's type; update when the target existed), commit messages,
+read-only and stale snapshots.
 
 Starting repositories are built by git; results are read back with git
 (ls-tree -r for paths, modes and object ids; cat-file for commits).
@@ -13,7 +15,7 @@ import pytest
 
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
-from conftest import (
+from support import (
     RepoEnv,
     copy_template,
     Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
@@ -340,7 +342,7 @@ class TestMoveInto:
         assert new.message == f"Batch mv: +{n} -{n}"
 
     def test_blob_at_destination_directory_replaced(self, env):
-        # N11 (kept): a file standing where the destination directory goes
+        # (kept behaviour) a file standing where the destination directory goes
         # is replaced by the directory.
         new = env.fs.move("hello.txt", "file.txt/")
         files = env.files()
@@ -351,7 +353,8 @@ class TestMoveInto:
 
 
 # ---------------------------------------------------------------------------
-# Destinations that are also sources (N20 fixed)
+# Destinations that are also sources: removals are the sources minus the
+# destinations, so nothing is lost
 # ---------------------------------------------------------------------------
 
 class TestMoveOverlap:

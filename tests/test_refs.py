@@ -1,4 +1,4 @@
-"""RefDict, read side: branches, tags, HEAD and reflogs (spec part 10 §5–§7).
+"""RefDict, read side: branches, tags, HEAD and reflogs.
 
 The repositories are built by git (fast-import, update-ref, symbolic-ref,
 pack-refs, hand-written loose objects) and git is the oracle.
@@ -12,7 +12,7 @@ import pytest
 
 from gitstore import FS, GitError, GitStore, ReflogEntry
 
-from conftest import (
+from support import (
     ZERO_SHA, Commit, Git, Tag, build_repo, tag_body, write_loose_object,
 )
 
@@ -325,8 +325,8 @@ class TestTagChains:
 
 
 class TestInvalidNamesBehaveAsMissing:
-    """Ruling B2: lookups with names git would reject find nothing, even
-    when the file system path they form exists."""
+    """Lookups with names git would reject find nothing (KeyError, False),
+    even when the file system path they form exists."""
 
     NAMES = [
         "../heads/main",

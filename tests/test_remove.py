@@ -1,4 +1,5 @@
-"""FS.remove (spec part 30 §9, §13, §16).
+"""FS.remove: sources, recursive, dry runs, commit messages, read-only
+and stale snapshots.
 
 The starting repository is built by git (fast-import); what gitstore commits
 is read back with git: the tree (ls-tree -r), the commit (cat-file), the
@@ -13,7 +14,7 @@ import pytest
 
 from gitstore import FS, ChangeReport, FileEntry, FileType, GitStore, StaleSnapshotError
 
-from conftest import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, RepoEnv, copy_template
+from support import EMPTY_TREE, Commit, Exe, Git, Link, Tag, assert_fsck_clean, build_repo, reflog_lines, RepoEnv, copy_template
 
 BLOB, EXE, LINK = FileType.BLOB, FileType.EXECUTABLE, FileType.LINK
 

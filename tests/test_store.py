@@ -1,4 +1,4 @@
-"""GitStore.open: creating and opening repositories (spec part 10 §3).
+"""GitStore.open: creating and opening repositories.
 
 Every new repository is inspected with the git command line.
 """
@@ -14,7 +14,7 @@ import pytest
 import gitstore
 from gitstore import FS, GitError, GitStore
 
-from conftest import EMPTY_TREE, Commit, Git, build_repo, git_run
+from support import EMPTY_TREE, Commit, Git, build_repo, git_run
 
 
 class _PathLike:

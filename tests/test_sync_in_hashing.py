@@ -4,8 +4,8 @@ The disk side of a delete-mode copy is hashed on helper threads while the
 local directory is walked (in chunks of 64 files per directory), and the
 walk visits each directory's entries in sorted path order (a directory name
 sorts as if followed by "/").  Files are compared with the destination tree
-by blob id and mode (spec part 30 §3, §4, §5.3, §7; notes N2, N3, N5, N6,
-N8, N12, N13, N14 as ruled in 00-decisions.md).
+by blob id and mode (a symlink and a file with the same bytes differ; with
+mode= the effective mode is compared).
 
 These tests build trees with more than 64 files in a directory (so several
 chunks are hashed concurrently), names whose sorted order is tricky, and
@@ -30,7 +30,7 @@ import pytest
 
 from gitstore import ChangeError, ChangeReport, FileEntry, FileType, GitStore
 
-from conftest import (
+from support import (
     Exe, Link, LocalEnv, assert_fsck_clean, assert_single_commit, bounded, put_local as put,
 )
 
@@ -478,7 +478,8 @@ class TestTrickyNames:
 
 
 # ---------------------------------------------------------------------------
-# copy_in(mode=...) with delete=True: the effective mode is compared (N13)
+# copy_in(mode=...) with delete=True: the effective mode is compared, so a
+# second run finds nothing to update
 # ---------------------------------------------------------------------------
 
 def mode_spec() -> dict:
@@ -663,7 +664,8 @@ class TestFollowSymlinks:
 
 
 # ---------------------------------------------------------------------------
-# checksum=False (§4 step 1, N14) over the big tree
+# checksum=False over the big tree: a file of the same size whose mtime is
+# not after the snapshot's commit is trusted without being read
 # ---------------------------------------------------------------------------
 
 class TestChecksumFalse:
@@ -686,7 +688,8 @@ class TestChecksumFalse:
         set_mtime(src / "flat/f150", t + 1000)
         # newer but identical: hashed, not an update
         set_mtime(src / "flat/f151", t + 1000)
-        # same size, mtime not after the commit: trusted, not seen (N14)
+        # same size, mtime not after the commit: trusted, not seen (the
+        # documented price of checksum=False)
         (src / "flat/f011").write_text("FLAT FILE 011\n" * 4)
         set_mtime(src / "flat/f011", t - 1000)
         # a retargeted link is always compared, whatever its mtime

@@ -717,7 +717,7 @@ def report(add=(), update=(), delete=()):
 
 
 AUTO_CASES = [
-    # spec 20 §6.7
+    # single-commit writes
     (report(add=["notes/todo.md"]), None, "+ notes/todo.md"),
     (report(add=[("run.sh", FileType.EXECUTABLE)]), None, "+ run.sh (executable)"),
     (report(add=[("current", FileType.LINK)]), None, "+ current (link)"),
@@ -731,7 +731,7 @@ AUTO_CASES = [
     (report(add=["x"]), "imp", "+ x"),
     (report(add=["x", "y"], delete=["a.txt"]), "imp", "Batch imp: +2 -1"),
     (report(add=["m15"], delete=["zzz"]), None, "Batch: +1 -1"),
-    # spec 30 §13
+    # bulk operations (an operation name)
     (report(add=["dest/h.txt"]), "cp", "+ dest/h.txt"),
     (report(add=[("dest/h.txt", FileType.EXECUTABLE)]), "cp", "+ dest/h.txt (executable)"),
     (report(add=[("sl", FileType.LINK)]), "cp", "+ sl (link)"),

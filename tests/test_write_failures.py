@@ -10,7 +10,7 @@ import pytest
 
 from gitstore import GitStore
 
-from conftest import Git, assert_fsck_clean
+from support import Git, assert_fsck_clean
 
 
 def _block_reflog(repo, ref="refs/heads/main"):

@@ -1,5 +1,6 @@
-/* build.c - new root trees from a set of writes and removes (spec 20 §6.5,
- * with removals applied before writes), and the change classification.
+/* build.c - new root trees from a set of writes and removes (removals
+ * apply before writes, so writing "d/x" while removing "d" leaves "d"
+ * holding only "x"), and the change classification.
  * Trees are merged and serialized here and added to the transaction's
  * pack; untouched subtrees keep their ids. */
 #include "gs_internal.h"

@@ -75,8 +75,8 @@ int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
 
 	if (gs_identity_check(store->name, store->email) < 0)
 		return -1;
-	/* Whole seconds, +0000, "encoding UTF-8": the bytes the reference
-	 * writes, so equal inputs give equal commit ids. */
+	/* Whole seconds, +0000, "encoding UTF-8": the bytes the pure-Python
+	 * gitstore writes, so equal inputs give equal commit ids. */
 	git_oid_tostr(hex, sizeof(hex), tree);
 	if (gs_buf_puts(&buf, "tree ") < 0 || gs_buf_puts(&buf, hex) < 0)
 		goto done;

@@ -1,5 +1,5 @@
 /*
- * copy.c - the disk side of the bulk copies (spec 30 sections 3, 4, 6.3):
+ * copy.c - the disk side of the bulk copies:
  * walking a local tree, turning local files into blobs, and writing
  * blobs out below a destination directory without ever leaving it.
  */

@@ -1,6 +1,6 @@
 /*
  * exclude.c - gitignore-style exclusion for the disk side of copy_in and
- * sync_in (spec 30, section 14).
+ * sync_in.
  *
  * A pattern is compiled once into a small program for a Thompson-style
  * matcher (a set of live states advanced one byte at a time), so a

@@ -249,7 +249,8 @@ int gs_txn_flush_merging(gs_txn *txn);
 #define GS_REFS_TAGS "refs/tags/"
 
 /* git's ref-name rules plus "no colon"; GS_ERR_INVALID with the
- * message the spec gives.  `name` is a short name. */
+ * message "Invalid ref name: <name>" (or "... contains colon").  `name`
+ * is a short name. */
 int gs_refname_check(const char *name);
 
 /* Create or move a branch or tag as `store.branches[name] = fs` does,
@@ -465,7 +466,8 @@ int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
 /* ------------------------------------------------------------------ */
 /* Glob (glob.c)                                                       */
 
-/* Every path below `root` matching `pattern` (spec 20 §5), unsorted and
+/* Every path below `root` matching `pattern` ('/'-separated segments of
+ * fnmatch wildcards, "**" for any number of directories), unsorted and
  * without duplicates; the caller sorts when it needs to. */
 int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
 	    const char *pattern);
@@ -529,7 +531,8 @@ typedef struct {
 	gs_entry entry;       /* what is at path */
 } gs_source;
 
-/* Resolve a repository source (spec 30 §2.2) below the tree `root`. */
+/* Resolve a repository source below the tree `root` ("/./" pivot,
+ * trailing slash for contents, or a plain path; see source.c). */
 int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		      const char *spec);
 void gs_source_clear(gs_source *src);
@@ -611,7 +614,7 @@ int gs_exclude_walk_is_excluded(int *out, const gs_exclude_walk *walk, const cha
 void gs_exclude_walk_end(gs_exclude_walk *walk);
 
 /*
- * Expand a glob against the local disk (spec 30 section 15): '*', '?',
+ * Expand a glob against the local disk: '*', '?',
  * "[seq]" within a segment (a leading '.' only matched by a segment that
  * starts with '.'), "**" for any number of non-dot directories (symlinks
  * followed, a directory already on the current chain never entered
@@ -649,8 +652,7 @@ typedef struct {
 } gs_local_list;
 
 /*
- * Every non-directory below the directory `root`, sorted by rel (spec 30
- * section 3).  Without follow_symlinks a symlink is one entry, never
+ * Every non-directory below the directory `root`, sorted by rel.  Without follow_symlinks a symlink is one entry, never
  * descended; with it, linked directories are walked unless they lead back
  * to a directory being walked, and dangling links are files (reading them
  * fails).  `filter` (may be NULL) prunes directories and drops files,
@@ -710,7 +712,7 @@ void gs_local_diff_free(gs_local_diff *diff);
 int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, int as_link,
 		  uint32_t mode_override, const gs_entry *unless);
 
-/* Writing blobs below a local directory (spec 30 section 6.3). */
+/* Writing blobs below a local directory, never outside it. */
 typedef struct {
 	gs_store *store;
 	git_repository *repo;

@@ -1,6 +1,6 @@
 /* lock.c - the repository lock: a per-repository mutex within the process,
  * then flock(2) on <gitdir>/gitstore.lock across processes (the file the
- * reference implementation locks, so both exclude each other). */
+ * pure-Python gitstore locks, so the two exclude each other). */
 #include "gs_internal.h"
 
 #include <errno.h>

@@ -1,6 +1,11 @@
-/* loose.c - reading loose blobs ourselves: partial reads inflate only up
- * to what they return, and a truncated object is an error, not a hang
- * (libgit2 1.5 can spin forever on one). */
+/* loose.c - reading loose blobs ourselves instead of through libgit2's
+ * odb, which inflates the whole object before returning any of it: here
+ * a partial read inflates only up to the end of what it returns (the
+ * head of a big file costs the head, not the file), a full read inflates
+ * straight into the caller's buffer with no copy, and a truncated object
+ * is an error, not a hang (libgit2 1.5 can spin forever on one).
+ * gitstore stores only big files loose (see txn.c), so these are the
+ * reads where the difference counts. */
 #include "gs_internal.h"
 
 #include <errno.h>

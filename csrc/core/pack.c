@@ -1,6 +1,9 @@
-/* pack.c - consolidating packs.  Every commit writes a small pack; when
- * too many pile up, the small ones are merged (like `git gc --auto`) so
- * that lookups do not have to search dozens of indexes. */
+/* pack.c - consolidating packs.  Every commit writes a small pack; once
+ * GS_PACK_LIMIT of them pile up, the next commit's pack takes in the
+ * objects of the small ones (whole entries copied byte for byte) and they
+ * are removed, as `git gc --auto` would merge them, so that lookups do
+ * not have to search dozens of indexes.  GitStore.pack() (gs_store_pack)
+ * merges every pack that can be merged on demand. */
 #include "gs_internal.h"
 
 #include <arpa/inet.h>

@@ -1,4 +1,12 @@
-/* refs.c - ref names, lookups, HEAD, reflogs and compare-and-swap moves. */
+/* refs.c - ref names, lookups, HEAD, reflogs and compare-and-swap moves.
+ *
+ * Ref moves and reflogs are written here rather than through libgit2's
+ * reference API, so that one lock covers the whole move in git's order:
+ * compare the ref with the value the writer started from, append the
+ * reflog entry (the store's identity, a clock_gettime timestamp, the
+ * message on one line), then rename the new value into place.  A move
+ * that fails at any step leaves the ref, and its reflog, as they were.
+ * Reflogs are read here too, oldest first, with the same line format. */
 #include "gs_internal.h"
 
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* sha1.h - a small SHA-1 for pack and index checksums. */
+/* sha1.h - a small SHA-1 for object ids and pack and index checksums. */
 #ifndef GS_SHA1_H
 #define GS_SHA1_H
 

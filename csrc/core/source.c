@@ -1,5 +1,6 @@
-/* source.c - resolving repository sources of the bulk operations
- * (spec 30 §2.2): "/./" pivots, trailing-slash contents, plain paths. */
+/* source.c - resolving repository sources of the bulk operations: a
+ * "/./" pivot keeps what follows it below the destination, a trailing
+ * slash means the directory's contents, a plain path the entry itself. */
 #include "gs_internal.h"
 
 #include <errno.h>

@@ -1,7 +1,9 @@
 /* txn.c - writing objects.  The objects of one commit collect in memory
- * and reach the disk as one pack and its index, written here directly
- * (two files, no per-object work in libgit2); big blobs stream to loose
- * objects so that memory stays bounded. */
+ * and reach the disk as one pack and its index (packwrite.c; two files,
+ * no per-object work in libgit2), taking in the small packs when they
+ * are due for a merge (pack.c); big blobs stream to loose objects,
+ * written here, so that memory stays bounded.  Object ids are hashed
+ * here with sha1.c. */
 #include "gs_internal.h"
 
 

@@ -1,4 +1,4 @@
-/* util.c - the per-thread error record and small containers. */
+/* util.c - the per-thread error record, the clock, and small containers. */
 #include "gs.h"
 
 #include <errno.h>

@@ -433,7 +433,7 @@ static PyObject *batch_get_writes(BatchObject *self, void *c)
 static PyGetSetDef batch_getset[] = {
 	{"closed", (getter)batch_get_closed, NULL,
 	 "bool: Whether the batch was committed or abandoned.", NULL},
-	/* The names the reference implementation's tests inspect. */
+	/* The names the pure-Python gitstore's tests inspect. */
 	{"_closed", (getter)batch_get_closed, NULL, NULL, NULL},
 	{"_writes", (getter)batch_get_writes, NULL, NULL, NULL},
 	{NULL}

@@ -103,7 +103,8 @@ PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *t
 		       int64_t when, const char *message);
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
-/* Resolve a str source (spec 30 §2.2) below root, raising on failure. */
+/* Resolve a str source below root (see gs_source_resolve), raising on
+ * failure. */
 int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		       PyObject *spec);
 /* fs_copy.c: copy_in/copy_out/sync_in/sync_out and their helpers; _disk_walk. */

@@ -735,8 +735,8 @@ static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kw
 		return NULL;
 	if (!(txn = gsp_txn_begin(self->store)))
 		goto done;
-	/* Local-file errors come first (as in the reference); the content
-	 * is only read once the snapshot is known to be writable. */
+	/* Local-file errors come first (as in the pure-Python gitstore); the
+	 * content is only read once the snapshot is known to be writable. */
 	{
 		PyObject *encoded = NULL;
 		struct stat st;
@@ -1416,7 +1416,7 @@ static PyObject *fs_get_tree_oid(FSObject *self, void *c)
 }
 
 static PyGetSetDef fs_getset[] = {
-	/* The names the reference implementation's tests use (hex bytes). */
+	/* The names the pure-Python gitstore's tests use (hex bytes). */
 	{"_commit_oid", (getter)fs_get_commit_oid, NULL, NULL, NULL},
 	{"_tree_oid", (getter)fs_get_tree_oid, NULL, NULL, NULL},
 	{"writable", (getter)fs_get_writable, NULL,

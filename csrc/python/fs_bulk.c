@@ -1,4 +1,5 @@
-/* fs_bulk.c - the bulk methods of FS (spec 30): remove, ... */
+/* fs_bulk.c - the bulk methods of FS that stay inside the repository:
+ * remove, move and copy_from_ref. */
 #include "binding.h"
 
 #include <errno.h>
@@ -89,7 +90,9 @@ int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root
 	return rc;
 }
 
-/* The files that removing `sources` means (spec 30 §9 steps 1-3). */
+/* The files that removing `sources` means: each source resolved, a
+ * directory only with `recursive` (else IsADirectoryError) and then every
+ * file below it; sorted, each once. */
 static int files_of_sources(gs_filelist *out, gs_txn *txn, FSObject *fs, PyObject *list,
 			    int recursive)
 {
@@ -266,7 +269,9 @@ done:
 	return rc;
 }
 
-/* Where a source lands in "into" mode (spec 30 §2.3). */
+/* Where a source lands when it goes into dest rather than being renamed
+ * to it: a directory's contents straight into dest, any other source
+ * under its last name, below a "/./" pivot's prefix when it has one. */
 static char *into_base(const gs_source *src, const char *dest)
 {
 	if (src->mode == GS_SRC_CONTENTS)

@@ -1,4 +1,5 @@
-/* fsiter.c - the lazy iterators of FS: walk() and log(). */
+/* fsiter.c - the lazy iterators of FS: walk() and log(), and an iterator
+ * that raises an error on its first next() (for errors found early). */
 #include "binding.h"
 
 #include <stdlib.h>

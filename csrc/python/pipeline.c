@@ -1,4 +1,4 @@
-/* pipeline.c - the one commit path every write takes (spec 20 §6):
+/* pipeline.c - the one commit path every write takes:
  * permission check, change report, message, new tree, locked commit. */
 #include "binding.h"
 
