@@ -145,31 +145,19 @@ def test_non_utf8_names_in_apply_and_batch(store, tmp_path):
     assert b"e/caf\xe9" in names and b"d/caf\xe9" in names
 
 
-def _time_remove(store, fs, n):
-    import time
-    best = None
-    for k in range(2):
-        name = f"t{n}-{k}"
-        store.branches[name] = fs
-        snap = store.branches[name]
-        start = time.perf_counter()
-        out = snap.remove("d", recursive=True)
-        took = time.perf_counter() - start
-        best = took if best is None else min(best, took)
-        assert len(out.changes.delete) == n
-    paths = [e.path for e in out.changes.delete]
-    assert paths == sorted(paths)
-    return best
-
-
 def test_removal_report_is_linear(store):
-    """Removing 10x the files takes about 10x the time (it took some 40x:
-    each deleted path was looked up in the whole list)."""
-    small = store.branches["main"].apply({f"d/f{i}.txt": b"x" for i in range(4000)})
-    t_small = _time_remove(store, small, 4000)
-    big = small.apply({f"d/g{i}.txt": b"x" for i in range(36000)})
-    t_big = _time_remove(store, big, 40000)
-    assert t_big < 25 * t_small + 0.05, (t_small, t_big)
+    """The deletes of a change report are sorted with their modes.  Each
+    deleted path used to be looked up in the whole list: removing 120,000
+    files took 8 s on the machine where this takes 1.3 s."""
+    import time
+
+    fs = store.branches["main"].apply({f"d/f{i:06}.txt": b"x" for i in range(120000)})
+    start = time.perf_counter()
+    out = fs.remove("d", recursive=True)
+    took = time.perf_counter() - start
+    paths = [e.path for e in out.changes.delete]
+    assert paths == [f"d/f{i:06}.txt" for i in range(120000)]
+    assert took < 4, took
 
 
 def test_pack_over_an_empty_pack_file(store, tmp_path):

@@ -38,6 +38,7 @@ struct gs_handle {
 	 * handle's object database was loaded or last found current */
 	struct timespec packs_seen;
 	unsigned packs_removed;
+	unsigned opened_at;   /* the store's merge count when it was opened */
 	int lent;
 };
 

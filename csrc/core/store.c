@@ -20,17 +20,21 @@
  * A handle's object database lists the packs that were there when it was
  * loaded and only ever adds to that list: packs that a merge deleted
  * would stay open and mapped for as long as the handle lives (a
- * descriptor and two mappings each, their disk space never freed), and
- * its object cache keeps every commit and tree it ever read.  So handles
- * that predate a merge of this store's are closed and replaced, which
- * bounds both; a handle lent out after the pack directory changed in a
- * way this store's own last write does not explain (another process
- * wrote or merged) gets a fresh object database, which is cheaper.
- * Packs that are still there are shared between databases by libgit2,
- * so neither reopens them.  A store's own new packs need neither:
- * libgit2 looks for new packs by itself when an object is missing.
+ * descriptor and two mappings each, their disk space never freed).  So a
+ * handle lent out after a merge of this store's, or after the pack
+ * directory changed in a way this store's own last write does not
+ * explain (another process wrote or merged), gets a fresh object
+ * database; packs that are still there are shared between databases by
+ * libgit2, so that reopens nothing.  Its object cache, though, keeps
+ * every commit and tree it ever read (libgit2 counts their raw size, a
+ * fraction of what they take), so a handle is replaced once this store
+ * has merged HANDLE_MERGES times since it was opened: about every 130
+ * commits, one open (a few hundred microseconds) that bounds the cache.
+ * A store's own new packs need no reload: libgit2 looks for new packs by
+ * itself when an object is missing.
  */
 #define POOL_MAX 16
+#define HANDLE_MERGES 8
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_rc;
@@ -149,6 +153,7 @@ static int handle_add(gs_store *store, git_repository *repo, const struct timesp
 	store->handles[store->handle_count].repo = repo;
 	store->handles[store->handle_count].packs_seen = *seen;
 	store->handles[store->handle_count].packs_removed = store->packs_removed;
+	store->handles[store->handle_count].opened_at = store->packs_removed;
 	store->handles[store->handle_count].lent = lent;
 	store->handle_count++;
 	return 0;
@@ -171,23 +176,26 @@ int gs_repo_acquire(git_repository **out, gs_store *store)
 	*out = NULL;
 	pthread_mutex_lock(&store->pool_lock);
 	packs_mtime_recent(&now, store);
-	/* The most recently returned idle handle has the warmest caches;
-	 * idle handles that predate a merge of ours are closed. */
+	/* The most recently returned idle handle has the warmest caches.
+	 * Other idle handles that predate a merge of ours, and those due
+	 * for replacement, are closed. */
 	for (size_t i = store->handle_count; i-- > 0;) {
 		struct gs_handle *h = &store->handles[i];
 		if (h->lent)
 			continue;
-		if (h->packs_removed != store->packs_removed) {
-			if (ndropped < POOL_MAX) {
-				dropped[ndropped++] = h->repo;
-				handle_remove(store, i);
-			}
-		} else if (!repo) {
+		if (!repo && store->packs_removed - h->opened_at < HANDLE_MERGES) {
 			repo = h->repo;
 			h->lent = 1;
-			reload = !same_time(&h->packs_seen, &now) &&
-				 !same_time(&store->packs_written_at, &now);
+			reload = h->packs_removed != store->packs_removed ||
+				 (!same_time(&h->packs_seen, &now) &&
+				  !same_time(&store->packs_written_at, &now));
 			h->packs_seen = now;
+			h->packs_removed = store->packs_removed;
+		} else if ((h->packs_removed != store->packs_removed ||
+			    store->packs_removed - h->opened_at >= HANDLE_MERGES) &&
+			   ndropped < POOL_MAX) {
+			dropped[ndropped++] = h->repo;
+			handle_remove(store, i);
 		}
 	}
 	pthread_mutex_unlock(&store->pool_lock);
