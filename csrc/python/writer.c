@@ -9,8 +9,9 @@
 
 #include <structmember.h>
 
-/* Chunks smaller than this are copied with the GIL held: releasing it
- * would cost more than the copy. */
+/* Chunks smaller than this, while the content is still held in memory,
+ * are copied with the GIL held: releasing it would cost more than the
+ * copy.  Anything that may compress or write runs without it. */
 #define GIL_FREE_WRITE (64 * 1024)
 
 typedef struct {
@@ -158,7 +159,8 @@ static PyObject *writer_write(WriterObject *self, PyObject *data)
 		Py_XDECREF(encoded);
 		return NULL;
 	}
-	if (view.len >= GIL_FREE_WRITE) {
+	if (view.len >= GIL_FREE_WRITE ||
+	    gs_blob_stream_size(self->stream) + (uint64_t)view.len >= GS_BIG_BLOB) {
 		self->busy = 1;
 		GSP_CALL(status, gs_blob_stream_write(self->stream, view.buf, (size_t)view.len));
 		self->busy = 0;
