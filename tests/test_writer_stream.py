@@ -1,7 +1,7 @@
-"""Writers stream (spec part 20 §8; 00-decisions: big files stream in every
-entry point): FS.writer and Batch.writer hold a bounded amount of memory,
-content below 1 MiB joins the commit's pack and bigger content becomes a
-loose object, and git (cat-file, fsck --strict) agrees with every result.
+"""Writers stream: FS.writer and Batch.writer hold a bounded amount of
+memory whatever the file's size, content below 1 MiB joins the commit's pack
+and bigger content becomes a loose object, and git (cat-file, fsck --strict)
+agrees with every result.
 """
 
 from __future__ import annotations
