@@ -30,6 +30,7 @@ bench: build
 	$(PY) bench/bench_read.py
 	$(PY) bench/bench_write.py
 	$(PY) bench/bench_copy.py
+	$(PY) bench/bench_writer.py
 
 clean:
 	rm -rf build *.egg-info gitstore/*.so

@@ -233,6 +233,28 @@ int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len);
 /* A blob of exactly `size` bytes read from fd; `what` names it in errors. */
 int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 			 const char *what);
+/*
+ * A blob written in chunks (blobstream.c), in bounded memory.  `size` is
+ * the content's length when known in advance (the writes must then add
+ * up to it exactly), else GS_BLOB_SIZE_UNKNOWN.  Content below
+ * GS_BIG_BLOB is held in memory and becomes a pending object of the
+ * transaction given to finish; bigger content streams into a loose
+ * object as it arrives.  finish gives the blob's id; once finished the
+ * stream takes no more content, but finish may be called again (with
+ * another transaction, after a commit that failed).  A failed call loses
+ * the content: later calls fail.  Freeing a stream that is not finished
+ * leaves nothing behind.  One thread at a time.
+ */
+#define GS_BLOB_SIZE_UNKNOWN UINT64_MAX
+typedef struct gs_blob_stream gs_blob_stream;
+int gs_blob_stream_open(gs_blob_stream **out, gs_store *store, uint64_t size);
+int gs_blob_stream_write(gs_blob_stream *stream, const void *data, size_t len);
+int gs_blob_stream_finish(git_oid *out, gs_blob_stream *stream, gs_txn *txn);
+/* Content received so far. */
+uint64_t gs_blob_stream_size(const gs_blob_stream *stream);
+/* 1 once finish succeeded. */
+int gs_blob_stream_finished(const gs_blob_stream *stream);
+void gs_blob_stream_free(gs_blob_stream *stream);
 /* The content of an object still held in memory by txn (1), or 0. */
 int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *id);
 /* Write the pending objects as one pack. */

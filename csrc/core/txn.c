@@ -1,25 +1,16 @@
 /* txn.c - writing objects.  The objects of one commit collect in memory
  * and reach the disk as one pack and its index (packwrite.c; two files,
  * no per-object work in libgit2), taking in the small packs when they
- * are due for a merge (pack.c); big blobs stream to loose objects,
- * written here, so that memory stays bounded.  Object ids are hashed
+ * are due for a merge (pack.c); big blobs stream to loose objects
+ * (blobstream.c) so that memory stays bounded.  Object ids are hashed
  * here with sha1.c. */
 #include "gs_internal.h"
 
 
-#include <arpa/inet.h>
-#include <stddef.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
-
-/* Read and write granularity when streaming big blobs. */
-#define STREAM_CHUNK (1024 * 1024)
 
 typedef struct {
 	git_oid id;
@@ -209,163 +200,21 @@ int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, s
 	return 0;
 }
 
-/* A big blob being written as a loose object: deflated into a temporary
- * file while its id is hashed, then renamed into place. */
-typedef struct {
-	gs_txn *txn;
-	char *tmp;
-	int fd;
-	z_stream z;
-	int z_ready;
-	gs_sha1 sha;
-	unsigned char out[STREAM_CHUNK];
-} loose_writer;
-
-static int loose_flush_output(loose_writer *w, size_t produced)
-{
-	for (size_t done = 0; done < produced;) {
-		ssize_t n = write(w->fd, w->out + done, produced - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return gs_error_set_path(errno, w->tmp, "cannot write");
-		done += (size_t)n;
-	}
-	return 0;
-}
-
-static int loose_deflate(loose_writer *w, const void *data, size_t len, int flush)
-{
-	w->z.next_in = (Bytef *)data;
-	w->z.avail_in = (uInt)len;
-	do {
-		int zrc;
-		w->z.next_out = w->out;
-		w->z.avail_out = sizeof(w->out);
-		zrc = deflate(&w->z, flush);
-		if (zrc == Z_STREAM_ERROR)
-			return gs_error_set(GS_ERR_GIT, "compressing a blob failed");
-		if (loose_flush_output(w, sizeof(w->out) - w->z.avail_out) < 0)
-			return -1;
-	} while (w->z.avail_out == 0 || (flush == Z_FINISH && w->z.avail_in > 0));
-	return 0;
-}
-
-static int loose_begin(loose_writer *w, gs_txn *txn, uint64_t size, int level)
-{
-	char header[GS_OBJECT_HEADER_MAX];
-	size_t len = gs_object_header(header, GIT_OBJECT_BLOB, size);
-
-	memset(w, 0, offsetof(loose_writer, out));
-	w->txn = txn;
-	w->fd = -1;
-	if (!(w->tmp = gs_store_file(txn->store, "objects/tmp_obj_XXXXXX", "")))
-		return -1;
-	if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0)
-		return gs_error_set_path(errno, w->tmp, "cannot create");
-	if (deflateInit(&w->z, level) != Z_OK)
-		return gs_error_set_os(ENOMEM, "out of memory");
-	w->z_ready = 1;
-	gs_sha1_init(&w->sha);
-	gs_sha1_update(&w->sha, header, len);
-	return loose_deflate(w, header, len, Z_NO_FLUSH);
-}
-
-static int loose_add(loose_writer *w, const void *data, size_t len)
-{
-	gs_sha1_update(&w->sha, data, len);
-	return loose_deflate(w, data, len, Z_NO_FLUSH);
-}
-
-static int loose_finish(git_oid *out, loose_writer *w)
-{
-	unsigned char raw[20];
-	char hex[GIT_OID_HEXSZ + 1], rel[64];
-	char *path = NULL;
-	int rc = -1;
-
-	if (loose_deflate(w, NULL, 0, Z_FINISH) < 0)
-		return -1;
-	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
-		w->fd = -1;
-		return gs_error_set_path(errno, w->tmp, "cannot write");
-	}
-	w->fd = -1;
-	gs_sha1_final(&w->sha, raw);
-	git_oid_fromraw(out, raw);
-	git_oid_tostr(hex, sizeof(hex), out);
-	snprintf(rel, sizeof(rel), "objects/%.2s", hex);
-	if (!(path = gs_store_file(w->txn->store, rel, "")))
-		return -1;
-	if (mkdir(path, 0777) < 0 && errno != EEXIST) {
-		gs_error_set_path(errno, path, "cannot create");
-		goto done;
-	}
-	free(path);
-	snprintf(rel, sizeof(rel), "objects/%.2s/%s", hex, hex + 2);
-	if (!(path = gs_store_file(w->txn->store, rel, "")))
-		return -1;
-	/* An object already there has the same content: keep it. */
-	if (access(path, F_OK) == 0 || rename(w->tmp, path) == 0) {
-		rc = 0;
-		goto done;
-	}
-	gs_error_set_path(errno, path, "cannot create");
-done:
-	free(path);
-	return rc;
-}
-
-static void loose_end(loose_writer *w)
-{
-	if (w->z_ready)
-		deflateEnd(&w->z);
-	if (w->fd >= 0)
-		close(w->fd);
-	if (w->tmp)
-		unlink(w->tmp);  /* gone already after a successful rename */
-	free(w->tmp);
-}
-
-/* Sample of a big blob used to decide how hard to compress it. */
-#define SAMPLE_SIZE (64 * 1024)
-
-/*
- * zlib level for a big blob: data that does not shrink (media, archives,
- * random bytes) is stored in zlib's uncompressed blocks, ten times faster
- * and no bigger; git reads both the same way.
- */
-static int compression_for(const void *sample, size_t len)
-{
-	static _Thread_local unsigned char out[SAMPLE_SIZE + SAMPLE_SIZE / 8 + 64];
-	uLongf out_len = sizeof(out);
-
-	if (len > SAMPLE_SIZE)
-		len = SAMPLE_SIZE;
-	if (compress2(out, &out_len, sample, (uLong)len, Z_BEST_SPEED) != Z_OK)
-		return Z_BEST_SPEED;
-	return out_len * 10 > len * 9 ? Z_NO_COMPRESSION : Z_BEST_SPEED;
-}
+/* Read granularity when streaming big files. */
+#define READ_CHUNK (1024 * 1024)
 
 int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len)
 {
-	loose_writer *w;
+	gs_blob_stream *stream = NULL;
 	int rc = -1;
 
+	/* Small content needs no stream: it is copied into the pack once. */
 	if (len < GS_BIG_BLOB)
 		return gs_txn_put(out, txn, GIT_OBJECT_BLOB, data, len);
-	if (!(w = malloc(sizeof(*w))))
-		return gs_error_set_os(ENOMEM, "out of memory");
-	if (loose_begin(w, txn, len, compression_for(data, len)) == 0) {
-		rc = 0;
-		for (size_t done = 0; rc == 0 && done < len; done += STREAM_CHUNK)
-			rc = loose_add(w, (const char *)data + done,
-				       len - done < STREAM_CHUNK ? len - done : STREAM_CHUNK);
-		if (rc == 0)
-			rc = loose_finish(out, w);
-	}
-	loose_end(w);
-	free(w);
+	if (gs_blob_stream_open(&stream, txn->store, len) == 0 &&
+	    gs_blob_stream_write(stream, data, len) == 0)
+		rc = gs_blob_stream_finish(out, stream, txn);
+	gs_blob_stream_free(stream);
 	return rc;
 }
 
@@ -374,7 +223,7 @@ static int read_exactly(int fd, char *buf, uint64_t size, const char *what)
 	uint64_t done = 0;
 
 	while (done < size) {
-		size_t want = size - done < STREAM_CHUNK ? (size_t)(size - done) : STREAM_CHUNK;
+		size_t want = size - done < READ_CHUNK ? (size_t)(size - done) : READ_CHUNK;
 		ssize_t n = read(fd, buf + done, want);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -390,10 +239,10 @@ static int read_exactly(int fd, char *buf, uint64_t size, const char *what)
 int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 			 const char *what)
 {
-	loose_writer *w = NULL;
+	gs_blob_stream *stream = NULL;
 	char *chunk = NULL;
 	uint64_t done = 0;
-	int rc = -1, started = 0;
+	int rc = -1;
 
 	if (size < GS_BIG_BLOB) {
 		/* Small: read it whole and let it join the pack. */
@@ -404,29 +253,20 @@ int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
 		free(chunk);
 		return rc;
 	}
-	if (!(chunk = malloc(STREAM_CHUNK)) || !(w = malloc(sizeof(*w)))) {
-		free(chunk);
+	if (!(chunk = malloc(READ_CHUNK)))
 		return gs_error_set_os(ENOMEM, "out of memory");
-	}
+	if (gs_blob_stream_open(&stream, txn->store, size) < 0)
+		goto done;
 	while (done < size) {
-		size_t want = size - done < STREAM_CHUNK ? (size_t)(size - done) : STREAM_CHUNK;
-		if (read_exactly(fd, chunk, want, what) < 0)
-			goto done;
-		/* The first chunk decides the compression. */
-		if (!started) {
-			started = 1;
-			if (loose_begin(w, txn, size, compression_for(chunk, want)) < 0)
-				goto done;
-		}
-		if (loose_add(w, chunk, want) < 0)
+		size_t want = size - done < READ_CHUNK ? (size_t)(size - done) : READ_CHUNK;
+		if (read_exactly(fd, chunk, want, what) < 0 ||
+		    gs_blob_stream_write(stream, chunk, want) < 0)
 			goto done;
 		done += want;
 	}
-	rc = loose_finish(out, w);
+	rc = gs_blob_stream_finish(out, stream, txn);
 done:
-	if (started)
-		loose_end(w);
-	free(w);
+	gs_blob_stream_free(stream);
 	free(chunk);
 	return rc;
 }

@@ -123,8 +123,10 @@ static int stage(BatchObject *self, const char *path, const git_oid *id, uint32_
 	return rc;
 }
 
-static int stage_bytes(BatchObject *self, PyObject *path_obj, PyObject *data, PyObject *mode_obj,
-		       uint32_t fallback)
+/* write() and friends once the content is bytes-like, and a writer's
+ * close() with its stream instead of data. */
+static int stage_content(BatchObject *self, PyObject *path_obj, PyObject *data,
+			 gs_blob_stream *stream, PyObject *mode_obj, uint32_t fallback)
 {
 	char *path = NULL;
 	uint32_t mode;
@@ -134,11 +136,24 @@ static int stage_bytes(BatchObject *self, PyObject *path_obj, PyObject *data, Py
 	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
 		return -1;
 	self->busy = 1;
-	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 && gsp_store_bytes(&id, self->txn, data) == 0)
+	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 &&
+	    (stream ? gsp_store_stream(&id, self->txn, stream)
+		    : gsp_store_bytes(&id, self->txn, data)) == 0)
 		rc = stage(self, path, &id, mode);
 	self->busy = 0;
 	free(path);
 	return rc;
+}
+
+static int stage_bytes(BatchObject *self, PyObject *path_obj, PyObject *data, PyObject *mode_obj,
+		       uint32_t fallback)
+{
+	return stage_content(self, path_obj, data, NULL, mode_obj, fallback);
+}
+
+int gsp_batch_write_stream(PyObject *batch, PyObject *path, gs_blob_stream *stream)
+{
+	return stage_content((BatchObject *)batch, path, NULL, stream, NULL, GS_MODE_BLOB);
 }
 
 static PyObject *batch_write(BatchObject *self, PyObject *args, PyObject *kwargs)
@@ -272,7 +287,7 @@ static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwarg
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
 		return NULL;
 	}
-	return gsp_make_writer("_batch_writer", (PyObject *)self, path, mode);
+	return gsp_writer_new((PyObject *)self, self->base->store->store, path, mode, 1);
 }
 
 static void batch_close(BatchObject *self)
@@ -400,7 +415,11 @@ static PyMethodDef batch_methods[] = {
 	{"writer", FN(batch_writer), KW,
 	 "writer($self, /, path, mode='wb')\n--\n\n"
 	 "A file-like object whose content is staged at *path* on close.\n\n"
+	 "The content streams into the repository as it is written: memory\n"
+	 "stays bounded whatever the file's size.\n\n"
 	 "Args:\n    path: Repository path.\n    mode: ``\"wb\"`` or ``\"w\"`` (UTF-8 text).\n\n"
+	 "Returns:\n    BatchWriter: A file-like writer (``write``, ``close``, context\n"
+	 "    manager).\n\n"
 	 "Raises:\n    RuntimeError: The batch is closed.\n"
 	 "    ValueError: *mode* is neither ``\"wb\"`` nor ``\"w\"``.\n"},
 	{"commit", FN(batch_commit), METH_NOARGS,

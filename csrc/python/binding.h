@@ -31,6 +31,8 @@ typedef struct {
 	PyTypeObject *FSType;
 	PyTypeObject *RefDictBaseType;
 	PyTypeObject *BatchType;
+	PyTypeObject *SnapshotWriterType;
+	PyTypeObject *BatchWriterType;
 	PyObject *RefDict;           /* RefDictBase + MutableMapping */
 	PyTypeObject *WalkIterType;
 	PyTypeObject *LogIterType;
@@ -101,6 +103,8 @@ PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit);
  * (built from what was written, without reading the commit back). */
 PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *tree,
 		       int64_t when, const char *message);
+/* fs.write(path, <the stream's content>): the new FS (or fs for a no-op). */
+PyObject *gsp_fs_write_stream(FSObject *fs, PyObject *path, gs_blob_stream *stream);
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
 /* Resolve a str source below root (see gs_source_resolve), raising on
@@ -117,6 +121,13 @@ int gsp_exclude_register(PyObject *module);
 int gsp_exclude_arg(PyObject *obj, struct gs_exclude **out);
 /* batch.c */
 int gsp_batch_register(PyObject *module);
+/* batch.write(path, <the stream's content>). */
+int gsp_batch_write_stream(PyObject *batch, PyObject *path, gs_blob_stream *stream);
+/* writer.c: the writers FS.writer() (batch 0) and Batch.writer() (batch 1)
+ * return; owner is the FS or Batch, store its repository. */
+int gsp_writer_register(PyObject *module);
+PyObject *gsp_writer_new(PyObject *owner, gs_store *store, PyObject *path, PyObject *mode,
+			 int batch);
 /* fsiter.c */
 int gsp_fsiter_register(PyObject *module);
 PyObject *gsp_walk_iter_new(FSObject *fs, const char *path);
@@ -145,9 +156,8 @@ void gsp_txn_free(gs_txn *txn);
 int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data);
 /* The ChangeReport committing `cs` on fs would give (nothing written). */
 PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, gsp_changeset *cs);
-/* A buffered writer from gitstore._writer (factory "_snapshot_writer" or
- * "_batch_writer") for owner. */
-PyObject *gsp_make_writer(const char *factory, PyObject *owner, PyObject *path, PyObject *mode);
+/* Finish a writer's stream into txn: the blob's id. */
+int gsp_store_stream(git_oid *out, gs_txn *txn, gs_blob_stream *stream);
 /* Store a local file as a blob; *detected_mode from its execute bits. */
 int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path);
 /* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed.

@@ -665,9 +665,10 @@ static PyObject *commit_one(FSObject *self, gs_txn *txn, const char *path, const
 	return result;
 }
 
-/* write() and write_text() once the content is bytes-like. */
-static PyObject *write_data(FSObject *self, PyObject *path_obj, PyObject *data,
-			    PyObject *message, PyObject *mode_obj)
+/* write() and write_text() once the content is bytes-like, and a
+ * writer's close() with its stream instead of data. */
+static PyObject *write_content(FSObject *self, PyObject *path_obj, PyObject *data,
+			       gs_blob_stream *stream, PyObject *message, PyObject *mode_obj)
 {
 	char *path = NULL;
 	uint32_t mode;
@@ -681,12 +682,23 @@ static PyObject *write_data(FSObject *self, PyObject *path_obj, PyObject *data,
 		goto done;
 	if (!(txn = gsp_txn_begin(self->store)))
 		goto done;
-	if (gsp_store_bytes(&id, txn, data) == 0)
+	if ((stream ? gsp_store_stream(&id, txn, stream) : gsp_store_bytes(&id, txn, data)) == 0)
 		result = commit_one(self, txn, path, &id, mode, message);
 done:
 	gsp_txn_free(txn);
 	free(path);
 	return result;
+}
+
+static PyObject *write_data(FSObject *self, PyObject *path_obj, PyObject *data,
+			    PyObject *message, PyObject *mode_obj)
+{
+	return write_content(self, path_obj, data, NULL, message, mode_obj);
+}
+
+PyObject *gsp_fs_write_stream(FSObject *fs, PyObject *path, gs_blob_stream *stream)
+{
+	return write_content(fs, path, NULL, stream, Py_None, Py_None);
 }
 
 static PyObject *fs_write(FSObject *self, PyObject *args, PyObject *kwargs)
@@ -1004,7 +1016,7 @@ static PyObject *fs_writer(FSObject *self, PyObject *args, PyObject *kwargs)
 		return NULL;
 	if (gsp_check_writable(self, "write to") < 0)
 		return NULL;
-	return gsp_make_writer("_snapshot_writer", (PyObject *)self, path, mode);
+	return gsp_writer_new((PyObject *)self, self->store->store, path, mode, 0);
 }
 
 static PyObject *fs_batch(FSObject *self, PyObject *args, PyObject *kwargs)
@@ -1370,7 +1382,10 @@ static PyMethodDef fs_methods[] = {
 	 "the new snapshot.  An exception inside the block commits nothing.\n\n"
 	 "Args:\n    path: Repository path of the file.\n"
 	 "    mode: ``\"wb\"`` for bytes or ``\"w\"`` for text (UTF-8).\n\n"
-	 "Returns:\n    _Writer: A file-like writer (``write``, ``close``, context manager).\n\n"
+	 "The content streams into the repository as it is written: memory\n"
+	 "stays bounded whatever the file's size.\n\n"
+	 "Returns:\n    SnapshotWriter: A file-like writer (``write``, ``close``, context\n"
+	 "    manager).\n\n"
 	 "Raises:\n    PermissionError: The snapshot is read-only.\n"
 	 "    ValueError: *mode* is neither ``\"wb\"`` nor ``\"w\"``.\n"},
 	{"batch", FN(fs_batch), KW,

@@ -105,6 +105,7 @@ PyMODINIT_FUNC PyInit__core(void)
 	    gsp_refdict_register(module) < 0 ||
 	    gsp_fs_register(module) < 0 ||
 	    gsp_batch_register(module) < 0 ||
+	    gsp_writer_register(module) < 0 ||
 	    gsp_exclude_register(module) < 0 ||
 	    gsp_fsiter_register(module) < 0) {
 		Py_DECREF(module);

@@ -315,6 +315,18 @@ int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data)
 	return 0;
 }
 
+int gsp_store_stream(git_oid *out, gs_txn *txn, gs_blob_stream *stream)
+{
+	int status;
+
+	GSP_CALL(status, gs_blob_stream_finish(out, stream, txn));
+	if (status < 0) {
+		gsp_raise();
+		return -1;
+	}
+	return 0;
+}
+
 int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path)
 {
 	PyObject *encoded = NULL, *shown = NULL;
@@ -357,15 +369,4 @@ done:
 	Py_XDECREF(shown);
 	Py_XDECREF(encoded);
 	return rc;
-}
-
-PyObject *gsp_make_writer(const char *factory, PyObject *owner, PyObject *path, PyObject *mode)
-{
-	PyObject *module = PyImport_ImportModule("gitstore._writer"), *result;
-
-	if (!module)
-		return NULL;
-	result = PyObject_CallMethod(module, factory, "OOO", owner, path, mode ? mode : Py_None);
-	Py_DECREF(module);
-	return result;
 }

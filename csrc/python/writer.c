@@ -1,0 +1,355 @@
+/* writer.c - the file-like writers of FS.writer() and Batch.writer().
+ *
+ * What is written goes straight into a core blob stream (small content
+ * in memory, big content deflated into a loose object as it arrives), so
+ * a writer holds a bounded amount of memory whatever the file's size.
+ * close() hands the stream to fs.write / batch.write, which store and
+ * commit (or stage) it exactly as they do bytes. */
+#include "binding.h"
+
+#include <structmember.h>
+
+/* Chunks smaller than this, while the content is still held in memory,
+ * are copied with the GIL held: releasing it would cost more than the
+ * copy.  Anything that may compress or write runs without it. */
+#define GIL_FREE_WRITE (64 * 1024)
+
+typedef struct {
+	PyObject_HEAD
+	PyObject *owner;          /* the FS or Batch */
+	PyObject *path;           /* str(path), validated at close */
+	PyObject *fs;             /* snapshot writers: the new snapshot, or None */
+	gs_blob_stream *stream;   /* NULL once closed */
+	int text;                 /* "w": str chunks, UTF-8 */
+	int batch;                /* stages in a Batch rather than committing */
+	int closed;
+	int busy;                 /* a call runs with the GIL released */
+} WriterObject;
+
+static void writer_drop_stream(WriterObject *self)
+{
+	gs_blob_stream *stream = self->stream;
+
+	self->stream = NULL;
+	if (stream) {
+		/* May remove a temporary file. */
+		Py_BEGIN_ALLOW_THREADS
+		gs_blob_stream_free(stream);
+		Py_END_ALLOW_THREADS
+	}
+}
+
+PyObject *gsp_writer_new(PyObject *owner, gs_store *store, PyObject *path, PyObject *mode,
+			 int batch)
+{
+	PyTypeObject *type = batch ? gsp.BatchWriterType : gsp.SnapshotWriterType;
+	WriterObject *self;
+	int text, status;
+
+	if (!mode || mode == Py_None) {
+		text = 0;
+	} else if (PyUnicode_Check(mode) && PyUnicode_CompareWithASCIIString(mode, "wb") == 0) {
+		text = 0;
+	} else if (PyUnicode_Check(mode) && PyUnicode_CompareWithASCIIString(mode, "w") == 0) {
+		text = 1;
+	} else {
+		PyErr_Format(PyExc_ValueError, "writer() mode must be 'wb' or 'w', got %R", mode);
+		return NULL;
+	}
+	if (!(self = PyObject_GC_New(WriterObject, type)))
+		return NULL;
+	self->owner = Py_NewRef(owner);
+	self->fs = Py_NewRef(Py_None);
+	self->stream = NULL;
+	self->text = text;
+	self->batch = batch;
+	self->closed = 0;
+	self->busy = 0;
+	self->path = PyObject_Str(path);
+	PyObject_GC_Track(self);
+	if (!self->path) {
+		Py_DECREF(self);
+		return NULL;
+	}
+	gs_error_clear();
+	status = gs_blob_stream_open(&self->stream, store, GS_BLOB_SIZE_UNKNOWN);
+	if (status < 0) {
+		gsp_raise();
+		Py_DECREF(self);
+		return NULL;
+	}
+	return (PyObject *)self;
+}
+
+static void writer_dealloc(WriterObject *self)
+{
+	PyTypeObject *type = Py_TYPE(self);
+
+	PyObject_GC_UnTrack(self);
+	writer_drop_stream(self);
+	Py_CLEAR(self->owner);
+	Py_CLEAR(self->path);
+	Py_CLEAR(self->fs);
+	type->tp_free(self);
+	Py_DECREF(type);
+}
+
+static int writer_traverse(WriterObject *self, visitproc visit, void *arg)
+{
+	Py_VISIT(Py_TYPE(self));
+	Py_VISIT(self->owner);
+	Py_VISIT(self->fs);
+	return 0;
+}
+
+static int writer_clear(WriterObject *self)
+{
+	Py_CLEAR(self->owner);
+	Py_CLEAR(self->fs);
+	return 0;
+}
+
+static int check_idle(WriterObject *self)
+{
+	/* One call at a time: the stream is not shared between threads. */
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError, "Writer is in use by another thread");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *writer_write(WriterObject *self, PyObject *data)
+{
+	PyObject *encoded = NULL;
+	Py_buffer view;
+	int status;
+
+	if (self->closed) {
+		PyErr_SetString(PyExc_ValueError, "I/O operation on closed file.");
+		return NULL;
+	}
+	if (check_idle(self) < 0)
+		return NULL;
+	if (gs_blob_stream_finished(self->stream)) {
+		PyErr_SetString(PyExc_ValueError,
+				"cannot write after close() stored the content (close() can be retried)");
+		return NULL;
+	}
+	if (self->text) {
+		if (!PyUnicode_Check(data)) {
+			PyErr_SetString(PyExc_TypeError, "expected str for text mode writer");
+			return NULL;
+		}
+		/* A str's UTF-8 form is cached on it for life: encode a copy. */
+		if (!(encoded = PyUnicode_AsUTF8String(data)))
+			return NULL;
+		data = encoded;
+	} else if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
+		PyErr_SetString(PyExc_TypeError, "expected bytes for binary mode writer");
+		return NULL;
+	} else if (PyMemoryView_Check(data) &&
+		   !PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(data), 'C')) {
+		/* Its bytes in order, as bytes(view) gives them. */
+		if (!(encoded = PyBytes_FromObject(data)))
+			return NULL;
+		data = encoded;
+	}
+	if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
+		Py_XDECREF(encoded);
+		return NULL;
+	}
+	if (view.len >= GIL_FREE_WRITE ||
+	    gs_blob_stream_size(self->stream) + (uint64_t)view.len >= GS_BIG_BLOB) {
+		self->busy = 1;
+		GSP_CALL(status, gs_blob_stream_write(self->stream, view.buf, (size_t)view.len));
+		self->busy = 0;
+	} else {
+		gs_error_clear();
+		status = gs_blob_stream_write(self->stream, view.buf, (size_t)view.len);
+	}
+	PyBuffer_Release(&view);
+	Py_XDECREF(encoded);
+	if (status < 0)
+		return gsp_raise();
+	return PyLong_FromSsize_t(view.len);
+}
+
+static PyObject *writer_close(WriterObject *self, PyObject *unused)
+{
+	PyObject *result = NULL;
+
+	if (self->closed)
+		Py_RETURN_NONE;
+	if (check_idle(self) < 0)
+		return NULL;
+	self->busy = 1;
+	if (self->batch)
+		result = gsp_batch_write_stream(self->owner, self->path, self->stream) == 0
+			 ? Py_NewRef(Py_None) : NULL;
+	else
+		result = gsp_fs_write_stream((FSObject *)self->owner, self->path, self->stream);
+	self->busy = 0;
+	if (!result)
+		return NULL;   /* still open: close() may be called again */
+	if (!self->batch)
+		Py_SETREF(self->fs, result);
+	else
+		Py_DECREF(result);
+	self->closed = 1;
+	writer_drop_stream(self);
+	Py_RETURN_NONE;
+}
+
+static PyObject *writer_false(PyObject *self, PyObject *unused)
+{
+	Py_RETURN_FALSE;
+}
+
+static PyObject *writer_true(PyObject *self, PyObject *unused)
+{
+	Py_RETURN_TRUE;
+}
+
+static PyObject *writer_enter(PyObject *self, PyObject *unused)
+{
+	return Py_NewRef(self);
+}
+
+static PyObject *writer_exit(WriterObject *self, PyObject *args)
+{
+	PyObject *exc_type, *exc, *tb, *result;
+
+	if (!PyArg_ParseTuple(args, "OOO:__exit__", &exc_type, &exc, &tb))
+		return NULL;
+	if (exc_type == Py_None) {
+		if (!(result = writer_close(self, NULL)))
+			return NULL;
+		Py_DECREF(result);
+		Py_RETURN_FALSE;
+	}
+	/* The block failed: nothing is committed, and what was written so
+	 * far (a temporary file for big content) goes now. */
+	if (!self->busy) {
+		self->closed = 1;
+		writer_drop_stream(self);
+	}
+	Py_RETURN_FALSE;
+}
+
+static PyObject *writer_get_closed(WriterObject *self, void *c)
+{
+	return PyBool_FromLong(self->closed);
+}
+
+#define FN(f) ((PyCFunction)(void (*)(void))(f))
+
+static PyMethodDef writer_methods[] = {
+	{"write", FN(writer_write), METH_O,
+	 "write($self, data, /)\n--\n\n"
+	 "Append *data* to the file.\n\n"
+	 "The content goes to the repository as it comes (small files are\n"
+	 "held in memory until close), so memory stays bounded.\n\n"
+	 "Args:\n    data: ``str`` for a text writer (written as UTF-8), a\n"
+	 "        bytes-like object (``bytes``, ``bytearray``, ``memoryview``)\n"
+	 "        for a binary one.\n\n"
+	 "Returns:\n    int: The number of bytes appended (UTF-8 bytes for text).\n\n"
+	 "Raises:\n    ValueError: The writer is closed.\n"
+	 "    TypeError: *data* has the wrong type for the writer's mode.\n"},
+	{"close", FN(writer_close), METH_NOARGS,
+	 "close($self, /)\n--\n\n"
+	 "Store the content at the writer's path; a second call does nothing.\n\n"
+	 "A snapshot writer commits the file (a regular file, automatic\n"
+	 "message) and sets ``fs`` to the new snapshot; a batch writer stages\n"
+	 "it in its batch.  The path is checked here.  If this fails (a bad\n"
+	 "path, the branch moved, the batch is closed) the writer stays open\n"
+	 "and ``close()`` can be called again; once the content was stored,\n"
+	 "no more can be written.\n\n"
+	 "Raises:\n    ValueError: The path is not a valid repository path.\n"
+	 "    StaleSnapshotError: The branch moved since the snapshot.\n"
+	 "    RuntimeError: The batch is closed (batch writers).\n"},
+	{"readable", FN(writer_false), METH_NOARGS,
+	 "readable($self, /)\n--\n\nWriters cannot be read.\n\n"
+	 "Returns:\n    bool: Always False.\n"},
+	{"writable", FN(writer_true), METH_NOARGS,
+	 "writable($self, /)\n--\n\nWriters can be written.\n\n"
+	 "Returns:\n    bool: Always True.\n"},
+	{"seekable", FN(writer_false), METH_NOARGS,
+	 "seekable($self, /)\n--\n\nWriters cannot seek.\n\n"
+	 "Returns:\n    bool: Always False.\n"},
+	{"__enter__", FN(writer_enter), METH_NOARGS,
+	 "__enter__($self, /)\n--\n\nReturn the writer."},
+	{"__exit__", FN(writer_exit), METH_VARARGS,
+	 "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+	 "Close on a clean exit; on an exception close without storing anything.\n"
+	 "Never suppresses the exception."},
+	{NULL}
+};
+
+static PyGetSetDef writer_getset[] = {
+	{"closed", (getter)writer_get_closed, NULL,
+	 "bool: Whether the writer was closed (content stored, or abandoned).", NULL},
+	{NULL}
+};
+
+static PyMemberDef snapshot_writer_members[] = {
+	{"fs", T_OBJECT, offsetof(WriterObject, fs), READONLY,
+	 "FS | None: The snapshot the commit made (the same snapshot when the\n"
+	 "content was already there), None until a successful close."},
+	{NULL}
+};
+
+static PyType_Slot snapshot_writer_slots[] = {
+	{Py_tp_doc,
+	 "A file-like writer whose content is committed to one file on close.\n\n"
+	 "Made by ``FS.writer(path, mode)``; use it as a context manager:\n\n"
+	 "    with fs.writer(\"big.bin\") as w:\n"
+	 "        for chunk in chunks:\n"
+	 "            w.write(chunk)\n"
+	 "    fs = w.fs\n\n"
+	 "Content streams into the repository as it is written, so memory stays\n"
+	 "bounded whatever the size.  An exception in the block commits nothing.\n"},
+	{Py_tp_dealloc, writer_dealloc},
+	{Py_tp_traverse, writer_traverse},
+	{Py_tp_clear, writer_clear},
+	{Py_tp_methods, writer_methods},
+	{Py_tp_members, snapshot_writer_members},
+	{Py_tp_getset, writer_getset},
+	{0, NULL}
+};
+
+static PyType_Slot batch_writer_slots[] = {
+	{Py_tp_doc,
+	 "A file-like writer whose content is staged in a Batch on close.\n\n"
+	 "Made by ``Batch.writer(path, mode)``; the batch's commit includes the\n"
+	 "file.  Content streams into the repository as it is written, so memory\n"
+	 "stays bounded whatever the size.  An exception in the ``with`` block\n"
+	 "stages nothing.\n"},
+	{Py_tp_dealloc, writer_dealloc},
+	{Py_tp_traverse, writer_traverse},
+	{Py_tp_clear, writer_clear},
+	{Py_tp_methods, writer_methods},
+	{Py_tp_getset, writer_getset},
+	{0, NULL}
+};
+
+static PyType_Spec snapshot_writer_spec = {
+	.name = "gitstore._core.SnapshotWriter",
+	.basicsize = sizeof(WriterObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = snapshot_writer_slots,
+};
+
+static PyType_Spec batch_writer_spec = {
+	.name = "gitstore._core.BatchWriter",
+	.basicsize = sizeof(WriterObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = batch_writer_slots,
+};
+
+int gsp_writer_register(PyObject *module)
+{
+	gsp.SnapshotWriterType = gsp_add_type(module, &snapshot_writer_spec, "SnapshotWriter");
+	gsp.BatchWriterType = gsp_add_type(module, &batch_writer_spec, "BatchWriter");
+	return gsp.SnapshotWriterType && gsp.BatchWriterType ? 0 : -1;
+}
