@@ -340,6 +340,22 @@ typedef struct {
 int gs_commit_info_read(gs_commit_info *out, gs_store *store, const git_oid *id);
 void gs_commit_info_clear(gs_commit_info *info);
 
+/* History (history.c): the first-parent chain from a commit, the start
+ * included, keeping the commits that pass every filter given. */
+typedef struct gs_history gs_history;
+typedef struct {
+	const char *path;    /* only commits that changed the entry at path */
+	const char *match;   /* only messages matching this fnmatch pattern */
+	int has_before;      /* only commits from the first one at or before */
+	double before;       /* this time (POSIX seconds) on */
+} gs_history_filter;
+
+int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
+		    const gs_history_filter *filter);
+/* The next commit kept (*found 0 at the end); *out is the caller's to clear. */
+int gs_history_next(gs_commit_info *out, int *found, gs_history *h);
+void gs_history_free(gs_history *h);
+
 /* Write a commit object (author = committer = the store identity, now,
  * +0000, "encoding UTF-8"); the message gets a trailing '\n' if missing. */
 int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,

@@ -99,6 +99,8 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 		     int writable);
 /* Same store, ref name and writability as `like`. */
 PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit);
+/* The same, for a commit already read: takes *info over (cleared). */
+PyObject *gsp_fs_adopt(FSObject *like, gs_commit_info *info);
 /* The snapshot of a commit just made on top of `parent` by this store
  * (built from what was written, without reading the commit back). */
 PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *tree,

@@ -33,6 +33,23 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 	return (PyObject *)self;
 }
 
+PyObject *gsp_fs_adopt(FSObject *like, gs_commit_info *info)
+{
+	FSObject *self = (FSObject *)gsp.FSType->tp_alloc(gsp.FSType, 0);
+
+	if (!self) {
+		gs_commit_info_clear(info);
+		return NULL;
+	}
+	self->store = (GitStoreObject *)Py_NewRef(like->store);
+	self->ref_name = Py_NewRef(like->ref_name);
+	self->writable = like->writable;
+	self->changes = Py_NewRef(Py_None);
+	self->info = *info;
+	memset(info, 0, sizeof(*info));
+	return (PyObject *)self;
+}
+
 PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit)
 {
 	return gsp_fs_new(like->store, commit, like->ref_name, like->writable);

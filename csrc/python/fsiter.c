@@ -168,12 +168,9 @@ static PyType_Spec walk_spec = {
 
 typedef struct {
 	PyObject_HEAD
-	PyObject *next;        /* FS to consider next, or NULL at the end */
-	char *path;            /* NULL: no path filter */
-	char *match;           /* NULL: no message filter */
-	int has_before;
-	double before;         /* POSIX seconds */
-	int before_reached;    /* once a commit is old enough, stop checking */
+	FSObject *start;        /* the snapshot log() was called on */
+	gs_history *history;    /* NULL once the walk ended or failed */
+	int busy;               /* a next() is walking, the GIL released */
 } LogIterObject;
 
 /* POSIX seconds of a datetime; naive values are UTC. */
@@ -217,39 +214,31 @@ static int timestamp_of(PyObject *dt, double *out)
 
 PyObject *gsp_log_iter_new(FSObject *fs, const char *path, PyObject *match, PyObject *before)
 {
-	LogIterObject *self = PyObject_GC_New(LogIterObject, gsp.LogIterType);
+	gs_history_filter filter = {path, NULL, 0, 0};
+	LogIterObject *self;
+	int rc;
 
-	if (!self)
-		return NULL;
-	self->next = Py_NewRef(fs);
-	self->path = NULL;
-	self->match = NULL;
-	self->has_before = 0;
-	self->before_reached = 0;
-	PyObject_GC_Track(self);
-	if (path && !(self->path = strdup(path)))
-		goto nomem;
-	if (match != Py_None) {
-		const char *m = PyUnicode_AsUTF8(match);
-		if (!m)
-			goto fail;
-		if (!(self->match = strdup(m)))
-			goto nomem;
-	}
+	/* Like a generator's, log()'s failures are raised by the first next(). */
+	if (match != Py_None && !(filter.match = PyUnicode_AsUTF8(match)))
+		return gsp_failed_iter_new();
 	if (before != Py_None) {
-		if (timestamp_of(before, &self->before) < 0)
-			goto deferred;
-		self->has_before = 1;
+		if (timestamp_of(before, &filter.before) < 0)
+			return gsp_failed_iter_new();
+		filter.has_before = 1;
+	}
+	if (!(self = PyObject_GC_New(LogIterObject, gsp.LogIterType)))
+		return NULL;
+	self->start = (FSObject *)Py_NewRef(fs);
+	self->history = NULL;
+	self->busy = 0;
+	PyObject_GC_Track(self);
+	GSP_CALL(rc, gs_history_open(&self->history, fs->store->store, &fs->info.id, &filter));
+	if (rc < 0) {
+		gsp_raise();
+		Py_DECREF(self);
+		return gsp_failed_iter_new();
 	}
 	return (PyObject *)self;
-nomem:
-	PyErr_NoMemory();
-fail:
-	Py_DECREF(self);
-	return NULL;
-deferred:
-	Py_DECREF(self);
-	return gsp_failed_iter_new();
 }
 
 static void log_dealloc(LogIterObject *self)
@@ -257,9 +246,8 @@ static void log_dealloc(LogIterObject *self)
 	PyTypeObject *type = Py_TYPE(self);
 
 	PyObject_GC_UnTrack(self);
-	Py_CLEAR(self->next);
-	free(self->path);
-	free(self->match);
+	Py_CLEAR(self->start);
+	gs_history_free(self->history);
 	PyObject_GC_Del(self);
 	Py_DECREF(type);
 }
@@ -267,87 +255,35 @@ static void log_dealloc(LogIterObject *self)
 static int log_traverse(LogIterObject *self, visitproc visit, void *arg)
 {
 	Py_VISIT(Py_TYPE(self));
-	Py_VISIT(self->next);
+	Py_VISIT(self->start);
 	return 0;
-}
-
-/* Whether the entry at path differs between a commit and its parent. */
-static int path_changed(int *out, FSObject *fs, FSObject *parent, const char *path)
-{
-	gs_store *store = fs->store->store;
-	gs_entry mine, theirs;
-	int found_mine, found_theirs = 0, rc;
-
-	GSP_CALL(rc, gs_snap_entry_opt(&found_mine, &mine, store, &fs->info.tree, path));
-	if (rc == 0 && parent)
-		GSP_CALL(rc, gs_snap_entry_opt(&found_theirs, &theirs, store,
-					       &parent->info.tree, path));
-	if (rc < 0) {
-		gsp_raise();
-		return -1;
-	}
-	if (found_mine != found_theirs)
-		*out = 1;
-	else
-		*out = found_mine && (mine.mode != theirs.mode || !git_oid_equal(&mine.id, &theirs.id));
-	return 0;
-}
-
-static int message_matches(FSObject *fs, const char *pattern)
-{
-	const char *msg = fs->info.message;
-	size_t len = strlen(msg);
-	char *trimmed;
-	int result;
-
-	while (len > 0 && msg[len - 1] == '\n')
-		len--;
-	trimmed = strndup(msg, len);
-	if (!trimmed) {
-		PyErr_NoMemory();
-		return -1;
-	}
-	result = gs_fnmatch(pattern, trimmed);
-	free(trimmed);
-	return result;
 }
 
 static PyObject *log_next(LogIterObject *self)
 {
-	while (self->next) {
-		FSObject *fs = (FSObject *)self->next, *parent = NULL;
-		int keep = 1;
+	gs_commit_info info;
+	int found, rc;
 
-		self->next = NULL;
-		if (fs->info.has_parent) {
-			parent = (FSObject *)gsp_fs_derive(fs, &fs->info.parent);
-			if (!parent)
-				goto fail;
-		}
-		if (self->has_before && !self->before_reached) {
-			if ((double)fs->info.time > self->before)
-				keep = 0;
-			else
-				self->before_reached = 1;
-		}
-		if (keep && self->match) {
-			keep = message_matches(fs, self->match);
-			if (keep < 0)
-				goto fail;
-		}
-		if (keep && self->path && path_changed(&keep, fs, parent, self->path) < 0)
-			goto fail;
-		self->next = (PyObject *)parent;
-		if (keep)
-			return (PyObject *)fs;
-		Py_DECREF(fs);
-		continue;
-fail:
-		Py_XDECREF(parent);
-		Py_DECREF(fs);
+	if (!self->history)
+		return NULL;
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError, "log iterator is in use by another thread");
 		return NULL;
 	}
-	return NULL;
+	self->busy = 1;
+	GSP_CALL(rc, gs_history_next(&info, &found, self->history));
+	self->busy = 0;
+	if (rc < 0 || !found) {
+		gs_history_free(self->history);
+		self->history = NULL;
+		return rc < 0 ? gsp_raise() : NULL;
+	}
+	/* The snapshot log() was called on is yielded as itself. */
+	if (git_oid_equal(&info.id, &self->start->info.id)) {
+		gs_commit_info_clear(&info);
+		return Py_NewRef(self->start);
+	}
+	return gsp_fs_adopt(self->start, &info);
 }
 
 static PyType_Slot log_slots[] = {
