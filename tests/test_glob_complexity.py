@@ -435,3 +435,40 @@ def test_random_disk_glob_matches_reference(tmp_path, monkeypatch):
             assert disk_glob(pattern) == ref_disk_glob(pattern), (pattern, tree)
             cases += 1
     assert cases == 450
+
+
+def test_trees_nested_deeper_than_git_allows_raise_instead_of_crashing(tmp_path):
+    """A hostile repository nesting 5,000 trees: glob recursed once per
+    level and overflowed the C stack."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from support import write_loose_object
+
+    repo = tmp_path / "deep.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    blob = write_loose_object(repo, "blob", b"x")
+    tree = write_loose_object(repo, "tree", b"100644 x\0" + bytes.fromhex(blob))
+    for _ in range(5000):
+        tree = write_loose_object(repo, "tree", b"40000 a\0" + bytes.fromhex(tree))
+    commit = write_loose_object(
+        repo, "commit",
+        f"tree {tree}\nauthor a <a@b> 0 +0000\ncommitter a <a@b> 0 +0000\n\ndeep\n".encode())
+    (repo / "refs" / "heads" / "main").write_text(commit + "\n")
+    # In a subprocess: a crash must fail the test, not end the run.
+    script = textwrap.dedent("""
+        import sys
+        from gitstore import GitStore, GitError
+        fs = GitStore.open(sys.argv[1], create=False).branches["main"]
+        try:
+            fs.glob("**/x")
+        except GitError as e:
+            print("GitError", "nested more than 4096 deep" in str(e))
+        else:
+            print("no error")
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, str(repo)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "GitError True"

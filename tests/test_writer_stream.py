@@ -375,3 +375,16 @@ def test_one_gib_in_constant_memory(tmp_path):
     assert g.cat_size(oid) == 1 << 30
     assert oid in loose_object_ids(repo)
     assert temp_files(repo) == []
+
+
+@pytest.mark.parametrize("size", [2**20 + 1, 2**20 + 2, 2**20 + 3, 3 * 2**20 + 1,
+                                  3 * 2**20 + 4])
+def test_runs_of_zeros_whose_inflate_ends_on_a_buffer_boundary(tmp_path, size):
+    """Reading the stream back, inflate can use up its input with output
+    still pending; such sizes failed on close() and lost the content."""
+    store = GitStore.open(tmp_path / "z.git")
+    fs = store.branches["main"]
+    with fs.writer("zeros.bin") as w:
+        w.write(b"\0" * size)
+    assert w.fs.read("zeros.bin") == b"\0" * size
+    assert Git(tmp_path / "z.git")("cat-file", "-s", "main:zeros.bin") == str(size)

@@ -273,17 +273,19 @@ static int hash_back(gs_blob_stream *s, const char *header, size_t header_len)
 	gs_sha1_init(&s->sha);
 	gs_sha1_update(&s->sha, header, header_len);
 	while (zrc != Z_STREAM_END) {
-		if (z.avail_in == 0) {
+		/* Inflate may still have output pending once all the input is
+		 * in: only inflate itself can tell the stream is cut short. */
+		if (z.avail_in == 0 && at < s->end) {
 			size_t want = s->end - at < STREAM_CHUNK ? (size_t)(s->end - at) : STREAM_CHUNK;
-			ssize_t n = want ? pread(s->fd, in, want, (off_t)at) : 0;
+			ssize_t n = pread(s->fd, in, want, (off_t)at);
 			if (n < 0 && errno == EINTR)
 				continue;
-			if (n < 0) {
-				gs_error_set_path(errno, s->tmp, "cannot read");
-				goto done;
-			}
-			if (n == 0) {
-				gs_error_set(GS_ERR_GIT, "%s: compressed content cut short", s->tmp);
+			if (n <= 0) {
+				if (n < 0)
+					gs_error_set_path(errno, s->tmp, "cannot read");
+				else
+					gs_error_set(GS_ERR_GIT, "%s: compressed content cut short",
+						     s->tmp);
 				goto done;
 			}
 			z.next_in = in;
@@ -293,6 +295,10 @@ static int hash_back(gs_blob_stream *s, const char *header, size_t header_len)
 		z.next_out = s->out;
 		z.avail_out = STREAM_CHUNK;
 		zrc = inflate(&z, Z_NO_FLUSH);
+		if (zrc == Z_BUF_ERROR && z.avail_in == 0 && at >= s->end) {
+			gs_error_set(GS_ERR_GIT, "%s: compressed content cut short", s->tmp);
+			goto done;
+		}
 		if (zrc != Z_OK && zrc != Z_STREAM_END && zrc != Z_BUF_ERROR) {
 			gs_error_set(GS_ERR_GIT, "%s: %s", s->tmp, z.msg ? z.msg : "corrupt");
 			goto done;
@@ -342,9 +348,9 @@ static int loose_finish(gs_blob_stream *s)
 	    write_all(s, prefix, sizeof(prefix), 0) < 0 ||
 	    write_all(s, trailer, sizeof(trailer), s->end) < 0)
 		return -1;
-	if (fchmod(s->fd, 0444) < 0 || close(s->fd) < 0) {
+	if (gs_close_read_only(s->fd, s->tmp) < 0) {
 		s->fd = -1;
-		return gs_error_set_path(errno, s->tmp, "cannot write");
+		return -1;
 	}
 	s->fd = -1;
 	git_oid_tostr(hex, sizeof(hex), &s->id);

@@ -214,6 +214,7 @@ typedef struct {
 	size_t nsegs;
 	size_t words;         /* uint64_t words in a set of positions */
 	unsigned char *kind;  /* per segment: SEG_LITERAL, SEG_WILD or SEG_GLOBSTAR */
+	size_t depth;         /* directories on the current path */
 } glob_ctx;
 
 enum { SEG_LITERAL, SEG_WILD, SEG_GLOBSTAR };
@@ -368,6 +369,13 @@ static int walk(glob_ctx *ctx, const uint64_t *at, const git_oid *tree)
 	int all = 0, rc = -1;
 
 	memset(&dir, 0, sizeof(dir));
+	/* One stack frame per level: a hostile tree must not exhaust it. */
+	if (++ctx->depth > GS_MAX_TREE_DEPTH) {
+		gs_error_set(GS_ERR_GIT, "%.*s: trees nested more than %d deep",
+			     (int)ctx->path.size, ctx->path.data ? ctx->path.data : "",
+			     GS_MAX_TREE_DEPTH);
+		goto done;
+	}
 	sets = calloc(3 * words, sizeof(*sets));
 	tests = malloc(n * sizeof(*tests));
 	if (!sets || !tests) {
@@ -434,6 +442,7 @@ static int walk(glob_ctx *ctx, const uint64_t *at, const git_oid *tree)
 	rc = 0;
 
 done:
+	ctx->depth--;
 	gs_dirlist_free(&dir);
 	free(tests);
 	free(sets);

@@ -65,6 +65,10 @@ int64_t gs_now(void);
 /* Initialise libgit2 once per process (idempotent). */
 int gs_global_init(void);
 
+/* How deep trees may nest for the walks that recurse (git's own limit,
+ * core.maxTreeDepth, has the same default). */
+#define GS_MAX_TREE_DEPTH 4096
+
 /* ------------------------------------------------------------------ */
 /* Small containers                                                    */
 

@@ -68,6 +68,10 @@ int gs_head_write(gs_store *store, const char *target);
 /* "<gitdir><relative>", malloc'd; NULL (and GS_ERR_NOMEM) on failure. */
 char *gs_store_file(const gs_store *store, const char *relative, const char *suffix);
 
+/* Make a finished file read-only (as git keeps object files) and close
+ * it; the descriptor is closed whatever fails. */
+int gs_close_read_only(int fd, const char *path);
+
 /* Create the parent directories of `path` (which is below the gitdir). */
 int gs_mkdir_parents(const char *path);
 

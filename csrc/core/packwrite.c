@@ -409,9 +409,9 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	if (gs_buf_put(&w->pending, sum, sizeof(sum)) < 0 || pack_flush(w) < 0)
 		return -1;
 	/* Pack files are read-only, as git makes them. */
-	if (fchmod(w->fd, 0444) < 0 || close(w->fd) < 0) {
+	if (gs_close_read_only(w->fd, w->tmp_pack) < 0) {
 		w->fd = -1;
-		return gs_error_set_path(errno, w->tmp_pack, "cannot write");
+		return -1;
 	}
 	w->fd = -1;
 	{
@@ -432,9 +432,8 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	}
 	if (write_all(fd, idx.data, idx.size, tmp_idx) < 0)
 		goto done;
-	if (fchmod(fd, 0444) < 0 || close(fd) < 0) {
+	if (gs_close_read_only(fd, tmp_idx) < 0) {
 		fd = -1;
-		gs_error_set_path(errno, tmp_idx, "cannot write");
 		goto done;
 	}
 	fd = -1;

@@ -462,9 +462,12 @@ static int reflog_append(off_t *undo_size, const char *path, const gs_buf *line)
 	written = write(fd, line->data, line->size);
 	if (written != (ssize_t)line->size) {
 		err = written < 0 ? errno : ENOSPC;
-		/* Should cutting fail too, git skips the partial line. */
-		if (written > 0 && ftruncate(fd, st.st_size) < 0)
-			err = written < 0 ? errno : ENOSPC;
+		/* The partial line is cut off; should that fail too, git
+		 * skips such a line when it reads the log. */
+		if (written > 0) {
+			int cut = ftruncate(fd, st.st_size);
+			(void)cut;
+		}
 		close(fd);
 		return gs_error_set_path(err, path, "cannot append to reflog");
 	}
@@ -547,9 +550,12 @@ static int locked_replace(gs_store *store, const char *relative, const char *con
 			goto done;
 		}
 	}
-	if (write(fd, content, len) != (ssize_t)len) {
-		gs_error_set_path(errno, lock, "cannot write");
-		goto done;
+	{
+		ssize_t written = write(fd, content, len);
+		if (written != (ssize_t)len) {
+			gs_error_set_path(written < 0 ? errno : ENOSPC, lock, "cannot write");
+			goto done;
+		}
 	}
 	if (close(fd) < 0) {
 		fd = -1;

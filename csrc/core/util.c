@@ -1,5 +1,5 @@
 /* util.c - the per-thread error record, the clock, and small containers. */
-#include "gs.h"
+#include "gs_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The record of each thread; its message buffer is freed when the thread
  * ends (pthread key destructor), so messages can be as long as a path. */
@@ -104,6 +106,15 @@ int gs_error_set_path(int err, const char *path, const char *action)
 	last_error.action = path_buf;
 	last_error.path = path_buf + alen + 1;
 	return -1;
+}
+
+int gs_close_read_only(int fd, const char *path)
+{
+	int err = fchmod(fd, 0444) < 0 ? errno : 0;
+
+	if (close(fd) < 0 && !err)
+		err = errno;
+	return err ? gs_error_set_path(err, path, "cannot write") : 0;
 }
 
 int gs_error_set_git(int git_rc, const char *context)
