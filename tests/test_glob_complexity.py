@@ -438,16 +438,17 @@ def test_random_disk_glob_matches_reference(tmp_path, monkeypatch):
 
 
 def test_trees_nested_deeper_than_git_allows_raise_instead_of_crashing(tmp_path):
-    """A hostile repository nesting 5,000 trees: glob recursed once per
-    level and overflowed the C stack."""
+    """A hostile repository nesting 5,000 trees: glob and the tree listing
+    behind remove and copy_out recursed once per level and overflowed the
+    C stack; a write of a path that deep would have too."""
     import subprocess
     import sys
     import textwrap
 
-    from support import write_loose_object
+    from support import git_run, write_loose_object
 
     repo = tmp_path / "deep.git"
-    subprocess.run(["git", "init", "-q", "--bare", str(repo)], check=True)
+    git_run("init", "-q", "--bare", repo)
     blob = write_loose_object(repo, "blob", b"x")
     tree = write_loose_object(repo, "tree", b"100644 x\0" + bytes.fromhex(blob))
     for _ in range(5000):
@@ -461,14 +462,21 @@ def test_trees_nested_deeper_than_git_allows_raise_instead_of_crashing(tmp_path)
         import sys
         from gitstore import GitStore, GitError
         fs = GitStore.open(sys.argv[1], create=False).branches["main"]
+        for call in (lambda: fs.glob("**/x"), lambda: list(fs.iglob("**")),
+                     lambda: fs.remove("a", recursive=True),
+                     lambda: fs.copy_out("a", sys.argv[2])):
+            try:
+                call()
+            except GitError as e:
+                print("GitError", "nested more than 4096 deep" in str(e))
+            else:
+                print("no error")
         try:
-            fs.glob("**/x")
-        except GitError as e:
-            print("GitError", "nested more than 4096 deep" in str(e))
-        else:
-            print("no error")
+            fs.write("/".join(["a"] * 5000), b"x")
+        except ValueError as e:
+            print("ValueError", "nested more than 4096 deep" in str(e))
     """)
-    proc = subprocess.run([sys.executable, "-c", script, str(repo)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", script, str(repo), str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.strip() == "GitError True"
+    assert proc.stdout.split("\n")[:5] == ["GitError True"] * 4 + ["ValueError True"]

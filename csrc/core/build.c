@@ -352,7 +352,18 @@ int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
 	if (nwrites + nremoves > 1)
 		qsort(order, nwrites + nremoves, sizeof(*order), compare_changes);
 	for (size_t k = 0; k < nwrites + nremoves; k++) {
-		change_node *node = node_path(top, order[k].path, order[k].is_write);
+		change_node *node;
+		size_t depth = 1;
+
+		/* Trees are built one stack frame per level. */
+		for (const char *c = order[k].path; *c; c++)
+			depth += *c == '/';
+		if (depth > GS_MAX_TREE_DEPTH) {
+			gs_error_set(GS_ERR_INVALID, "Path is nested more than %d deep",
+				     GS_MAX_TREE_DEPTH);
+			goto done;
+		}
+		node = node_path(top, order[k].path, order[k].is_write);
 		if (!node) {
 			gs_error_set_os(ENOMEM, "out of memory");
 			goto done;

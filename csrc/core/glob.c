@@ -371,9 +371,9 @@ static int walk(glob_ctx *ctx, const uint64_t *at, const git_oid *tree)
 	memset(&dir, 0, sizeof(dir));
 	/* One stack frame per level: a hostile tree must not exhaust it. */
 	if (++ctx->depth > GS_MAX_TREE_DEPTH) {
-		gs_error_set(GS_ERR_GIT, "%.*s: trees nested more than %d deep",
-			     (int)ctx->path.size, ctx->path.data ? ctx->path.data : "",
-			     GS_MAX_TREE_DEPTH);
+		gs_error_set(GS_ERR_GIT, "trees nested more than %d deep (below %.*s...)",
+			     GS_MAX_TREE_DEPTH, (int)(ctx->path.size < 60 ? ctx->path.size : 60),
+			     ctx->path.data ? ctx->path.data : "");
 		goto done;
 	}
 	sets = calloc(3 * words, sizeof(*sets));

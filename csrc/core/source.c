@@ -150,12 +150,16 @@ done:
  * path order, each entry where it sorts (a tree as its name and '/'),
  * which is the order git keeps tree entries in. */
 static int collect(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
-		   const char *dir, int path_order)
+		   const char *dir, int path_order, int depth)
 {
 	gs_dirlist list;
 	gs_buf path = {0};
 	int rc = -1;
 
+	/* One stack frame per level: a hostile tree must not exhaust it. */
+	if (depth > GS_MAX_TREE_DEPTH)
+		return gs_error_set(GS_ERR_GIT, "trees nested more than %d deep (below %.60s...)",
+				    GS_MAX_TREE_DEPTH, dir);
 	if ((store ? gs_tree_list_recent(&list, store, repo, tree) : gs_tree_list(&list, repo, tree)) < 0)
 		return -1;
 	for (int pass = 0; pass < (path_order ? 1 : 2); pass++) {
@@ -173,7 +177,8 @@ static int collect(gs_filelist *out, gs_store *store, git_repository *repo, cons
 			if ((*dir && (gs_buf_puts(&path, dir) < 0 || gs_buf_puts(&path, "/") < 0)) ||
 			    gs_buf_puts(&path, e->name) < 0)
 				goto done;
-			if (is_dir ? collect(out, store, repo, &e->id, path.data, path_order) < 0
+			if (is_dir ? collect(out, store, repo, &e->id, path.data, path_order,
+					     depth + 1) < 0
 				   : gs_filelist_push(out, path.data, &e->id, e->mode) < 0)
 				goto done;
 		}
@@ -188,13 +193,13 @@ done:
 int gs_tree_files(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
 		  const char *dir)
 {
-	return collect(out, store, repo, tree, dir, 0);
+	return collect(out, store, repo, tree, dir, 0, 0);
 }
 
 int gs_tree_files_by_path(gs_filelist *out, gs_store *store, git_repository *repo,
 			  const git_oid *tree)
 {
-	return collect(out, store, repo, tree, "", 1);
+	return collect(out, store, repo, tree, "", 1, 0);
 }
 
 int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode)
