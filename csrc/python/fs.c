@@ -561,8 +561,10 @@ static PyObject *glob_list(FSObject *self, PyObject *args, PyObject *kwargs, con
 	if ((size_t)len != strlen(pattern))
 		return PyList_New(0);  /* a NUL matches no name */
 	GSP_CALL(rc, gs_snap_glob(&matches, STORE(self), ROOT(self), pattern));
-	if (rc < 0)
+	if (rc < 0) {
+		gs_strlist_free(&matches);
 		return gsp_raise();
+	}
 	list = PyList_New((Py_ssize_t)matches.count);
 	for (size_t i = 0; list && i < matches.count; i++) {
 		PyObject *s = gsp_str(matches.items[i]);
