@@ -249,29 +249,19 @@ def _cases(names):
             yield pytest.param(prefix + name, id=ident(prefix + name))
 
 
-@pytest.mark.parametrize("how", sorted(FILE_ENTRY_POINTS))
-def test_files_with_reserved_names_refused(env, how):
+REFUSED = {"file": (FILE_ENTRY_POINTS, BAD_FILE), "link": (LINK_ENTRY_POINTS, BAD_LINK),
+           "dir": (DIR_ENTRY_POINTS, BAD_DIR)}
+
+
+@pytest.mark.parametrize("kind,how", [(kind, how) for kind, (points, _) in REFUSED.items()
+                                      for how in sorted(points)])
+def test_reserved_names_refused(env, kind, how):
+    """Each name git refuses for this kind of entry, top level and nested,
+    through each entry point: ValueError, and nothing committed."""
+    points, names = REFUSED[kind]
     tip = env.tip()
-    for path in _cases_list(BAD_FILE):
-        expect_refused(env, path, lambda: FILE_ENTRY_POINTS[how](env, path))
-    assert env.tip() == tip
-    assert_fsck_clean(env.path)
-
-
-@pytest.mark.parametrize("how", sorted(LINK_ENTRY_POINTS))
-def test_symlinks_with_reserved_names_refused(env, how):
-    tip = env.tip()
-    for path in _cases_list(BAD_LINK):
-        expect_refused(env, path, lambda: LINK_ENTRY_POINTS[how](env, path))
-    assert env.tip() == tip
-    assert_fsck_clean(env.path)
-
-
-@pytest.mark.parametrize("how", sorted(DIR_ENTRY_POINTS))
-def test_directories_with_reserved_names_refused(env, how):
-    tip = env.tip()
-    for path in _cases_list(BAD_DIR):
-        expect_refused(env, path, lambda: DIR_ENTRY_POINTS[how](env, path))
+    for path in _cases_list(names):
+        expect_refused(env, path, lambda: points[how](env, path))
     assert env.tip() == tip
     assert_fsck_clean(env.path)
 
