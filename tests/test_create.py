@@ -13,13 +13,13 @@ import time
 
 import pytest
 
-from gitstore import GitStore
+from gitstore import GitError, GitStore
 
 from support import Git, assert_fsck_clean
 
 CREATE = textwrap.dedent("""
     import sys
-    from gitstore import GitStore
+    from gitstore import GitError, GitStore
     print("ready", flush=True)
     sys.stdin.readline()
     store = GitStore.open(sys.argv[1], branch="main")
@@ -80,8 +80,9 @@ def test_create_into_an_empty_directory(tmp_path):
     path = tmp_path / "r.git"
     path.mkdir()
     # An existing directory is opened, not created into.
-    with pytest.raises(Exception):
+    with pytest.raises(GitError, match="No git repository was found"):
         GitStore.open(path)
+    assert list(path.iterdir()) == []
 
 
 def test_created_store_has_a_reflog_config(tmp_path):
