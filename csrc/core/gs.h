@@ -506,6 +506,73 @@ int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
 		  const char *const *removes, size_t nremoves);
 
 /* ------------------------------------------------------------------ */
+/* Changesets and reports (changeset.c)                                */
+
+/* Reports: what an operation changed or would change. */
+typedef enum {
+	GS_REPORT_ADD, GS_REPORT_UPDATE, GS_REPORT_DELETE,
+	GS_REPORT_ERROR, GS_REPORT_WARNING,
+	GS_REPORT_KINDS
+} gs_report_kind;
+
+typedef struct {
+	char *path;       /* the entry's path (relative to a destination for copies) */
+	uint32_t mode;    /* file entries: the git file mode (0 for errors/warnings) */
+	char *source;     /* where it came from (local or repository path), or NULL */
+	char *message;    /* errors and warnings: what went wrong; NULL otherwise */
+} gs_report_item;
+
+typedef struct {
+	gs_report_item *items;
+	size_t count, cap;
+} gs_report_list;
+
+typedef struct {
+	gs_report_list lists[GS_REPORT_KINDS];
+} gs_report;
+
+int gs_report_add(gs_report *r, gs_report_kind kind, const char *path, uint32_t mode,
+		  const char *source, const char *message);
+/* Sort one list by path (bytewise, stable). */
+void gs_report_sort(gs_report *r, gs_report_kind kind);
+/* 1 when all five lists are empty. */
+int gs_report_empty(const gs_report *r);
+void gs_report_free(gs_report *r);
+
+/* Changesets: the writes and removals of one commit.  Removals apply
+ * before writes (removing "d" and writing "d/x" leaves "d" holding only
+ * "x").  A path is staged at most once: a later write replaces an
+ * earlier one in its place, a write drops a staged removal of the same
+ * path (the write goes to the end of the staging order), and removing a
+ * path with a staged write changes nothing. */
+typedef struct gs_changeset gs_changeset;
+
+int gs_changeset_new(gs_changeset **out);
+void gs_changeset_free(gs_changeset *cs);
+int gs_changeset_write(gs_changeset *cs, const char *path, const git_oid *id, uint32_t mode);
+int gs_changeset_remove(gs_changeset *cs, const char *path);
+/* Forget whatever is staged for path; *had_write = 1 when it was a write. */
+int gs_changeset_forget(int *had_write, gs_changeset *cs, const char *path);
+/* The staged write of path, or NULL. */
+const gs_write *gs_changeset_find_write(const gs_changeset *cs, const char *path);
+size_t gs_changeset_count(const gs_changeset *cs);     /* writes + removals staged */
+/* Staged writes / removals in staging order: *pos starts at 0; returns
+ * NULL at the end. */
+const gs_write *gs_changeset_next_write(const gs_changeset *cs, size_t *pos);
+const char *gs_changeset_next_remove(const gs_changeset *cs, size_t *pos);
+
+/* What committing cs on the tree `root` changes: add and update in
+ * staging order, delete sorted by path (removals of missing paths are
+ * left out; writes that change nothing too). */
+int gs_changeset_report(gs_report *out, gs_txn *txn, const git_oid *root,
+			const gs_changeset *cs);
+/* Commit cs on refs/heads/<branch> on top of base_commit/base_tree
+ * (gs_tree_apply then gs_branch_commit: errors and *noop as there). */
+int gs_changeset_commit(git_oid *commit, git_oid *tree, int64_t *when, int *noop, gs_txn *txn,
+			const char *branch, const git_oid *base_commit,
+			const git_oid *base_tree, const gs_changeset *cs, const char *message);
+
+/* ------------------------------------------------------------------ */
 /* Glob (glob.c)                                                       */
 
 /* Every path below `root` matching `pattern` ('/'-separated segments of

@@ -300,7 +300,7 @@ static void batch_close(BatchObject *self)
 
 static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 {
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	PyObject *result = NULL, *key, *value;
 	Py_ssize_t pos = 0;
 
@@ -311,6 +311,8 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 		batch_close(self);
 		return Py_NewRef(self->fs);
 	}
+	if (!(cs = gsp_changeset_new()))
+		return NULL;
 	while (PyDict_Next(self->writes, &pos, &key, &value)) {
 		git_oid id;
 		PyObject *holder;
@@ -318,7 +320,7 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 		unsigned long mode = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1));
 		int failed = !path || PyErr_Occurred() ||
 			     gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-			     gsp_changeset_write(&cs, path, &id, (uint32_t)mode) < 0;
+			     gsp_stage_write(cs, path, &id, (uint32_t)mode) < 0;
 		Py_XDECREF(holder);
 		if (failed)
 			goto done;
@@ -327,13 +329,13 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 	while (PyDict_Next(self->removes, &pos, &key, &value)) {
 		PyObject *holder;
 		const char *path = gsp_path_utf8(key, &holder);
-		int failed = !path || gsp_changeset_remove(&cs, path) < 0;
+		int failed = !path || gsp_stage_remove(cs, path) < 0;
 		Py_XDECREF(holder);
 		if (failed)
 			goto done;
 	}
 	self->busy = 1;
-	result = gsp_fs_commit(self->base, self->txn, &cs, self->message, self->operation,
+	result = gsp_fs_commit(self->base, self->txn, cs, self->message, self->operation,
 			       "write to", NULL);
 	self->busy = 0;
 	if (result) {
@@ -341,7 +343,7 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 		batch_close(self);
 	}
 done:
-	gsp_changeset_clear(&cs);
+	gs_changeset_free(cs);
 	return result;
 }
 

@@ -48,6 +48,7 @@ typedef struct {
 	PyObject *Signature;
 	PyObject *BlobOid;
 	PyObject *FileEntry;
+	PyObject *ChangeError;
 	PyObject *ChangeReport;
 	PyObject *WriteEntry;
 	PyObject *format_commit_message;
@@ -137,17 +138,11 @@ PyObject *gsp_log_iter_new(FSObject *fs, const char *path, PyObject *match, PyOb
 /* An iterator that raises the pending exception on its first next(). */
 PyObject *gsp_failed_iter_new(void);
 
-/* pipeline.c: the changes of one commit and the commit path itself. */
-typedef struct {
-	gs_write *writes;     /* paths owned */
-	size_t nwrites, wcap;
-	char **removes;
-	size_t nremoves, rcap;
-} gsp_changeset;
-
-int gsp_changeset_write(gsp_changeset *cs, const char *path, const git_oid *id, uint32_t mode);
-int gsp_changeset_remove(gsp_changeset *cs, const char *path);
-void gsp_changeset_clear(gsp_changeset *cs);
+/* pipeline.c: the one commit path, and what it reports. */
+/* The core changeset calls, raising on failure (gsp_raise; NULL / -1). */
+gs_changeset *gsp_changeset_new(void);
+int gsp_stage_write(gs_changeset *cs, const char *path, const git_oid *id, uint32_t mode);
+int gsp_stage_remove(gs_changeset *cs, const char *path);
 /* PermissionError "Cannot <verb> read-only snapshot ..." unless writable. */
 int gsp_check_writable(FSObject *fs, const char *verb);
 /* None -> fallback; FileType or int filemode; the tree mode is refused. */
@@ -157,7 +152,9 @@ void gsp_txn_free(gs_txn *txn);
 /* Store any bytes-like object as a blob. */
 int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data);
 /* The ChangeReport committing `cs` on fs would give (nothing written). */
-PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, gsp_changeset *cs);
+PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs);
+/* A core report as a ChangeReport. */
+PyObject *gsp_report_new(const gs_report *report);
 /* Finish a writer's stream into txn: the blob's id. */
 int gsp_store_stream(git_oid *out, gs_txn *txn, gs_blob_stream *stream);
 /* Store a local file as a blob; *detected_mode from its execute bits. */
@@ -165,7 +162,7 @@ int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject 
 /* Commit `cs` on fs's branch: a new FS, or fs itself when nothing changed.
  * A read-only fs raises "Cannot <verb> read-only snapshot"; the new FS's
  * .changes is `changes` when given, else the report of what changed. */
-PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *message,
+PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObject *message,
 			PyObject *operation, const char *verb, PyObject *changes);
 
 /* Create a heap type from a spec and add it to the module. */

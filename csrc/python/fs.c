@@ -675,12 +675,12 @@ static PyObject *fs_close(FSObject *self, PyObject *unused)
 static PyObject *commit_one(FSObject *self, gs_txn *txn, const char *path, const git_oid *id,
 			    uint32_t mode, PyObject *message)
 {
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	PyObject *result = NULL;
 
-	if (gsp_changeset_write(&cs, path, id, mode) == 0)
-		result = gsp_fs_commit(self, txn, &cs, message, Py_None, "write to", NULL);
-	gsp_changeset_clear(&cs);
+	if ((cs = gsp_changeset_new()) && gsp_stage_write(cs, path, id, mode) == 0)
+		result = gsp_fs_commit(self, txn, cs, message, Py_None, "write to", NULL);
+	gs_changeset_free(cs);
 	return result;
 }
 
@@ -909,7 +909,7 @@ done:
 /* apply()'s `writes`, converted entry by entry (key, then value) in the
  * mapping's order; a later duplicate of a normalised key replaces the
  * earlier value in the earlier position. */
-static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
+static int apply_writes(gs_changeset *cs, gs_txn *txn, PyObject *writes)
 {
 	PyObject *items = NULL, *seen = NULL, *iter = NULL, *item;
 	int rc = -1;
@@ -950,7 +950,7 @@ static int apply_writes(gsp_changeset *cs, gs_txn *txn, PyObject *writes)
 			const char *path = gsp_path_utf8(key, &holder);
 			git_oid id;
 			int failed = !path || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-				     gsp_changeset_write(cs, path, &id, (uint32_t)PyLong_AsUnsignedLong(
+				     gsp_stage_write(cs, path, &id, (uint32_t)PyLong_AsUnsignedLong(
 								    PyTuple_GET_ITEM(value, 1))) < 0;
 			Py_XDECREF(holder);
 			if (failed)
@@ -965,7 +965,7 @@ done:
 	return rc;
 }
 
-static int apply_removes(gsp_changeset *cs, PyObject *removes)
+static int apply_removes(gs_changeset *cs, PyObject *removes)
 {
 	PyObject *iter, *item, *seen;
 	int rc = -1;
@@ -977,7 +977,7 @@ static int apply_removes(gsp_changeset *cs, PyObject *removes)
 		char *path;
 		if (gsp_path_arg(removes, 0, &path) < 0)
 			return -1;
-		rc = gsp_changeset_remove(cs, path);
+		rc = gsp_stage_remove(cs, path);
 		free(path);
 		return rc;
 	}
@@ -992,7 +992,7 @@ static int apply_removes(gsp_changeset *cs, PyObject *removes)
 		PyObject *norm = NULL;
 		int ok = gsp_path_arg(item, 0, &path) == 0 && (norm = gsp_str(path)) != NULL;
 		if (ok && !PySet_Contains(seen, norm))
-			ok = PySet_Add(seen, norm) == 0 && gsp_changeset_remove(cs, path) == 0;
+			ok = PySet_Add(seen, norm) == 0 && gsp_stage_remove(cs, path) == 0;
 		Py_XDECREF(norm);
 		free(path);
 		Py_DECREF(item);
@@ -1011,7 +1011,7 @@ static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
 	static char *kwlist[] = {"writes", "removes", "message", "operation", NULL};
 	PyObject *writes = Py_None, *removes = Py_None, *message = Py_None, *operation = Py_None;
 	PyObject *result = NULL;
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	gs_txn *txn;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OO$OO:apply", kwlist, &writes, &removes,
@@ -1019,9 +1019,10 @@ static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
 		return NULL;
 	if (!(txn = gsp_txn_begin(self->store)))
 		return NULL;
-	if (apply_writes(&cs, txn, writes) == 0 && apply_removes(&cs, removes) == 0)
-		result = gsp_fs_commit(self, txn, &cs, message, operation, "write to", NULL);
-	gsp_changeset_clear(&cs);
+	if ((cs = gsp_changeset_new()) && apply_writes(cs, txn, writes) == 0 &&
+	    apply_removes(cs, removes) == 0)
+		result = gsp_fs_commit(self, txn, cs, message, operation, "write to", NULL);
+	gs_changeset_free(cs);
 	gsp_txn_free(txn);
 	return result;
 }

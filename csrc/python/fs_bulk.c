@@ -155,13 +155,14 @@ static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 	PyObject *result = NULL;
 	int recursive = 0, dry_run = 0;
 	gs_filelist files = {0};
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	gs_txn *txn = NULL;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$ppO:remove", kwlist, &sources,
 					 &recursive, &dry_run, &message))
 		return NULL;
-	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)))
+	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)) ||
+	    !(cs = gsp_changeset_new()))
 		goto done;
 	if (files_of_sources(&files, txn, self, list, recursive) < 0)
 		goto done;
@@ -186,16 +187,16 @@ static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 		goto done;
 	}
 	for (size_t i = 0; i < files.count; i++)
-		if (gsp_changeset_remove(&cs, files.items[i].path) < 0)
+		if (gsp_stage_remove(cs, files.items[i].path) < 0)
 			goto done;
 	{
 		PyObject *op = PyUnicode_FromString("rm");
 		if (op)
-			result = gsp_fs_commit(self, txn, &cs, message, op, "batch on", report);
+			result = gsp_fs_commit(self, txn, cs, message, op, "batch on", report);
 		Py_XDECREF(op);
 	}
 done:
-	gsp_changeset_clear(&cs);
+	gs_changeset_free(cs);
 	gs_filelist_free(&files);
 	gsp_txn_free(txn);
 	Py_XDECREF(report);
@@ -394,7 +395,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	gs_source *srcs = NULL;
 	gs_filelist from = {0}, removed = {0};
 	gs_strlist to = {0};
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	gs_txn *txn = NULL;
 	char *dest = NULL, *repeat = NULL;
 	path_set dests = {0};
@@ -403,7 +404,8 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ppO:move", kwlist, &sources, &dest_obj,
 					 &recursive, &dry_run, &message))
 		return NULL;
-	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)))
+	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)) ||
+	    !(cs = gsp_changeset_new()))
 		goto done;
 	n = PyList_GET_SIZE(list);
 	if (!(srcs = calloc((size_t)n + 1, sizeof(*srcs)))) {
@@ -488,7 +490,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 		if (append_entry(found ? update : add, to.items[i], from.items[i].mode,
 				 from.items[i].path) < 0)
 			goto done;
-		if (gsp_changeset_write(&cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+		if (gsp_stage_write(cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
 			goto done;
 	}
 	for (size_t i = 0; i < removed.count; i++) {
@@ -497,7 +499,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 			continue;
 		if (append_entry(deleted, removed.items[i].path, removed.items[i].mode,
 				 removed.items[i].path) < 0 ||
-		    gsp_changeset_remove(&cs, removed.items[i].path) < 0)
+		    gsp_stage_remove(cs, removed.items[i].path) < 0)
 			goto done;
 	}
 	if (!(report = report_of(add, update, deleted)))
@@ -510,7 +512,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	{
 		PyObject *op = PyUnicode_FromString("mv");
 		if (op)
-			result = gsp_fs_commit(self, txn, &cs, message, op, "batch on", report);
+			result = gsp_fs_commit(self, txn, cs, message, op, "batch on", report);
 		Py_XDECREF(op);
 	}
 done:
@@ -523,7 +525,7 @@ done:
 	gs_filelist_free(&from);
 	gs_filelist_free(&removed);
 	gs_strlist_free(&to);
-	gsp_changeset_clear(&cs);
+	gs_changeset_free(cs);
 	gsp_txn_free(txn);
 	Py_XDECREF(report);
 	Py_XDECREF(add);
@@ -561,7 +563,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 	FSObject *from_fs;
 	gs_filelist from = {0}, existing = {0};
 	gs_strlist to = {0};
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	gs_txn *txn = NULL;
 	char *dest = NULL, *repeat = NULL;
 	path_set dests = {0};
@@ -576,8 +578,8 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		PyErr_SetString(PyExc_ValueError, "source must belong to the same repo as self");
 		return NULL;
 	}
-	if (!(empty = PyUnicode_FromString("")))
-		return NULL;
+	if (!(empty = PyUnicode_FromString("")) || !(cs = gsp_changeset_new()))
+		goto done;
 	if (!(list = source_list(sources ? sources : empty)) ||
 	    dest_arg(dest_obj ? dest_obj : empty, &dest) < 0 ||
 	    !(txn = gsp_txn_begin(self->store)))
@@ -609,15 +611,15 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		goto done;
 	for (size_t i = 0; i < from.count; i++)
 		if (!repeat[i] &&
-		    gsp_changeset_write(&cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+		    gsp_stage_write(cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
 			goto done;
 	for (size_t i = 0; i < existing.count; i++)
 		if (!path_set_has(&dests, existing.items[i].path) &&
-		    gsp_changeset_remove(&cs, existing.items[i].path) < 0)
+		    gsp_stage_remove(cs, existing.items[i].path) < 0)
 			goto done;
 	if (dry_run) {
 		PyObject *in_sync;
-		if (!(report = gsp_changes_report(self, txn, &cs)) ||
+		if (!(report = gsp_changes_report(self, txn, cs)) ||
 		    !(in_sync = PyObject_GetAttrString(report, "in_sync")))
 			goto done;
 		Py_SETREF(self->changes, PyObject_IsTrue(in_sync) ? Py_NewRef(Py_None)
@@ -629,7 +631,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 	{
 		PyObject *op = PyUnicode_FromString("cp");
 		if (op)
-			result = gsp_fs_commit(self, txn, &cs, message, op, "write to", NULL);
+			result = gsp_fs_commit(self, txn, cs, message, op, "write to", NULL);
 		Py_XDECREF(op);
 	}
 	/* Nothing changed: say so rather than keep an older report. */
@@ -642,7 +644,7 @@ done:
 	gs_filelist_free(&from);
 	gs_filelist_free(&existing);
 	gs_strlist_free(&to);
-	gsp_changeset_clear(&cs);
+	gs_changeset_free(cs);
 	gsp_txn_free(txn);
 	Py_XDECREF(report);
 	Py_XDECREF(list);

@@ -338,14 +338,15 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 	PyObject *seq = NULL, *errors = NULL, *result = NULL, *committed = NULL;
 	int ignore_errors = 0;
 	uint32_t mode_override;
-	gsp_changeset cs = {0};
+	gs_changeset *cs = NULL;
 	gs_txn *txn = NULL;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OOOp:_import_local", kwlist, &items,
 					 &removes, &message, &operation, &mode_obj, &ignore_errors) ||
 	    gsp_mode_arg(mode_obj, 0, &mode_override) < 0 ||
 	    !(seq = PySequence_Fast(items, "items must be a sequence")) ||
-	    !(errors = PyList_New(0)) || !(txn = gsp_txn_begin(self->store)))
+	    !(errors = PyList_New(0)) || !(txn = gsp_txn_begin(self->store)) ||
+	    !(cs = gsp_changeset_new()))
 		goto done;
 	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
 		local_item item;
@@ -359,7 +360,7 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 		GSP_CALL(status, item_blob(&id, &mode, &found, &cmp, txn, 1, self, &item,
 					   item.as_link ? 0 : mode_override));
 		if (status == 0) {
-			rc = gsp_changeset_write(&cs, item.repo_path, &id, mode);
+			rc = gsp_stage_write(cs, item.repo_path, &id, mode);
 		} else {
 			PyObject *pair;
 			gsp_raise();
@@ -383,7 +384,7 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 			char *path;
 			int rc = gsp_path_arg(PySequence_Fast_GET_ITEM(rseq, i), 0, &path);
 			if (rc == 0)
-				rc = gsp_changeset_remove(&cs, path);
+				rc = gsp_stage_remove(cs, path);
 			free(path);
 			if (rc < 0) {
 				Py_DECREF(rseq);
@@ -393,15 +394,15 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 		Py_DECREF(rseq);
 	}
 	/* Nothing staged: no commit, and no writability or staleness check. */
-	if (cs.nwrites == 0 && cs.nremoves == 0)
+	if (gs_changeset_count(cs) == 0)
 		committed = Py_NewRef(self);
 	else
-		committed = gsp_fs_commit(self, txn, &cs, message,
+		committed = gsp_fs_commit(self, txn, cs, message,
 					  operation == Py_None ? NULL : operation, "batch on", NULL);
 	if (committed)
 		result = PyTuple_Pack(2, committed, errors);
 done:
-	gsp_changeset_clear(&cs);
+	gs_changeset_free(cs);
 	gsp_txn_free(txn);
 	Py_XDECREF(committed);
 	Py_XDECREF(errors);

@@ -83,10 +83,10 @@ PyMODINIT_FUNC PyInit__core(void)
 {
 	static const char *const type_names[] = {
 		"FileType", "StatResult", "WalkEntry", "ReflogEntry", "Signature", "BlobOid",
-		"FileEntry", "ChangeReport", "WriteEntry", "format_commit_message", NULL};
+		"FileEntry", "ChangeError", "ChangeReport", "WriteEntry", "format_commit_message", NULL};
 	PyObject **type_slots[] = {
 		&gsp.FileType, &gsp.StatResult, &gsp.WalkEntry, &gsp.ReflogEntry,
-		&gsp.Signature, &gsp.BlobOid, &gsp.FileEntry, &gsp.ChangeReport,
+		&gsp.Signature, &gsp.BlobOid, &gsp.FileEntry, &gsp.ChangeError, &gsp.ChangeReport,
 		&gsp.WriteEntry, &gsp.format_commit_message};
 	static const char *const datetime_names[] = {"timezone", "timedelta", "datetime", NULL};
 	PyObject **datetime_slots[] = {&gsp.timezone, &gsp.timedelta, &gsp.datetime};

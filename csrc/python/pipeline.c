@@ -10,58 +10,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-void gsp_changeset_clear(gsp_changeset *cs)
+gs_changeset *gsp_changeset_new(void)
 {
-	for (size_t i = 0; i < cs->nwrites; i++)
-		free((char *)cs->writes[i].path);
-	for (size_t i = 0; i < cs->nremoves; i++)
-		free(cs->removes[i]);
-	free(cs->writes);
-	free(cs->removes);
-	memset(cs, 0, sizeof(*cs));
+	gs_changeset *cs;
+
+	if (gs_changeset_new(&cs) < 0) {
+		gsp_raise();
+		return NULL;
+	}
+	return cs;
 }
 
-int gsp_changeset_write(gsp_changeset *cs, const char *path, const git_oid *id, uint32_t mode)
+int gsp_stage_write(gs_changeset *cs, const char *path, const git_oid *id, uint32_t mode)
 {
-	gs_write *w;
-
-	if (cs->nwrites == cs->wcap) {
-		size_t cap = cs->wcap ? cs->wcap * 2 : 8;
-		gs_write *grown = realloc(cs->writes, cap * sizeof(*grown));
-		if (!grown)
-			goto nomem;
-		cs->writes = grown;
-		cs->wcap = cap;
+	if (gs_changeset_write(cs, path, id, mode) < 0) {
+		gsp_raise();
+		return -1;
 	}
-	w = &cs->writes[cs->nwrites];
-	if (!(w->path = strdup(path)))
-		goto nomem;
-	git_oid_cpy(&w->id, id);
-	w->mode = mode;
-	cs->nwrites++;
 	return 0;
-nomem:
-	PyErr_NoMemory();
-	return -1;
 }
 
-int gsp_changeset_remove(gsp_changeset *cs, const char *path)
+int gsp_stage_remove(gs_changeset *cs, const char *path)
 {
-	if (cs->nremoves == cs->rcap) {
-		size_t cap = cs->rcap ? cs->rcap * 2 : 8;
-		char **grown = realloc(cs->removes, cap * sizeof(*grown));
-		if (!grown)
-			goto nomem;
-		cs->removes = grown;
-		cs->rcap = cap;
+	if (gs_changeset_remove(cs, path) < 0) {
+		gsp_raise();
+		return -1;
 	}
-	if (!(cs->removes[cs->nremoves] = strdup(path)))
-		goto nomem;
-	cs->nremoves++;
 	return 0;
-nomem:
-	PyErr_NoMemory();
-	return -1;
 }
 
 int gsp_check_writable(FSObject *fs, const char *verb)
@@ -112,100 +87,69 @@ int gsp_mode_arg(PyObject *mode, uint32_t fallback, uint32_t *out)
 	return 0;
 }
 
-/* FileEntry(path, FileType(mode)) appended to report.<field>. */
-static int report_add(PyObject *report, const char *field, const char *path, uint32_t mode)
+/* One report item as a FileEntry(path, FileType(mode), source), or for
+ * errors and warnings a ChangeError(path, message). */
+static PyObject *report_item(const gs_report_item *item, int is_problem)
 {
-	PyObject *list = PyObject_GetAttrString(report, field), *type = NULL, *entry = NULL,
-		 *name = NULL;
-	int rc = -1;
+	PyObject *path = gsp_str(item->path), *second = NULL, *source = NULL, *result = NULL;
 
-	if (!list)
-		return -1;
-	if ((type = gsp_filetype(mode)) && (name = gsp_str(path)) &&
-	    (entry = PyObject_CallFunction(gsp.FileEntry, "OO", name, type)))
-		rc = PyList_Append(list, entry);
-	Py_XDECREF(entry);
-	Py_XDECREF(name);
-	Py_XDECREF(type);
-	Py_DECREF(list);
-	return rc;
-}
-
-typedef struct {
-	const char *path;
-	uint32_t mode;
-} deleted_file;
-
-static int compare_deleted(const void *a, const void *b)
-{
-	return strcmp(((const deleted_file *)a)->path, ((const deleted_file *)b)->path);
-}
-
-static PyObject *build_report(gsp_changeset *cs, gs_change *wc, gs_change *rc)
-{
-	PyObject *report = PyObject_CallNoArgs(gsp.ChangeReport);
-	deleted_file *deleted = NULL;
-	size_t ndeleted = 0;
-
-	if (!report)
+	if (!path)
 		return NULL;
-	for (size_t i = 0; i < cs->nwrites; i++) {
-		if (wc[i].kind == GS_CHANGE_NONE)
-			continue;
-		if (report_add(report, wc[i].kind == GS_CHANGE_ADD ? "add" : "update",
-			       cs->writes[i].path, wc[i].mode) < 0)
-			goto fail;
+	if (is_problem) {
+		if ((second = gsp_str(item->message ? item->message : "")))
+			result = PyObject_CallFunctionObjArgs(gsp.ChangeError, path, second, NULL);
+	} else if ((second = gsp_filetype(item->mode)) &&
+		   (source = item->source ? gsp_str(item->source) : Py_NewRef(Py_None))) {
+		result = PyObject_CallFunctionObjArgs(gsp.FileEntry, path, second, source, NULL);
 	}
-	/* Deletes in path order, so reports do not depend on argument order. */
-	deleted = malloc((cs->nremoves ? cs->nremoves : 1) * sizeof(*deleted));
-	if (!deleted) {
-		PyErr_NoMemory();
-		goto fail;
-	}
-	for (size_t i = 0; i < cs->nremoves; i++)
-		if (rc[i].kind == GS_CHANGE_DELETE)
-			deleted[ndeleted++] = (deleted_file){cs->removes[i], rc[i].mode};
-	if (ndeleted > 1)
-		qsort(deleted, ndeleted, sizeof(*deleted), compare_deleted);
-	for (size_t i = 0; i < ndeleted; i++)
-		if (report_add(report, "delete", deleted[i].path, deleted[i].mode) < 0)
-			goto fail;
-	free(deleted);
-	return report;
-fail:
-	free(deleted);
-	Py_DECREF(report);
-	return NULL;
+	Py_XDECREF(source);
+	Py_XDECREF(second);
+	Py_DECREF(path);
+	return result;
 }
 
-PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, gsp_changeset *cs)
+PyObject *gsp_report_new(const gs_report *r)
 {
-	gs_change *wc = calloc(cs->nwrites + 1, sizeof(*wc));
-	gs_change *rc = calloc(cs->nremoves + 1, sizeof(*rc));
-	PyObject *report = NULL;
+	static const char *const fields[GS_REPORT_KINDS] = {
+		[GS_REPORT_ADD] = "add", [GS_REPORT_UPDATE] = "update",
+		[GS_REPORT_DELETE] = "delete", [GS_REPORT_ERROR] = "errors",
+		[GS_REPORT_WARNING] = "warnings"};
+	PyObject *report = PyObject_CallNoArgs(gsp.ChangeReport);
+
+	for (int k = 0; report && k < GS_REPORT_KINDS; k++) {
+		const gs_report_list *list = &r->lists[k];
+		PyObject *target = list->count ? PyObject_GetAttrString(report, fields[k]) : NULL;
+		int failed = list->count && !target;
+
+		for (size_t i = 0; !failed && i < list->count; i++) {
+			PyObject *item = report_item(&list->items[i], k >= GS_REPORT_ERROR);
+			failed = !item || PyList_Append(target, item) < 0;
+			Py_XDECREF(item);
+		}
+		Py_XDECREF(target);
+		if (failed)
+			Py_CLEAR(report);
+	}
+	return report;
+}
+
+PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs)
+{
+	gs_report report;
+	PyObject *result;
 	int status;
 
-	if (!wc || !rc) {
-		PyErr_NoMemory();
-		goto done;
-	}
-	GSP_CALL(status, gs_changes_classify(wc, rc, txn, &fs->info.tree, cs->writes,
-					     cs->nwrites, (const char *const *)cs->removes,
-					     cs->nremoves));
+	GSP_CALL(status, gs_changeset_report(&report, txn, &fs->info.tree, cs));
 	if (status < 0)
-		gsp_raise();
-	else
-		report = build_report(cs, wc, rc);
-done:
-	free(wc);
-	free(rc);
-	return report;
+		return gsp_raise();
+	result = gsp_report_new(&report);
+	gs_report_free(&report);
+	return result;
 }
 
-PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *message,
+PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObject *message,
 			PyObject *operation, const char *verb, PyObject *changes)
 {
-	gs_change *wc = NULL, *rc = NULL;
 	PyObject *report = NULL, *text = NULL, *encoded = NULL, *result = NULL;
 	const char *branch, *msg;
 	git_oid tree, commit;
@@ -214,20 +158,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 
 	if (gsp_check_writable(fs, verb) < 0)
 		return NULL;
-	wc = calloc(cs->nwrites + 1, sizeof(*wc));
-	rc = calloc(cs->nremoves + 1, sizeof(*rc));
-	if (!wc || !rc) {
-		PyErr_NoMemory();
-		goto done;
-	}
-	GSP_CALL(status, gs_changes_classify(wc, rc, txn, &fs->info.tree, cs->writes,
-					     cs->nwrites, (const char *const *)cs->removes,
-					     cs->nremoves));
-	if (status < 0) {
-		gsp_raise();
-		goto done;
-	}
-	if (!(report = build_report(cs, wc, rc)))
+	if (!(report = gsp_changes_report(fs, txn, cs)))
 		goto done;
 	text = PyObject_CallFunctionObjArgs(gsp.format_commit_message, report,
 					    message ? message : Py_None,
@@ -238,22 +169,17 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, gsp_changeset *cs, PyObject *
 		PyErr_SetString(PyExc_TypeError, "commit message must be str");
 		goto done;
 	}
-	{
-		/* Paths that are not UTF-8 reach the message surrogate-escaped. */
-		if (!(encoded = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape")) ||
-		    !(branch = PyUnicode_AsUTF8(fs->ref_name)))
-			goto done;
-		msg = PyBytes_AS_STRING(encoded);
-		if ((size_t)PyBytes_GET_SIZE(encoded) != strlen(msg)) {
-			PyErr_SetString(PyExc_ValueError, "commit message must not contain NUL");
-			goto done;
-		}
+	/* Paths that are not UTF-8 reach the message surrogate-escaped. */
+	if (!(encoded = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape")) ||
+	    !(branch = PyUnicode_AsUTF8(fs->ref_name)))
+		goto done;
+	msg = PyBytes_AS_STRING(encoded);
+	if ((size_t)PyBytes_GET_SIZE(encoded) != strlen(msg)) {
+		PyErr_SetString(PyExc_ValueError, "commit message must not contain NUL");
+		goto done;
 	}
-	GSP_CALL(status, gs_tree_apply(&tree, txn, &fs->info.tree, cs->writes, cs->nwrites,
-				       (const char *const *)cs->removes, cs->nremoves));
-	if (status == 0)
-		GSP_CALL(status, gs_branch_commit(&commit, &when, &noop, txn, branch, &fs->info.id,
-						  &fs->info.tree, &tree, msg));
+	GSP_CALL(status, gs_changeset_commit(&commit, &tree, &when, &noop, txn, branch,
+					     &fs->info.id, &fs->info.tree, cs, msg));
 	if (status < 0) {
 		gsp_raise();
 		goto done;
@@ -269,8 +195,6 @@ done:
 	Py_XDECREF(encoded);
 	Py_XDECREF(text);
 	Py_XDECREF(report);
-	free(wc);
-	free(rc);
 	return result;
 }
 
