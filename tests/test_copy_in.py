@@ -1711,3 +1711,72 @@ class TestReport:
         assert all(isinstance(e.type, FileType) for e in report.add + report.update
                    + report.delete)
         assert env.fs.changes is None         # a fresh snapshot of the branch
+
+
+# ---------------------------------------------------------------------------
+# Deep local trees: walked without recursion; past the walk's depth limit
+# (one open directory per level) the deeper directory is a clear error
+# ---------------------------------------------------------------------------
+
+WALK_LIMIT = 256
+
+
+def make_chain(root: Path, depth: int, leaf: str) -> None:
+    """root/d/d/.../d (depth levels) with an empty file `leaf` at the
+    bottom, made through directory fds: the path outgrows PATH_MAX."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            below = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+        os.close(os.open(leaf, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    finally:
+        os.close(fd)
+
+
+def remove_chain(root: Path, leaf: str) -> None:
+    """Undo make_chain a level at a time from the top (no recursion, no
+    long paths): d/d moves up, the emptied d goes."""
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        while True:
+            try:
+                os.rename("d/d", "up", src_dir_fd=fd, dst_dir_fd=fd)
+            except FileNotFoundError:
+                break
+            os.rmdir("d", dir_fd=fd)
+            os.rename("up", "d", src_dir_fd=fd, dst_dir_fd=fd)
+        os.unlink("d/" + leaf, dir_fd=fd)
+        os.rmdir("d", dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+class TestDeepTree:
+    def test_deep_tree_within_the_limit_is_copied(self, env):
+        src = env.tree("src", {"a.txt": "a"})
+        make_chain(src, WALK_LIMIT - 1, "leaf.txt")
+        try:
+            env.fs.copy_in(str(src) + "/", "dest")
+        finally:
+            remove_chain(src, "leaf.txt")
+        assert set(env.files()) == {"dest/a.txt", "dest/" + "d/" * (WALK_LIMIT - 1) + "leaf.txt"}
+
+    @pytest.mark.parametrize("delete", [False, True])
+    def test_too_deep_is_a_clear_error(self, env, delete):
+        src = env.tree("src", {"a.txt": "a"})
+        make_chain(src, 5000, "leaf.txt")
+        too_deep = str(src) + "/d" * WALK_LIMIT
+        message = f"Directory nested more than {WALK_LIMIT} deep: {too_deep}"
+        try:
+            with pytest.raises(OSError) as info:
+                env.fs.copy_in(str(src) + "/", "dest", delete=delete)
+            assert str(info.value) == message
+            assert env.tip() == env.initial
+            new = env.fs.copy_in(str(src) + "/", "dest", delete=delete, ignore_errors=True)
+        finally:
+            remove_chain(src, "leaf.txt")
+        assert new.changes.errors == [ChangeError(too_deep, message)]
+        assert set(env.files()) == {"dest/a.txt"}

@@ -395,12 +395,35 @@ static int chunk_add(hash_chunk **chunk, hash_pool *pool, int dirfd, const char 
 /* ------------------------------------------------------------------ */
 /* The walk                                                            */
 
-/* The directories being walked, root first: a followed symlink that
- * leads back to one of them would loop, anything else is walked. */
+/*
+ * The walk keeps its own stack of open directories instead of recursing,
+ * so a deep tree costs heap, not C stack.  Each level holds an open
+ * directory, so the depth is bounded: a directory nested deeper is a
+ * problem entry of its own, like one that cannot be read.
+ */
+#define WALK_MAX_DEPTH 256
+
+/* A directory's entries: each name follows a byte saying what readdir
+ * knew it as ('f' regular file, 'd' directory, '?' to be stat'ed). */
 typedef struct {
-	dev_t dev;
+	gs_buf names;
+	size_t *at;      /* where each entry starts, in walk order */
+	size_t count;
+} dir_listing;
+
+/* One directory being walked. */
+typedef struct {
+	DIR *dir;
+	int fd;
+	char *path;          /* the directory itself, for messages */
+	dir_listing listing;
+	size_t next;         /* the next entry of listing to look at */
+	gs_buf abs, rel;     /* the directory and a separator: children's names go after */
+	size_t abs_len, rel_len;
+	hash_chunk *chunk;   /* files of this directory waiting to be hashed */
+	dev_t dev;           /* a followed symlink leading back here would loop */
 	ino_t ino;
-} dir_id;
+} walk_frame;
 
 typedef struct {
 	gs_local_list *out;
@@ -409,8 +432,8 @@ typedef struct {
 	int follow;
 	int lazy;           /* regular files: type from readdir, stat left to the caller */
 	hash_pool *pool;    /* NULL: nothing is hashed during the walk */
-	dir_id chain[256];
-	size_t depth;
+	walk_frame *frames; /* the directories being walked, root first */
+	size_t depth, cap;
 } walk_ctx;
 
 static int excluded(int *out, walk_ctx *ctx, const char *rel, int is_dir)
@@ -422,7 +445,7 @@ static int excluded(int *out, walk_ctx *ctx, const char *rel, int is_dir)
 static int on_chain(const walk_ctx *ctx, const struct stat *st)
 {
 	for (size_t i = 0; i < ctx->depth; i++)
-		if (ctx->chain[i].dev == st->st_dev && ctx->chain[i].ino == st->st_ino)
+		if (ctx->frames[i].dev == st->st_dev && ctx->frames[i].ino == st->st_ino)
 			return 1;
 	return 0;
 }
@@ -457,15 +480,16 @@ static const char *child_path(gs_buf *buf, size_t prefix_len, const char *name, 
 	return gs_buf_put(buf, name, len) < 0 ? NULL : buf->data;
 }
 
-static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struct stat *self);
-
-/* One directory entry (`name` in the open directory dirfd): `st` is its lstat. */
-static int walk_entry(walk_ctx *ctx, int dirfd, const char *name, const char *abs,
-		      const char *rel, struct stat *st)
+/* One directory entry (`name` in the open directory dirfd): `st` is its
+ * lstat.  *descend = 1 when it is a directory to walk; `st` then holds
+ * the directory's own stat. */
+static int walk_entry(int *descend, walk_ctx *ctx, int dirfd, const char *name, const char *rel,
+		      struct stat *st)
 {
 	struct stat target;
 	int skip, is_dir;
 
+	*descend = 0;
 	if (S_ISLNK(st->st_mode)) {
 		int resolves = fstatat(dirfd, name, &target, 0) == 0;
 		is_dir = resolves && S_ISDIR(target.st_mode);
@@ -477,17 +501,21 @@ static int walk_entry(walk_ctx *ctx, int dirfd, const char *name, const char *ab
 			return local_push(ctx->out, rel, GS_LOCAL_LINK, 0, 0, 0);
 		if (!resolves)  /* reading it will say why */
 			return local_push(ctx->out, rel, GS_LOCAL_FILE, 0, 0, 0);
-		if (is_dir)
-			return on_chain(ctx, &target) ? 0 : walk_dir(ctx, abs, rel, &target);
-		st = &target;
+		*st = target;
+		if (is_dir) {
+			*descend = !on_chain(ctx, st);
+			return 0;
+		}
 	} else {
 		is_dir = S_ISDIR(st->st_mode);
 		if (excluded(&skip, ctx, rel, is_dir) < 0)
 			return -1;
 		if (skip)
 			return 0;
-		if (is_dir)
-			return walk_dir(ctx, abs, rel, st);
+		if (is_dir) {
+			*descend = 1;
+			return 0;
+		}
 	}
 	return local_push(ctx->out, rel, S_ISREG(st->st_mode) ? GS_LOCAL_FILE : GS_LOCAL_SPECIAL,
 			  (st->st_mode & 0111) != 0, (int64_t)st->st_mtime, 0);
@@ -509,14 +537,6 @@ static int walk_lazy_file(walk_ctx *ctx, hash_chunk **chunk, int dirfd, const ch
 		return 0;
 	return chunk_add(chunk, ctx->pool, dirfd, abs, ctx->out->count - 1, name, name_len);
 }
-
-/* A directory's entries: each name follows a byte saying what readdir
- * knew it as ('f' regular file, 'd' directory, '?' to be stat'ed). */
-typedef struct {
-	gs_buf names;
-	size_t *at;      /* where each entry starts, in walk order */
-	size_t count;
-} dir_listing;
 
 /* Order of names as paths: a directory's name is followed by '/' in its
  * children's paths, so walking in this order lists paths sorted. */
@@ -563,86 +583,124 @@ static int list_dir(dir_listing *out, DIR *dir)
 	return 0;
 }
 
-static int walk_dir(walk_ctx *ctx, const char *abs, const char *rel, const struct stat *self)
+static void frame_clear(walk_frame *f)
 {
-	dir_listing listing = {0};
-	gs_buf child_abs = {0}, child_rel = {0};
-	hash_chunk *chunk = NULL;
-	DIR *dir = NULL;
-	size_t abs_len, rel_len;
-	int fd, rc = -1, err;
+	chunk_free(f->chunk);
+	if (f->dir)
+		closedir(f->dir);
+	free(f->path);
+	gs_buf_free(&f->listing.names);
+	free(f->listing.at);
+	gs_buf_free(&f->abs);
+	gs_buf_free(&f->rel);
+	memset(f, 0, sizeof(*f));
+}
 
-	if (ctx->depth == sizeof(ctx->chain) / sizeof(ctx->chain[0]))
-		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, ELOOP);
+/* A directory that is not walked: a problem entry saying why. */
+static int push_baddir(walk_ctx *ctx, const char *rel, int err, const char *abs)
+{
+	gs_local_entry *e;
+
+	if (local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err) < 0)
+		return -1;
+	if (err)
+		return 0;
+	e = &ctx->out->items[ctx->out->count - 1];
+	if (!(e->message = malloc(strlen(abs) + 64)))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	sprintf(e->message, "Directory nested more than %d deep: %s", WALK_MAX_DEPTH, abs);
+	return 0;
+}
+
+/* Open the directory abs (rel below the walk root; `self` is its stat) as
+ * the innermost level of the walk, or list it as a problem. */
+static int walk_enter(walk_ctx *ctx, const char *abs, const char *rel, const struct stat *self)
+{
+	walk_frame *f;
+	int fd, err;
+
+	if (ctx->depth == WALK_MAX_DEPTH)
+		return push_baddir(ctx, rel, 0, abs);
+	if (ctx->depth == ctx->cap) {
+		size_t cap = ctx->cap ? ctx->cap * 2 : 16;
+		walk_frame *grown = realloc(ctx->frames, cap * sizeof(*grown));
+		if (!grown)
+			return gs_error_set_os(ENOMEM, "out of memory");
+		ctx->frames = grown;
+		ctx->cap = cap;
+	}
+	f = &ctx->frames[ctx->depth];
+	memset(f, 0, sizeof(*f));
 	if ((fd = open(abs, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, errno);
-	if (!(dir = fdopendir(fd))) {
+		return push_baddir(ctx, rel, errno, abs);
+	if (!(f->dir = fdopendir(fd))) {
 		err = errno;
 		close(fd);
-		return local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err);
+		return push_baddir(ctx, rel, err, abs);
 	}
-	if ((err = list_dir(&listing, dir)) != 0) {
-		if (err > 0)
-			rc = local_push(ctx->out, rel, GS_LOCAL_BADDIR, 0, 0, err);
-		goto done;
+	f->fd = fd;
+	if ((err = list_dir(&f->listing, f->dir)) != 0) {
+		frame_clear(f);
+		return err > 0 ? push_baddir(ctx, rel, err, abs) : -1;
+	}
+	if (!(f->path = strdup(abs))) {
+		frame_clear(f);
+		return gs_error_set_os(ENOMEM, "out of memory");
 	}
 	if ((ctx->filtering && gs_exclude_walk_enter_directory(&ctx->exclude, abs, rel) < 0) ||
-	    child_prefix(&child_abs, abs) < 0 || child_prefix(&child_rel, rel) < 0)
-		goto done;
-	abs_len = child_abs.size;
-	rel_len = child_rel.size;
-	ctx->chain[ctx->depth].dev = self->st_dev;
-	ctx->chain[ctx->depth].ino = self->st_ino;
+	    child_prefix(&f->abs, abs) < 0 || child_prefix(&f->rel, rel) < 0) {
+		frame_clear(f);
+		return -1;
+	}
+	f->abs_len = f->abs.size;
+	f->rel_len = f->rel.size;
+	f->dev = self->st_dev;
+	f->ino = self->st_ino;
 	ctx->depth++;
-	for (size_t i = 0; i < listing.count; i++) {
-		const char *entry = listing.names.data + listing.at[i];
-		int regular = entry[0] == 'f';
-		const char *name = entry + 1;
-		size_t name_len = strlen(name);
-		struct stat st;
-		int failed;
+	return 0;
+}
 
-		if (!child_path(&child_rel, rel_len, name, name_len)) {
-			failed = 1;
-		} else if (regular && ctx->lazy) {
-			failed = walk_lazy_file(ctx, &chunk, fd, abs, child_rel.data, name,
-						name_len) < 0;
-		} else if (!child_path(&child_abs, abs_len, name, name_len)) {
-			failed = 1;
-		} else if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			failed = 0;  /* gone since readdir */
-		} else {
-			/* A chunk holds an fd: none waits while a subdirectory is walked. */
-			if (chunk && (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
-				failed = pool_submit(ctx->pool, chunk) < 0;
-				chunk = NULL;
-				if (failed) {
-					ctx->depth--;
-					goto done;
-				}
-			}
-			failed = walk_entry(ctx, fd, name, child_abs.data, child_rel.data, &st) < 0;
-		}
-		if (failed) {
-			ctx->depth--;
-			goto done;
-		}
+/* Leave the innermost directory, handing its last files to the hashers. */
+static int walk_leave(walk_ctx *ctx)
+{
+	walk_frame *f = &ctx->frames[--ctx->depth];
+	hash_chunk *chunk = f->chunk;
+
+	f->chunk = NULL;
+	frame_clear(f);
+	return chunk ? pool_submit(ctx->pool, chunk) : 0;
+}
+
+/* The next entry of the innermost directory. */
+static int walk_step(walk_ctx *ctx)
+{
+	walk_frame *f = &ctx->frames[ctx->depth - 1];
+	const char *entry = f->listing.names.data + f->listing.at[f->next++];
+	const char *name = entry + 1;
+	size_t name_len = strlen(name);
+	struct stat st;
+	int descend;
+
+	if (!child_path(&f->rel, f->rel_len, name, name_len))
+		return -1;
+	if (entry[0] == 'f' && ctx->lazy)
+		return walk_lazy_file(ctx, &f->chunk, f->fd, f->path, f->rel.data, name, name_len);
+	if (!child_path(&f->abs, f->abs_len, name, name_len))
+		return -1;
+	if (fstatat(f->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;   /* gone since readdir */
+	/* A chunk holds an fd: none waits while a subdirectory is walked. */
+	if (f->chunk && (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
+		hash_chunk *chunk = f->chunk;
+		f->chunk = NULL;
+		if (pool_submit(ctx->pool, chunk) < 0)
+			return -1;
 	}
-	ctx->depth--;
-	rc = 0;
-	if (chunk) {
-		rc = pool_submit(ctx->pool, chunk);
-		chunk = NULL;
-	}
-done:
-	chunk_free(chunk);
-	if (dir)
-		closedir(dir);
-	gs_buf_free(&listing.names);
-	free(listing.at);
-	gs_buf_free(&child_abs);
-	gs_buf_free(&child_rel);
-	return rc;
+	if (walk_entry(&descend, ctx, f->fd, name, f->rel.data, &st) < 0)
+		return -1;
+	/* The child's paths live in f's buffers, which stay put when the
+	 * stack of frames grows. */
+	return descend ? walk_enter(ctx, f->abs.data, f->rel.data, &st) : 0;
 }
 
 static int compare_local(const void *a, const void *b)
@@ -660,6 +718,31 @@ static void sort_unless_sorted(void *items, size_t count, size_t size,
 			qsort(items, count, size, compare);
 			return;
 		}
+	}
+}
+
+static int compare_claims(const void *a, const void *b)
+{
+	const gs_claim *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+void gs_claims_settle(gs_claim *claims, size_t count)
+{
+	const char *kept = NULL;
+
+	sort_unless_sorted(claims, count, sizeof(*claims), compare_claims);
+	for (size_t i = 0; i < count; i++) {
+		gs_claim *c = &claims[i];
+		c->repeat = 0;
+		if (!c->contends)
+			continue;
+		if (kept && strcmp(kept, c->path) == 0)
+			c->repeat = 1;
+		else
+			kept = c->path;
 	}
 }
 
@@ -687,7 +770,14 @@ static int walk_local(gs_local_list *out, const char *root, const gs_exclude *fi
 	if (stat(root, &st) < 0)
 		rc = local_push(out, "", GS_LOCAL_BADDIR, 0, 0, errno);
 	else
-		rc = walk_dir(&ctx, root, "", &st);
+		rc = walk_enter(&ctx, root, "", &st);
+	while (rc == 0 && ctx.depth > 0) {
+		walk_frame *f = &ctx.frames[ctx.depth - 1];
+		rc = f->next < f->listing.count ? walk_step(&ctx) : walk_leave(&ctx);
+	}
+	while (ctx.depth > 0)
+		frame_clear(&ctx.frames[--ctx.depth]);
+	free(ctx.frames);
 	gs_exclude_walk_end(&ctx.exclude);
 	if (ctx.pool)
 		pool_finish(ctx.pool, rc < 0 ? NULL : out);
@@ -796,19 +886,6 @@ static void fill_stat(gs_local_entry *e)
 	}
 	e->exec = (st.st_mode & 0111) != 0;
 	e->mtime = (int64_t)st.st_mtime;
-}
-
-/* Entries in rel order, the earlier source first among equal rels. */
-typedef struct {
-	gs_local_entry *entry;
-	size_t seq;
-} ordered_entry;
-
-static int compare_ordered(const void *a, const void *b)
-{
-	const ordered_entry *x = a, *y = b;
-	int c = strcmp(x->entry->rel, y->entry->rel);
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 /* One file on both sides, to be compared by a worker. */
@@ -963,10 +1040,9 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 {
 	gs_local_list all = {0};
 	gs_filelist stored = {0};
-	ordered_entry *order = NULL;
+	gs_claim *order = NULL;
 	comparison *both = NULL;
 	char *matched = NULL;
-	const char *prev = NULL;   /* rel of the last entry kept */
 	size_t nboth = 0, s = 0;
 	int rc = -1;
 
@@ -987,24 +1063,21 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
-	/* Sources were appended in order, so the index is the sequence; one
-	 * source comes sorted from its walk. */
+	/* Sources were appended in order, so the index is the sequence.  A
+	 * directory that could not be read claims nothing. */
 	for (size_t i = 0; i < all.count; i++)
-		order[i] = (ordered_entry){&all.items[i], i};
-	if (nsources > 1 && all.count > 1)
-		qsort(order, all.count, sizeof(*order), compare_ordered);
+		order[i] = (gs_claim){all.items[i].rel, i, all.items[i].kind != GS_LOCAL_BADDIR, 0};
+	gs_claims_settle(order, all.count);
 	for (size_t i = 0; i < all.count; i++) {
-		gs_local_entry *e = order[i].entry;
+		gs_local_entry *e = &all.items[order[i].seq];
 		const char *rel = e->rel;   /* the string outlives a move */
 		int c = 1;
 
-		if (e->kind != GS_LOCAL_BADDIR && prev && strcmp(prev, rel) == 0) {
+		if (order[i].repeat) {
 			if (local_move(&out->overlaps, e) < 0)
 				goto done;
 			continue;
 		}
-		if (e->kind != GS_LOCAL_BADDIR)
-			prev = rel;
 		while (s < stored.count && (c = strcmp(stored.items[s].path, rel)) < 0)
 			s++;
 		if (s < stored.count && c == 0)

@@ -30,7 +30,8 @@ typedef enum {
 	GS_ERR_KEY,        /* a missing key (ref, object id) */
 	GS_ERR_GIT,        /* libgit2 failed, or the repository is corrupt */
 	GS_ERR_OS,         /* a system call failed; see os_errno */
-	GS_ERR_NOMEM
+	GS_ERR_NOMEM,
+	GS_ERR_FAILED      /* every item of an operation that goes on past failures failed */
 } gs_error_t;
 
 typedef struct {
@@ -912,5 +913,57 @@ void gs_export_clear(gs_export *ex);
  * export wrote, is GS_ERR_INVALID.
  */
 int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t mode);
+
+/* ------------------------------------------------------------------ */
+/* Copies between the disk and a snapshot (sync.c)                     */
+
+typedef struct {
+	int dry_run;             /* plan and report only */
+	int follow_symlinks;     /* in: store what symlinks point at, walk linked directories */
+	int ignore_existing;     /* leave paths the receiving side has alone */
+	int delete;              /* make the destination match the sources */
+	int ignore_errors;       /* a file that fails is a report error, not a failure */
+	int checksum;            /* with delete: compare content; 0: trust mtimes */
+	const gs_exclude *filter;    /* in: applied while walking (NULL: none) */
+	uint32_t mode_override;  /* in: the mode of every file that is not a link (0: none) */
+	int64_t since;           /* the snapshot's commit time: files are written out
+				  * with it and, without checksum, a file not modified
+				  * after it counts as unchanged */
+} gs_copy_opts;
+
+/*
+ * Copy local files into the tree `root` below the directory `dest`
+ * (normalised, "" for the root).  Sources follow rsync: "dir" lands as
+ * dest/dir, "dir/" gives its contents, "base/./rest" keeps rest; a
+ * missing source is GS_ERR_NOTFOUND "Local file not found: ...".  The
+ * writes and removals to commit go to `cs`, their blobs into `txn`
+ * (nothing for a dry run); `report` lists adds and updates (relative to
+ * dest, with the local path), deletes, per-file errors (with
+ * ignore_errors) and warnings (overlapping sources: the first one wins).
+ * With ignore_errors, nothing but failures is GS_ERR_FAILED "All files
+ * failed to copy: [...]".
+ */
+int gs_copy_in(gs_report *report, gs_changeset *cs, gs_txn *txn, const git_oid *root,
+	       const char *const *sources, size_t nsources, const char *dest,
+	       const gs_copy_opts *opts);
+/* Make dest equal to the local directory `local` (gs_copy_in of "local/"
+ * with delete); a local path that does not exist counts as an empty
+ * directory (a file at dest included). */
+int gs_sync_in(gs_report *report, gs_changeset *cs, gs_txn *txn, const git_oid *root,
+	       const char *local, const char *dest, const gs_copy_opts *opts);
+/*
+ * Copy files of the tree `root` to the local directory `dest` (the
+ * sources as gs_source_resolve reads them), never writing outside it;
+ * with delete, local files the sources lack are removed and empty
+ * directories below dest pruned.  Errors and the report as gs_copy_in.
+ */
+int gs_copy_out(gs_report *report, gs_store *store, const git_oid *root,
+		const char *const *sources, size_t nsources, const char *dest,
+		const gs_copy_opts *opts);
+/* Make the local directory dest equal to the repository directory
+ * `path` (gs_copy_out of "path/" with delete); a path that is missing or
+ * a file counts as an empty directory. */
+int gs_sync_out(gs_report *report, gs_store *store, const git_oid *root, const char *path,
+		const char *dest, const gs_copy_opts *opts);
 
 #endif

@@ -79,4 +79,31 @@ int gs_close_read_only(int fd, const char *path);
 /* Create the parent directories of `path` (which is below the gitdir). */
 int gs_mkdir_parents(const char *path);
 
+/* A source spec split by its syntax (source.c), for repository and local
+ * sources alike: "base/./rest" is a pivot (rest is kept below the
+ * destination), a trailing '/' asks for a directory's contents, anything
+ * else is a plain path.  The trailing '/' is dropped from what it ends. */
+typedef struct {
+	int pivot;
+	int contents;
+	char *base;      /* pivot: what precedes "/./"; else the whole path */
+	char *rest;      /* pivot: what follows it; else "" */
+	char *prefix;    /* rest up to its last '/' ("" without one) */
+} gs_source_spec;
+
+int gs_source_split(gs_source_spec *out, const char *spec);
+void gs_source_spec_clear(gs_source_spec *s);
+
+/* Where the items of several sources land (copy.c): the first source
+ * wins a path, the items of later sources that land there are repeats. */
+typedef struct {
+	const char *path;   /* where the item lands */
+	size_t seq;         /* its place in source order */
+	int contends;       /* 0: it neither takes a path nor repeats one */
+	int repeat;         /* set by gs_claims_settle */
+} gs_claim;
+
+/* Sort claims by path (source order among equal paths) and mark repeats. */
+void gs_claims_settle(gs_claim *claims, size_t count);
+
 #endif

@@ -39,14 +39,58 @@ void gs_source_clear(gs_source *src)
 	memset(src, 0, sizeof(*src));
 }
 
+int gs_source_split(gs_source_spec *out, const char *spec)
+{
+	const char *pivot = strstr(spec, "/./");
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	out->pivot = pivot && pivot != spec;
+	if (out->pivot) {
+		out->base = strndup(spec, (size_t)(pivot - spec));
+		out->rest = strdup(pivot + 3);
+	} else {
+		out->base = strdup(spec);
+		out->rest = strdup("");
+	}
+	if (!out->base || !out->rest) {
+		gs_source_spec_clear(out);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	{
+		/* The trailing '/' asks for the contents; the name is without it. */
+		char *named = out->pivot ? out->rest : out->base;
+		len = strlen(named);
+		out->contents = len > 0 && named[len - 1] == '/';
+		while (len > 0 && named[len - 1] == '/')
+			named[--len] = '\0';
+	}
+	{
+		char *slash = strrchr(out->rest, '/');
+		out->prefix = slash ? strndup(out->rest, (size_t)(slash - out->rest)) : strdup("");
+	}
+	if (!out->prefix) {
+		gs_source_spec_clear(out);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+void gs_source_spec_clear(gs_source_spec *s)
+{
+	free(s->base);
+	free(s->rest);
+	free(s->prefix);
+	memset(s, 0, sizeof(*s));
+}
+
 int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		      const char *spec)
 {
-	char *mapped = strdup(spec), *joined = NULL, *rest = NULL;
-	const char *pivot;
+	gs_source_spec split = {0};
+	char *mapped = strdup(spec), *joined = NULL;
 	gs_entry entry;
-	size_t len;
-	int contents, found, rc = -1;
+	int found, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (!mapped)
@@ -56,92 +100,53 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 	for (char *c = mapped; *c; c++)
 		if (*c == '\\')
 			*c = '/';
-	pivot = strstr(mapped, "/./");
-	if (pivot && pivot != mapped) {
-		spec = mapped;
-		/* base/./rest: rest decides mode and the kept prefix. */
-		size_t base_len = (size_t)(pivot - spec);
-		rest = strdup(pivot + 3);
-		if (!rest) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
-		len = strlen(rest);
-		contents = len > 0 && rest[len - 1] == '/';
-		while (len > 0 && rest[len - 1] == '/')
-			rest[--len] = '\0';
-		if (!(joined = malloc(base_len + len + 2))) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
-		memcpy(joined, spec, base_len);
-		joined[base_len] = '\0';
-		if (len) {
-			strcat(joined, "/");
-			strcat(joined, rest);
-		}
-		if (normalize_or_root(&out->path, joined) < 0)
-			goto done;
-		if ((found = lookup(&entry, repo, root, out->path)) < 0)
-			goto done;
-		if (!found) {
-			gs_error_set(GS_ERR_NOTFOUND, "File not found in repo: %s", out->path);
-			goto done;
-		}
-		if (entry.mode == GS_MODE_TREE) {
-			out->mode = contents ? GS_SRC_CONTENTS : GS_SRC_DIR;
-		} else if (contents) {
-			gs_error_set(GS_ERR_NOTDIR, "Not a directory in repo: %s", out->path);
-			goto done;
-		} else {
-			out->mode = GS_SRC_FILE;
-		}
-		{
-			char *slash = strrchr(rest, '/');
-			out->prefix = slash ? strndup(rest, (size_t)(slash - rest)) : strdup("");
-		}
-		if (!out->prefix) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
-		out->entry = entry;
-		rc = 0;
+	if (gs_source_split(&split, mapped) < 0)
 		goto done;
+	if (!split.pivot) {
+		gs_source_spec_clear(&split);
+		if (gs_source_split(&split, spec) < 0)
+			goto done;
 	}
-	len = strlen(spec);
-	if (!(out->prefix = strdup(""))) {
-		gs_error_set_os(ENOMEM, "out of memory");
+	if (split.pivot && *split.rest) {
+		size_t base_len = strlen(split.base), rest_len = strlen(split.rest);
+		if (!(joined = malloc(base_len + rest_len + 2))) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		memcpy(joined, split.base, base_len);
+		joined[base_len] = '/';
+		memcpy(joined + base_len + 1, split.rest, rest_len + 1);
+	}
+	if (normalize_or_root(&out->path, joined ? joined : split.base) < 0 ||
+	    (found = lookup(&entry, repo, root, out->path)) < 0)
 		goto done;
-	}
-	if (len > 0 && spec[len - 1] == '/') {
-		if (normalize_or_root(&out->path, spec) < 0)
-			goto done;
-		if ((found = lookup(&entry, repo, root, out->path)) < 0)
-			goto done;
+	if (!split.pivot && split.contents) {
 		if (!found || entry.mode != GS_MODE_TREE) {
 			gs_error_set(GS_ERR_NOTDIR, "Not a directory in repo: %s", out->path);
 			goto done;
 		}
 		out->mode = GS_SRC_CONTENTS;
+	} else if (!found) {
+		gs_error_set(GS_ERR_NOTFOUND, "File not found in repo: %s", out->path);
+		goto done;
+	} else if (entry.mode == GS_MODE_TREE) {
+		out->mode = split.contents || (!split.pivot && !*out->path) ? GS_SRC_CONTENTS
+									  : GS_SRC_DIR;
+	} else if (split.contents) {
+		gs_error_set(GS_ERR_NOTDIR, "Not a directory in repo: %s", out->path);
+		goto done;
 	} else {
-		if (normalize_or_root(&out->path, spec) < 0)
-			goto done;
-		if ((found = lookup(&entry, repo, root, out->path)) < 0)
-			goto done;
-		if (!found) {
-			gs_error_set(GS_ERR_NOTFOUND, "File not found in repo: %s", out->path);
-			goto done;
-		}
-		out->mode = !*out->path ? GS_SRC_CONTENTS
-			    : entry.mode == GS_MODE_TREE ? GS_SRC_DIR : GS_SRC_FILE;
+		out->mode = GS_SRC_FILE;
 	}
+	out->prefix = split.prefix;
+	split.prefix = NULL;
 	out->entry = entry;
 	rc = 0;
 done:
 	if (rc < 0)
 		gs_source_clear(out);
+	gs_source_spec_clear(&split);
 	free(joined);
-	free(rest);
 	free(mapped);
 	return rc;
 }

@@ -83,6 +83,10 @@ PyObject *gsp_raise(void);
 /* A repository path argument: str or os.PathLike[str].  With allow_root,
  * root forms (None, "", "/") give *out = NULL.  Otherwise normalised. */
 int gsp_path_arg(PyObject *arg, int allow_root, char **out);
+/* The sources argument of the bulk operations as a list of str: one str
+ * or os.PathLike, or an iterable of them (TypeError "sources must be str,
+ * not ..." for anything else). */
+PyObject *gsp_source_list(PyObject *sources);
 PyObject *gsp_str(const char *s);          /* UTF-8, surrogateescape */
 /* The bytes of a path gsp_str made (names that are not UTF-8 come back
  * as they were); valid while *holder lives.  NULL: exception set. */

@@ -42,6 +42,33 @@ done:
 	return rc;
 }
 
+PyObject *gsp_source_list(PyObject *sources)
+{
+	/* One str or path-like is one source; anything else is iterated. */
+	int one = PyUnicode_Check(sources) ||
+		  PyObject_HasAttrString((PyObject *)Py_TYPE(sources), "__fspath__");
+	PyObject *list = one ? PyList_New(1) : PySequence_List(sources);
+
+	if (!list)
+		return NULL;
+	if (one)
+		PyList_SET_ITEM(list, 0, Py_NewRef(sources));
+	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
+		PyObject *path = PyOS_FSPath(PyList_GET_ITEM(list, i));
+		if (path && !PyUnicode_Check(path)) {
+			PyErr_Format(PyExc_TypeError, "sources must be str, not %s",
+				     Py_TYPE(path)->tp_name);
+			Py_CLEAR(path);
+		}
+		if (!path) {
+			Py_DECREF(list);
+			return NULL;
+		}
+		PyList_SetItem(list, i, path);
+	}
+	return list;
+}
+
 const char *gsp_path_utf8(PyObject *text, PyObject **holder)
 {
 	*holder = PyUnicode_AsEncodedString(text, "utf-8", "surrogateescape");

@@ -19,9 +19,13 @@ static PyObject *raise_os_error(const gs_error *err)
 			args = Py_BuildValue("(iOO)", err->os_errno, text, filename);
 		Py_XDECREF(text);
 		Py_XDECREF(filename);
-	} else {
+	} else if (err->os_errno) {
 		args = Py_BuildValue("(iN)", err->os_errno,
 				     PyUnicode_FromFormat("%s: %s", err->message, reason));
+	} else {
+		/* A failure the system did not report (a fifo refused, a file
+		 * that changed size): the message says it all. */
+		args = Py_BuildValue("(N)", gsp_str(err->message));
 	}
 	if (args) {
 		PyErr_SetObject(PyExc_OSError, args);
@@ -47,6 +51,7 @@ static PyObject *raise_record(const gs_error *err)
 	case GS_ERR_STALE: type = gsp.StaleSnapshotError; break;
 	case GS_ERR_INVALID: type = PyExc_ValueError; break;
 	case GS_ERR_KEY: type = PyExc_KeyError; break;
+	case GS_ERR_FAILED: type = PyExc_RuntimeError; break;
 	case GS_ERR_NOMEM: return PyErr_NoMemory();
 	case GS_ERR_OS:
 		return raise_os_error(err);
