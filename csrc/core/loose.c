@@ -7,6 +7,7 @@
  * gitstore stores only big files loose (see txn.c), so these are the
  * reads where the difference counts. */
 #include "gs_internal.h"
+#include "loose.h"
 
 #include <errno.h>
 #include <fcntl.h>

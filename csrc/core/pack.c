@@ -5,6 +5,8 @@
  * not have to search dozens of indexes.  GitStore.pack() (gs_store_pack)
  * merges every pack that can be merged on demand. */
 #include "gs_internal.h"
+#include "lock.h"
+#include "pack.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

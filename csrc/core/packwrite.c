@@ -10,6 +10,7 @@
  * calls per pack instead of two per object, and trees are stored rather
  * than deflated (deflating them cost a fifth of a commit). */
 #include "gs_internal.h"
+#include "pack.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

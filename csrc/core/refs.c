@@ -8,6 +8,8 @@
  * that fails at any step leaves the ref, and its reflog, as they were.
  * Reflogs are read here too, oldest first, with the same line format. */
 #include "gs_internal.h"
+#include "lock.h"
+#include "refs.h"
 
 #include <errno.h>
 #include <fcntl.h>
