@@ -8,6 +8,10 @@
  * stops the operation or is recorded under ignore_errors.
  */
 #include "gs_internal.h"
+#include "copy.h"
+#include "source.h"
+#include "tree.h"
+#include "txn.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -125,8 +125,10 @@ PyObject *gsp_fs_write_stream(FSObject *fs, PyObject *path, gs_blob_stream *stre
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
 /* Resolve a str source below root (see gs_source_resolve), raising on
- * failure. */
-int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
+ * failure.  Transitional, for fs_copy.c (which includes the core's
+ * source.h): until the copy and bulk plans move into the core. */
+struct gs_source;
+int gsp_source_resolve(struct gs_source *out, git_repository *repo, const git_oid *root,
 		       PyObject *spec);
 /* fs_copy.c: copy_in/copy_out/sync_in/sync_out and their helpers; _disk_walk. */
 extern PyMethodDef gsp_fs_copy_methods[];

@@ -1,6 +1,10 @@
 /* fs_bulk.c - the bulk methods of FS that stay inside the repository:
  * remove, move and copy_from_ref. */
 #include "binding.h"
+/* transitional: until the copy and bulk plans move into the core */
+#include "source.h"
+#include "tree.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <stdlib.h>
