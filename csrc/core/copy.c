@@ -798,19 +798,6 @@ static void fill_stat(gs_local_entry *e)
 	e->mtime = (int64_t)st.st_mtime;
 }
 
-/* Entries in rel order, the earlier source first among equal rels. */
-typedef struct {
-	gs_local_entry *entry;
-	size_t seq;
-} ordered_entry;
-
-static int compare_ordered(const void *a, const void *b)
-{
-	const ordered_entry *x = a, *y = b;
-	int c = strcmp(x->entry->rel, y->entry->rel);
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
 /* One file on both sides, to be compared by a worker. */
 typedef struct {
 	gs_local_entry *entry;
@@ -963,7 +950,7 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 {
 	gs_local_list all = {0};
 	gs_filelist stored = {0};
-	ordered_entry *order = NULL;
+	gs_path_seq *order = NULL;
 	comparison *both = NULL;
 	char *matched = NULL;
 	const char *prev = NULL;   /* rel of the last entry kept */
@@ -990,11 +977,11 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 	/* Sources were appended in order, so the index is the sequence; one
 	 * source comes sorted from its walk. */
 	for (size_t i = 0; i < all.count; i++)
-		order[i] = (ordered_entry){&all.items[i], i};
-	if (nsources > 1 && all.count > 1)
-		qsort(order, all.count, sizeof(*order), compare_ordered);
+		order[i] = (gs_path_seq){all.items[i].rel, i};
+	if (nsources > 1)
+		gs_path_seq_sort(order, all.count);
 	for (size_t i = 0; i < all.count; i++) {
-		gs_local_entry *e = order[i].entry;
+		gs_local_entry *e = &all.items[order[i].seq];
 		const char *rel = e->rel;   /* the string outlives a move */
 		int c = 1;
 

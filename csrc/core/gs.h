@@ -102,6 +102,8 @@ void gs_buf_free(gs_buf *buf);
 int gs_path_normalize(char **out, const char *path, size_t len);
 /* 1 when path is a root form: empty or made only of '/'. */
 int gs_path_is_root(const char *path, size_t len);
+/* gs_path_normalize with the root allowed: a root form gives "". */
+int gs_path_normalize_or_root(char **out, const char *path, size_t len);
 
 /* Names git treats specially (gitname.c), as its fsck recognises them:
  * the names themselves and every alias HFS+ or NTFS would open as them
@@ -843,5 +845,58 @@ void gs_export_clear(gs_export *ex);
  * export wrote, is GS_ERR_INVALID.
  */
 int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t mode);
+
+/* ------------------------------------------------------------------ */
+/* Plans of the operations inside a branch (plan.c)                    */
+/*
+ * What an operation writes and removes in the branch whose tree is
+ * `root`, staged into `cs` (nothing is written).  Sources are given as
+ * the caller wrote them (see gs_source_resolve); the first failing one,
+ * in order, is the error.
+ */
+
+/* remove: each source is a file or, with `recursive`, a directory (every
+ * file below it; without: GS_ERR_ISDIR "<path> is a directory (use
+ * recursive=True)").  The report's delete list has each file once, in
+ * path order, with itself as source.  No file at all: GS_ERR_NOTFOUND
+ * "No matches for sources: [<the sources as Python shows a list>]". */
+int gs_plan_remove(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
+		   const char *const *sources, size_t nsources, int recursive);
+
+/* move (like mv): one source that is a file or a directory, with a dest
+ * that is not a directory and does not end with '/', is renamed to dest;
+ * otherwise each source goes into the directory dest.  dest is dest_len
+ * bytes as the caller wrote it (a root form is the root).  Content is
+ * never copied.  Errors, in this order: a source that cannot be
+ * resolved, a bad dest (GS_ERR_INVALID), no file (GS_ERR_NOTFOUND "No
+ * matches for patterns: [...]"), a file moving onto itself
+ * (GS_ERR_INVALID "Source and destination are the same: <path>"), a
+ * directory without `recursive` (GS_ERR_ISDIR as for remove).  Where
+ * destinations meet, the first source wins.  The report lists each
+ * destination (add or update by whether the tree has it, with the mode it
+ * moves as and its source path), then each source file that goes away
+ * (delete, in path order); a source another source moves onto stays. */
+int gs_plan_move(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
+		 const char *const *sources, size_t nsources, const char *dest, size_t dest_len,
+		 int recursive);
+
+/* copy_from_ref: the sources, resolved in the tree `from_root` of the
+ * same repository, copied into dest as copies place them ("dir" under its
+ * name, "dir/" its contents, "" everything), the first source winning
+ * where destinations meet.  With `delete`, the files under each source's
+ * destination that it does not provide are removed.  dest (dest_len
+ * bytes as the caller wrote it, a root form for the root) is checked
+ * first.  With a report (may be NULL), it gets what committing cs on root
+ * would change. */
+int gs_plan_copy_from_ref(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
+			  const git_oid *from_root, const char *const *sources, size_t nsources,
+			  const char *dest, size_t dest_len, int delete);
+
+/* Batch.remove: stage the removal of the file at path in the tree root
+ * (dropping a staged write of it), or only drop a staged write when root
+ * does not have the path.  GS_ERR_NOTFOUND (the path) when neither has
+ * it, GS_ERR_ISDIR (the path) when root has a directory there. */
+int gs_plan_remove_file(gs_changeset *cs, gs_store *store, const git_oid *root,
+			const char *path);
 
 #endif

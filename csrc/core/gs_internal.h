@@ -75,4 +75,16 @@ int gs_close_read_only(int fd, const char *path);
 /* Create the parent directories of `path` (which is below the gitdir). */
 int gs_mkdir_parents(const char *path);
 
+/* A destination and the place of its source in the order the sources
+ * came in. */
+typedef struct {
+	const char *path;
+	size_t seq;
+} gs_path_seq;
+
+/* Sort by path, the earlier place first among equal paths.  Where
+ * sources meet at a destination the first source wins: the first of a
+ * run of equal paths is the one kept, the others overlap it. */
+void gs_path_seq_sort(gs_path_seq *items, size_t count);
+
 #endif

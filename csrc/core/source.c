@@ -24,14 +24,6 @@ static int lookup(gs_entry *out, git_repository *repo, const git_oid *root, cons
 	return -1;
 }
 
-/* Normalise, with the root ("" or only slashes) allowed. */
-static int normalize_or_root(char **out, const char *path)
-{
-	if (gs_path_is_root(path, strlen(path)))
-		return (*out = strdup("")) ? 0 : gs_error_set_os(ENOMEM, "out of memory");
-	return gs_path_normalize(out, path, strlen(path));
-}
-
 void gs_source_clear(gs_source *src)
 {
 	free(src->path);
@@ -80,7 +72,7 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 			strcat(joined, "/");
 			strcat(joined, rest);
 		}
-		if (normalize_or_root(&out->path, joined) < 0)
+		if (gs_path_normalize_or_root(&out->path, joined, strlen(joined)) < 0)
 			goto done;
 		if ((found = lookup(&entry, repo, root, out->path)) < 0)
 			goto done;
@@ -114,7 +106,7 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		goto done;
 	}
 	if (len > 0 && spec[len - 1] == '/') {
-		if (normalize_or_root(&out->path, spec) < 0)
+		if (gs_path_normalize_or_root(&out->path, spec, len) < 0)
 			goto done;
 		if ((found = lookup(&entry, repo, root, out->path)) < 0)
 			goto done;
@@ -124,7 +116,7 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		}
 		out->mode = GS_SRC_CONTENTS;
 	} else {
-		if (normalize_or_root(&out->path, spec) < 0)
+		if (gs_path_normalize_or_root(&out->path, spec, len) < 0)
 			goto done;
 		if ((found = lookup(&entry, repo, root, out->path)) < 0)
 			goto done;
