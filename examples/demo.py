@@ -51,10 +51,17 @@ def main() -> int:
         print("tags:", list(store.tags), "| reflog:",
               [entry.message for entry in store.branches.reflog("main")][-3:])
 
+        # Notes annotate commits without changing them; git shows them too.
+        store.notes.commits[undone] = "reviewed"
+        print("note on the tip:", store.notes.commits[undone.commit_hash])
+
         # It is a plain git repository.
         git_log = subprocess.run(["git", "-C", str(path), "log", "--oneline", "main"],
                                  capture_output=True, text=True, check=True).stdout
         print("\n`git log --oneline main` says:\n" + git_log.rstrip())
+        git_note = subprocess.run(["git", "-C", str(path), "notes", "show", "main"],
+                                  capture_output=True, text=True, check=True).stdout
+        print("`git notes show main` says:", git_note.rstrip())
     return 0
 
 

@@ -28,17 +28,15 @@ from gitstore._core import (
     ExcludeFilter,
     GitError,
     GitStore,
+    NoteDict,
+    NoteNamespace,
+    NotesBatch,
     RefDict,
     StaleSnapshotError,
     disk_glob,
 )
 from gitstore._retry import retry_write
-from gitstore._pending import (
-    NoteDict,
-    NoteNamespace,
-    NotesBatch,
-    resolve_credentials,
-)
+from gitstore._pending import resolve_credentials
 
 __version__ = "0.1.0"
 

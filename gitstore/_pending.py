@@ -6,31 +6,6 @@ used.  Each is replaced by the real implementation as it lands.
 """
 
 
-def _refuse(self: object, *args: object, **kwargs: object) -> None:
-    raise NotImplementedError(f"{type(self).__name__}: {type(self).__doc__}")
-
-
-class NoteDict:
-    """Not implemented yet: it arrives with git notes support."""
-
-    __module__ = "gitstore"
-    __init__ = _refuse
-
-
-class NoteNamespace:
-    """Not implemented yet: it arrives with git notes support."""
-
-    __module__ = "gitstore"
-    __init__ = _refuse
-
-
-class NotesBatch:
-    """Not implemented yet: it arrives with git notes support."""
-
-    __module__ = "gitstore"
-    __init__ = _refuse
-
-
 def resolve_credentials(url: str) -> str:
     """Fill in credentials for a URL (not implemented yet).
 

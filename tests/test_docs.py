@@ -37,10 +37,7 @@ pytestmark = [
 
 # Documented on the page, not implemented yet: they render as absent
 # (members simply missing) or as placeholders that say so.
-NOT_YET = {
-    "NoteDict", "NoteNamespace", "NotesBatch",
-    "GitStore.notes", "GitStore.backup", "GitStore.restore",
-}
+NOT_YET = {"GitStore.backup", "GitStore.restore"}
 
 
 def documented_names() -> list[str]:

@@ -101,19 +101,33 @@ done:
 	return rc;
 }
 
-/* Under the lock: refs/heads/<branch> must exist and be at `expected`. */
-static int check_branch_tip(gs_store *store, const char *fullname, const char *branch,
-			    const git_oid *expected)
+/* Under the lock: `fullname` is at `expected`, or missing when expected
+ * is NULL.  A missing ref that should exist is GS_ERR_KEY (its name). */
+static int check_tip(gs_store *store, const char *fullname, const git_oid *expected)
 {
 	git_oid tip;
+	int exists;
+
+	exists = gs_ref_resolve(&tip, store, fullname) == 0;
+	if (!exists && gs_error_last()->category != GS_ERR_KEY)
+		return -1;
+	if (!exists && expected)
+		return -1;
+	gs_error_clear();
+	if (exists != (expected != NULL) || (exists && !git_oid_equal(&tip, expected)))
+		return gs_error_set(GS_ERR_STALE, "%s has moved since it was read", fullname);
+	return 0;
+}
+
+/* A branch's callers see the staleness of their snapshot. */
+static int branch_stale(const char *branch)
+{
 	char quoted[600];
 
-	if (gs_ref_resolve(&tip, store, fullname) < 0)
+	if (gs_error_last()->category != GS_ERR_STALE)
 		return -1;
-	if (!git_oid_equal(&tip, expected))
-		return gs_error_set(GS_ERR_STALE, "Branch %s has advanced since this snapshot",
-				    gs_repr(quoted, sizeof(quoted), branch));
-	return 0;
+	return gs_error_set(GS_ERR_STALE, "Branch %s has advanced since this snapshot",
+			    gs_repr(quoted, sizeof(quoted), branch));
 }
 
 static char *branch_ref(const char *branch)
@@ -127,12 +141,40 @@ static char *branch_ref(const char *branch)
 	return full;
 }
 
+int gs_ref_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *fullname,
+		  const git_oid *base_commit, const git_oid *base_tree,
+		  const git_oid *new_tree, const char *message, const char *reflog_message)
+{
+	gs_store *store = gs_txn_store(txn);
+	gs_lock *lock = NULL;
+	int rc = -1;
+
+	*noop = 0;
+	if (gs_lock_acquire(&lock, store) < 0)
+		goto done;
+	if (check_tip(store, fullname, base_commit) < 0)
+		goto done;
+	if (base_commit && base_tree && git_oid_equal(new_tree, base_tree)) {
+		git_oid_cpy(out, base_commit);
+		*noop = 1;
+		rc = 0;
+		goto done;
+	}
+	*when = gs_now();
+	if (gs_commit_create(out, txn, new_tree, base_commit, message, *when) < 0 ||
+	    gs_txn_flush_merging(txn) < 0 ||
+	    gs_ref_write(store, fullname, out, base_commit, reflog_message) < 0)
+		goto done;
+	rc = 0;
+done:
+	gs_lock_release(lock);
+	return rc;
+}
+
 int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *branch,
 		     const git_oid *base_commit, const git_oid *base_tree,
 		     const git_oid *new_tree, const char *message)
 {
-	gs_store *store = gs_txn_store(txn);
-	gs_lock *lock = NULL;
 	char *full = NULL, *reflog = NULL;
 	int rc = -1;
 
@@ -144,24 +186,11 @@ int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const 
 		goto done;
 	}
 	sprintf(reflog, "commit: %s", message);
-	if (gs_lock_acquire(&lock, store) < 0)
-		goto done;
-	if (check_branch_tip(store, full, branch, base_commit) < 0)
-		goto done;
-	if (git_oid_equal(new_tree, base_tree)) {
-		git_oid_cpy(out, base_commit);
-		*noop = 1;
-		rc = 0;
-		goto done;
-	}
-	*when = gs_now();
-	if (gs_commit_create(out, txn, new_tree, base_commit, message, *when) < 0 ||
-	    gs_txn_flush_merging(txn) < 0 ||
-	    gs_ref_write(store, full, out, base_commit, reflog) < 0)
-		goto done;
-	rc = 0;
+	rc = gs_ref_commit(out, when, noop, txn, full, base_commit, base_tree, new_tree,
+			   message, reflog);
+	if (rc < 0)
+		branch_stale(branch);
 done:
-	gs_lock_release(lock);
 	free(reflog);
 	free(full);
 	return rc;
@@ -177,9 +206,11 @@ int gs_branch_move(gs_store *store, const char *branch, const git_oid *expected,
 	if (!full)
 		return -1;
 	if (gs_lock_acquire(&lock, store) == 0 &&
-	    check_branch_tip(store, full, branch, expected) == 0 &&
+	    check_tip(store, full, expected) == 0 &&
 	    gs_ref_write(store, full, target, expected, reflog_message) == 0)
 		rc = 0;
+	if (rc < 0)
+		branch_stale(branch);
 	gs_lock_release(lock);
 	free(full);
 	return rc;

@@ -368,14 +368,27 @@ int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
 		     const git_oid *parent, const char *message, int64_t when);
 
 /*
- * Commit `new_tree` on top of `base_commit` and move refs/heads/<branch>
+ * Commit `new_tree` on top of `base_commit` and move the ref `fullname`
  * there, all under the repository lock:
- *   - the branch is missing: GS_ERR_KEY "refs/heads/<branch>";
- *   - it is not at base_commit: GS_ERR_STALE;
- *   - new_tree equals base_tree: nothing is written, *noop = 1;
+ *   - base_commit NULL: a first commit (no parent); the ref must not
+ *     exist yet, else GS_ERR_STALE;
+ *   - base_commit given: the ref must exist (GS_ERR_KEY, its name) and
+ *     point there (GS_ERR_STALE);
+ *   - base_tree given and equal to new_tree: nothing is written, *noop = 1;
  *   - otherwise the commit is written, the transaction's objects are
  *     flushed as one pack, and the ref moves (compare-and-swap) with the
- *     reflog entry "commit: <message>"; *when is the commit's time.
+ *     reflog entry `reflog_message`; *when is the commit's time.
+ */
+int gs_ref_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *fullname,
+		  const git_oid *base_commit, const git_oid *base_tree,
+		  const git_oid *new_tree, const char *message, const char *reflog_message);
+
+/*
+ * gs_ref_commit on refs/heads/<branch>, which must exist:
+ *   - the branch is missing: GS_ERR_KEY "refs/heads/<branch>";
+ *   - it is not at base_commit: GS_ERR_STALE "Branch '<branch>' has
+ *     advanced since this snapshot";
+ *   - the reflog entry is "commit: <message>".
  */
 int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *branch,
 		     const git_oid *base_commit, const git_oid *base_tree,
@@ -385,6 +398,62 @@ int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const 
  * (undo/redo); errors as gs_branch_commit. */
 int gs_branch_move(gs_store *store, const char *branch, const git_oid *expected,
 		   const git_oid *target, const char *reflog_message);
+
+/* ------------------------------------------------------------------ */
+/* Notes (notes.c)                                                     */
+
+/* A namespace `ns` is the ref refs/notes/<ns>: commits whose trees map
+ * object ids to note blobs, as `git notes --ref <ns>` keeps them.  Keys
+ * are 40 lowercase hex digits; they need not name an existing object. */
+#define GS_REFS_NOTES "refs/notes/"
+#define GS_NOTE_KEY_LEN 40
+
+/* 1 when key[0..len) is a note key. */
+int gs_note_key_valid(const char *key, size_t len);
+/* GS_ERR_INVALID "Invalid notes namespace: '<ns>'" unless refs/notes/<ns>
+ * follows git's ref-name rules (and has no colon). */
+int gs_notes_namespace_check(const char *ns);
+
+/* The note on `key` in `ns` (text may be NULL: existence only).  A
+ * missing namespace, an invalid one included, has no notes: *found 0. */
+int gs_note_get(int *found, gs_buf *text, gs_store *store, const char *ns, const char *key);
+
+/*
+ * The notes of `ns` as the tip was when opened, in key order, each key
+ * once (a key stored both flat and in fan-out gives the flat note, as a
+ * lookup does).  The iterator holds one pooled handle until freed and
+ * reads one tree per fan-out level at a time, never a list of all the
+ * keys.  One thread at a time.
+ */
+typedef struct gs_notes_iter gs_notes_iter;
+int gs_notes_iter_open(gs_notes_iter **out, gs_store *store, const char *ns);
+/* The next note (*found 0 at the end): its key, and its content when
+ * text is not NULL. */
+int gs_notes_iter_next(int *found, char key[GS_NOTE_KEY_LEN + 1], gs_buf *text,
+		       gs_notes_iter *it);
+void gs_notes_iter_free(gs_notes_iter *it);
+/* How many notes the iterator would give. */
+int gs_notes_count(size_t *out, gs_store *store, const char *ns);
+
+typedef struct {
+	const char *key;     /* a note key; each key at most once per call */
+	const char *text;    /* the new note (UTF-8 bytes), or NULL to remove it */
+	size_t len;
+} gs_note_edit;
+
+/*
+ * Apply `edits` to `ns` as one commit with `message` (also the reflog
+ * entry's), the ref created when missing.  Removing a note that does
+ * not exist is GS_ERR_KEY (the key) and nothing is written.  A written
+ * note is stored flat at the root; a removed or rewritten one leaves no
+ * form behind at any fan-out depth, and emptied fan-out directories
+ * disappear.  The ref moves under the repository lock by
+ * compare-and-swap; when another writer moved it since it was read, the
+ * edits are made again on the new tip, so concurrent writers all land.
+ * An invalid namespace is GS_ERR_INVALID.
+ */
+int gs_notes_apply(git_oid *out, gs_store *store, const char *ns, const gs_note_edit *edits,
+		   size_t count, const char *message);
 
 /* ------------------------------------------------------------------ */
 /* Trees and blobs (tree.c)                                            */

@@ -62,6 +62,10 @@ size_t gs_object_header(char *out, git_object_t type, uint64_t size);
 /* Start the id of an object of `size` bytes with its header. */
 void gs_object_hash_begin(gs_sha1 *sha, git_object_t type, uint64_t size);
 
+/* The tree object `id` (the object database reloaded once when it is
+ * missing, as every lookup of an object a ref or tree names does). */
+int gs_tree_get(git_tree **out, git_repository *repo, const git_oid *id);
+
 /* Point HEAD at the full ref name `target` (no reflog). */
 int gs_head_write(gs_store *store, const char *target);
 

@@ -25,7 +25,7 @@ int gs_repo_reload(git_repository *repo)
 	return rc;
 }
 
-static int tree_lookup(git_tree **out, git_repository *repo, const git_oid *id)
+int gs_tree_get(git_tree **out, git_repository *repo, const git_oid *id)
 {
 	int rc = git_tree_lookup(out, repo, id);
 	if (rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
@@ -64,7 +64,7 @@ int gs_tree_lookup(gs_entry *out, git_repository *repo, const git_oid *root,
 		name[len] = '\0';
 		git_tree_free(tree);
 		tree = NULL;
-		if (tree_lookup(&tree, repo, &current) < 0)
+		if (gs_tree_get(&tree, repo, &current) < 0)
 			goto done;
 		entry = git_tree_entry_byname(tree, name);
 		if (!entry) {
@@ -108,7 +108,7 @@ int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *id)
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (tree_lookup(&tree, repo, id) < 0)
+	if (gs_tree_get(&tree, repo, id) < 0)
 		return -1;
 	n = git_tree_entrycount(tree);
 	if (n > 0) {
@@ -145,7 +145,7 @@ int gs_tree_count_subdirs(size_t *out, git_repository *repo, const git_oid *id)
 	size_t n;
 
 	*out = 0;
-	if (tree_lookup(&tree, repo, id) < 0)
+	if (gs_tree_get(&tree, repo, id) < 0)
 		return -1;
 	n = git_tree_entrycount(tree);
 	for (size_t i = 0; i < n; i++)

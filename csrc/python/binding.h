@@ -14,6 +14,7 @@ typedef struct {
 	PyObject *signature;     /* gitstore.Signature */
 	PyObject *branches;
 	PyObject *tags;
+	PyObject *notes;
 } GitStoreObject;
 
 typedef struct {
@@ -37,6 +38,12 @@ typedef struct {
 	PyTypeObject *WalkIterType;
 	PyTypeObject *LogIterType;
 	PyTypeObject *FailedIterType;
+	PyTypeObject *NoteDictBaseType;
+	PyTypeObject *NoteNamespaceBaseType;
+	PyTypeObject *NotesBatchType;
+	PyTypeObject *NoteIterType;
+	PyObject *NoteDict;          /* NoteDictBase + Mapping */
+	PyObject *NoteNamespace;     /* NoteNamespaceBase + MutableMapping */
 	PyObject *StaleSnapshotError;
 	PyObject *GitError;
 	/* from gitstore._types */
@@ -97,6 +104,9 @@ int gsp_store_register(PyObject *module);
 /* refdict.c */
 int gsp_refdict_register(PyObject *module);
 PyObject *gsp_refdict_new(GitStoreObject *store, int tags);
+/* notes.c: NoteDict, NoteNamespace, NotesBatch. */
+int gsp_notes_register(PyObject *module);
+PyObject *gsp_notedict_new(GitStoreObject *store);
 /* fs.c */
 int gsp_fs_register(PyObject *module);
 PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref_name,
@@ -173,5 +183,10 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObj
 
 /* Create a heap type from a spec and add it to the module. */
 PyTypeObject *gsp_add_type(PyObject *module, PyType_Spec *spec, const char *attr);
+/* The class `name` of module gitstore deriving from `base` and the ABC
+ * collections.abc.<abc> (whose mixin methods it gets), with base's
+ * docstring, added to the module. */
+PyObject *gsp_abc_subclass(PyObject *module, const char *name, PyTypeObject *base,
+			   const char *abc);
 
 #endif

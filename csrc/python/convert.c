@@ -169,3 +169,28 @@ PyTypeObject *gsp_add_type(PyObject *module, PyType_Spec *spec, const char *attr
 	}
 	return (PyTypeObject *)type;
 }
+
+PyObject *gsp_abc_subclass(PyObject *module, const char *name, PyTypeObject *base,
+			   const char *abc)
+{
+	PyObject *abcs = NULL, *mapping = NULL, *ns = NULL, *cls = NULL, *doc;
+
+	abcs = PyImport_ImportModule("collections.abc");
+	if (!abcs || !(mapping = PyObject_GetAttrString(abcs, abc)))
+		goto done;
+	if (!(doc = PyObject_GetAttrString((PyObject *)base, "__doc__")))
+		goto done;
+	ns = Py_BuildValue("{s:s,s:N,s:()}", "__module__", "gitstore", "__doc__", doc,
+			   "__slots__");
+	if (!ns)
+		goto done;
+	cls = PyObject_CallFunction((PyObject *)Py_TYPE(mapping), "s(OO)O", name,
+				    (PyObject *)base, mapping, ns);
+	if (cls && PyModule_AddObjectRef(module, name, cls) < 0)
+		Py_CLEAR(cls);
+done:
+	Py_XDECREF(ns);
+	Py_XDECREF(mapping);
+	Py_XDECREF(abcs);
+	return cls;
+}

@@ -107,7 +107,8 @@ PyMODINIT_FUNC PyInit__core(void)
 	    gsp_batch_register(module) < 0 ||
 	    gsp_writer_register(module) < 0 ||
 	    gsp_exclude_register(module) < 0 ||
-	    gsp_fsiter_register(module) < 0) {
+	    gsp_fsiter_register(module) < 0 ||
+	    gsp_notes_register(module) < 0) {
 		Py_DECREF(module);
 		return NULL;
 	}

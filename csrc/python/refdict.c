@@ -475,30 +475,9 @@ static PyType_Spec refdict_spec = {
  * methods (get, keys, items, pop, update, ...) come from the ABC. */
 int gsp_refdict_register(PyObject *module)
 {
-	PyObject *abc = NULL, *mapping = NULL, *meta = NULL, *ns = NULL;
-	PyObject *doc;
-	int rc = -1;
-
 	gsp.RefDictBaseType = gsp_add_type(module, &refdict_spec, NULL);
 	if (!gsp.RefDictBaseType)
 		return -1;
-	abc = PyImport_ImportModule("collections.abc");
-	if (!abc || !(mapping = PyObject_GetAttrString(abc, "MutableMapping")))
-		goto done;
-	meta = (PyObject *)Py_TYPE(mapping);
-	doc = PyObject_GetAttrString((PyObject *)gsp.RefDictBaseType, "__doc__");
-	ns = Py_BuildValue("{s:s,s:N,s:()}", "__module__", "gitstore", "__doc__", doc,
-			   "__slots__");
-	if (!ns)
-		goto done;
-	gsp.RefDict = PyObject_CallFunction(meta, "s(OO)O", "RefDict",
-					    (PyObject *)gsp.RefDictBaseType, mapping, ns);
-	if (!gsp.RefDict || PyModule_AddObjectRef(module, "RefDict", gsp.RefDict) < 0)
-		goto done;
-	rc = 0;
-done:
-	Py_XDECREF(ns);
-	Py_XDECREF(mapping);
-	Py_XDECREF(abc);
-	return rc;
+	gsp.RefDict = gsp_abc_subclass(module, "RefDict", gsp.RefDictBaseType, "MutableMapping");
+	return gsp.RefDict ? 0 : -1;
 }

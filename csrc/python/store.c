@@ -13,6 +13,7 @@ static void store_dealloc(GitStoreObject *self)
 	Py_CLEAR(self->signature);
 	Py_CLEAR(self->branches);
 	Py_CLEAR(self->tags);
+	Py_CLEAR(self->notes);
 	gs_store_free(self->store);
 	type->tp_free(self);
 	Py_DECREF(type);
@@ -24,6 +25,7 @@ static int store_traverse(GitStoreObject *self, visitproc visit, void *arg)
 	Py_VISIT(self->signature);
 	Py_VISIT(self->branches);
 	Py_VISIT(self->tags);
+	Py_VISIT(self->notes);
 	return 0;
 }
 
@@ -31,6 +33,7 @@ static int store_clear(GitStoreObject *self)
 {
 	Py_CLEAR(self->branches);
 	Py_CLEAR(self->tags);
+	Py_CLEAR(self->notes);
 	return 0;
 }
 
@@ -159,6 +162,13 @@ static PyObject *store_get_tags(GitStoreObject *self, void *closure)
 	return Py_NewRef(self->tags);
 }
 
+static PyObject *store_get_notes(GitStoreObject *self, void *closure)
+{
+	if (!self->notes && !(self->notes = gsp_notedict_new(self)))
+		return NULL;
+	return Py_NewRef(self->notes);
+}
+
 static PyObject *store_pack(GitStoreObject *self, PyObject *unused)
 {
 	int rc;
@@ -212,6 +222,8 @@ static PyGetSetDef store_getset[] = {
 	 "RefDict: The branches (``refs/heads/``), as a mapping of name to writable FS.", NULL},
 	{"tags", (getter)store_get_tags, NULL,
 	 "RefDict: The tags (``refs/tags/``), as a mapping of name to read-only FS.", NULL},
+	{"notes", (getter)store_get_notes, NULL,
+	 "NoteDict: The git notes (``refs/notes/``), by namespace.", NULL},
 	{NULL}
 };
 
@@ -224,7 +236,8 @@ static PyType_Slot store_slots[] = {
 	 "repository that ``git`` can inspect, push and clone.\n\n"
 	 "Attributes:\n"
 	 "    branches (RefDict): Branch name to writable snapshot.\n"
-	 "    tags (RefDict): Tag name to read-only snapshot.\n"},
+	 "    tags (RefDict): Tag name to read-only snapshot.\n"
+	 "    notes (NoteDict): Notes namespace name to its notes.\n"},
 	{Py_tp_new, store_new},
 	{Py_tp_dealloc, store_dealloc},
 	{Py_tp_traverse, store_traverse},
