@@ -33,6 +33,7 @@
  * before it is finished, or after a failure, removes its temporary file.
  */
 #include "gs_internal.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,9 @@
 /* commit.c - reading commit metadata and writing commit objects. */
 #include "gs_internal.h"
+#include "commit.h"
+#include "lock.h"
+#include "refs.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -4,6 +4,11 @@
  * blobs out below a destination directory without ever leaving it.
  */
 #include "gs_internal.h"
+#include "copy.h"
+#include "loose.h"
+#include "source.h"
+#include "tree.h"
+#include "txn.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -25,7 +25,7 @@
  * descends into a directory (by device and inode) that a "**" is
  * already walking higher up the current path.
  */
-#include "gs.h"
+#include "gs_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

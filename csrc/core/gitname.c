@@ -12,6 +12,7 @@
  * passes `git fsck --strict` without a word, and no name git accepts is
  * refused.  Names are raw bytes: they need not be UTF-8. */
 #include "gs.h"
+#include "gitname.h"
 
 #include <errno.h>
 #include <stdlib.h>

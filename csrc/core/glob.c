@@ -2,7 +2,8 @@
  * glob.c - shell-style name matching (Python's fnmatch.fnmatchcase) and
  * glob expansion over a snapshot's trees.
  */
-#include "gs.h"
+#include "gs_internal.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <stdlib.h>

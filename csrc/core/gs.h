@@ -7,6 +7,10 @@
  * failure leaves a message and a category in the calling thread's error
  * record (gs_error_last()).  Memory returned through an out-parameter
  * belongs to the caller and has a matching free function.
+ *
+ * This is the core's public API, the one the binding uses; what the
+ * core's units share among themselves is in gs_internal.h and in the
+ * units' own headers (pack.h, loose.h, tree.h, txn.h, ...).
  */
 #ifndef GS_H
 #define GS_H
@@ -52,22 +56,9 @@ int gs_error_set(gs_error_t category, const char *fmt, ...)
 /* Record errno (already set by the failing call) with a message. */
 int gs_error_set_os(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Record errno for one file: the message is "<action> <path>". */
-int gs_error_set_path(int err, const char *path, const char *action);
-/* Record libgit2's last error, prefixed with a context (a path, a ref). */
-int gs_error_set_git(int git_rc, const char *context);
-/* Quote a string the way Python's repr() does, into buf. */
-const char *gs_repr(char *buf, size_t bufsize, const char *s);
-
-/* The current time in whole seconds (commit and reflog timestamps). */
-int64_t gs_now(void);
 
 /* Initialise libgit2 once per process (idempotent). */
 int gs_global_init(void);
-
-/* How deep trees may nest for the walks that recurse (git's own limit,
- * core.maxTreeDepth, has the same default). */
-#define GS_MAX_TREE_DEPTH 4096
 
 /* ------------------------------------------------------------------ */
 /* Small containers                                                    */
@@ -105,33 +96,11 @@ int gs_path_is_root(const char *path, size_t len);
 /* gs_path_normalize with the root allowed: a root form gives "". */
 int gs_path_normalize_or_root(char **out, const char *path, size_t len);
 
-/* Names git treats specially (gitname.c), as its fsck recognises them:
- * the names themselves and every alias HFS+ or NTFS would open as them
- * (".GIT", ".git.", "git~1", ".git\u200c", "GITMOD~1", ...).  A bit set. */
-#define GS_GITNAME_DOTGIT        0x01u   /* never stored */
-#define GS_GITNAME_GITMODULES    0x02u   /* a regular file, content checked */
-#define GS_GITNAME_GITATTRIBUTES 0x04u   /* a regular file, content checked */
-#define GS_GITNAME_GITIGNORE     0x08u   /* not a symlink */
-#define GS_GITNAME_MAILMAP       0x10u   /* not a symlink */
-unsigned gs_gitname_kind(const char *name);
-/* GS_ERR_INVALID naming `path` when an entry of this kind may not have
- * this mode (GS_MODE_TREE for a directory). */
-int gs_gitname_check(const char *path, unsigned kind, uint32_t mode);
-/* The same for the content of a regular file of this kind: the size
- * alone (before reading), or the content. */
-int gs_gitfile_check_size(const char *path, unsigned kind, uint64_t size);
-int gs_gitfile_check(const char *path, unsigned kind, const char *data, size_t len);
-
-/* Python fnmatch semantics: '*', '?', '[seq]', '[!seq]', no escapes,
- * whole-string match, case-sensitive. '*' spans '/' and newlines. */
-int gs_fnmatch(const char *pattern, const char *name);
-
 /* ------------------------------------------------------------------ */
 /* The store (store.c)                                                 */
 
 typedef struct gs_store gs_store;
 typedef struct gs_txn gs_txn;
-typedef struct gs_lock gs_lock;
 
 typedef struct {
 	int create;          /* create the repository when the path is missing */
@@ -145,96 +114,24 @@ void gs_store_free(gs_store *store);
 const char *gs_store_name(const gs_store *store);
 const char *gs_store_email(const gs_store *store);
 
-/*
- * libgit2 handles are not safe to use from two threads at once, so the
- * store keeps a pool: a caller borrows a handle for one operation and
- * gives it back.  Readers in different threads get different handles.
- */
-int gs_repo_acquire(git_repository **out, gs_store *store);
-void gs_repo_release(gs_store *store, git_repository *repo);
-
-/* An author name and email git can record (no '<', '>' or newline). */
-int gs_identity_check(const char *name, const char *email);
-
-/*
- * Give a handle a fresh object database.  libgit2 rescans the pack
- * directory only when its mtime (in seconds) changed, so a pack another
- * handle or process wrote in the same second can go unseen: every lookup
- * of an object a ref or tree names reloads once on a miss and retries.
- */
-int gs_repo_reload(git_repository *repo);
-
 /* 1 when both stores open the same repository directory. */
 int gs_store_same(const gs_store *a, const gs_store *b);
-
-/* Packs (pack.c).  Each commit writes one small pack; the packs are
- * counted every few commits, and once there are this many the next
- * commit's pack takes in the small ones. */
-#define GS_PACK_LIMIT 16
-
-/* Writing one pack and its index as a stream (packwrite.c): exactly
- * `count` objects, then finish (renames both into objects/pack). */
-typedef struct gs_packwriter gs_packwriter;
-int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count);
-int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
-		      size_t len);
-/* Many objects at once, deflated on several threads when worth it. */
-typedef struct {
-	git_oid id;
-	git_object_t type;
-	const void *data;
-	size_t len;
-} gs_pack_object;
-int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_t count);
-/* An entry copied as it is from another pack (header and zlib data of a
- * whole, non-delta object). */
-int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len);
-int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1]);
-void gs_packwriter_free(gs_packwriter *w);
-
-/*
- * Merging packs, under the repository lock.  A plan picks the packs to
- * merge once there are at least `threshold` (*out NULL: none now); skip
- * marks the objects the new pack has anyway (`written` says which) and
- * returns how many are left to copy; copy adds those to the writer;
- * remove deletes the merged packs once the new one (`hex`) is in place.
- * Objects stay readable throughout.
- */
-typedef struct gs_pack_merge gs_pack_merge;
-int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold);
-size_t gs_pack_merge_skip(gs_pack_merge *m, int (*written)(void *ctx, const git_oid *id),
-			  void *ctx);
-int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer);
-void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
-void gs_pack_merge_free(gs_pack_merge *m);
 /* Take the lock and merge every pack that can be merged. */
 int gs_store_pack(gs_store *store);
-
-/* The repository lock (lock.c): a mutex per repository in this process,
- * then flock(2) on <gitdir>/gitstore.lock.  Blocks until it is free. */
-int gs_lock_acquire(gs_lock **out, gs_store *store);
-void gs_lock_release(gs_lock *lock);
 
 /* ------------------------------------------------------------------ */
 /* Writing objects (txn.c)                                             */
 
 /* Blobs of at least this size stream to loose objects (bounded memory,
  * partial reads inflate only what they need); smaller objects collect
- * in memory and are written as one pack by gs_txn_flush. */
+ * in memory and are written as one pack when the transaction commits. */
 #define GS_BIG_BLOB (1024 * 1024)
-/* Pending content past this size is written out as a pack early. */
-#define GS_TXN_SPILL (16 * 1024 * 1024)
 
 /* A transaction borrows one pooled handle (for reading what is stored)
  * until gs_txn_free, which drops every object not yet flushed. */
 int gs_txn_begin(gs_txn **out, gs_store *store);
 void gs_txn_free(gs_txn *txn);
-git_repository *gs_txn_repo(gs_txn *txn);
 gs_store *gs_txn_store(gs_txn *txn);
-/* An object's id: SHA-1 of "<type> <size>\0" and the content. */
-void gs_object_hash(git_oid *out, git_object_t type, const void *data, size_t len);
-/* Add an object (any type) to the next pack; *out is its id. */
-int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, size_t len);
 int gs_txn_write_blob(git_oid *out, gs_txn *txn, const void *data, size_t len);
 /* A blob of exactly `size` bytes read from fd; `what` names it in errors. */
 int gs_txn_write_blob_fd(git_oid *out, gs_txn *txn, int fd, uint64_t size,
@@ -261,14 +158,6 @@ uint64_t gs_blob_stream_size(const gs_blob_stream *stream);
 /* 1 once finish succeeded. */
 int gs_blob_stream_finished(const gs_blob_stream *stream);
 void gs_blob_stream_free(gs_blob_stream *stream);
-/* The content of an object still held in memory by txn (1), or 0. */
-int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *id);
-/* Write the pending objects as one pack. */
-int gs_txn_flush(gs_txn *txn);
-/* The same under the repository lock: once there are GS_PACK_LIMIT
- * packs (counted every few calls), the small ones are merged into this
- * one and removed. */
-int gs_txn_flush_merging(gs_txn *txn);
 
 /* ------------------------------------------------------------------ */
 /* Refs (refs.c)                                                       */
@@ -318,16 +207,6 @@ int gs_reflog_read(gs_reflog_entry **out, size_t *count, gs_store *store,
 		   const char *fullname);
 void gs_reflog_free(gs_reflog_entry *entries, size_t count);
 
-/*
- * Move or create a ref following git's lock-file protocol.
- *   expected == NULL: the ref must not exist (GS_ERR_EXISTS otherwise);
- *   expected != NULL: the ref must point at *expected (GS_ERR_STALE).
- * reflog_message == NULL writes no reflog entry.  Callers hold the
- * repository lock (lock.c).
- */
-int gs_ref_write(gs_store *store, const char *fullname, const git_oid *new_id,
-		 const git_oid *expected, const char *reflog_message);
-
 /* ------------------------------------------------------------------ */
 /* Commits (commit.c)                                                  */
 
@@ -361,11 +240,6 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 /* The next commit kept (*found 0 at the end); *out is the caller's to clear. */
 int gs_history_next(gs_commit_info *out, int *found, gs_history *h);
 void gs_history_free(gs_history *h);
-
-/* Write a commit object (author = committer = the store identity, now,
- * +0000, "encoding UTF-8"); the message gets a trailing '\n' if missing. */
-int gs_commit_create(git_oid *out, gs_txn *txn, const git_oid *tree,
-		     const git_oid *parent, const char *message, int64_t when);
 
 /*
  * Commit `new_tree` on top of `base_commit` and move the ref `fullname`
@@ -489,28 +363,12 @@ void gs_dirlist_free(gs_dirlist *list);
  */
 typedef enum { GS_LOOKUP_WALK, GS_LOOKUP_ENTRY } gs_lookup_style;
 
-/* The entry at a normalised path below root tree `root`. */
-int gs_tree_lookup(gs_entry *out, git_repository *repo, const git_oid *root,
-		   const char *path, gs_lookup_style style);
-/* The entries of the tree `tree`, in git tree order. */
-int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *tree);
-/* gs_tree_list and an entry-style gs_tree_lookup that first look among
- * the trees this store's last commit wrote (the write path starts from
- * them; reads use the plain functions). */
-int gs_tree_list_recent(gs_dirlist *out, gs_store *store, git_repository *repo,
-			const git_oid *id);
-int gs_tree_lookup_recent(gs_entry *out, gs_store *store, git_repository *repo,
-			  const git_oid *root, const char *path);
-/* Number of subtrees directly in `tree`. */
-int gs_tree_count_subdirs(size_t *out, git_repository *repo, const git_oid *tree);
-/* Size of any object without reading its content. */
-int gs_object_size(size_t *out, git_repository *repo, const git_oid *id);
 /*
  * Reading bytes [offset, offset+size) of a blob (size == SIZE_MAX: to the
  * end); reading past the end truncates.  GS_ERR_KEY for an unknown id,
  * GS_ERR_INVALID for an object that is not a blob.
  *
- * gs_blob_open learns the size and, for a packed object, points `data`
+ * Opening a blob learns the size and, for a packed object, points `data`
  * at the content.  A loose object is inflated only by gs_blob_fill, into
  * the caller's buffer: one copy of a big blob, made without the GIL.
  */
@@ -525,22 +383,9 @@ typedef struct {
 	int at_end;           /* the read reaches the end of the blob */
 } gs_blob;
 
-int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
-		 size_t offset, size_t size);
 /* Copy the blob's `size` bytes to dst. */
 int gs_blob_fill(gs_blob *blob, char *dst);
-/* open + fill into a buffer of its own: `data` is always set. */
-int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
-		 size_t offset, size_t size);
 void gs_blob_free(gs_blob *blob);
-
-/* Loose blobs (loose.c), read with zlib directly: partial reads inflate
- * only what they need and corruption is an error, never a hang. */
-int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *store,
-		  const git_oid *id);
-int gs_loose_read(gs_loose *loose, char *dst, size_t len);   /* dst NULL: skip */
-int gs_loose_finish(gs_loose *loose);   /* the stream must end here */
-void gs_loose_close(gs_loose *loose);
 
 /* ------------------------------------------------------------------ */
 /* Building trees (build.c)                                            */
@@ -644,15 +489,6 @@ int gs_changeset_commit(git_oid *commit, git_oid *tree, int64_t *when, int *noop
 			const git_oid *base_tree, const gs_changeset *cs, const char *message);
 
 /* ------------------------------------------------------------------ */
-/* Glob (glob.c)                                                       */
-
-/* Every path below `root` matching `pattern` ('/'-separated segments of
- * fnmatch wildcards, "**" for any number of directories), unsorted and
- * without duplicates; the caller sorts when it needs to. */
-int gs_glob(gs_strlist *out, git_repository *repo, const git_oid *root,
-	    const char *pattern);
-
-/* ------------------------------------------------------------------ */
 /* Snapshot reads (snapshot.c): each borrows a handle from the pool    */
 /* for the duration of the call, so they are safe from any thread.     */
 /* `root` is the snapshot's root tree; `path` is normalised, or NULL   */
@@ -683,7 +519,7 @@ int gs_snap_stat(gs_stat *out, gs_store *store, const git_oid *root, const char 
 /* Size of the object at path (entry style): a tree's serialized size. */
 int gs_snap_size(size_t *out, gs_store *store, const git_oid *root, const char *path);
 /* Open the content of the file at path for reading (walk style; a
- * directory is GS_ERR_ISDIR); see gs_blob_open. */
+ * directory is GS_ERR_ISDIR); see gs_blob. */
 int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char *path,
 		 size_t offset, size_t size);
 /* Open a blob by id for reading. */
@@ -691,31 +527,14 @@ int gs_snap_read_blob(gs_blob *out, gs_store *store, const git_oid *id,
 		      size_t offset, size_t size);
 /* Target of the symlink at path; GS_ERR_INVALID "Not a symlink: <path>". */
 int gs_snap_readlink(char **out, gs_store *store, const git_oid *root, const char *path);
-/* gs_glob on a pooled handle. */
+/* Every path below `root` matching `pattern` ('/'-separated segments of
+ * fnmatch wildcards, "**" for any number of directories), unsorted and
+ * without duplicates; the caller sorts when it needs to. */
 int gs_snap_glob(gs_strlist *out, gs_store *store, const git_oid *root,
 		 const char *pattern);
 
 /* ------------------------------------------------------------------ */
 /* Sources of the bulk operations (source.c)                           */
-
-typedef enum {
-	GS_SRC_FILE,      /* a single file */
-	GS_SRC_DIR,       /* a directory, landing under its own name */
-	GS_SRC_CONTENTS   /* a directory's contents (trailing '/', or the root) */
-} gs_source_mode;
-
-typedef struct {
-	char *path;           /* normalised; "" for the root */
-	gs_source_mode mode;
-	char *prefix;         /* kept by a "/./" pivot, else "" */
-	gs_entry entry;       /* what is at path */
-} gs_source;
-
-/* Resolve a repository source below the tree `root` ("/./" pivot,
- * trailing slash for contents, or a plain path; see source.c). */
-int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
-		      const char *spec);
-void gs_source_clear(gs_source *src);
 
 typedef struct {
 	char *path;
@@ -730,15 +549,6 @@ typedef struct {
 
 int gs_filelist_push(gs_filelist *list, const char *path, const git_oid *id, uint32_t mode);
 void gs_filelist_free(gs_filelist *list);
-/* Every file (non-tree entry) below `tree`, with paths prefixed by dir.
- * With `store` (may be NULL), trees its last commit wrote are read from
- * memory. */
-int gs_tree_files(gs_filelist *out, gs_store *store, git_repository *repo, const git_oid *tree,
-		  const char *dir);
-/* The same in path order (sorted bytewise, when the trees are sorted as
- * git writes them). */
-int gs_tree_files_by_path(gs_filelist *out, gs_store *store, git_repository *repo,
-			  const git_oid *tree);
 
 /* ------------------------------------------------------------------ */
 /* Exclusion (exclude.c) and globbing on disk (diskglob.c)             */
@@ -844,43 +654,6 @@ int gs_local_walk(gs_local_list *out, const char *root, const gs_exclude *filter
 		  int follow_symlinks, int lazy_stat);
 void gs_local_list_free(gs_local_list *list);
 
-/* A local source of a copy into the repository. */
-typedef struct {
-	const char *path;   /* on disk */
-	int walk;           /* 1: every file below the directory; 0: path itself */
-	const char *rel;    /* where it lands, relative to the destination */
-} gs_local_source;
-
-typedef struct {
-	gs_local_list add;       /* local only (every file when not comparing) */
-	gs_local_list update;    /* on both sides, different */
-	gs_local_list problems;  /* unreadable directories, special files, read errors */
-	gs_local_list overlaps;  /* files a source earlier in the list already provides */
-	gs_filelist delete;      /* under dest only (paths relative to dest) */
-	size_t unchanged;        /* on both sides, equal */
-} gs_local_diff;
-
-typedef struct {
-	const gs_exclude *filter;
-	int follow_symlinks;
-	int compare;             /* 0: list the sources only (add) */
-	int checksum;            /* 0: trust files not modified after `since` */
-	int64_t since;
-	uint32_t mode_override;  /* 0: modes from the execute bits */
-} gs_local_diff_opts;
-
-/*
- * Everything the local sources provide, first source winning, compared
- * with the files of the tree `dest_tree` (NULL: none): what to add,
- * update and delete.  Files on both sides are hashed on several threads.
- * A delete never reaches below an unreadable directory or a path that
- * exists locally.
- */
-int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *repo,
-			  const git_oid *dest_tree, const gs_local_source *sources, size_t nsources,
-			  const gs_local_diff_opts *opts);
-void gs_local_diff_free(gs_local_diff *diff);
-
 /*
  * The blob of a local file (following links) or of a symlink's text
  * (as_link).  *mode is mode_override when non-zero, else from the file's
@@ -892,36 +665,17 @@ void gs_local_diff_free(gs_local_diff *diff);
 int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, int as_link,
 		  uint32_t mode_override, const gs_entry *unless);
 
-/* Writing blobs below a local directory, never outside it. */
-typedef struct {
-	gs_store *store;
-	git_repository *repo;
-	const char *dest;
-	int64_t mtime;        /* stamped on every file written */
-	gs_strlist links;     /* symlinks written so far, sorted */
-	char *verified;       /* the last directory made sure of */
-} gs_export;
-
-void gs_export_init(gs_export *ex, gs_store *store, git_repository *repo, const char *dest,
-		    int64_t mtime);
-void gs_export_clear(gs_export *ex);
-/*
- * Write blob `id` to dest/rel: parents become real directories (a file
- * or symlink in the way is removed, top-down, so nothing outside dest is
- * touched), whatever is at the path is replaced, a link is created as a
- * link, an executable gets 0755, and times are set to ex->mtime.  A rel
- * with an empty, "." or ".." segment, or one going through a symlink this
- * export wrote, is GS_ERR_INVALID.
- */
-int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t mode);
-
 /* ------------------------------------------------------------------ */
 /* Plans of the operations inside a branch (plan.c)                    */
 /*
  * What an operation writes and removes in the branch whose tree is
  * `root`, staged into `cs` (nothing is written).  Sources are given as
- * the caller wrote them (see gs_source_resolve); the first failing one,
- * in order, is the error.
+ * the caller wrote them: a path for the entry itself, "dir/" for a
+ * directory's contents, "" (or slashes) for the root, "base/./rest" to
+ * keep rest's directories below the destination.  The first source that
+ * cannot be resolved, in order, is the error (GS_ERR_NOTFOUND "File not
+ * found in repo: <path>", GS_ERR_NOTDIR "Not a directory in repo: <path>",
+ * GS_ERR_INVALID for a bad path).
  */
 
 /* remove: each source is a file or, with `recursive`, a directory (every

@@ -1,4 +1,9 @@
-/* gs_internal.h - what the core's files share and the binding never sees. */
+/*
+ * gs_internal.h - what several of the core's units share and the binding
+ * never sees: the store's own state and its pool of libgit2 handles,
+ * error helpers, object hashing.  A unit's private API lives in its own
+ * header (pack.h, loose.h, tree.h, txn.h, ...); gs.h is the public one.
+ */
 #ifndef GS_INTERNAL_H
 #define GS_INTERNAL_H
 
@@ -7,6 +12,31 @@
 
 #include <pthread.h>
 #include <time.h>
+
+/* ------------------------------------------------------------------ */
+/* Errors, time, limits (util.c)                                       */
+
+/* Record errno for one file: the message is "<action> <path>". */
+int gs_error_set_path(int err, const char *path, const char *action);
+/* Record libgit2's last error, prefixed with a context (a path, a ref). */
+int gs_error_set_git(int git_rc, const char *context);
+/* Quote a string the way Python's repr() does, into buf. */
+const char *gs_repr(char *buf, size_t bufsize, const char *s);
+
+/* The current time in whole seconds (commit and reflog timestamps). */
+int64_t gs_now(void);
+
+/* How deep trees may nest for the walks that recurse (git's own limit,
+ * core.maxTreeDepth, has the same default). */
+#define GS_MAX_TREE_DEPTH 4096
+
+/* Python fnmatch semantics (glob.c): '*', '?', '[seq]', '[!seq]', no
+ * escapes, whole-string match, case-sensitive. '*' spans '/' and
+ * newlines. */
+int gs_fnmatch(const char *pattern, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* The store (store.c)                                                 */
 
 struct gs_store {
 	char *path;     /* as the caller gave it */
@@ -49,25 +79,31 @@ struct gs_cached_tree {
 	gs_dirlist *entries;   /* data parsed, on the first lookup in it */
 };
 
+/*
+ * libgit2 handles are not safe to use from two threads at once, so the
+ * store keeps a pool: a caller borrows a handle for one operation and
+ * gives it back.  Readers in different threads get different handles.
+ */
+int gs_repo_acquire(git_repository **out, gs_store *store);
+void gs_repo_release(gs_store *store, git_repository *repo);
+
+/*
+ * Give a handle a fresh object database (tree.c).  libgit2 rescans the
+ * pack directory only when its mtime (in seconds) changed, so a pack
+ * another handle or process wrote in the same second can go unseen:
+ * every lookup of an object a ref or tree names reloads once on a miss
+ * and retries.
+ */
+int gs_repo_reload(git_repository *repo);
+
+/* An author name and email git can record (no '<', '>' or newline). */
+int gs_identity_check(const char *name, const char *email);
+
 /* Tell the pool that this store wrote a pack, or removed packs. */
 void gs_store_packs_changed(gs_store *store, int removed);
 
 /* Replace the cache of recent trees (takes ownership of `trees`). */
 void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t count);
-
-/* An object's "<type> <size>\0" header into out (GS_OBJECT_HEADER_MAX
- * bytes); returns its length, the NUL included. */
-#define GS_OBJECT_HEADER_MAX 32
-size_t gs_object_header(char *out, git_object_t type, uint64_t size);
-/* Start the id of an object of `size` bytes with its header. */
-void gs_object_hash_begin(gs_sha1 *sha, git_object_t type, uint64_t size);
-
-/* The tree object `id` (the object database reloaded once when it is
- * missing, as every lookup of an object a ref or tree names does). */
-int gs_tree_get(git_tree **out, git_repository *repo, const git_oid *id);
-
-/* Point HEAD at the full ref name `target` (no reflog). */
-int gs_head_write(gs_store *store, const char *target);
 
 /* "<gitdir><relative>", malloc'd; NULL (and GS_ERR_NOMEM) on failure. */
 char *gs_store_file(const gs_store *store, const char *relative, const char *suffix);
@@ -90,5 +126,17 @@ typedef struct {
  * sources meet at a destination the first source wins: the first of a
  * run of equal paths is the one kept, the others overlap it. */
 void gs_path_seq_sort(gs_path_seq *items, size_t count);
+
+/* ------------------------------------------------------------------ */
+/* Object ids (txn.c, with sha1.c)                                     */
+
+/* An object's id: SHA-1 of "<type> <size>\0" and the content. */
+void gs_object_hash(git_oid *out, git_object_t type, const void *data, size_t len);
+/* An object's "<type> <size>\0" header into out (GS_OBJECT_HEADER_MAX
+ * bytes); returns its length, the NUL included. */
+#define GS_OBJECT_HEADER_MAX 32
+size_t gs_object_header(char *out, git_object_t type, uint64_t size);
+/* Start the id of an object of `size` bytes with its header. */
+void gs_object_hash_begin(gs_sha1 *sha, git_object_t type, uint64_t size);
 
 #endif

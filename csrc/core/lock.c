@@ -2,6 +2,7 @@
  * then flock(2) on <gitdir>/gitstore.lock across processes (the file the
  * pure-Python gitstore locks, so the two exclude each other). */
 #include "gs_internal.h"
+#include "lock.h"
 
 #include <errno.h>
 #include <fcntl.h>

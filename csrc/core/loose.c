@@ -1,12 +1,11 @@
-/* loose.c - reading loose blobs ourselves instead of through libgit2's
- * odb, which inflates the whole object before returning any of it: here
- * a partial read inflates only up to the end of what it returns (the
- * head of a big file costs the head, not the file), a full read inflates
- * straight into the caller's buffer with no copy, and a truncated object
- * is an error, not a hang (libgit2 1.5 can spin forever on one).
- * gitstore stores only big files loose (see txn.c), so these are the
- * reads where the difference counts. */
+/* loose.c - reading loose blobs with zlib directly, not with git_odb_read,
+ * which inflates the whole object before returning any of it: the first
+ * 4 KiB of a 64 MiB blob take 0.1 ms here against 0.7 s, the whole blob,
+ * inflated straight into the caller's buffer, 0.34 s against 0.68 s
+ * (bench/libgit2_compare.c).  A truncated object is an error, not a hang
+ * (libgit2 1.5 can spin on one).  Only big files are stored loose. */
 #include "gs_internal.h"
+#include "loose.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,10 +1,12 @@
-/* pack.c - consolidating packs.  Every commit writes a small pack; once
- * GS_PACK_LIMIT of them pile up, the next commit's pack takes in the
- * objects of the small ones (whole entries copied byte for byte) and they
- * are removed, as `git gc --auto` would merge them, so that lookups do
- * not have to search dozens of indexes.  GitStore.pack() (gs_store_pack)
- * merges every pack that can be merged on demand. */
+/* pack.c - consolidating packs.  Every commit writes a small pack, and a
+ * lookup searches pack by pack (4.9 us among 16, 0.6 us in one), so once
+ * GS_PACK_LIMIT of them pile up the next commit's pack takes in their
+ * objects and they are removed.  Entries are copied byte for byte, not
+ * rebuilt with git_packbuilder, which searches for deltas: 16 packs of
+ * 1,000 blobs merge in 34 ms, against 4.7 s (bench/libgit2_compare.c). */
 #include "gs_internal.h"
+#include "lock.h"
+#include "pack.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -1,15 +1,11 @@
-/* packwrite.c - writing a pack file and its index (git's formats,
- * version 2) as a stream: objects go to the file one at a time (or a
- * batch of about ENCODE_BATCH_BYTES at a time when deflated on several
- * threads); only the index entries stay in memory.
- *
- * It replaces writing objects through libgit2, where every object was
- * work of its own (a loose object is a new file: 5 to 7 files for a small
- * commit, and creating a file costs far more than appending to one).
- * Here a commit is one pack and one index, written with a few write()
- * calls per pack instead of two per object, and trees are stored rather
- * than deflated (deflating them cost a fifth of a commit). */
+/* packwrite.c - writing a pack and its index (git's formats, version 2)
+ * as a stream; only the index entries stay in memory.  It replaces
+ * git_odb_write, which makes every object a loose file of its own: 1,000
+ * small blobs take 470 ms that way and 8 ms as one pack, a 5-object
+ * commit 0.8 ms and 0.2 ms (bench/libgit2_compare.c).  Trees are stored,
+ * not deflated: deflating them cost a fifth of a commit. */
 #include "gs_internal.h"
+#include "pack.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* path.c - the one place where repository paths are normalised. */
-#include "gs.h"
+#include "gs_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>

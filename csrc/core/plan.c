@@ -4,6 +4,9 @@
  * the errors.  The result is a changeset (and a report); nothing is
  * written here. */
 #include "gs_internal.h"
+#include "source.h"
+#include "tree.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,10 +1,9 @@
-/* sha1.c - SHA-1 (FIPS 180-4) for everything gitstore hashes itself:
- * object ids (gs_object_hash and gs_object_hash_begin in txn.c, used for
- * blobs, trees, commits, streamed big files and local files in copy.c)
- * and the checksums of the pack and index files we write.  Object ids
- * used to come from libgit2's git_odb_hash; this code replaced it because
- * with the CPU's SHA extensions, when present, it hashes about 1.2 GB/s
- * where the previous hashing managed 0.16 GB/s. */
+/* sha1.c - SHA-1 for everything gitstore hashes itself: object ids
+ * (gs_object_hash and gs_object_hash_begin in txn.c) and the checksums
+ * of the packs and indexes we write.  It replaced git_odb_hash for ids
+ * because with the CPU's SHA extensions it hashes a 64 MiB blob at
+ * 1.4 GB/s where git_odb_hash manages 0.3 GB/s (bench/libgit2_compare.c);
+ * the portable code, used without them, manages 0.14 GB/s. */
 #include "sha1.h"
 
 #include <string.h>

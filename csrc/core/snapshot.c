@@ -1,5 +1,6 @@
 /* snapshot.c - the read operations of a snapshot, one pooled handle each. */
 #include "gs_internal.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <stdlib.h>

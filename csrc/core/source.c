@@ -2,6 +2,8 @@
  * "/./" pivot keeps what follows it below the destination, a trailing
  * slash means the directory's contents, a plain path the entry itself. */
 #include "gs_internal.h"
+#include "source.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,5 +1,8 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
+#include "commit.h"
+#include "refs.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <ftw.h>

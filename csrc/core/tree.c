@@ -1,5 +1,7 @@
 /* tree.c - resolving paths in trees, listing trees, reading blobs. */
 #include "gs_internal.h"
+#include "loose.h"
+#include "tree.h"
 
 #include <git2/sys/odb_backend.h>
 #include <git2/sys/repository.h>

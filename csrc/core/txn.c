@@ -5,6 +5,8 @@
  * (blobstream.c) so that memory stays bounded.  Object ids are hashed
  * here with sha1.c. */
 #include "gs_internal.h"
+#include "pack.h"
+#include "txn.h"
 
 
 #include <errno.h>

@@ -127,8 +127,10 @@ extern PyMethodDef gsp_fs_bulk_methods[];
  * source, any other iterable several (each str or os.PathLike[str]). */
 int gsp_source_list(gs_strlist *out, PyObject *sources);
 /* Resolve a str source below root (see gs_source_resolve), raising on
- * failure. */
-int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
+ * failure.  Transitional, for fs_copy.c (which includes the core's
+ * source.h): until the copies are planned in the core. */
+struct gs_source;
+int gsp_source_resolve(struct gs_source *out, git_repository *repo, const git_oid *root,
 		       PyObject *spec);
 /* fs_copy.c: copy_in/copy_out/sync_in/sync_out and their helpers; _disk_walk. */
 extern PyMethodDef gsp_fs_copy_methods[];

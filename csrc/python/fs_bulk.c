@@ -2,6 +2,8 @@
  * remove, move and copy_from_ref.  The core plans them (plan.c); here
  * they are parsed, run without the GIL, reported and committed. */
 #include "binding.h"
+/* transitional: gsp_source_resolve, until the copies are planned in the core */
+#include "source.h"
 
 #include <stdlib.h>
 

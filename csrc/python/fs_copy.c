@@ -5,6 +5,12 @@
  * core's copy.c, with the GIL released.
  */
 #include "binding.h"
+/* transitional: until the copy and bulk plans move into the core */
+#include "gs_internal.h"
+#include "copy.h"
+#include "source.h"
+#include "tree.h"
+#include "txn.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,0 +1,14 @@
+/* loose.h - loose blobs (loose.c), read with zlib directly: partial reads
+ * inflate only what they need and corruption is an error, never a hang. */
+#ifndef GS_LOOSE_H
+#define GS_LOOSE_H
+
+#include "gs.h"
+
+int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *store,
+		  const git_oid *id);
+int gs_loose_read(gs_loose *loose, char *dst, size_t len);   /* dst NULL: skip */
+int gs_loose_finish(gs_loose *loose);   /* the stream must end here */
+void gs_loose_close(gs_loose *loose);
+
+#endif

@@ -1,0 +1,48 @@
+/* pack.h - writing packs (packwrite.c) and merging them (pack.c). */
+#ifndef GS_PACK_H
+#define GS_PACK_H
+
+#include "gs.h"
+
+/* Each commit writes one small pack; the packs are counted every few
+ * commits, and once there are this many the next commit's pack takes in
+ * the small ones. */
+#define GS_PACK_LIMIT 16
+
+/* Writing one pack and its index as a stream (packwrite.c): exactly
+ * `count` objects, then finish (renames both into objects/pack). */
+typedef struct gs_packwriter gs_packwriter;
+int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count);
+int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
+		      size_t len);
+/* Many objects at once, deflated on several threads when worth it. */
+typedef struct {
+	git_oid id;
+	git_object_t type;
+	const void *data;
+	size_t len;
+} gs_pack_object;
+int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_t count);
+/* An entry copied as it is from another pack (header and zlib data of a
+ * whole, non-delta object). */
+int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len);
+int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1]);
+void gs_packwriter_free(gs_packwriter *w);
+
+/*
+ * Merging packs, under the repository lock.  A plan picks the packs to
+ * merge once there are at least `threshold` (*out NULL: none now); skip
+ * marks the objects the new pack has anyway (`written` says which) and
+ * returns how many are left to copy; copy adds those to the writer;
+ * remove deletes the merged packs once the new one (`hex`) is in place.
+ * Objects stay readable throughout.
+ */
+typedef struct gs_pack_merge gs_pack_merge;
+int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold);
+size_t gs_pack_merge_skip(gs_pack_merge *m, int (*written)(void *ctx, const git_oid *id),
+			  void *ctx);
+int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer);
+void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
+void gs_pack_merge_free(gs_pack_merge *m);
+
+#endif
