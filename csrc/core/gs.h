@@ -93,8 +93,6 @@ void gs_buf_free(gs_buf *buf);
 int gs_path_normalize(char **out, const char *path, size_t len);
 /* 1 when path is a root form: empty or made only of '/'. */
 int gs_path_is_root(const char *path, size_t len);
-/* gs_path_normalize with the root allowed: a root form gives "". */
-int gs_path_normalize_or_root(char **out, const char *path, size_t len);
 
 /* ------------------------------------------------------------------ */
 /* The store (store.c)                                                 */

@@ -115,6 +115,9 @@ int gs_close_read_only(int fd, const char *path);
 /* Create the parent directories of `path` (which is below the gitdir). */
 int gs_mkdir_parents(const char *path);
 
+/* gs_path_normalize with the root allowed (path.c): a root form gives "". */
+int gs_path_normalize_or_root(char **out, const char *path, size_t len);
+
 /* A destination and the place of its source in the order the sources
  * came in. */
 typedef struct {
