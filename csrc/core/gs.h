@@ -680,7 +680,8 @@ int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, i
  * file below it; without: GS_ERR_ISDIR "<path> is a directory (use
  * recursive=True)").  The report's delete list has each file once, in
  * path order, with itself as source.  No file at all: GS_ERR_NOTFOUND
- * "No matches for sources: [<the sources as Python shows a list>]". */
+ * "No matches for sources: [<the sources as Python shows a list>]".  cs
+ * may be NULL when only the report is wanted (a dry run). */
 int gs_plan_remove(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
 		   const char *const *sources, size_t nsources, int recursive);
 

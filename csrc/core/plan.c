@@ -208,7 +208,7 @@ int gs_plan_remove(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_o
 	for (size_t i = 0; i < count; i++) {
 		const gs_file *f = &files.items[order[i].seq];
 		if (gs_report_add(report, GS_REPORT_DELETE, f->path, f->mode, f->path, NULL) < 0 ||
-		    gs_changeset_remove(cs, f->path) < 0)
+		    (cs && gs_changeset_remove(cs, f->path) < 0))
 			goto done;
 	}
 	rc = 0;

@@ -102,7 +102,7 @@ static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &recursive, &dry_run, &message))
 		return NULL;
 	if (gsp_source_list(&list, sources) < 0 || !(txn = gsp_txn_begin(self->store)) ||
-	    !(cs = gsp_changeset_new()))
+	    (!dry_run && !(cs = gsp_changeset_new())))
 		goto done;
 	GSP_CALL(status, gs_plan_remove(cs, &report, txn, &self->info.tree,
 					(const char *const *)list.items, list.count, recursive));
