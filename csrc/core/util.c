@@ -224,7 +224,12 @@ static int compare_path_seq(const void *a, const void *b)
 
 void gs_path_seq_sort(gs_path_seq *items, size_t count)
 {
-	if (count > 1)
+	size_t sorted = 1;
+
+	/* Tree listings often come in path order already. */
+	while (sorted < count && compare_path_seq(&items[sorted - 1], &items[sorted]) <= 0)
+		sorted++;
+	if (sorted < count)
 		qsort(items, count, sizeof(*items), compare_path_seq);
 }
 
