@@ -147,9 +147,9 @@ def test_non_utf8_names_in_apply_and_batch(store, tmp_path):
 
 def test_removal_report_is_linear(store):
     """The deletes of a change report are sorted with their modes.  Each
-    deleted path used to be looked up in the whole list, so removing ten
-    times the files took a hundred times as long; measured as a ratio, so
-    that a loaded machine does not make it fail."""
+    deleted path used to be looked up in the whole list, so removing twenty
+    times the files took four hundred times as long; measured as a ratio,
+    so that a loaded machine does not make it fail."""
     import time
 
     def removal_time(count):
@@ -161,9 +161,9 @@ def test_removal_report_is_linear(store):
                                                          for i in range(count)]
         return took
 
-    small = min(removal_time(12000) for _ in range(2))
+    small = min(removal_time(6000) for _ in range(2))
     large = removal_time(120000)
-    assert large < 30 * small, (small, large)
+    assert large < 100 * small, (small, large)
 
 
 def test_pack_over_an_empty_pack_file(store, tmp_path):
