@@ -13,7 +13,7 @@ import shutil
 import pytest
 
 from gitstore import (
-    FS, Batch, FileEntry, FileType, GitStore, StaleSnapshotError,
+    FS, Batch, BlobOid, FileEntry, FileType, GitStore, StaleSnapshotError,
 )
 
 from support import (
@@ -304,6 +304,30 @@ class TestStaging:
             b.write("p1", b"1")
             b.write("p2", b"2")
             b.write("p1", b"1b")
+        assert [e.path for e in b.fs.changes.add] == ["p1", "p2"]
+
+    def test_staged_writes_in_staging_order(self, env):
+        b = env.fs.batch()
+        b.write("p1", b"1")
+        b.write("p2", b"2", mode=EXE)
+        b.write("p1", b"1b")
+        b.remove("p2")
+        b.remove("b.txt")
+        b.write("a.txt", b"new")
+        b.write("p2", b"2 again")
+        staged = b._writes
+        assert list(staged) == ["p1", "a.txt", "p2"]
+        assert all(type(oid) is BlobOid for oid, _mode in staged.values())
+        # a copy: changing it stages nothing
+        staged.clear()
+        assert list(b._writes) == ["p1", "a.txt", "p2"]
+        staged = b._writes
+        b.commit()
+        files = env.g.files()
+        assert {p: (oid.decode(), mode) for p, (oid, mode) in staged.items()} == {
+            p: (files[p][1], int(files[p][0], 8)) for p in ("p1", "a.txt", "p2")}
+        assert env.read("p1") == b"1b" and env.read("p2") == b"2 again"
+        assert b.fs.changes.delete == [FileEntry("b.txt", BLOB)]
         assert [e.path for e in b.fs.changes.add] == ["p1", "p2"]
 
     def test_write_then_remove_new_path_is_nothing(self, env):

@@ -327,6 +327,17 @@ class TestCopyFromRefDelete:
                                            delete=extras_deleted("backup/"))
         assert "backup2/keep.txt" in env.files()
 
+    def test_overlapping_areas_delete_once(self, env):
+        # "results" lands in backup/results, "results/" in backup: the
+        # second area holds the first, and a stale file there goes once.
+        main = env.main.write("backup/results/old.txt", b"o\n")
+        dry = main.copy_from_ref(env.worker, ["results", "results/"], "backup", delete=True,
+                                 dry_run=True)
+        new = main.copy_from_ref(env.worker, ["results", "results/"], "backup", delete=True)
+        assert new.changes.delete == add("backup/results/old.txt")
+        assert dry.changes == new.changes
+        env.check_single_commit(new, main, "Batch cp: +6 -1")
+
     def test_only_deletions(self, env):
         first = env.main.copy_from_ref(env.worker, "results")
         main = first.write("results/extra.txt", b"extra\n")

@@ -380,6 +380,17 @@ class TestMoveOverlap:
         assert "p/p/x" not in files
         assert new.changes.delete == [FileEntry("p/p/x", BLOB, src="p/p/x")]
 
+    def test_sources_meeting_at_a_destination_first_wins(self, env):
+        fs = env.fs
+        new = fs.move(["dir/sub/c.txt", "other/c.txt"], "d")
+        files = env.files()
+        assert files["d/c.txt"] == env.base_files["dir/sub/c.txt"]
+        assert "dir/sub/c.txt" not in files and "other/c.txt" not in files
+        assert new.changes == ChangeReport(
+            add=[added("d/c.txt", "dir/sub/c.txt")],
+            delete=[deleted("dir/sub/c.txt"), deleted("other/c.txt")])
+        env.check_single_commit(new, fs, "Batch mv: +1 -2")
+
     def test_duplicate_source_moves_once(self, env):
         fs = env.fs
         new = fs.move(["hello.txt", "hello.txt"], "d/")

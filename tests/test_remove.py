@@ -284,6 +284,16 @@ class TestRemoveErrors:
         assert str(ei.value) == "No matches for sources: []"
         env.assert_unchanged()
 
+    def test_nothing_below_the_sources(self, env):
+        empty = env.fs.remove("", recursive=True)
+        with pytest.raises(FileNotFoundError) as ei:
+            empty.remove(["", "/"], recursive=True)
+        assert str(ei.value) == "No matches for sources: ['', '/']"
+        with pytest.raises(FileNotFoundError) as ei:
+            empty.move(["", "/"], "x", recursive=True)
+        assert str(ei.value) == "No matches for patterns: ['', '/']"
+        assert env.tip() == empty.commit_hash
+
     @pytest.mark.parametrize("source,shown", [
         ("existing.txt/", "existing.txt"), ("missing/", "missing"),
         ("dir/./a.txt/", "dir/a.txt"),

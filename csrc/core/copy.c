@@ -726,31 +726,6 @@ static void sort_unless_sorted(void *items, size_t count, size_t size,
 	}
 }
 
-static int compare_claims(const void *a, const void *b)
-{
-	const gs_claim *x = a, *y = b;
-	int c = strcmp(x->path, y->path);
-
-	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-void gs_claims_settle(gs_claim *claims, size_t count)
-{
-	const char *kept = NULL;
-
-	sort_unless_sorted(claims, count, sizeof(*claims), compare_claims);
-	for (size_t i = 0; i < count; i++) {
-		gs_claim *c = &claims[i];
-		c->repeat = 0;
-		if (!c->contends)
-			continue;
-		if (kept && strcmp(kept, c->path) == 0)
-			c->repeat = 1;
-		else
-			kept = c->path;
-	}
-}
-
 /* gs_local_walk; with `stored`, files the destination also has (below
  * `prefix`) are hashed on helper threads as the walk goes. */
 static int walk_local(gs_local_list *out, const char *root, const gs_exclude *filter,
@@ -1045,9 +1020,10 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 {
 	gs_local_list all = {0};
 	gs_filelist stored = {0};
-	gs_claim *order = NULL;
+	gs_path_seq *order = NULL;
 	comparison *both = NULL;
 	char *matched = NULL;
+	const char *prev = NULL;   /* rel of the last entry kept */
 	size_t nboth = 0, s = 0;
 	int rc = -1;
 
@@ -1068,21 +1044,25 @@ int gs_local_diff_compute(gs_local_diff *out, gs_store *store, git_repository *r
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
-	/* Sources were appended in order, so the index is the sequence.  A
-	 * directory that could not be read claims nothing. */
+	/* Sources were appended in order, so the index is the sequence; one
+	 * source comes sorted from its walk. */
 	for (size_t i = 0; i < all.count; i++)
-		order[i] = (gs_claim){all.items[i].rel, i, all.items[i].kind != GS_LOCAL_BADDIR, 0};
-	gs_claims_settle(order, all.count);
+		order[i] = (gs_path_seq){all.items[i].rel, i};
+	if (nsources > 1)
+		gs_path_seq_sort(order, all.count);
 	for (size_t i = 0; i < all.count; i++) {
 		gs_local_entry *e = &all.items[order[i].seq];
 		const char *rel = e->rel;   /* the string outlives a move */
 		int c = 1;
 
-		if (order[i].repeat) {
+		/* A directory that could not be read claims no path. */
+		if (e->kind != GS_LOCAL_BADDIR && prev && strcmp(prev, rel) == 0) {
 			if (local_move(&out->overlaps, e) < 0)
 				goto done;
 			continue;
 		}
+		if (e->kind != GS_LOCAL_BADDIR)
+			prev = rel;
 		while (s < stored.count && (c = strcmp(stored.items[s].path, rel)) < 0)
 			s++;
 		if (s < stored.count && c == 0)

@@ -76,16 +76,4 @@ int gs_export_file(gs_export *ex, const char *rel, const git_oid *id, uint32_t m
 int gs_local_blob(git_oid *out, uint32_t *mode, gs_txn *txn, const char *path, int as_link,
 		  uint32_t mode_override, const gs_entry *unless);
 
-/* Where the items of several sources land: the first source wins a
- * path, the items of later sources that land there are repeats. */
-typedef struct {
-	const char *path;   /* where the item lands */
-	size_t seq;         /* its place in source order */
-	int contends;       /* 0: it neither takes a path nor repeats one */
-	int repeat;         /* set by gs_claims_settle */
-} gs_claim;
-
-/* Sort claims by path (source order among equal paths) and mark repeats. */
-void gs_claims_settle(gs_claim *claims, size_t count);
-
 #endif

@@ -705,4 +705,62 @@ int gs_copy_out(gs_report *report, gs_store *store, const git_oid *root,
 int gs_sync_out(gs_report *report, gs_store *store, const git_oid *root, const char *path,
 		const char *dest, const gs_copy_opts *opts);
 
+/* ------------------------------------------------------------------ */
+/* Plans of the operations inside a branch (plan.c)                    */
+/*
+ * What an operation writes and removes in the branch whose tree is
+ * `root`, staged into `cs` (nothing is written).  Sources are given as
+ * the caller wrote them: a path for the entry itself, "dir/" for a
+ * directory's contents, "" (or slashes) for the root, "base/./rest" to
+ * keep rest's directories below the destination.  The first source that
+ * cannot be resolved, in order, is the error (GS_ERR_NOTFOUND "File not
+ * found in repo: <path>", GS_ERR_NOTDIR "Not a directory in repo: <path>",
+ * GS_ERR_INVALID for a bad path).
+ */
+
+/* remove: each source is a file or, with `recursive`, a directory (every
+ * file below it; without: GS_ERR_ISDIR "<path> is a directory (use
+ * recursive=True)").  The report's delete list has each file once, in
+ * path order, with itself as source.  No file at all: GS_ERR_NOTFOUND
+ * "No matches for sources: [<the sources as Python shows a list>]".  cs
+ * may be NULL when only the report is wanted (a dry run). */
+int gs_plan_remove(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
+		   const char *const *sources, size_t nsources, int recursive);
+
+/* move (like mv): one source that is a file or a directory, with a dest
+ * that is not a directory and does not end with '/', is renamed to dest;
+ * otherwise each source goes into the directory dest.  dest is dest_len
+ * bytes as the caller wrote it (a root form is the root).  Content is
+ * never copied.  Errors, in this order: a source that cannot be
+ * resolved, a bad dest (GS_ERR_INVALID), no file (GS_ERR_NOTFOUND "No
+ * matches for patterns: [...]"), a file moving onto itself
+ * (GS_ERR_INVALID "Source and destination are the same: <path>"), a
+ * directory without `recursive` (GS_ERR_ISDIR as for remove).  Where
+ * destinations meet, the first source wins.  The report lists each
+ * destination (add or update by whether the tree has it, with the mode it
+ * moves as and its source path), then each source file that goes away
+ * (delete, in path order); a source another source moves onto stays. */
+int gs_plan_move(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
+		 const char *const *sources, size_t nsources, const char *dest, size_t dest_len,
+		 int recursive);
+
+/* copy_from_ref: the sources, resolved in the tree `from_root` of the
+ * same repository, copied into dest as copies place them ("dir" under its
+ * name, "dir/" its contents, "" everything), the first source winning
+ * where destinations meet.  With `delete`, the files under each source's
+ * destination that it does not provide are removed.  dest (dest_len
+ * bytes as the caller wrote it, a root form for the root) is checked
+ * first.  With a report (may be NULL), it gets what committing cs on root
+ * would change. */
+int gs_plan_copy_from_ref(gs_changeset *cs, gs_report *report, gs_txn *txn, const git_oid *root,
+			  const git_oid *from_root, const char *const *sources, size_t nsources,
+			  const char *dest, size_t dest_len, int delete);
+
+/* Batch.remove: stage the removal of the file at path in the tree root
+ * (dropping a staged write of it), or only drop a staged write when root
+ * does not have the path.  GS_ERR_NOTFOUND (the path) when neither has
+ * it, GS_ERR_ISDIR (the path) when root has a directory there. */
+int gs_plan_remove_file(gs_changeset *cs, gs_store *store, const git_oid *root,
+			const char *path);
+
 #endif

@@ -115,6 +115,21 @@ int gs_close_read_only(int fd, const char *path);
 /* Create the parent directories of `path` (which is below the gitdir). */
 int gs_mkdir_parents(const char *path);
 
+/* gs_path_normalize with the root allowed (path.c): a root form gives "". */
+int gs_path_normalize_or_root(char **out, const char *path, size_t len);
+
+/* A destination and the place of its source in the order the sources
+ * came in. */
+typedef struct {
+	const char *path;
+	size_t seq;
+} gs_path_seq;
+
+/* Sort by path, the earlier place first among equal paths.  Where
+ * sources meet at a destination the first source wins: the first of a
+ * run of equal paths is the one kept, the others overlap it. */
+void gs_path_seq_sort(gs_path_seq *items, size_t count);
+
 /* ------------------------------------------------------------------ */
 /* Object ids (txn.c, with sha1.c)                                     */
 

@@ -63,3 +63,11 @@ done:
 	*out = result;
 	return result ? 0 : -1;
 }
+
+int gs_path_normalize_or_root(char **out, const char *path, size_t len)
+{
+	*out = NULL;
+	if (gs_path_is_root(path, len))
+		return (*out = strdup("")) ? 0 : gs_error_set_os(ENOMEM, "out of memory");
+	return gs_path_normalize(out, path, len);
+}

@@ -26,14 +26,6 @@ static int lookup(gs_entry *out, git_repository *repo, const git_oid *root, cons
 	return -1;
 }
 
-/* Normalise, with the root ("" or only slashes) allowed. */
-static int normalize_or_root(char **out, const char *path)
-{
-	if (gs_path_is_root(path, strlen(path)))
-		return (*out = strdup("")) ? 0 : gs_error_set_os(ENOMEM, "out of memory");
-	return gs_path_normalize(out, path, strlen(path));
-}
-
 void gs_source_clear(gs_source *src)
 {
 	free(src->path);
@@ -91,6 +83,7 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 {
 	gs_source_spec split = {0};
 	char *mapped = strdup(spec), *joined = NULL;
+	const char *named;
 	gs_entry entry;
 	int found, rc = -1;
 
@@ -119,7 +112,8 @@ int gs_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
 		joined[base_len] = '/';
 		memcpy(joined + base_len + 1, split.rest, rest_len + 1);
 	}
-	if (normalize_or_root(&out->path, joined ? joined : split.base) < 0 ||
+	named = joined ? joined : split.base;
+	if (gs_path_normalize_or_root(&out->path, named, strlen(named)) < 0 ||
 	    (found = lookup(&entry, repo, root, out->path)) < 0)
 		goto done;
 	if (!split.pivot && split.contents) {

@@ -995,20 +995,21 @@ next:
  * are dropped, each with a warning. */
 static int drop_overlaps(stored_list *list, gs_report *report)
 {
-	gs_claim *claims = malloc((list->count ? list->count : 1) * sizeof(*claims));
+	gs_path_seq *order = malloc((list->count ? list->count : 1) * sizeof(*order));
 	char *repeat = calloc(list->count + 1, 1);
 	size_t kept = 0;
 	int rc = -1;
 
-	if (!claims || !repeat) {
+	if (!order || !repeat) {
 		nomem();
 		goto done;
 	}
 	for (size_t i = 0; i < list->count; i++)
-		claims[i] = (gs_claim){list->items[i].rel, i, 1, 0};
-	gs_claims_settle(claims, list->count);
-	for (size_t i = 0; i < list->count; i++)
-		repeat[claims[i].seq] = (char)claims[i].repeat;
+		order[i] = (gs_path_seq){list->items[i].rel, i};
+	gs_path_seq_sort(order, list->count);
+	for (size_t i = 1; i < list->count; i++)
+		if (strcmp(order[i].path, order[i - 1].path) == 0)
+			repeat[order[i].seq] = 1;
 	for (size_t i = 0; i < list->count; i++)
 		if (repeat[i] && warn_overlap(report, list->items[i].repo, list->items[i].rel) < 0)
 			goto done;
@@ -1025,7 +1026,7 @@ static int drop_overlaps(stored_list *list, gs_report *report)
 	list->count = kept;
 	rc = 0;
 done:
-	free(claims);
+	free(order);
 	free(repeat);
 	return rc;
 }

@@ -215,6 +215,24 @@ void gs_strlist_sort(gs_strlist *list)
 		qsort(list->items, list->count, sizeof(*list->items), compare_strings);
 }
 
+static int compare_path_seq(const void *a, const void *b)
+{
+	const gs_path_seq *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+void gs_path_seq_sort(gs_path_seq *items, size_t count)
+{
+	size_t sorted = 1;
+
+	/* Tree listings often come in path order already. */
+	while (sorted < count && compare_path_seq(&items[sorted - 1], &items[sorted]) <= 0)
+		sorted++;
+	if (sorted < count)
+		qsort(items, count, sizeof(*items), compare_path_seq);
+}
+
 void gs_strlist_free(gs_strlist *list)
 {
 	for (size_t i = 0; i < list->count; i++)

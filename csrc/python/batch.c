@@ -11,8 +11,7 @@ typedef struct {
 	FSObject *base;
 	PyObject *message;
 	PyObject *operation;
-	PyObject *writes;     /* dict: path -> (BlobOid, mode) in staging order */
-	PyObject *removes;    /* dict used as an ordered set of paths */
+	gs_changeset *changes; /* what is staged for the commit */
 	PyObject *fs;         /* the committed snapshot, or None */
 	gs_txn *txn;          /* where staged blobs live until the commit */
 	int closed;
@@ -44,9 +43,7 @@ static PyObject *batch_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 	self->message = Py_NewRef(message);
 	self->operation = Py_NewRef(operation);
 	self->fs = Py_NewRef(Py_None);
-	self->writes = PyDict_New();
-	self->removes = PyDict_New();
-	if (!self->writes || !self->removes)
+	if (!(self->changes = gsp_changeset_new()))
 		Py_CLEAR(self);
 	return (PyObject *)self;
 }
@@ -57,11 +54,10 @@ static void batch_dealloc(BatchObject *self)
 
 	PyObject_GC_UnTrack(self);
 	batch_release_txn(self);
+	gs_changeset_free(self->changes);
 	Py_CLEAR(self->base);
 	Py_CLEAR(self->message);
 	Py_CLEAR(self->operation);
-	Py_CLEAR(self->writes);
-	Py_CLEAR(self->removes);
 	Py_CLEAR(self->fs);
 	type->tp_free(self);
 	Py_DECREF(type);
@@ -73,16 +69,12 @@ static int batch_traverse(BatchObject *self, visitproc visit, void *arg)
 	Py_VISIT(self->base);
 	Py_VISIT(self->message);
 	Py_VISIT(self->operation);
-	Py_VISIT(self->writes);
-	Py_VISIT(self->removes);
 	Py_VISIT(self->fs);
 	return 0;
 }
 
 static int batch_clear(BatchObject *self)
 {
-	Py_CLEAR(self->writes);
-	Py_CLEAR(self->removes);
 	Py_CLEAR(self->fs);
 	return 0;
 }
@@ -103,26 +95,6 @@ static int check_open(BatchObject *self)
 	return 0;
 }
 
-/* Stage a blob at a normalised path. */
-static int stage(BatchObject *self, const char *path, const git_oid *id, uint32_t mode)
-{
-	PyObject *key = gsp_str(path), *hex = NULL, *oid = NULL, *value = NULL;
-	int rc = -1;
-
-	if (key && (hex = gsp_hex_bytes(id)) && (oid = PyObject_CallOneArg(gsp.BlobOid, hex)) &&
-	    (value = Py_BuildValue("(OI)", oid, (unsigned int)mode)) &&
-	    PyDict_SetItem(self->writes, key, value) == 0 &&
-	    (PyDict_DelItem(self->removes, key) == 0 || PyErr_ExceptionMatches(PyExc_KeyError))) {
-		PyErr_Clear();
-		rc = 0;
-	}
-	Py_XDECREF(value);
-	Py_XDECREF(oid);
-	Py_XDECREF(hex);
-	Py_XDECREF(key);
-	return rc;
-}
-
 /* write() and friends once the content is bytes-like, and a writer's
  * close() with its stream instead of data. */
 static int stage_content(BatchObject *self, PyObject *path_obj, PyObject *data,
@@ -139,7 +111,7 @@ static int stage_content(BatchObject *self, PyObject *path_obj, PyObject *data,
 	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 &&
 	    (stream ? gsp_store_stream(&id, self->txn, stream)
 		    : gsp_store_bytes(&id, self->txn, data)) == 0)
-		rc = stage(self, path, &id, mode);
+		rc = gsp_stage_write(self->changes, path, &id, mode);
 	self->busy = 0;
 	free(path);
 	return rc;
@@ -227,7 +199,7 @@ static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObje
 	self->busy = 1;
 	if (gsp_store_file(&id, &detected, self->txn, local) == 0 &&
 	    gsp_mode_arg(mode_obj, detected, &mode) == 0)
-		rc = stage(self, path, &id, mode);
+		rc = gsp_stage_write(self->changes, path, &id, mode);
 	self->busy = 0;
 	free(path);
 	if (rc < 0)
@@ -238,42 +210,22 @@ static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObje
 static PyObject *batch_remove(BatchObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", NULL};
-	PyObject *path_obj, *key = NULL, *result = NULL;
+	PyObject *path_obj;
 	char *path = NULL;
-	gs_entry entry;
-	int staged, in_base, status;
+	int status;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:remove", kwlist, &path_obj))
 		return NULL;
 	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
 		return NULL;
-	if (!(key = gsp_str(path)) || (staged = PyDict_Contains(self->writes, key)) < 0)
-		goto done;
-	GSP_CALL(status, gs_snap_entry(&entry, self->base->store->store, &self->base->info.tree,
-				       path, GS_LOOKUP_WALK));
-	in_base = status == 0;
-	if (status < 0 && gs_error_last()->category != GS_ERR_NOTFOUND &&
-	    gs_error_last()->category != GS_ERR_NOTDIR) {
-		gsp_raise();
-		goto done;
-	}
-	if (!staged && !in_base) {
-		PyErr_SetObject(PyExc_FileNotFoundError, key);
-		goto done;
-	}
-	if (in_base && entry.mode == GS_MODE_TREE) {
-		PyErr_SetObject(PyExc_IsADirectoryError, key);
-		goto done;
-	}
-	if (staged && PyDict_DelItem(self->writes, key) < 0)
-		goto done;
-	if (in_base && PyDict_SetItem(self->removes, key, Py_None) < 0)
-		goto done;
-	result = Py_NewRef(Py_None);
-done:
-	Py_XDECREF(key);
+	self->busy = 1;
+	GSP_CALL(status, gs_plan_remove_file(self->changes, self->base->store->store,
+					     &self->base->info.tree, path));
+	self->busy = 0;
 	free(path);
-	return result;
+	if (status < 0)
+		return gsp_raise();
+	Py_RETURN_NONE;
 }
 
 static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwargs)
@@ -300,50 +252,23 @@ static void batch_close(BatchObject *self)
 
 static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 {
-	gs_changeset *cs = NULL;
-	PyObject *result = NULL, *key, *value;
-	Py_ssize_t pos = 0;
+	PyObject *result;
 
 	if (check_open(self) < 0)
 		return NULL;
-	if (PyDict_GET_SIZE(self->writes) == 0 && PyDict_GET_SIZE(self->removes) == 0) {
+	if (gs_changeset_count(self->changes) == 0) {
 		Py_SETREF(self->fs, Py_NewRef(self->base));
 		batch_close(self);
 		return Py_NewRef(self->fs);
 	}
-	if (!(cs = gsp_changeset_new()))
-		return NULL;
-	while (PyDict_Next(self->writes, &pos, &key, &value)) {
-		git_oid id;
-		PyObject *holder;
-		const char *path = gsp_path_utf8(key, &holder);
-		unsigned long mode = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1));
-		int failed = !path || PyErr_Occurred() ||
-			     gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-			     gsp_stage_write(cs, path, &id, (uint32_t)mode) < 0;
-		Py_XDECREF(holder);
-		if (failed)
-			goto done;
-	}
-	pos = 0;
-	while (PyDict_Next(self->removes, &pos, &key, &value)) {
-		PyObject *holder;
-		const char *path = gsp_path_utf8(key, &holder);
-		int failed = !path || gsp_stage_remove(cs, path) < 0;
-		Py_XDECREF(holder);
-		if (failed)
-			goto done;
-	}
 	self->busy = 1;
-	result = gsp_fs_commit(self->base, self->txn, cs, self->message, self->operation,
-			       "write to", NULL);
+	result = gsp_fs_commit(self->base, self->txn, self->changes, self->message,
+			       self->operation, "write to", NULL);
 	self->busy = 0;
 	if (result) {
 		Py_SETREF(self->fs, Py_NewRef(result));
 		batch_close(self);
 	}
-done:
-	gs_changeset_free(cs);
 	return result;
 }
 
@@ -445,10 +370,37 @@ static PyMemberDef batch_members[] = {
 	{NULL}
 };
 
+/* {path: (BlobOid, mode)} of the staged writes, in staging order: a new
+ * dict, so what is staged is not changed from outside. */
 static PyObject *batch_get_writes(BatchObject *self, void *c)
 {
-	/* A copy: what is staged is not changed from outside. */
-	return self->writes ? PyDict_Copy(self->writes) : PyDict_New();
+	PyObject *writes;
+	const gs_write *w;
+	size_t pos = 0;
+
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError, "Batch is in use by another thread");
+		return NULL;
+	}
+	if (!(writes = PyDict_New()))
+		return NULL;
+	while ((w = gs_changeset_next_write(self->changes, &pos))) {
+		PyObject *path = gsp_str(w->path), *hex = NULL, *oid = NULL, *value = NULL;
+		int rc = -1;
+		if (path && (hex = gsp_hex_bytes(&w->id)) &&
+		    (oid = PyObject_CallOneArg(gsp.BlobOid, hex)) &&
+		    (value = Py_BuildValue("(OI)", oid, (unsigned int)w->mode)))
+			rc = PyDict_SetItem(writes, path, value);
+		Py_XDECREF(value);
+		Py_XDECREF(oid);
+		Py_XDECREF(hex);
+		Py_XDECREF(path);
+		if (rc < 0) {
+			Py_CLEAR(writes);
+			break;
+		}
+	}
+	return writes;
 }
 
 static PyGetSetDef batch_getset[] = {

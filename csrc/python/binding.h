@@ -83,10 +83,9 @@ PyObject *gsp_raise(void);
 /* A repository path argument: str or os.PathLike[str].  With allow_root,
  * root forms (None, "", "/") give *out = NULL.  Otherwise normalised. */
 int gsp_path_arg(PyObject *arg, int allow_root, char **out);
-/* The sources argument of the bulk operations as a list of str: one str
- * or os.PathLike, or an iterable of them (TypeError "sources must be str,
- * not ..." for anything else). */
-PyObject *gsp_source_list(PyObject *sources);
+/* The bytes the core takes for a path argument (str or os.PathLike[str],
+ * UTF-8 with surrogateescape), not normalised.  NULL: exception set. */
+PyObject *gsp_path_encoded(PyObject *arg);
 PyObject *gsp_str(const char *s);          /* UTF-8, surrogateescape */
 /* The bytes of a path gsp_str made (names that are not UTF-8 come back
  * as they were); valid while *holder lives.  NULL: exception set. */
@@ -124,13 +123,10 @@ PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *t
 PyObject *gsp_fs_write_stream(FSObject *fs, PyObject *path, gs_blob_stream *stream);
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
-/* Resolve a str source below root (see gs_source_resolve), raising on
- * failure.  Transitional, for fs_copy.c (which includes the core's
- * source.h): until the copy and bulk plans move into the core. */
-struct gs_source;
-int gsp_source_resolve(struct gs_source *out, git_repository *repo, const git_oid *root,
-		       PyObject *spec);
-/* fs_copy.c: copy_in/copy_out/sync_in/sync_out and their helpers; _disk_walk. */
+/* A `sources` argument as the core takes it: a str or os.PathLike is one
+ * source, any other iterable several (each str or os.PathLike[str]). */
+int gsp_source_list(gs_strlist *out, PyObject *sources);
+/* fs_copy.c: copy_in, copy_out, sync_in and sync_out; _disk_walk. */
 extern PyMethodDef gsp_fs_copy_methods[];
 PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs);
 /* exclude.c: the ExcludeFilter type and disk_glob(). */

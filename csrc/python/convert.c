@@ -4,69 +4,41 @@
 #include <stdint.h>
 #include <string.h>
 
+PyObject *gsp_path_encoded(PyObject *arg)
+{
+	PyObject *path = PyOS_FSPath(arg), *encoded = NULL;
+
+	if (!path)
+		return NULL;
+	if (PyUnicode_Check(path))
+		encoded = PyUnicode_AsEncodedString(path, "utf-8", "surrogateescape");
+	else
+		PyErr_Format(PyExc_TypeError, "path must be str or os.PathLike[str], not %s",
+			     Py_TYPE(path)->tp_name);
+	Py_DECREF(path);
+	return encoded;
+}
+
 int gsp_path_arg(PyObject *arg, int allow_root, char **out)
 {
-	PyObject *path = NULL, *encoded = NULL;
+	PyObject *encoded;
 	const char *data;
-	Py_ssize_t len;
-	int rc = -1;
+	size_t len;
+	int rc = 0;
 
 	*out = NULL;
 	if (arg == Py_None && allow_root)
 		return 0;
-	path = PyOS_FSPath(arg);
-	if (!path)
+	if (!(encoded = gsp_path_encoded(arg)))
 		return -1;
-	if (!PyUnicode_Check(path)) {
-		PyErr_Format(PyExc_TypeError, "path must be str or os.PathLike[str], not %s",
-			     Py_TYPE(path)->tp_name);
-		goto done;
-	}
-	encoded = PyUnicode_AsEncodedString(path, "utf-8", "surrogateescape");
-	if (!encoded)
-		goto done;
 	data = PyBytes_AS_STRING(encoded);
-	len = PyBytes_GET_SIZE(encoded);
-	if (allow_root && gs_path_is_root(data, (size_t)len)) {
-		rc = 0;
-		goto done;
-	}
-	if (gs_path_normalize(out, data, (size_t)len) < 0) {
+	len = (size_t)PyBytes_GET_SIZE(encoded);
+	if (!(allow_root && gs_path_is_root(data, len)) && gs_path_normalize(out, data, len) < 0) {
 		gsp_raise();
-		goto done;
+		rc = -1;
 	}
-	rc = 0;
-done:
-	Py_XDECREF(encoded);
-	Py_XDECREF(path);
+	Py_DECREF(encoded);
 	return rc;
-}
-
-PyObject *gsp_source_list(PyObject *sources)
-{
-	/* One str or path-like is one source; anything else is iterated. */
-	int one = PyUnicode_Check(sources) ||
-		  PyObject_HasAttrString((PyObject *)Py_TYPE(sources), "__fspath__");
-	PyObject *list = one ? PyList_New(1) : PySequence_List(sources);
-
-	if (!list)
-		return NULL;
-	if (one)
-		PyList_SET_ITEM(list, 0, Py_NewRef(sources));
-	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-		PyObject *path = PyOS_FSPath(PyList_GET_ITEM(list, i));
-		if (path && !PyUnicode_Check(path)) {
-			PyErr_Format(PyExc_TypeError, "sources must be str, not %s",
-				     Py_TYPE(path)->tp_name);
-			Py_CLEAR(path);
-		}
-		if (!path) {
-			Py_DECREF(list);
-			return NULL;
-		}
-		PyList_SetItem(list, i, path);
-	}
-	return list;
 }
 
 const char *gsp_path_utf8(PyObject *text, PyObject **holder)

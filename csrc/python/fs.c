@@ -906,21 +906,19 @@ done:
 	return rc;
 }
 
-/* apply()'s `writes`, converted entry by entry (key, then value) in the
- * mapping's order; a later duplicate of a normalised key replaces the
- * earlier value in the earlier position. */
+/* apply()'s `writes`, converted and staged entry by entry (key, then
+ * value) in the mapping's order. */
 static int apply_writes(gs_changeset *cs, gs_txn *txn, PyObject *writes)
 {
-	PyObject *items = NULL, *seen = NULL, *iter = NULL, *item;
+	PyObject *items = NULL, *iter = NULL, *item;
 	int rc = -1;
 
 	if (writes == Py_None)
 		return 0;
 	if (!(items = PyObject_CallMethod(writes, "items", NULL)) ||
-	    !(seen = PyDict_New()) || !(iter = PyObject_GetIter(items)))
+	    !(iter = PyObject_GetIter(items)))
 		goto done;
 	while ((item = PyIter_Next(iter))) {
-		PyObject *norm = NULL, *staged = NULL;
 		char *path = NULL;
 		git_oid id;
 		uint32_t mode;
@@ -930,70 +928,7 @@ static int apply_writes(gs_changeset *cs, gs_txn *txn, PyObject *writes)
 			PyErr_SetString(PyExc_TypeError, "writes.items() must yield (path, value) pairs");
 		ok = ok && gsp_path_arg(PyTuple_GET_ITEM(item, 0), 0, &path) == 0 &&
 		     apply_value(&id, &mode, txn, path, PyTuple_GET_ITEM(item, 1)) == 0 &&
-		     (norm = gsp_str(path)) &&
-		     (staged = Py_BuildValue("(NI)", gsp_hex_bytes(&id), (unsigned int)mode)) &&
-		     PyDict_SetItem(seen, norm, staged) == 0;
-		Py_XDECREF(staged);
-		Py_XDECREF(norm);
-		free(path);
-		Py_DECREF(item);
-		if (!ok)
-			goto done;
-	}
-	if (PyErr_Occurred())
-		goto done;
-	{
-		Py_ssize_t pos = 0;
-		PyObject *key, *value;
-		while (PyDict_Next(seen, &pos, &key, &value)) {
-			PyObject *holder;
-			const char *path = gsp_path_utf8(key, &holder);
-			git_oid id;
-			int failed = !path || gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-				     gsp_stage_write(cs, path, &id, (uint32_t)PyLong_AsUnsignedLong(
-								    PyTuple_GET_ITEM(value, 1))) < 0;
-			Py_XDECREF(holder);
-			if (failed)
-				goto done;
-		}
-	}
-	rc = 0;
-done:
-	Py_XDECREF(iter);
-	Py_XDECREF(seen);
-	Py_XDECREF(items);
-	return rc;
-}
-
-static int apply_removes(gs_changeset *cs, PyObject *removes)
-{
-	PyObject *iter, *item, *seen;
-	int rc = -1;
-
-	if (removes == Py_None)
-		return 0;
-	if (PyUnicode_Check(removes) ||
-	    (!PyObject_CheckBuffer(removes) && PyObject_HasAttrString(removes, "__fspath__"))) {
-		char *path;
-		if (gsp_path_arg(removes, 0, &path) < 0)
-			return -1;
-		rc = gsp_stage_remove(cs, path);
-		free(path);
-		return rc;
-	}
-	if (!(seen = PySet_New(NULL)))
-		return -1;
-	if (!(iter = PyObject_GetIter(removes))) {
-		Py_DECREF(seen);
-		return -1;
-	}
-	while ((item = PyIter_Next(iter))) {
-		char *path = NULL;
-		PyObject *norm = NULL;
-		int ok = gsp_path_arg(item, 0, &path) == 0 && (norm = gsp_str(path)) != NULL;
-		if (ok && !PySet_Contains(seen, norm))
-			ok = PySet_Add(seen, norm) == 0 && gsp_stage_remove(cs, path) == 0;
-		Py_XDECREF(norm);
+		     gsp_stage_write(cs, path, &id, mode) == 0;
 		free(path);
 		Py_DECREF(item);
 		if (!ok)
@@ -1001,9 +936,40 @@ static int apply_removes(gs_changeset *cs, PyObject *removes)
 	}
 	rc = PyErr_Occurred() ? -1 : 0;
 done:
-	Py_DECREF(iter);
-	Py_DECREF(seen);
+	Py_XDECREF(iter);
+	Py_XDECREF(items);
 	return rc;
+}
+
+/* apply()'s `removes`: a str or os.PathLike is one path, any other
+ * iterable several. */
+static int apply_removes(gs_changeset *cs, PyObject *removes)
+{
+	PyObject *iter, *item;
+	char *path;
+	int rc = 0;
+
+	if (removes == Py_None)
+		return 0;
+	if (PyUnicode_Check(removes) ||
+	    (!PyObject_CheckBuffer(removes) && PyObject_HasAttrString(removes, "__fspath__"))) {
+		if (gsp_path_arg(removes, 0, &path) < 0)
+			return -1;
+		rc = gsp_stage_remove(cs, path);
+		free(path);
+		return rc;
+	}
+	if (!(iter = PyObject_GetIter(removes)))
+		return -1;
+	while (rc == 0 && (item = PyIter_Next(iter))) {
+		rc = gsp_path_arg(item, 0, &path);
+		if (rc == 0)
+			rc = gsp_stage_remove(cs, path);
+		free(path);
+		Py_DECREF(item);
+	}
+	Py_DECREF(iter);
+	return PyErr_Occurred() ? -1 : rc;
 }
 
 static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)

@@ -74,34 +74,6 @@ static PyObject *path_bytes(PyObject *path, int local)
 	return out;
 }
 
-/* The sources argument as C strings, held by *holder (a list). */
-static const char **source_args(size_t *count, PyObject **holder, PyObject *sources, int local)
-{
-	PyObject *list = gsp_source_list(sources);
-	const char **items = NULL;
-	Py_ssize_t n;
-
-	*holder = list;
-	if (!list)
-		return NULL;
-	n = PyList_GET_SIZE(list);
-	if (!(items = calloc((size_t)n + 1, sizeof(*items)))) {
-		PyErr_NoMemory();
-		return NULL;
-	}
-	for (Py_ssize_t i = 0; i < n; i++) {
-		PyObject *bytes = path_bytes(PyList_GET_ITEM(list, i), local);
-		if (!bytes) {
-			free(items);
-			return NULL;
-		}
-		PyList_SetItem(list, i, bytes);
-		items[i] = PyBytes_AS_STRING(bytes);
-	}
-	*count = (size_t)n;
-	return items;
-}
-
 /* A repository directory argument, normalised ("" for the root). */
 static char *repo_dir_arg(PyObject *arg, const char *what)
 {
@@ -168,10 +140,9 @@ static PyObject *fs_copy_in(FSObject *self, PyObject *args, PyObject *kwargs)
 				 "ignore_existing", "delete", "ignore_errors", "checksum",
 				 "exclude", NULL};
 	PyObject *sources, *dest_obj, *message = Py_None, *mode = Py_None, *exclude = Py_None;
-	PyObject *held = NULL, *result = NULL;
+	PyObject *result = NULL;
 	gs_copy_opts opts = {0};
-	const char **specs = NULL;
-	size_t count = 0;
+	gs_strlist specs = {0};
 	char *dest = NULL;
 
 	opts.checksum = 1;
@@ -179,17 +150,16 @@ static PyObject *fs_copy_in(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &dest_obj, &opts.dry_run, &opts.follow_symlinks, &message,
 					 &mode, &opts.ignore_existing, &opts.delete,
 					 &opts.ignore_errors, &opts.checksum, &exclude) ||
-	    !(specs = source_args(&count, &held, sources, 1)) ||
-	    !(dest = repo_dir_arg(dest_obj, "dest")) ||
+	    gsp_source_list(&specs, sources) < 0 || !(dest = repo_dir_arg(dest_obj, "dest")) ||
 	    gsp_mode_arg(mode, 0, &opts.mode_override) < 0 ||
 	    gsp_exclude_arg(exclude, (struct gs_exclude **)&opts.filter) < 0)
 		goto done;
 	opts.since = self->info.time;
-	result = copy_into(self, specs, count, NULL, dest, &opts, message, "cp");
+	result = copy_into(self, (const char *const *)specs.items, specs.count, NULL, dest, &opts,
+			   message, "cp");
 done:
 	free(dest);
-	free(specs);
-	Py_XDECREF(held);
+	gs_strlist_free(&specs);
 	return result;
 }
 
@@ -253,23 +223,22 @@ static PyObject *fs_copy_out(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "dest", "dry_run", "ignore_existing", "delete",
 				 "ignore_errors", "checksum", NULL};
-	PyObject *sources, *dest_obj, *held = NULL, *dest = NULL, *result = NULL;
+	PyObject *sources, *dest_obj, *dest = NULL, *result = NULL;
 	gs_copy_opts opts = {0};
-	const char **specs = NULL;
-	size_t count = 0;
+	gs_strlist specs = {0};
 
 	opts.checksum = 1;
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ppppp:copy_out", kwlist, &sources,
 					 &dest_obj, &opts.dry_run, &opts.ignore_existing,
 					 &opts.delete, &opts.ignore_errors, &opts.checksum) ||
-	    !(specs = source_args(&count, &held, sources, 0)) ||
+	    gsp_source_list(&specs, sources) < 0 ||
 	    !PyUnicode_FSConverter(dest_obj, &dest))
 		goto done;
 	opts.since = self->info.time;
-	result = copy_from(self, specs, count, NULL, PyBytes_AS_STRING(dest), &opts);
+	result = copy_from(self, (const char *const *)specs.items, specs.count, NULL,
+			   PyBytes_AS_STRING(dest), &opts);
 done:
-	free(specs);
-	Py_XDECREF(held);
+	gs_strlist_free(&specs);
 	Py_XDECREF(dest);
 	return result;
 }
