@@ -1,11 +1,14 @@
 /* batch.c - Batch: writes and removals collected for one commit. */
 #include "binding.h"
 
-#include <structmember.h>
-
 #include <stdlib.h>
 #include <string.h>
 
+/* base, message and operation are set before the batch is returned.
+ * busy and closed are read and changed in the batch's critical section;
+ * a call that holds busy (batch_take) owns txn, writes and removes until
+ * batch_release, with the GIL released or not.  fs is replaced in the
+ * critical section and read there (batch_get_fs). */
 typedef struct {
 	PyObject_HEAD
 	FSObject *base;
@@ -16,7 +19,7 @@ typedef struct {
 	PyObject *fs;         /* the committed snapshot, or None */
 	gs_txn *txn;          /* where staged blobs live until the commit */
 	int closed;
-	int busy;             /* a call is using txn with the GIL released */
+	int busy;             /* a call is using the batch */
 } BatchObject;
 
 static void batch_release_txn(BatchObject *self)
@@ -27,14 +30,24 @@ static void batch_release_txn(BatchObject *self)
 	}
 }
 
+static int batch_is_closed(BatchObject *self)
+{
+	int closed;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	closed = self->closed;
+	Py_END_CRITICAL_SECTION();
+	return closed;
+}
+
 static PyObject *batch_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"fs", "message", "operation", NULL};
 	PyObject *fs, *message = Py_None, *operation = Py_None;
 	BatchObject *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO:Batch", kwlist, gsp.FSType, &fs,
-					 &message, &operation))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO:Batch", kwlist,
+					 gsp_state_by_type(cls)->FSType, &fs, &message, &operation))
 		return NULL;
 	if (gsp_check_writable((FSObject *)fs, "batch on") < 0)
 		return NULL;
@@ -87,20 +100,49 @@ static int batch_clear(BatchObject *self)
 	return 0;
 }
 
-static int check_open(BatchObject *self)
+/* End a call that batch_take began.  With `committed`, the batch is now
+ * committed: fs is set and the batch closed in the same critical section,
+ * so that no other call slips in between. */
+static void batch_release(BatchObject *self, PyObject *committed)
 {
-	if (self->closed) {
+	gs_txn *txn = NULL;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	self->busy = 0;
+	if (committed) {
+		Py_SETREF(self->fs, Py_NewRef(committed));
+		self->closed = 1;
+		txn = self->txn;
+		self->txn = NULL;
+	}
+	Py_END_CRITICAL_SECTION();
+	if (txn)
+		gsp_txn_free(txn);
+}
+
+/* Begin a call that uses the batch: refused when it is closed or another
+ * thread is using it (a batch is not shared between threads; refuse
+ * rather than race).  busy is tested and set in one critical section, so
+ * two threads never both get it. */
+static int batch_take(BatchObject *self)
+{
+	int rc = -1;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	if (self->closed)
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
-		return -1;
-	}
-	/* A batch is not shared between threads; refuse rather than race. */
-	if (self->busy) {
+	else if (self->busy)
 		PyErr_SetString(PyExc_RuntimeError, "Batch is in use by another thread");
-		return -1;
+	else {
+		self->busy = 1;
+		rc = 0;
 	}
-	if (!self->txn && !(self->txn = gsp_txn_begin(self->base->store)))
-		return -1;
-	return 0;
+	Py_END_CRITICAL_SECTION();
+	if (rc == 0 && !self->txn && !(self->txn = gsp_txn_begin(self->base->store))) {
+		batch_release(self, NULL);
+		rc = -1;
+	}
+	return rc;
 }
 
 /* Stage a blob at a normalised path. */
@@ -109,7 +151,8 @@ static int stage(BatchObject *self, const char *path, const git_oid *id, uint32_
 	PyObject *key = gsp_str(path), *hex = NULL, *oid = NULL, *value = NULL;
 	int rc = -1;
 
-	if (key && (hex = gsp_hex_bytes(id)) && (oid = PyObject_CallOneArg(gsp.BlobOid, hex)) &&
+	if (key && (hex = gsp_hex_bytes(id)) &&
+	    (oid = PyObject_CallOneArg(gsp_state_of(self)->BlobOid, hex)) &&
 	    (value = Py_BuildValue("(OI)", oid, (unsigned int)mode)) &&
 	    PyDict_SetItem(self->writes, key, value) == 0 &&
 	    (PyDict_DelItem(self->removes, key) == 0 || PyErr_ExceptionMatches(PyExc_KeyError))) {
@@ -128,19 +171,20 @@ static int stage(BatchObject *self, const char *path, const git_oid *id, uint32_
 static int stage_content(BatchObject *self, PyObject *path_obj, PyObject *data,
 			 gs_blob_stream *stream, PyObject *mode_obj, uint32_t fallback)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	char *path = NULL;
 	uint32_t mode;
 	git_oid id;
 	int rc = -1;
 
-	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+	if (batch_take(self) < 0)
 		return -1;
-	self->busy = 1;
-	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 &&
-	    (stream ? gsp_store_stream(&id, self->txn, stream)
-		    : gsp_store_bytes(&id, self->txn, data)) == 0)
+	if (gsp_path_arg(st, path_obj, 0, &path) == 0 &&
+	    gsp_mode_arg(st, mode_obj, fallback, &mode) == 0 &&
+	    (stream ? gsp_store_stream(st, &id, self->txn, stream)
+		    : gsp_store_bytes(st, &id, self->txn, data)) == 0)
 		rc = stage(self, path, &id, mode);
-	self->busy = 0;
+	batch_release(self, NULL);
 	free(path);
 	return rc;
 }
@@ -213,6 +257,7 @@ static PyObject *batch_write_symlink(BatchObject *self, PyObject *args, PyObject
 static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "local_path", "mode", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *path_obj, *local, *mode_obj = Py_None;
 	char *path = NULL;
 	uint32_t detected, mode;
@@ -222,13 +267,13 @@ static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObje
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:write_from_file", kwlist, &path_obj,
 					 &local, &mode_obj))
 		return NULL;
-	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+	if (batch_take(self) < 0)
 		return NULL;
-	self->busy = 1;
-	if (gsp_store_file(&id, &detected, self->txn, local) == 0 &&
-	    gsp_mode_arg(mode_obj, detected, &mode) == 0)
+	if (gsp_path_arg(st, path_obj, 0, &path) == 0 &&
+	    gsp_store_file(st, &id, &detected, self->txn, local) == 0 &&
+	    gsp_mode_arg(st, mode_obj, detected, &mode) == 0)
 		rc = stage(self, path, &id, mode);
-	self->busy = 0;
+	batch_release(self, NULL);
 	free(path);
 	if (rc < 0)
 		return NULL;
@@ -245,16 +290,17 @@ static PyObject *batch_remove(BatchObject *self, PyObject *args, PyObject *kwarg
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:remove", kwlist, &path_obj))
 		return NULL;
-	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+	if (batch_take(self) < 0)
 		return NULL;
-	if (!(key = gsp_str(path)) || (staged = PyDict_Contains(self->writes, key)) < 0)
+	if (gsp_path_arg(gsp_state_of(self), path_obj, 0, &path) < 0 || !(key = gsp_str(path)) ||
+	    (staged = PyDict_Contains(self->writes, key)) < 0)
 		goto done;
 	GSP_CALL(status, gs_snap_entry(&entry, self->base->store->store, &self->base->info.tree,
 				       path, GS_LOOKUP_WALK));
 	in_base = status == 0;
 	if (status < 0 && gs_error_last()->category != GS_ERR_NOTFOUND &&
 	    gs_error_last()->category != GS_ERR_NOTDIR) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		goto done;
 	}
 	if (!staged && !in_base) {
@@ -271,6 +317,7 @@ static PyObject *batch_remove(BatchObject *self, PyObject *args, PyObject *kwarg
 		goto done;
 	result = Py_NewRef(Py_None);
 done:
+	batch_release(self, NULL);
 	Py_XDECREF(key);
 	free(path);
 	return result;
@@ -283,36 +330,45 @@ static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwarg
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:writer", kwlist, &path, &mode))
 		return NULL;
-	if (self->closed) {
+	if (batch_is_closed(self)) {
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
 		return NULL;
 	}
 	return gsp_writer_new((PyObject *)self, self->base->store->store, path, mode, 1);
 }
 
+/* Abandon the batch (an exception left its with block). */
 static void batch_close(BatchObject *self)
 {
+	gs_txn *txn = NULL;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
 	self->closed = 1;
 	/* If another thread is inside a call, dealloc releases the txn. */
-	if (!self->busy)
-		batch_release_txn(self);
+	if (!self->busy) {
+		txn = self->txn;
+		self->txn = NULL;
+	}
+	Py_END_CRITICAL_SECTION();
+	if (txn)
+		gsp_txn_free(txn);
 }
 
 static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	gs_changeset *cs = NULL;
 	PyObject *result = NULL, *key, *value;
 	Py_ssize_t pos = 0;
 
-	if (check_open(self) < 0)
+	if (batch_take(self) < 0)
 		return NULL;
 	if (PyDict_GET_SIZE(self->writes) == 0 && PyDict_GET_SIZE(self->removes) == 0) {
-		Py_SETREF(self->fs, Py_NewRef(self->base));
-		batch_close(self);
-		return Py_NewRef(self->fs);
+		batch_release(self, (PyObject *)self->base);
+		return Py_NewRef(self->base);
 	}
-	if (!(cs = gsp_changeset_new()))
-		return NULL;
+	if (!(cs = gsp_changeset_new(st)))
+		goto done;
 	while (PyDict_Next(self->writes, &pos, &key, &value)) {
 		git_oid id;
 		PyObject *holder;
@@ -320,7 +376,7 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 		unsigned long mode = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(value, 1));
 		int failed = !path || PyErr_Occurred() ||
 			     gsp_oid_arg(PyTuple_GET_ITEM(value, 0), &id) < 0 ||
-			     gsp_stage_write(cs, path, &id, (uint32_t)mode) < 0;
+			     gsp_stage_write(st, cs, path, &id, (uint32_t)mode) < 0;
 		Py_XDECREF(holder);
 		if (failed)
 			goto done;
@@ -329,20 +385,16 @@ static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 	while (PyDict_Next(self->removes, &pos, &key, &value)) {
 		PyObject *holder;
 		const char *path = gsp_path_utf8(key, &holder);
-		int failed = !path || gsp_stage_remove(cs, path) < 0;
+		int failed = !path || gsp_stage_remove(st, cs, path) < 0;
 		Py_XDECREF(holder);
 		if (failed)
 			goto done;
 	}
-	self->busy = 1;
 	result = gsp_fs_commit(self->base, self->txn, cs, self->message, self->operation,
 			       "write to", NULL);
-	self->busy = 0;
-	if (result) {
-		Py_SETREF(self->fs, Py_NewRef(result));
-		batch_close(self);
-	}
 done:
+	/* A failed commit (the branch moved) leaves the batch open. */
+	batch_release(self, result);
 	gs_changeset_free(cs);
 	return result;
 }
@@ -362,7 +414,7 @@ static PyObject *batch_exit(BatchObject *self, PyObject *args)
 		batch_close(self);
 		Py_RETURN_FALSE;
 	}
-	if (self->closed)
+	if (batch_is_closed(self))
 		Py_RETURN_FALSE;
 	result = batch_commit(self, NULL);
 	if (!result)
@@ -373,7 +425,17 @@ static PyObject *batch_exit(BatchObject *self, PyObject *args)
 
 static PyObject *batch_get_closed(BatchObject *self, void *c)
 {
-	return PyBool_FromLong(self->closed);
+	return PyBool_FromLong(batch_is_closed(self));
+}
+
+static PyObject *batch_get_fs(BatchObject *self, void *c)
+{
+	PyObject *fs;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	fs = Py_NewRef(self->fs);
+	Py_END_CRITICAL_SECTION();
+	return fs;
 }
 
 #define KW (METH_VARARGS | METH_KEYWORDS)
@@ -439,12 +501,6 @@ static PyMethodDef batch_methods[] = {
 	{NULL}
 };
 
-static PyMemberDef batch_members[] = {
-	{"fs", T_OBJECT, offsetof(BatchObject, fs), READONLY,
-	 "FS | None: The snapshot the commit made, None until then."},
-	{NULL}
-};
-
 static PyObject *batch_get_writes(BatchObject *self, void *c)
 {
 	/* A copy: what is staged is not changed from outside. */
@@ -452,6 +508,8 @@ static PyObject *batch_get_writes(BatchObject *self, void *c)
 }
 
 static PyGetSetDef batch_getset[] = {
+	{"fs", (getter)batch_get_fs, NULL,
+	 "FS | None: The snapshot the commit made, None until then.", NULL},
 	{"closed", (getter)batch_get_closed, NULL,
 	 "bool: Whether the batch was committed or abandoned.", NULL},
 	/* The names the pure-Python gitstore's tests inspect. */
@@ -480,7 +538,6 @@ static PyType_Slot batch_slots[] = {
 	{Py_tp_traverse, batch_traverse},
 	{Py_tp_clear, batch_clear},
 	{Py_tp_methods, batch_methods},
-	{Py_tp_members, batch_members},
 	{Py_tp_getset, batch_getset},
 	{0, NULL}
 };
@@ -488,12 +545,14 @@ static PyType_Slot batch_slots[] = {
 static PyType_Spec batch_spec = {
 	.name = "gitstore.Batch",
 	.basicsize = sizeof(BatchObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = batch_slots,
 };
 
 int gsp_batch_register(PyObject *module)
 {
-	gsp.BatchType = gsp_add_type(module, &batch_spec, "Batch");
-	return gsp.BatchType ? 0 : -1;
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->BatchType = gsp_add_type(module, &batch_spec, "Batch");
+	return st->BatchType ? 0 : -1;
 }

@@ -74,8 +74,8 @@ static void sort_unique(gs_filelist *files)
 	files->count = kept;
 }
 
-int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root,
-		       PyObject *spec)
+int gsp_source_resolve(gsp_state_t *st, gs_source *out, git_repository *repo,
+		       const git_oid *root, PyObject *spec)
 {
 	PyObject *text;
 	int rc;
@@ -90,7 +90,7 @@ int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root
 	GSP_CALL(rc, gs_source_resolve(out, repo, root, PyBytes_AS_STRING(text)));
 	Py_DECREF(text);
 	if (rc < 0)
-		gsp_raise();
+		gsp_raise(st);
 	return rc;
 }
 
@@ -100,11 +100,13 @@ int gsp_source_resolve(gs_source *out, git_repository *repo, const git_oid *root
 static int files_of_sources(gs_filelist *out, gs_txn *txn, FSObject *fs, PyObject *list,
 			    int recursive)
 {
+	gsp_state_t *st = gsp_state_of(fs);
+
 	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
 		gs_source src;
 		int rc;
 
-		if (gsp_source_resolve(&src, gs_txn_repo(txn), &fs->info.tree,
+		if (gsp_source_resolve(st, &src, gs_txn_repo(txn), &fs->info.tree,
 				       PyList_GET_ITEM(list, i)) < 0)
 			return -1;
 		if (src.mode == GS_SRC_FILE) {
@@ -124,7 +126,7 @@ static int files_of_sources(gs_filelist *out, gs_txn *txn, FSObject *fs, PyObjec
 		}
 		gs_source_clear(&src);
 		if (rc < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			return -1;
 		}
 	}
@@ -133,14 +135,14 @@ static int files_of_sources(gs_filelist *out, gs_txn *txn, FSObject *fs, PyObjec
 }
 
 /* FileEntry(path, FileType(mode), src=path) for each file. */
-static PyObject *entries_of(gs_filelist *files)
+static PyObject *entries_of(gsp_state_t *st, gs_filelist *files)
 {
 	PyObject *list = PyList_New((Py_ssize_t)files->count);
 
 	for (size_t i = 0; list && i < files->count; i++) {
 		PyObject *path = gsp_str(files->items[i].path), *type = NULL, *entry = NULL;
-		if (path && (type = gsp_filetype(files->items[i].mode)))
-			entry = PyObject_CallFunction(gsp.FileEntry, "OOO", path, type, path);
+		if (path && (type = gsp_filetype(st, files->items[i].mode)))
+			entry = PyObject_CallFunction(st->FileEntry, "OOO", path, type, path);
 		Py_XDECREF(path);
 		Py_XDECREF(type);
 		if (!entry) {
@@ -155,6 +157,7 @@ static PyObject *entries_of(gs_filelist *files)
 static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "recursive", "dry_run", "message", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *message = Py_None, *list = NULL, *deleted = NULL, *report = NULL;
 	PyObject *result = NULL;
 	int recursive = 0, dry_run = 0;
@@ -166,7 +169,7 @@ static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &recursive, &dry_run, &message))
 		return NULL;
 	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)) ||
-	    !(cs = gsp_changeset_new()))
+	    !(cs = gsp_changeset_new(st)))
 		goto done;
 	if (files_of_sources(&files, txn, self, list, recursive) < 0)
 		goto done;
@@ -174,24 +177,24 @@ static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 		PyErr_Format(PyExc_FileNotFoundError, "No matches for sources: %R", list);
 		goto done;
 	}
-	if (!(deleted = entries_of(&files)))
+	if (!(deleted = entries_of(st, &files)))
 		goto done;
 	{
 		PyObject *kw = Py_BuildValue("{s:O}", "delete", deleted), *noargs = PyTuple_New(0);
 		if (kw && noargs)
-			report = PyObject_Call(gsp.ChangeReport, noargs, kw);
+			report = PyObject_Call(st->ChangeReport, noargs, kw);
 		Py_XDECREF(kw);
 		Py_XDECREF(noargs);
 		if (!report)
 			goto done;
 	}
 	if (dry_run) {
-		Py_SETREF(self->changes, Py_NewRef(report));
+		gsp_fs_set_changes(self, report);
 		result = Py_NewRef(self);
 		goto done;
 	}
 	for (size_t i = 0; i < files.count; i++)
-		if (gsp_stage_remove(cs, files.items[i].path) < 0)
+		if (gsp_stage_remove(st, cs, files.items[i].path) < 0)
 			goto done;
 	{
 		PyObject *op = PyUnicode_FromString("rm");
@@ -286,9 +289,9 @@ static char *into_base(const gs_source *src, const char *dest)
 
 
 /* A destination argument: "" (or slashes) for the root, else normalised. */
-static int dest_arg(PyObject *dest, char **out)
+static int dest_arg(gsp_state_t *st, PyObject *dest, char **out)
 {
-	int rc = gsp_path_arg(dest, 1, out);
+	int rc = gsp_path_arg(st, dest, 1, out);
 
 	if (rc == 0 && !*out && !(*out = strdup(""))) {
 		PyErr_NoMemory();
@@ -297,26 +300,27 @@ static int dest_arg(PyObject *dest, char **out)
 	return rc;
 }
 
-static PyObject *report_of(PyObject *add, PyObject *update, PyObject *delete)
+static PyObject *report_of(gsp_state_t *st, PyObject *add, PyObject *update, PyObject *delete)
 {
 	PyObject *kw = Py_BuildValue("{s:O,s:O,s:O}", "add", add, "update", update,
 				     "delete", delete);
 	PyObject *noargs = PyTuple_New(0), *report = NULL;
 
 	if (kw && noargs)
-		report = PyObject_Call(gsp.ChangeReport, noargs, kw);
+		report = PyObject_Call(st->ChangeReport, noargs, kw);
 	Py_XDECREF(kw);
 	Py_XDECREF(noargs);
 	return report;
 }
 
-static int append_entry(PyObject *list, const char *path, uint32_t mode, const char *src)
+static int append_entry(gsp_state_t *st, PyObject *list, const char *path, uint32_t mode,
+			const char *src)
 {
 	PyObject *p = gsp_str(path), *type = NULL, *s = NULL, *entry = NULL;
 	int rc = -1;
 
-	if (p && (type = gsp_filetype(mode)) && (s = src ? gsp_str(src) : Py_NewRef(Py_None)) &&
-	    (entry = PyObject_CallFunction(gsp.FileEntry, "OOO", p, type, s)))
+	if (p && (type = gsp_filetype(st, mode)) && (s = src ? gsp_str(src) : Py_NewRef(Py_None)) &&
+	    (entry = PyObject_CallFunction(st->FileEntry, "OOO", p, type, s)))
 		rc = PyList_Append(list, entry);
 	Py_XDECREF(entry);
 	Py_XDECREF(s);
@@ -393,6 +397,7 @@ static int mark_repeats(char **repeat, const gs_strlist *to)
 static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "dest", "recursive", "dry_run", "message", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *dest_obj, *message = Py_None, *list = NULL, *result = NULL;
 	PyObject *add = NULL, *update = NULL, *deleted = NULL, *report = NULL;
 	int recursive = 0, dry_run = 0, dest_slash = 0, dest_is_dir = 0, rename_mode;
@@ -409,7 +414,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &recursive, &dry_run, &message))
 		return NULL;
 	if (!(list = source_list(sources)) || !(txn = gsp_txn_begin(self->store)) ||
-	    !(cs = gsp_changeset_new()))
+	    !(cs = gsp_changeset_new(st)))
 		goto done;
 	n = PyList_GET_SIZE(list);
 	if (!(srcs = calloc((size_t)n + 1, sizeof(*srcs)))) {
@@ -417,7 +422,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 		goto done;
 	}
 	for (Py_ssize_t i = 0; i < n; i++)
-		if (gsp_source_resolve(&srcs[i], gs_txn_repo(txn), &self->info.tree, PyList_GET_ITEM(list, i)) < 0)
+		if (gsp_source_resolve(st, &srcs[i], gs_txn_repo(txn), &self->info.tree, PyList_GET_ITEM(list, i)) < 0)
 			goto done;
 	{
 		PyObject *text = PyOS_FSPath(dest_obj);
@@ -427,14 +432,14 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 			     PyUnicode_READ_CHAR(text, PyUnicode_GET_LENGTH(text) - 1) == '/';
 		Py_DECREF(text);
 	}
-	if (dest_arg(dest_obj, &dest) < 0)
+	if (dest_arg(st, dest_obj, &dest) < 0)
 		goto done;
 	if (*dest) {
 		gs_entry e;
 		int found, rc;
 		GSP_CALL(rc, gs_snap_entry_opt(&found, &e, self->store->store, &self->info.tree, dest));
 		if (rc < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			goto done;
 		}
 		dest_is_dir = found && e.mode == GS_MODE_TREE;
@@ -455,7 +460,7 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 		GSP_CALL(rc, source_pairs(&from, &to, txn, &srcs[i], base));
 		free(base);
 		if (rc < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			goto done;
 		}
 	}
@@ -488,28 +493,28 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 		GSP_CALL(rc, gs_snap_entry_opt(&found, &e, self->store->store, &self->info.tree,
 					       to.items[i]));
 		if (rc < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			goto done;
 		}
-		if (append_entry(found ? update : add, to.items[i], from.items[i].mode,
+		if (append_entry(st, found ? update : add, to.items[i], from.items[i].mode,
 				 from.items[i].path) < 0)
 			goto done;
-		if (gsp_stage_write(cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+		if (gsp_stage_write(st, cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
 			goto done;
 	}
 	for (size_t i = 0; i < removed.count; i++) {
 		/* A source that another source moves onto stays (with new content). */
 		if (path_set_has(&dests, removed.items[i].path))
 			continue;
-		if (append_entry(deleted, removed.items[i].path, removed.items[i].mode,
+		if (append_entry(st, deleted, removed.items[i].path, removed.items[i].mode,
 				 removed.items[i].path) < 0 ||
-		    gsp_stage_remove(cs, removed.items[i].path) < 0)
+		    gsp_stage_remove(st, cs, removed.items[i].path) < 0)
 			goto done;
 	}
-	if (!(report = report_of(add, update, deleted)))
+	if (!(report = report_of(st, add, update, deleted)))
 		goto done;
 	if (dry_run) {
-		Py_SETREF(self->changes, Py_NewRef(report));
+		gsp_fs_set_changes(self, report);
 		result = Py_NewRef(self);
 		goto done;
 	}
@@ -561,6 +566,7 @@ static int area_files(gs_filelist *out, gs_txn *txn, const git_oid *root, const 
 static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"source", "sources", "dest", "delete", "dry_run", "message", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *source, *sources = NULL, *dest_obj = NULL, *message = Py_None;
 	PyObject *list = NULL, *result = NULL, *report = NULL, *empty = NULL;
 	int delete = 0, dry_run = 0;
@@ -573,7 +579,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 	path_set dests = {0};
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO$ppO:copy_from_ref", kwlist,
-					 gsp.FSType, &source, &sources, &dest_obj, &delete,
+					 st->FSType, &source, &sources, &dest_obj, &delete,
 					 &dry_run, &message))
 		return NULL;
 	from_fs = (FSObject *)source;
@@ -582,17 +588,17 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		PyErr_SetString(PyExc_ValueError, "source must belong to the same repo as self");
 		return NULL;
 	}
-	if (!(empty = PyUnicode_FromString("")) || !(cs = gsp_changeset_new()))
+	if (!(empty = PyUnicode_FromString("")) || !(cs = gsp_changeset_new(st)))
 		goto done;
 	if (!(list = source_list(sources ? sources : empty)) ||
-	    dest_arg(dest_obj ? dest_obj : empty, &dest) < 0 ||
+	    dest_arg(st, dest_obj ? dest_obj : empty, &dest) < 0 ||
 	    !(txn = gsp_txn_begin(self->store)))
 		goto done;
 	for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
 		gs_source src;
 		char *base = NULL;
 		int rc;
-		if (gsp_source_resolve(&src, gs_txn_repo(txn), &from_fs->info.tree, PyList_GET_ITEM(list, i)) < 0)
+		if (gsp_source_resolve(st, &src, gs_txn_repo(txn), &from_fs->info.tree, PyList_GET_ITEM(list, i)) < 0)
 			goto done;
 		if (!(base = into_base(&src, dest))) {
 			gs_source_clear(&src);
@@ -607,7 +613,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		free(base);
 		gs_source_clear(&src);
 		if (rc < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			goto done;
 		}
 	}
@@ -615,19 +621,18 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		goto done;
 	for (size_t i = 0; i < from.count; i++)
 		if (!repeat[i] &&
-		    gsp_stage_write(cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
+		    gsp_stage_write(st, cs, to.items[i], &from.items[i].id, from.items[i].mode) < 0)
 			goto done;
 	for (size_t i = 0; i < existing.count; i++)
 		if (!path_set_has(&dests, existing.items[i].path) &&
-		    gsp_stage_remove(cs, existing.items[i].path) < 0)
+		    gsp_stage_remove(st, cs, existing.items[i].path) < 0)
 			goto done;
 	if (dry_run) {
 		PyObject *in_sync;
 		if (!(report = gsp_changes_report(self, txn, cs)) ||
 		    !(in_sync = PyObject_GetAttrString(report, "in_sync")))
 			goto done;
-		Py_SETREF(self->changes, PyObject_IsTrue(in_sync) ? Py_NewRef(Py_None)
-								  : Py_NewRef(report));
+		gsp_fs_set_changes(self, PyObject_IsTrue(in_sync) ? Py_None : report);
 		Py_DECREF(in_sync);
 		result = Py_NewRef(self);
 		goto done;
@@ -640,7 +645,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 	}
 	/* Nothing changed: say so rather than keep an older report. */
 	if (result == (PyObject *)self)
-		Py_SETREF(self->changes, Py_NewRef(Py_None));
+		gsp_fs_set_changes(self, Py_None);
 done:
 	free(dest);
 	free(repeat);
