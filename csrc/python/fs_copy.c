@@ -41,6 +41,7 @@ static PyObject *fs_bytes(PyObject *path)
 PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"root", "exclude", "follow_symlinks", NULL};
+	gsp_state_t *st = PyModule_GetState(module);
 	PyObject *root, *exclude = Py_None, *encoded, *result = NULL;
 	struct gs_exclude *filter = NULL;
 	gs_local_list found;
@@ -49,12 +50,12 @@ PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Op:_disk_walk", kwlist, &root, &exclude,
 					 &follow))
 		return NULL;
-	if (gsp_exclude_arg(exclude, &filter) < 0 || !(encoded = fs_bytes(root)))
+	if (gsp_exclude_arg(st, exclude, &filter) < 0 || !(encoded = fs_bytes(root)))
 		return NULL;
 	GSP_CALL(status, gs_local_walk(&found, PyBytes_AS_STRING(encoded), filter, follow, 0));
 	Py_DECREF(encoded);
 	if (status < 0)
-		return gsp_raise();
+		return gsp_raise(st);
 	if (!(result = PyList_New((Py_ssize_t)found.count)))
 		goto done;
 	for (size_t i = 0; i < found.count; i++) {
@@ -125,6 +126,7 @@ static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "dest", "exclude", "follow_symlinks", "compare",
 				 "checksum", "mode", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *dest_obj, *exclude = Py_None, *mode_obj = Py_None, *seq = NULL;
 	PyObject *keep = NULL, *result = NULL;
 	gs_local_diff_opts opts = {0};
@@ -141,9 +143,9 @@ static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OpppO:_local_diff", kwlist, &sources,
 					 &dest_obj, &exclude, &opts.follow_symlinks, &opts.compare,
 					 &opts.checksum, &mode_obj) ||
-	    gsp_exclude_arg(exclude, (struct gs_exclude **)&opts.filter) < 0 ||
-	    gsp_mode_arg(mode_obj, 0, &opts.mode_override) < 0 ||
-	    gsp_path_arg(dest_obj, 1, &dest) < 0 ||
+	    gsp_exclude_arg(st, exclude, (struct gs_exclude **)&opts.filter) < 0 ||
+	    gsp_mode_arg(st, mode_obj, 0, &opts.mode_override) < 0 ||
+	    gsp_path_arg(st, dest_obj, 1, &dest) < 0 ||
 	    !(seq = PySequence_Fast(sources, "sources must be a sequence")) ||
 	    !(keep = PyList_New(0)))
 		goto done;
@@ -184,7 +186,7 @@ static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
 			git_oid_cpy(&e.id, &self->info.tree);
 		}
 		if (status < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			goto done;
 		}
 		if (found && e.mode == GS_MODE_TREE) {
@@ -200,7 +202,7 @@ static PyObject *fs_local_diff(FSObject *self, PyObject *args, PyObject *kwargs)
 		gs_repo_release(self->store->store, repo);
 	}
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	computed = 1;
@@ -238,14 +240,14 @@ typedef struct {
 	int as_link;
 } local_item;
 
-static int local_item_arg(local_item *out, PyObject *item)
+static int local_item_arg(gsp_state_t *st, local_item *out, PyObject *item)
 {
 	PyObject *repo_path, *local;
 
 	memset(out, 0, sizeof(*out));
 	if (!PyArg_ParseTuple(item, "OOp", &repo_path, &local, &out->as_link))
 		return -1;
-	if (gsp_path_arg(repo_path, 0, &out->repo_path) < 0)
+	if (gsp_path_arg(st, repo_path, 0, &out->repo_path) < 0)
 		return -1;
 	if (!(out->local = fs_bytes(local))) {
 		free(out->repo_path);
@@ -292,13 +294,14 @@ static int item_blob(git_oid *id, uint32_t *mode, int *found, gs_entry *cmp, gs_
 static PyObject *fs_compare_local(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"items", "mode", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *items, *mode_obj = Py_None, *result = NULL, *seq = NULL;
 	uint32_t mode_override;
 	gs_txn *txn = NULL;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:_compare_local", kwlist, &items,
 					 &mode_obj) ||
-	    gsp_mode_arg(mode_obj, 0, &mode_override) < 0 ||
+	    gsp_mode_arg(st, mode_obj, 0, &mode_override) < 0 ||
 	    !(seq = PySequence_Fast(items, "items must be a sequence")) ||
 	    !(txn = gsp_txn_begin(self->store)) ||
 	    !(result = PyList_New(PySequence_Fast_GET_SIZE(seq))))
@@ -311,7 +314,7 @@ static PyObject *fs_compare_local(FSObject *self, PyObject *args, PyObject *kwar
 		int found, status;
 		PyObject *value;
 
-		if (local_item_arg(&item, PySequence_Fast_GET_ITEM(seq, i)) < 0) {
+		if (local_item_arg(st, &item, PySequence_Fast_GET_ITEM(seq, i)) < 0) {
 			Py_CLEAR(result);
 			goto done;
 		}
@@ -319,7 +322,7 @@ static PyObject *fs_compare_local(FSObject *self, PyObject *args, PyObject *kwar
 					   item.as_link ? 0 : mode_override));
 		local_item_clear(&item);
 		if (status < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			value = take_exception();
 		} else {
 			value = PyBool_FromLong(found && cmp.mode == mode && git_oid_equal(&cmp.id, &id));
@@ -340,6 +343,7 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 {
 	static char *kwlist[] = {"items", "removes", "message", "operation", "mode",
 				 "ignore_errors", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *items, *removes, *message = Py_None, *operation = Py_None, *mode_obj = Py_None;
 	PyObject *seq = NULL, *errors = NULL, *result = NULL, *committed = NULL;
 	int ignore_errors = 0;
@@ -349,10 +353,10 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|OOOp:_import_local", kwlist, &items,
 					 &removes, &message, &operation, &mode_obj, &ignore_errors) ||
-	    gsp_mode_arg(mode_obj, 0, &mode_override) < 0 ||
+	    gsp_mode_arg(st, mode_obj, 0, &mode_override) < 0 ||
 	    !(seq = PySequence_Fast(items, "items must be a sequence")) ||
 	    !(errors = PyList_New(0)) || !(txn = gsp_txn_begin(self->store)) ||
-	    !(cs = gsp_changeset_new()))
+	    !(cs = gsp_changeset_new(st)))
 		goto done;
 	for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
 		local_item item;
@@ -361,15 +365,15 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 		uint32_t mode;
 		int found, status, rc;
 
-		if (local_item_arg(&item, PySequence_Fast_GET_ITEM(seq, i)) < 0)
+		if (local_item_arg(st, &item, PySequence_Fast_GET_ITEM(seq, i)) < 0)
 			goto done;
 		GSP_CALL(status, item_blob(&id, &mode, &found, &cmp, txn, 1, self, &item,
 					   item.as_link ? 0 : mode_override));
 		if (status == 0) {
-			rc = gsp_stage_write(cs, item.repo_path, &id, mode);
+			rc = gsp_stage_write(st, cs, item.repo_path, &id, mode);
 		} else {
 			PyObject *pair;
-			gsp_raise();
+			gsp_raise(st);
 			if (!ignore_errors) {
 				local_item_clear(&item);
 				goto done;
@@ -388,9 +392,9 @@ static PyObject *fs_import_local(FSObject *self, PyObject *args, PyObject *kwarg
 			goto done;
 		for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(rseq); i++) {
 			char *path;
-			int rc = gsp_path_arg(PySequence_Fast_GET_ITEM(rseq, i), 0, &path);
+			int rc = gsp_path_arg(st, PySequence_Fast_GET_ITEM(rseq, i), 0, &path);
 			if (rc == 0)
-				rc = gsp_stage_remove(cs, path);
+				rc = gsp_stage_remove(st, cs, path);
 			free(path);
 			if (rc < 0) {
 				Py_DECREF(rseq);
@@ -419,6 +423,7 @@ done:
 static PyObject *fs_export(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"dest", "items", "ignore_errors", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *dest_obj, *items, *dest = NULL, *seq = NULL, *errors = NULL, *result = NULL;
 	int ignore_errors = 0;
 	git_repository *repo = NULL;
@@ -433,7 +438,7 @@ static PyObject *fs_export(FSObject *self, PyObject *args, PyObject *kwargs)
 		goto done;
 	GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	gs_export_init(&ex, self->store->store, repo, PyBytes_AS_STRING(dest), self->info.time);
@@ -458,7 +463,7 @@ static PyObject *fs_export(FSObject *self, PyObject *args, PyObject *kwargs)
 		Py_DECREF(rel);
 		if (status < 0) {
 			PyObject *pair;
-			gsp_raise();
+			gsp_raise(st);
 			if (!ignore_errors)
 				goto done;
 			pair = Py_BuildValue("(nN)", i, take_exception());
@@ -482,13 +487,14 @@ done:
 
 static PyObject *fs_files_below(FSObject *self, PyObject *arg)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	gs_filelist files = {0};
 	gs_entry entry;
 	char *path = NULL;
 	int found, status;
 	PyObject *result = NULL;
 
-	if (gsp_path_arg(arg, 1, &path) < 0)
+	if (gsp_path_arg(st, arg, 1, &path) < 0)
 		return NULL;
 	if (path)
 		GSP_CALL(status, gs_snap_entry_opt(&found, &entry, self->store->store,
@@ -508,7 +514,7 @@ static PyObject *fs_files_below(FSObject *self, PyObject *arg)
 		}
 	}
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	if (!(result = PyList_New((Py_ssize_t)files.count)))
@@ -533,6 +539,7 @@ done:
 
 static PyObject *fs_resolve_source(FSObject *self, PyObject *arg)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	static const char *const modes[] = {"file", "dir", "contents"};
 	gs_source src;
 	git_repository *repo;
@@ -541,8 +548,8 @@ static PyObject *fs_resolve_source(FSObject *self, PyObject *arg)
 
 	GSP_CALL(status, gs_repo_acquire(&repo, self->store->store));
 	if (status < 0)
-		return gsp_raise();
-	status = gsp_source_resolve(&src, repo, &self->info.tree, arg);
+		return gsp_raise(st);
+	status = gsp_source_resolve(st, &src, repo, &self->info.tree, arg);
 	gs_repo_release(self->store->store, repo);
 	if (status < 0)
 		return NULL;
@@ -556,7 +563,7 @@ static PyObject *fs_resolve_source(FSObject *self, PyObject *arg)
 
 static PyObject *fs_set_changes(FSObject *self, PyObject *report)
 {
-	Py_SETREF(self->changes, Py_NewRef(report));
+	gsp_fs_set_changes(self, report);
 	Py_RETURN_NONE;
 }
 
