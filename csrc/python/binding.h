@@ -186,6 +186,8 @@ int gsp_size_arg(PyObject *arg, const char *what, size_t *out);
 /* store.c */
 int gsp_store_register(PyObject *module);
 /* refdict.c */
+/* Short names of the refs below prefix, sorted (a list of str). */
+PyObject *gsp_ref_names(gsp_state_t *st, gs_store *store, const char *prefix);
 int gsp_refdict_register(PyObject *module);
 PyObject *gsp_refdict_new(GitStoreObject *store, int tags);
 /* notes.c: NoteDict, NoteNamespace, NotesBatch. */

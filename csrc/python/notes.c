@@ -827,24 +827,7 @@ static PyObject *dict_getitem(PyObject *op, PyObject *name)
 /* The namespaces that exist, sorted. */
 static PyObject *dict_names(NoteDictObject *self)
 {
-	gs_strlist names;
-	PyObject *list;
-	int rc;
-
-	GSP_CALL(rc, gs_ref_list(&names, self->store->store, GS_REFS_NOTES));
-	if (rc < 0)
-		return gsp_raise(gsp_state_of(self));
-	list = PyList_New((Py_ssize_t)names.count);
-	for (size_t i = 0; list && i < names.count; i++) {
-		PyObject *s = gsp_str(names.items[i]);
-		if (!s) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, s);
-	}
-	gs_strlist_free(&names);
-	return list;
+	return gsp_ref_names(gsp_state_of(self), self->store->store, GS_REFS_NOTES);
 }
 
 static PyObject *dict_iter(PyObject *op)

@@ -137,15 +137,15 @@ static int refdict_contains(PyObject *op, PyObject *key)
 	return exists;
 }
 
-static PyObject *names_list(RefDictObject *self)
+PyObject *gsp_ref_names(gsp_state_t *st, gs_store *store, const char *prefix)
 {
 	gs_strlist names;
 	PyObject *list;
 	int rc;
 
-	GSP_CALL(rc, gs_ref_list(&names, self->store->store, prefix_of(self)));
+	GSP_CALL(rc, gs_ref_list(&names, store, prefix));
 	if (rc < 0)
-		return gsp_raise(gsp_state_of(self));
+		return gsp_raise(st);
 	list = PyList_New((Py_ssize_t)names.count);
 	for (size_t i = 0; list && i < names.count; i++) {
 		PyObject *s = gsp_str(names.items[i]);
@@ -157,6 +157,11 @@ static PyObject *names_list(RefDictObject *self)
 	}
 	gs_strlist_free(&names);
 	return list;
+}
+
+static PyObject *names_list(RefDictObject *self)
+{
+	return gsp_ref_names(gsp_state_of(self), self->store->store, prefix_of(self));
 }
 
 static PyObject *refdict_iter(PyObject *op)
