@@ -1524,5 +1524,8 @@ int gsp_fs_register(PyObject *module)
 	for (PyMethodDef *def = gsp_fs_copy_methods; def->ml_name; def++)
 		if (add_method(def) < 0)
 			return -1;
+	for (PyMethodDef *def = gsp_fs_archive_methods; def->ml_name; def++)
+		if (add_method(def) < 0)
+			return -1;
 	return 0;
 }
