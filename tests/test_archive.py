@@ -25,7 +25,8 @@ import zipfile
 import pytest
 
 from gitstore import FS, FileType, StaleSnapshotError, WriteEntry
-from support import Exe, Link, LocalEnv, assert_fsck_clean, git_run, loose_object_ids, pack_names
+from support import (Exe, Link, LocalEnv, assert_fsck_clean, git_run, loose_object_ids,
+                     loose_object_path, pack_names)
 
 SAMPLE = {
     "README.md": b"# readme\n",
@@ -232,6 +233,17 @@ def test_a_failed_export_leaves_nothing_behind(env, tmp_path):
                 env.fs.archive_out(out / "x.tar")
         finally:
             out.chmod(0o700)
+
+
+def test_a_missing_object_fails_the_export_and_leaves_no_file(env, tmp_path):
+    fs = env.fs.write("zz/big.bin", b"z" * (2 << 20))      # big: a loose object
+    os.chmod(loose_object_path(env.path, fs.object_hash("zz/big.bin")), 0o600)
+    os.unlink(loose_object_path(env.path, fs.object_hash("zz/big.bin")))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(KeyError, match=fs.object_hash("zz/big.bin")):
+        fs.archive_out(out / "x.tar")
+    assert os.listdir(out) == []
 
 
 def test_progress_reports_the_end_and_submodules_are_warnings(env):

@@ -19,6 +19,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,9 +229,151 @@ static int writer_open(struct archive **out, gs_archive_format format, sink *s)
 	return 0;
 }
 
+/*
+ * Blobs read ahead on a second thread while the archive is written: the
+ * reader opens each file's blob in order (a packed one is then in
+ * memory, a loose one ready to be inflated in chunks), the writer takes
+ * them in the same order.  A few hundred entries or a few MiB at most
+ * wait, so memory stays bounded.
+ */
+#define AHEAD_COUNT 256
+#define AHEAD_BYTES (8 * 1024 * 1024)
+
 typedef struct {
 	gs_store *store;
-	git_repository *repo;
+	git_repository *repo;       /* the reader's own handle, kept until the end */
+	const gs_filelist *files;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t thread;
+	int started;
+	gs_blob slots[AHEAD_COUNT];
+	size_t read, taken;         /* files opened by the reader, taken by the writer */
+	size_t bytes;               /* content held in slots */
+	int stop;                   /* the writer gave up */
+	/* The reader's failure, for the writer's error record. */
+	int failed;
+	gs_error_t category;
+	int os_errno;
+	char *message, *path, *action;
+} ahead;
+
+static int exportable(uint32_t mode)
+{
+	return mode == GS_MODE_BLOB || mode == GS_MODE_EXEC || mode == GS_MODE_LINK;
+}
+
+static void ahead_fail(ahead *r)
+{
+	const gs_error *err = gs_error_last();
+
+	r->category = err->category;
+	r->os_errno = err->os_errno;
+	r->message = strdup(err->message);
+	r->path = err->path ? strdup(err->path) : NULL;
+	r->action = err->action ? strdup(err->action) : NULL;
+	r->failed = 1;
+}
+
+static void *ahead_run(void *arg)
+{
+	ahead *r = arg;
+
+	for (size_t i = 0; i < r->files->count; i++) {
+		const gs_file *f = &r->files->items[i];
+		gs_blob blob = {0};
+		int rc = 0, stop;
+
+		pthread_mutex_lock(&r->lock);
+		while (!r->stop && (r->read - r->taken >= AHEAD_COUNT ||
+				    (r->bytes >= AHEAD_BYTES && r->read > r->taken)))
+			pthread_cond_wait(&r->cond, &r->lock);
+		stop = r->stop;
+		pthread_mutex_unlock(&r->lock);
+		if (stop)
+			break;
+		if (exportable(f->mode))
+			rc = gs_blob_open(&blob, r->store, r->repo, &f->id, 0, SIZE_MAX);
+		pthread_mutex_lock(&r->lock);
+		if (rc < 0) {
+			ahead_fail(r);
+		} else {
+			r->slots[i % AHEAD_COUNT] = blob;
+			r->bytes += blob.data ? blob.size : 0;
+			r->read++;
+		}
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		if (rc < 0)
+			break;
+	}
+	return NULL;
+}
+
+static int ahead_start(ahead *r, gs_store *store, const gs_filelist *files)
+{
+	memset(r, 0, sizeof(*r));
+	r->store = store;
+	r->files = files;
+	if (gs_repo_acquire(&r->repo, store) < 0)
+		return -1;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if (pthread_create(&r->thread, NULL, ahead_run, r) != 0)
+		return gs_error_set_os(errno, "cannot start a thread");
+	r->started = 1;
+	return 0;
+}
+
+/* The blob of files->items[i], the next one in order. */
+static int ahead_take(gs_blob *out, ahead *r, size_t i)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->read <= i && !r->failed)
+		pthread_cond_wait(&r->cond, &r->lock);
+	if (r->read <= i) {
+		if (r->path)
+			gs_error_set_path(r->os_errno, r->path, r->action ? r->action : "");
+		else if (r->category == GS_ERR_OS || r->category == GS_ERR_NOMEM)
+			gs_error_set_os(r->os_errno, "%s", r->message ? r->message : "");
+		else
+			gs_error_set(r->category, "%s", r->message ? r->message : "");
+		rc = -1;
+	} else {
+		*out = r->slots[i % AHEAD_COUNT];
+		r->bytes -= out->data ? out->size : 0;
+		r->taken++;
+		pthread_cond_broadcast(&r->cond);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+
+static void ahead_end(ahead *r)
+{
+	if (r->started) {
+		pthread_mutex_lock(&r->lock);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		for (size_t i = r->taken; i < r->read; i++)
+			gs_blob_free(&r->slots[i % AHEAD_COUNT]);
+		pthread_cond_destroy(&r->cond);
+		pthread_mutex_destroy(&r->lock);
+	}
+	if (r->repo)
+		gs_repo_release(r->store, r->repo);
+	free(r->message);
+	free(r->path);
+	free(r->action);
+	memset(r, 0, sizeof(*r));
+}
+
+typedef struct {
+	git_repository *repo;       /* for the listing */
 	struct archive *a;
 	struct archive_entry *entry;
 	sink sink;
@@ -239,50 +382,56 @@ typedef struct {
 	gs_buf name;
 } exporter;
 
-/* Names and link targets are bytes as the repository holds them; valid
- * UTF-8 is handed over as such, so that it is stored as UTF-8 whatever
- * the locale. */
-static int valid_utf8(const char *s)
+/* 1 for valid UTF-8, 2 for plain ASCII, 0 otherwise. */
+static int text_kind(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	int ascii = 1;
 
 	while (*p) {
 		int extra = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2
 			  : (*p & 0xf8) == 0xf0 ? 3 : -1;
 		if (extra < 0)
 			return 0;
+		ascii &= extra == 0;
 		p++;
 		for (int i = 0; i < extra; i++, p++)
 			if ((*p & 0xc0) != 0x80)
 				return 0;
 	}
-	return 1;
+	return ascii ? 2 : 1;
 }
 
+/*
+ * Names and link targets are bytes as the repository holds them.  Other
+ * UTF-8 is handed over as such, so that it is stored as UTF-8 whatever
+ * the locale; ASCII and bytes that are not UTF-8 go as they are.
+ */
+static void set_text(struct archive_entry *e, const char *s,
+		     void (*as_is)(struct archive_entry *, const char *),
+		     void (*utf8)(struct archive_entry *, const char *))
+{
+	if (text_kind(s) == 1)
+		utf8(e, s);
+	else
+		as_is(e, s);
+}
+
+/* One entry object serves every header: what all entries share (owner,
+ * time) is set once, before the first. */
 static int put_header(exporter *x, const char *name, mode_t type, mode_t perm, int64_t size,
 		      const char *target)
 {
 	struct archive_entry *e = x->entry;
 
-	archive_entry_clear(e);
-	if (valid_utf8(name))
-		archive_entry_set_pathname_utf8(e, name);
-	else
-		archive_entry_set_pathname(e, name);
+	set_text(e, name, archive_entry_copy_pathname, archive_entry_set_pathname_utf8);
 	archive_entry_set_filetype(e, type);
 	archive_entry_set_perm(e, perm);
 	archive_entry_set_size(e, size);
-	if (target) {
-		if (valid_utf8(target))
-			archive_entry_set_symlink_utf8(e, target);
-		else
-			archive_entry_set_symlink(e, target);
-	}
-	archive_entry_set_mtime(e, (time_t)x->mtime, 0);
-	archive_entry_set_uid(e, 0);
-	archive_entry_set_gid(e, 0);
-	archive_entry_set_uname(e, "root");
-	archive_entry_set_gname(e, "root");
+	if (target)
+		set_text(e, target, archive_entry_copy_symlink, archive_entry_set_symlink_utf8);
+	else
+		archive_entry_copy_symlink(e, NULL);
 	if (archive_write_header(x->a, e) < ARCHIVE_WARN)
 		return write_failed(x->a, &x->sink);
 	return 0;
@@ -333,41 +482,39 @@ static int put_parents(exporter *x, const char *path, const char **dir, size_t *
 	return 0;
 }
 
-static int put_file(exporter *x, const char *name, const gs_file *file)
+/* One file whose blob is open (and freed here). */
+static int put_file(exporter *x, const char *name, const gs_file *file, gs_blob *blob)
 {
-	gs_blob blob;
 	int rc = -1;
 
-	if (gs_blob_open(&blob, x->store, x->repo, &file->id, 0, SIZE_MAX) < 0)
-		return -1;
 	if (file->mode == GS_MODE_LINK) {
 		/* A link's target is small: read it whole. */
-		char *target = malloc(blob.size + 1);
+		char *target = malloc(blob->size + 1);
 		if (!target) {
 			gs_error_set(GS_ERR_NOMEM, "out of memory");
-		} else if (gs_blob_fill(&blob, target) == 0) {
-			target[blob.size] = '\0';
+		} else if (gs_blob_fill(blob, target) == 0) {
+			target[blob->size] = '\0';
 			rc = put_header(x, name, AE_IFLNK, 0777, 0, target);
 		}
 		free(target);
 		goto done;
 	}
 	if (put_header(x, name, AE_IFREG, file->mode == GS_MODE_EXEC ? 0755 : 0644,
-		       (int64_t)blob.size, NULL) < 0)
+		       (int64_t)blob->size, NULL) < 0)
 		goto done;
-	if (blob.data) {
-		rc = put_data(x, blob.data, blob.size);
+	if (blob->data) {
+		rc = put_data(x, blob->data, blob->size);
 		goto done;
 	}
-	for (size_t left = blob.size; left > 0;) {
+	for (size_t left = blob->size; left > 0;) {
 		size_t n = left < ARCHIVE_CHUNK ? left : ARCHIVE_CHUNK;
-		if (gs_loose_read(blob.loose, x->chunk, n) < 0 || put_data(x, x->chunk, n) < 0)
+		if (gs_loose_read(blob->loose, x->chunk, n) < 0 || put_data(x, x->chunk, n) < 0)
 			goto done;
 		left -= n;
 	}
-	rc = gs_loose_finish(blob.loose);
+	rc = gs_loose_finish(blob->loose);
 done:
-	gs_blob_free(&blob);
+	gs_blob_free(blob);
 	return rc;
 }
 
@@ -392,6 +539,7 @@ int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
 		     const gs_archive_out_opts *opts, gs_archive_write_fn write, void *ctx)
 {
 	exporter x;
+	ahead reader = {0};
 	gs_filelist files = {0};
 	progress prog = {opts->progress, opts->progress_ctx, monotonic_ns()};
 	const char *dir = "";
@@ -400,7 +548,6 @@ int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
 
 	memset(out, 0, sizeof(*out));
 	memset(&x, 0, sizeof(x));
-	x.store = store;
 	x.mtime = opts->mtime;
 	x.sink.write = write;
 	x.sink.ctx = ctx;
@@ -414,19 +561,32 @@ int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
 		gs_error_set(GS_ERR_NOMEM, "out of memory");
 		goto done;
 	}
+	archive_entry_set_mtime(x.entry, (time_t)x.mtime, 0);
+	archive_entry_set_uid(x.entry, 0);
+	archive_entry_set_gid(x.entry, 0);
+	archive_entry_copy_uname(x.entry, "root");
+	archive_entry_copy_gname(x.entry, "root");
 	if (writer_open(&x.a, opts->format, &x.sink) < 0)
+		goto done;
+	if (ahead_start(&reader, store, &files) < 0)
 		goto done;
 	for (size_t i = 0; i < files.count; i++) {
 		const gs_file *f = &files.items[i];
-		if (progress_tick(&prog, done, files.count, 0) < 0)
+		gs_blob blob;
+		if (progress_tick(&prog, done, files.count, 0) < 0 ||
+		    ahead_take(&blob, &reader, i) < 0)
 			goto done;
-		if (f->mode != GS_MODE_BLOB && f->mode != GS_MODE_EXEC && f->mode != GS_MODE_LINK) {
+		if (!exportable(f->mode)) {
 			if (gs_report_add(out, GS_REPORT_WARNING, f->path, 0, NULL,
 					  "submodule skipped: an archive cannot hold it") < 0)
 				goto done;
 			continue;
 		}
-		if (put_parents(&x, f->path, &dir, &dir_len) < 0 || put_file(&x, f->path, f) < 0 ||
+		if (put_parents(&x, f->path, &dir, &dir_len) < 0) {
+			gs_blob_free(&blob);
+			goto done;
+		}
+		if (put_file(&x, f->path, f, &blob) < 0 ||
 		    gs_report_add(out, GS_REPORT_ADD, f->path, f->mode, NULL, NULL) < 0)
 			goto done;
 		done++;
@@ -441,6 +601,7 @@ int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
 		goto done;
 	rc = progress_tick(&prog, done, files.count, 1);
 done:
+	ahead_end(&reader);
 	if (x.a)
 		archive_write_free(x.a);
 	if (x.entry)
