@@ -694,13 +694,23 @@ done:
 
 typedef struct {
 	const gs_archive_reader *reader;
-	int failed;      /* the error record says why */
+	const void *first;   /* bytes read to tell a zip, not yet given on */
+	int64_t first_len;
+	int failed;          /* the error record says why */
 } source;
 
 static la_ssize_t source_read(struct archive *a, void *data, const void **buf)
 {
 	source *s = data;
-	int64_t n = s->reader->read(s->reader->ctx, buf);
+	int64_t n;
+
+	if (s->first_len > 0) {
+		*buf = s->first;
+		n = s->first_len;
+		s->first_len = 0;
+		return (la_ssize_t)n;
+	}
+	n = s->reader->read(s->reader->ctx, buf);
 
 	if (n < 0) {
 		s->failed = 1;
@@ -1081,12 +1091,80 @@ static int import_all(gs_report *out, importer *im, const git_oid *root)
 	return progress_tick(&prog, done, done, 1);
 }
 
+static int write_fd(int fd, const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return gs_error_set_path(n < 0 ? errno : ENOSPC, path, "cannot write");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * A zip keeps its files' modes in the directory at its end, which a
+ * reader of a stream never reaches: a zip that arrives as a stream is
+ * copied to an unnamed file beside the repository's objects (memory stays
+ * bounded whatever its size) and read from there.  *fd is -1 for
+ * anything else, whose first bytes src then gives to libarchive first.
+ */
+static int spool_zip(int *fd, gs_store *store, source *src)
+{
+	const gs_archive_reader *reader = src->reader;
+	const void *buf;
+	char *path;
+	int64_t n;
+	int rc = -1;
+
+	*fd = -1;
+	if ((src->first_len = reader->read(reader->ctx, &src->first)) < 0) {
+		src->failed = 1;
+		return callback_failed();
+	}
+	if (src->first_len < 2 || memcmp(src->first, "PK", 2) != 0)
+		return 0;
+	if (!(path = gs_store_file(store, "objects/tmp_archive_XXXXXX", "")))
+		return -1;
+	if ((*fd = mkostemp(path, O_CLOEXEC)) < 0) {
+		gs_error_set_path(errno, path, "cannot create");
+		goto done;
+	}
+	unlink(path);
+	for (buf = src->first, n = src->first_len; n > 0; n = reader->read(reader->ctx, &buf))
+		if (write_fd(*fd, path, buf, (size_t)n) < 0)
+			goto done;
+	if (n < 0) {
+		src->failed = 1;
+		callback_failed();
+		goto done;
+	}
+	if (lseek(*fd, 0, SEEK_SET) < 0) {
+		gs_error_set_path(errno, path, "cannot read");
+		goto done;
+	}
+	src->first_len = 0;
+	rc = 0;
+done:
+	if (rc < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	free(path);
+	return rc;
+}
+
 static int import_archive(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
 			  const gs_archive_in_opts *opts, const gs_archive_reader *reader, int fd)
 {
-	source src = {reader, 0};
+	source src = {reader, NULL, 0, 0};
 	importer im;
-	int r, rc = -1;
+	int r, rc = -1, spooled = -1;
 
 	memset(out, 0, sizeof(*out));
 	memset(&im, 0, sizeof(im));
@@ -1095,8 +1173,16 @@ static int import_archive(gs_report *out, gs_changeset *cs, gs_txn *txn, const g
 	im.txn = txn;
 	im.opts = opts;
 	im.dest_len = opts->dest && *opts->dest ? strlen(opts->dest) + 1 : 0;
-	if (!(im.a = archive_read_new()))
-		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	if (reader && !reader->seek && spool_zip(&spooled, gs_txn_store(txn), &src) < 0)
+		return -1;
+	if (spooled >= 0) {
+		reader = NULL;
+		fd = spooled;
+	}
+	if (!(im.a = archive_read_new())) {
+		gs_error_set(GS_ERR_NOMEM, "out of memory");
+		goto done;
+	}
 	archive_read_support_format_tar(im.a);
 	archive_read_support_format_gnutar(im.a);
 	archive_read_support_format_zip(im.a);
@@ -1116,7 +1202,10 @@ static int import_archive(gs_report *out, gs_changeset *cs, gs_txn *txn, const g
 done:
 	if (rc < 0)
 		gs_report_free(out);
-	archive_read_free(im.a);
+	if (im.a)
+		archive_read_free(im.a);
+	if (spooled >= 0)
+		close(spooled);
 	gs_report_free(&im.warnings);
 	gs_buf_free(&im.data);
 	gs_buf_free(&im.name);
@@ -1129,20 +1218,51 @@ int gs_archive_read(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid
 	return import_archive(out, cs, txn, root, opts, reader, -1);
 }
 
+/* A file that is not regular (a fifo, a device) read as a stream. */
+typedef struct {
+	int fd;
+	const char *path;
+	char *buf;
+} fd_stream;
+
+static int64_t fd_stream_read(void *ctx, const void **data)
+{
+	fd_stream *f = ctx;
+
+	for (;;) {
+		ssize_t n = read(f->fd, f->buf, READ_BLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return gs_error_set_path(errno, f->path, "cannot read");
+		*data = f->buf;
+		return n;
+	}
+}
+
 int gs_archive_read_file(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
 			 const gs_archive_in_opts *opts, const char *path)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	fd_stream stream = {open(path, O_RDONLY | O_CLOEXEC), path, NULL};
+	gs_archive_reader reader = {fd_stream_read, NULL, &stream};
+	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (fd < 0)
+	if (stream.fd < 0)
 		return gs_error_set_path(errno, path, "cannot open");
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		close(fd);
-		return gs_error_set_path(EISDIR, path, "cannot read");
+	if (fstat(stream.fd, &st) < 0) {
+		gs_error_set_path(errno, path, "cannot read");
+	} else if (S_ISDIR(st.st_mode)) {
+		gs_error_set_path(EISDIR, path, "cannot read");
+	} else if (S_ISREG(st.st_mode)) {
+		rc = import_archive(out, cs, txn, root, opts, NULL, stream.fd);
+	} else if (!(stream.buf = malloc(READ_BLOCK))) {
+		gs_error_set(GS_ERR_NOMEM, "out of memory");
+	} else {
+		rc = import_archive(out, cs, txn, root, opts, &reader, -1);
 	}
-	rc = import_archive(out, cs, txn, root, opts, NULL, fd);
-	close(fd);
+	free(stream.buf);
+	close(stream.fd);
 	return rc;
 }

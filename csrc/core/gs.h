@@ -932,11 +932,13 @@ typedef struct {
  * symlinks and hard links (the linked entry's content) are staged, the
  * last of equal names winning; directories add nothing; fifos, devices
  * and sockets are skipped.  Input that is not an archive, or is corrupt
- * or cut short, is GS_ERR_INVALID naming opts->source.
+ * or cut short, is GS_ERR_INVALID naming opts->source.  A zip that comes
+ * as a stream (no seek) is first copied to an unnamed file beside the
+ * repository's objects: its modes are in its directory, at its end.
  */
 int gs_archive_read(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
 		    const gs_archive_in_opts *opts, const gs_archive_reader *reader);
-/* The same from the file at `path` (seekable when it is a regular file). */
+/* The same from the file at `path` (a fifo or a device is a stream). */
 int gs_archive_read_file(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
 			 const gs_archive_in_opts *opts, const char *path);
 
