@@ -230,77 +230,103 @@ static int writer_open(struct archive **out, gs_archive_format format, sink *s)
 }
 
 /*
- * Blobs read ahead on a second thread while the archive is written: the
- * reader opens each file's blob in order (a packed one is then in
- * memory, a loose one ready to be inflated in chunks), the writer takes
- * them in the same order.  A few hundred entries or a few MiB at most
- * wait, so memory stays bounded.
+ * Blobs read ahead while the archive is written: AHEAD_READERS threads,
+ * each with a handle of its own, open the files' blobs (reader k takes
+ * every AHEAD_READERS-th file from the k-th; a packed blob is then in
+ * memory, a loose one ready to be inflated in chunks), and the writer
+ * takes them in order.  Reading a packed blob (inflating it, checking
+ * its id) costs about what writing it costs, hence the readers.  At most
+ * AHEAD_COUNT entries, and past AHEAD_BYTES of content only the next
+ * one, wait: memory stays bounded.
  */
+#define AHEAD_READERS 2
 #define AHEAD_COUNT 256
 #define AHEAD_BYTES (8 * 1024 * 1024)
 
 typedef struct {
+	gs_blob blob;
+	int ready;
+} ahead_slot;
+
+typedef struct ahead ahead;
+
+typedef struct {
+	ahead *owner;
+	size_t first;
+	git_repository *repo;
+	pthread_t thread;
+	int started;
+} ahead_reader;
+
+struct ahead {
 	gs_store *store;
-	git_repository *repo;       /* the reader's own handle, kept until the end */
 	const gs_filelist *files;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	pthread_t thread;
-	int started;
-	gs_blob slots[AHEAD_COUNT];
-	size_t read, taken;         /* files opened by the reader, taken by the writer */
+	ahead_reader readers[AHEAD_READERS];
+	ahead_slot slots[AHEAD_COUNT];
+	size_t taken;               /* files taken by the writer */
 	size_t bytes;               /* content held in slots */
 	int stop;                   /* the writer gave up */
-	/* The reader's failure, for the writer's error record. */
+	/* The failure of the earliest file that failed, for the writer. */
 	int failed;
+	size_t failed_at;
 	gs_error_t category;
 	int os_errno;
 	char *message, *path, *action;
-} ahead;
+};
 
 static int exportable(uint32_t mode)
 {
 	return mode == GS_MODE_BLOB || mode == GS_MODE_EXEC || mode == GS_MODE_LINK;
 }
 
-static void ahead_fail(ahead *r)
+/* Under the lock. */
+static void ahead_fail(ahead *r, size_t at)
 {
 	const gs_error *err = gs_error_last();
 
+	if (r->failed && r->failed_at < at)
+		return;
+	free(r->message);
+	free(r->path);
+	free(r->action);
 	r->category = err->category;
 	r->os_errno = err->os_errno;
 	r->message = strdup(err->message);
 	r->path = err->path ? strdup(err->path) : NULL;
 	r->action = err->action ? strdup(err->action) : NULL;
 	r->failed = 1;
+	r->failed_at = at;
 }
 
 static void *ahead_run(void *arg)
 {
-	ahead *r = arg;
+	ahead_reader *me = arg;
+	ahead *r = me->owner;
 
-	for (size_t i = 0; i < r->files->count; i++) {
+	for (size_t i = me->first; i < r->files->count; i += AHEAD_READERS) {
 		const gs_file *f = &r->files->items[i];
 		gs_blob blob = {0};
-		int rc = 0, stop;
+		int rc = 0, go;
 
 		pthread_mutex_lock(&r->lock);
-		while (!r->stop && (r->read - r->taken >= AHEAD_COUNT ||
-				    (r->bytes >= AHEAD_BYTES && r->read > r->taken)))
+		while (!r->stop && !(r->failed && r->failed_at < i) &&
+		       (i - r->taken >= AHEAD_COUNT || (r->bytes >= AHEAD_BYTES && i > r->taken)))
 			pthread_cond_wait(&r->cond, &r->lock);
-		stop = r->stop;
+		go = !r->stop && !(r->failed && r->failed_at < i);
 		pthread_mutex_unlock(&r->lock);
-		if (stop)
+		if (!go)
 			break;
 		if (exportable(f->mode))
-			rc = gs_blob_open(&blob, r->store, r->repo, &f->id, 0, SIZE_MAX);
+			rc = gs_blob_open(&blob, r->store, me->repo, &f->id, 0, SIZE_MAX);
 		pthread_mutex_lock(&r->lock);
 		if (rc < 0) {
-			ahead_fail(r);
+			ahead_fail(r, i);
 		} else {
-			r->slots[i % AHEAD_COUNT] = blob;
+			r->slots[i % AHEAD_COUNT].blob = blob;
+			r->slots[i % AHEAD_COUNT].ready = 1;
 			r->bytes += blob.data ? blob.size : 0;
-			r->read++;
 		}
 		pthread_cond_broadcast(&r->cond);
 		pthread_mutex_unlock(&r->lock);
@@ -310,30 +336,43 @@ static void *ahead_run(void *arg)
 	return NULL;
 }
 
+static void ahead_end(ahead *r);
+
 static int ahead_start(ahead *r, gs_store *store, const gs_filelist *files)
 {
 	memset(r, 0, sizeof(*r));
 	r->store = store;
 	r->files = files;
-	if (gs_repo_acquire(&r->repo, store) < 0)
-		return -1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	if (pthread_create(&r->thread, NULL, ahead_run, r) != 0)
-		return gs_error_set_os(errno, "cannot start a thread");
-	r->started = 1;
+	for (size_t k = 0; k < AHEAD_READERS; k++) {
+		ahead_reader *reader = &r->readers[k];
+		reader->owner = r;
+		reader->first = k;
+		if (gs_repo_acquire(&reader->repo, store) < 0)
+			goto fail;
+		if (pthread_create(&reader->thread, NULL, ahead_run, reader) != 0) {
+			gs_error_set_os(errno, "cannot start a thread");
+			goto fail;
+		}
+		reader->started = 1;
+	}
 	return 0;
+fail:
+	ahead_end(r);
+	return -1;
 }
 
 /* The blob of files->items[i], the next one in order. */
 static int ahead_take(gs_blob *out, ahead *r, size_t i)
 {
+	ahead_slot *slot = &r->slots[i % AHEAD_COUNT];
 	int rc = 0;
 
 	pthread_mutex_lock(&r->lock);
-	while (r->read <= i && !r->failed)
+	while (!slot->ready && !(r->failed && r->failed_at <= i))
 		pthread_cond_wait(&r->cond, &r->lock);
-	if (r->read <= i) {
+	if (!slot->ready) {
 		if (r->path)
 			gs_error_set_path(r->os_errno, r->path, r->action ? r->action : "");
 		else if (r->category == GS_ERR_OS || r->category == GS_ERR_NOMEM)
@@ -342,7 +381,8 @@ static int ahead_take(gs_blob *out, ahead *r, size_t i)
 			gs_error_set(r->category, "%s", r->message ? r->message : "");
 		rc = -1;
 	} else {
-		*out = r->slots[i % AHEAD_COUNT];
+		*out = slot->blob;
+		slot->ready = 0;
 		r->bytes -= out->data ? out->size : 0;
 		r->taken++;
 		pthread_cond_broadcast(&r->cond);
@@ -353,19 +393,23 @@ static int ahead_take(gs_blob *out, ahead *r, size_t i)
 
 static void ahead_end(ahead *r)
 {
-	if (r->started) {
-		pthread_mutex_lock(&r->lock);
-		r->stop = 1;
-		pthread_cond_broadcast(&r->cond);
-		pthread_mutex_unlock(&r->lock);
-		pthread_join(r->thread, NULL);
-		for (size_t i = r->taken; i < r->read; i++)
-			gs_blob_free(&r->slots[i % AHEAD_COUNT]);
-		pthread_cond_destroy(&r->cond);
-		pthread_mutex_destroy(&r->lock);
+	if (!r->store)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = 1;
+	pthread_cond_broadcast(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	for (size_t k = 0; k < AHEAD_READERS; k++) {
+		if (r->readers[k].started)
+			pthread_join(r->readers[k].thread, NULL);
+		if (r->readers[k].repo)
+			gs_repo_release(r->store, r->readers[k].repo);
 	}
-	if (r->repo)
-		gs_repo_release(r->store, r->repo);
+	for (size_t i = 0; i < AHEAD_COUNT; i++)
+		if (r->slots[i].ready)
+			gs_blob_free(&r->slots[i].blob);
+	pthread_cond_destroy(&r->cond);
+	pthread_mutex_destroy(&r->lock);
 	free(r->message);
 	free(r->path);
 	free(r->action);
