@@ -225,6 +225,8 @@ int gsp_source_resolve(gsp_state_t *st, struct gs_source *out, git_repository *r
 /* fs_copy.c: copy_in/copy_out/sync_in/sync_out and their helpers; _disk_walk. */
 extern PyMethodDef gsp_fs_copy_methods[];
 PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs);
+/* archive.c: archive_out and archive_in, in FS's method table. */
+extern PyMethodDef gsp_fs_archive_methods[];
 /* exclude.c: the ExcludeFilter type and disk_glob(). */
 int gsp_exclude_register(PyObject *module);
 /* The core filter behind an ExcludeFilter object, or NULL (with a

@@ -1528,12 +1528,11 @@ int gsp_fs_register(PyObject *module)
 	st->FSType = gsp_add_type(module, &fs_spec, "FS");
 	if (!st->FSType)
 		return -1;
-	/* The bulk methods live in fs_bulk.c. */
-	for (PyMethodDef *def = gsp_fs_bulk_methods; def->ml_name; def++)
-		if (add_method(st->FSType, def) < 0)
-			return -1;
-	for (PyMethodDef *def = gsp_fs_copy_methods; def->ml_name; def++)
-		if (add_method(st->FSType, def) < 0)
-			return -1;
+	/* The bulk, copy and archive methods live in files of their own. */
+	PyMethodDef *tables[] = {gsp_fs_bulk_methods, gsp_fs_copy_methods, gsp_fs_archive_methods};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++)
+		for (PyMethodDef *def = tables[i]; def->ml_name; def++)
+			if (add_method(st->FSType, def) < 0)
+				return -1;
 	return 0;
 }
