@@ -31,6 +31,7 @@ bench: build
 	$(PY) bench/bench_write.py
 	$(PY) bench/bench_copy.py
 	$(PY) bench/bench_writer.py
+	$(PY) bench/bench_archive.py
 
 clean:
 	rm -rf build *.egg-info gitstore/*.so

@@ -1,7 +1,8 @@
-"""Build the gitstore C extension against the system libgit2 (found with pkg-config).
+"""Build the gitstore C extension against the system libgit2 and libarchive
+(found with pkg-config).
 
 pkg-config runs only when the extension is compiled, so that making an
-sdist needs no libgit2 development files.
+sdist needs no development files.
 """
 
 import glob
@@ -13,10 +14,10 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-REQUIRED = {"libgit2": "1.5", "zlib": "1.2"}
+REQUIRED = {"libgit2": "1.5", "libarchive": "3.4", "zlib": "1.2"}
 INSTALL_HINT = (
-    "gitstore needs the libgit2 development files and pkg-config.\n"
-    "On Debian/Ubuntu: apt-get install libgit2-dev zlib1g-dev pkg-config"
+    "gitstore needs the libgit2 and libarchive development files and pkg-config.\n"
+    "On Debian/Ubuntu: apt-get install libgit2-dev libarchive-dev zlib1g-dev pkg-config"
 )
 
 

@@ -1,4 +1,5 @@
-"""gitstore demo: create a store, write files, read them back, show history.
+"""gitstore demo: create a store, write files, read them back, show history,
+export and import an archive.
 
 Run with `bash scripts/demo.sh` (it sets everything up first).
 """
@@ -54,6 +55,14 @@ def main() -> int:
         # Notes annotate commits without changing them; git shows them too.
         store.notes.commits[undone] = "reviewed"
         print("note on the tip:", store.notes.commits[undone.commit_hash])
+
+        # A snapshot out as an archive, and an archive in as one commit.
+        archive = Path(tmp) / "snapshot.tar.gz"
+        fs = store.branches["main"]
+        fs.archive_out(archive)
+        print(f"\narchive_out wrote {len(fs.changes.add)} files to {archive.name}")
+        fs = fs.archive_in(archive, "copy")
+        print(f"archive_in committed {fs.message!r}; copy/ holds {fs.ls('copy')}")
 
         # It is a plain git repository.
         git_log = subprocess.run(["git", "-C", str(path), "log", "--oneline", "main"],

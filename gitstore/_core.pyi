@@ -5,10 +5,10 @@
 # annotations are what the C code accepts and returns.  Types are spelled
 # out rather than aliased: the API page shows these signatures as written.
 import os
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, final
+from typing import BinaryIO, Literal, final
 
 from typing_extensions import Self, disjoint_base
 
@@ -122,6 +122,13 @@ class FS:
                 exclude: ExcludeFilter | None = None) -> FS: ...
     def sync_out(self, repo_path: str, local_path: str | os.PathLike[str], *, dry_run: bool = False,
                  ignore_errors: bool = False, checksum: bool = True) -> FS: ...
+    def archive_out(self, dest: str | os.PathLike[str] | BinaryIO, *,
+                    path: str | os.PathLike[str] | None = None, format: str | None = None,
+                    progress: Callable[[int, int], object] | None = None) -> FS: ...
+    def archive_in(self, source: str | os.PathLike[str] | BinaryIO,
+                   dest: str | os.PathLike[str] = "", *, format: str | None = None,
+                   message: str | None = None, dry_run: bool = False,
+                   progress: Callable[[int, int | None], object] | None = None) -> FS: ...
     def back(self, n: int = 1) -> FS: ...
     def log(self, path: str | os.PathLike[str] | None = None, *, match: str | None = None,
             before: datetime | None = None) -> Iterator[FS]: ...

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build a wheel that needs no system libgit2: the extension is built
-# against the system's libgit2, then `auditwheel repair` copies libgit2 and
-# every library it links into the wheel (as pygit2's wheels do) and tags it
-# with the best manylinux policy this machine's libraries allow.  The
-# repaired wheel goes to dist/ (or the directory given); the tag is printed.
+# Build a wheel that needs no system libgit2 or libarchive: the extension
+# is built against the system's libraries, then `auditwheel repair` copies
+# libgit2, libarchive and every library they link into the wheel (as
+# pygit2's wheels do) and tags it with the best manylinux policy this
+# machine's libraries allow.  The repaired wheel goes to dist/ (or the
+# directory given); the tag is printed.
 set -euo pipefail
 out=$(realpath -m "${1:-dist}")
 cd "$(dirname "$0")/.."

@@ -763,4 +763,102 @@ int gs_plan_copy_from_ref(gs_changeset *cs, gs_report *report, gs_txn *txn, cons
 int gs_plan_remove_file(gs_changeset *cs, gs_store *store, const git_oid *root,
 			const char *path);
 
+/* ------------------------------------------------------------------ */
+/* Archives (archive.c): snapshots as zip and tar files, on libarchive */
+
+typedef enum {
+	GS_ARCHIVE_ANY = 0,   /* reading: whatever the content turns out to be */
+	GS_ARCHIVE_ZIP,
+	GS_ARCHIVE_TAR,
+	GS_ARCHIVE_TAR_GZ,
+	GS_ARCHIVE_TAR_BZ2,
+	GS_ARCHIVE_TAR_XZ,
+	GS_ARCHIVE_TAR_ZST
+} gs_archive_format;
+
+/* The names accepted, for messages. */
+#define GS_ARCHIVE_ACCEPTED \
+	"zip, tar, tar.gz (tgz), tar.bz2 (tbz2), tar.xz (txz), tar.zst (tzst)"
+
+/* A format by its name ("zip", "tar", "tar.gz" or "tgz", ...), or by the
+ * suffix of a file name (case-insensitive).  GS_ERR_INVALID listing the
+ * accepted names when nothing fits. */
+int gs_archive_format_parse(gs_archive_format *out, const char *name);
+int gs_archive_format_of_file(gs_archive_format *out, const char *filename);
+
+/*
+ * Callbacks.  Each returns -1 to stop the operation, with its reason in
+ * the error record or nothing there (the caller then knows why).
+ *   write: take all `len` bytes;
+ *   read: point *data at the next bytes and return their count, 0 at
+ *         the end (the bytes stay valid until the next call);
+ *   seek: lseek's contract (NULL: the input is a stream);
+ *   progress: `done` of `total` entries (total 0: not known yet).
+ */
+typedef int (*gs_archive_write_fn)(void *ctx, const void *data, size_t len);
+typedef int64_t (*gs_archive_read_fn)(void *ctx, const void **data);
+typedef int64_t (*gs_archive_seek_fn)(void *ctx, int64_t offset, int whence);
+typedef int (*gs_archive_progress_fn)(void *ctx, size_t done, size_t total);
+
+typedef struct {
+	gs_archive_format format;          /* never GS_ARCHIVE_ANY */
+	const char *path;                  /* a directory or file to export; NULL: root */
+	int64_t mtime;                     /* every entry's time (the commit's) */
+	gs_archive_progress_fn progress;   /* may be NULL; called at least once a
+					    * second and once at the end */
+	void *progress_ctx;
+} gs_archive_out_opts;
+
+/*
+ * Write the snapshot whose root tree is `root` as one archive, in bounded
+ * memory: entries in path order, each directory before its contents, the
+ * same time on every entry, so the same snapshot always gives the same
+ * bytes (the compressed formats included).  `out` gets an add for every
+ * file and link written (archive name, mode) and a warning for every
+ * submodule skipped.  A missing opts->path is GS_ERR_NOTFOUND.
+ */
+int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
+		     const gs_archive_out_opts *opts, gs_archive_write_fn write, void *ctx);
+/* The same into the file `dest`, created or replaced: written under a
+ * temporary name in its directory and renamed at the end, so that a
+ * failure leaves neither a partial archive nor a temporary file. */
+int gs_archive_write_file(gs_report *out, gs_store *store, const git_oid *root,
+			  const gs_archive_out_opts *opts, const char *dest);
+
+typedef struct {
+	gs_archive_format format;          /* GS_ARCHIVE_ANY, or what the content must be */
+	const char *dest;                  /* normalised directory to import under; NULL: root */
+	const char *source;                /* names the input in errors */
+	int dry_run;                       /* hash only: nothing is stored */
+	gs_archive_progress_fn progress;
+	void *progress_ctx;
+} gs_archive_in_opts;
+
+typedef struct {
+	gs_archive_read_fn read;
+	gs_archive_seek_fn seek;           /* NULL for a stream */
+	void *ctx;
+} gs_archive_reader;
+
+/*
+ * Stage every entry of an archive (format and compression found from the
+ * content) below opts->dest in `cs`, storing blobs through txn (big ones
+ * stream into loose objects), and report in `out` what committing cs on
+ * the tree `root` would change, with a warning for every entry skipped.
+ * Names lose their leading "./" and "/", then follow the repository's
+ * path rules; a ".." segment or any other bad name is GS_ERR_INVALID
+ * naming the entry.  Regular files (0755 when any execute bit is set),
+ * symlinks and hard links (the linked entry's content) are staged, the
+ * last of equal names winning; directories add nothing; fifos, devices
+ * and sockets are skipped.  Input that is not an archive, or is corrupt
+ * or cut short, is GS_ERR_INVALID naming opts->source.  A zip that comes
+ * as a stream (no seek) is first copied to an unnamed file beside the
+ * repository's objects: its modes are in its directory, at its end.
+ */
+int gs_archive_read(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
+		    const gs_archive_in_opts *opts, const gs_archive_reader *reader);
+/* The same from the file at `path` (a fifo or a device is a stream). */
+int gs_archive_read_file(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
+			 const gs_archive_in_opts *opts, const char *path);
+
 #endif

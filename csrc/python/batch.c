@@ -1,11 +1,14 @@
 /* batch.c - Batch: writes and removals collected for one commit. */
 #include "binding.h"
 
-#include <structmember.h>
-
 #include <stdlib.h>
 #include <string.h>
 
+/* base, message and operation are set before the batch is returned.
+ * busy and closed are read and changed in the batch's critical section;
+ * a call that holds busy (batch_take) owns txn and changes until
+ * batch_release, with the GIL released or not.  fs is replaced in the
+ * critical section and read there (batch_get_fs). */
 typedef struct {
 	PyObject_HEAD
 	FSObject *base;
@@ -15,7 +18,7 @@ typedef struct {
 	PyObject *fs;         /* the committed snapshot, or None */
 	gs_txn *txn;          /* where staged blobs live until the commit */
 	int closed;
-	int busy;             /* a call is using txn with the GIL released */
+	int busy;             /* a call is using the batch */
 } BatchObject;
 
 static void batch_release_txn(BatchObject *self)
@@ -26,14 +29,24 @@ static void batch_release_txn(BatchObject *self)
 	}
 }
 
+static int batch_is_closed(BatchObject *self)
+{
+	int closed;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	closed = self->closed;
+	Py_END_CRITICAL_SECTION();
+	return closed;
+}
+
 static PyObject *batch_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"fs", "message", "operation", NULL};
 	PyObject *fs, *message = Py_None, *operation = Py_None;
 	BatchObject *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO:Batch", kwlist, gsp.FSType, &fs,
-					 &message, &operation))
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO:Batch", kwlist,
+					 gsp_state_by_type(cls)->FSType, &fs, &message, &operation))
 		return NULL;
 	if (gsp_check_writable((FSObject *)fs, "batch on") < 0)
 		return NULL;
@@ -43,7 +56,7 @@ static PyObject *batch_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 	self->message = Py_NewRef(message);
 	self->operation = Py_NewRef(operation);
 	self->fs = Py_NewRef(Py_None);
-	if (!(self->changes = gsp_changeset_new()))
+	if (!(self->changes = gsp_changeset_new(gsp_state_by_type(cls))))
 		Py_CLEAR(self);
 	return (PyObject *)self;
 }
@@ -79,20 +92,49 @@ static int batch_clear(BatchObject *self)
 	return 0;
 }
 
-static int check_open(BatchObject *self)
+/* End a call that batch_take began.  With `committed`, the batch is now
+ * committed: fs is set and the batch closed in the same critical section,
+ * so that no other call slips in between. */
+static void batch_release(BatchObject *self, PyObject *committed)
 {
-	if (self->closed) {
+	gs_txn *txn = NULL;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	self->busy = 0;
+	if (committed) {
+		Py_SETREF(self->fs, Py_NewRef(committed));
+		self->closed = 1;
+		txn = self->txn;
+		self->txn = NULL;
+	}
+	Py_END_CRITICAL_SECTION();
+	if (txn)
+		gsp_txn_free(txn);
+}
+
+/* Begin a call that uses the batch: refused when it is closed or another
+ * thread is using it (a batch is not shared between threads; refuse
+ * rather than race).  busy is tested and set in one critical section, so
+ * two threads never both get it. */
+static int batch_take(BatchObject *self)
+{
+	int rc = -1;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	if (self->closed)
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
-		return -1;
-	}
-	/* A batch is not shared between threads; refuse rather than race. */
-	if (self->busy) {
+	else if (self->busy)
 		PyErr_SetString(PyExc_RuntimeError, "Batch is in use by another thread");
-		return -1;
+	else {
+		self->busy = 1;
+		rc = 0;
 	}
-	if (!self->txn && !(self->txn = gsp_txn_begin(self->base->store)))
-		return -1;
-	return 0;
+	Py_END_CRITICAL_SECTION();
+	if (rc == 0 && !self->txn && !(self->txn = gsp_txn_begin(self->base->store))) {
+		batch_release(self, NULL);
+		rc = -1;
+	}
+	return rc;
 }
 
 /* write() and friends once the content is bytes-like, and a writer's
@@ -100,19 +142,20 @@ static int check_open(BatchObject *self)
 static int stage_content(BatchObject *self, PyObject *path_obj, PyObject *data,
 			 gs_blob_stream *stream, PyObject *mode_obj, uint32_t fallback)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	char *path = NULL;
 	uint32_t mode;
 	git_oid id;
 	int rc = -1;
 
-	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+	if (batch_take(self) < 0)
 		return -1;
-	self->busy = 1;
-	if (gsp_mode_arg(mode_obj, fallback, &mode) == 0 &&
-	    (stream ? gsp_store_stream(&id, self->txn, stream)
-		    : gsp_store_bytes(&id, self->txn, data)) == 0)
-		rc = gsp_stage_write(self->changes, path, &id, mode);
-	self->busy = 0;
+	if (gsp_path_arg(st, path_obj, 0, &path) == 0 &&
+	    gsp_mode_arg(st, mode_obj, fallback, &mode) == 0 &&
+	    (stream ? gsp_store_stream(st, &id, self->txn, stream)
+		    : gsp_store_bytes(st, &id, self->txn, data)) == 0)
+		rc = gsp_stage_write(st, self->changes, path, &id, mode);
+	batch_release(self, NULL);
 	free(path);
 	return rc;
 }
@@ -185,6 +228,7 @@ static PyObject *batch_write_symlink(BatchObject *self, PyObject *args, PyObject
 static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "local_path", "mode", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *path_obj, *local, *mode_obj = Py_None;
 	char *path = NULL;
 	uint32_t detected, mode;
@@ -194,13 +238,13 @@ static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObje
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$O:write_from_file", kwlist, &path_obj,
 					 &local, &mode_obj))
 		return NULL;
-	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+	if (batch_take(self) < 0)
 		return NULL;
-	self->busy = 1;
-	if (gsp_store_file(&id, &detected, self->txn, local) == 0 &&
-	    gsp_mode_arg(mode_obj, detected, &mode) == 0)
-		rc = gsp_stage_write(self->changes, path, &id, mode);
-	self->busy = 0;
+	if (gsp_path_arg(st, path_obj, 0, &path) == 0 &&
+	    gsp_store_file(st, &id, &detected, self->txn, local) == 0 &&
+	    gsp_mode_arg(st, mode_obj, detected, &mode) == 0)
+		rc = gsp_stage_write(st, self->changes, path, &id, mode);
+	batch_release(self, NULL);
 	free(path);
 	if (rc < 0)
 		return NULL;
@@ -210,22 +254,23 @@ static PyObject *batch_write_from_file(BatchObject *self, PyObject *args, PyObje
 static PyObject *batch_remove(BatchObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", NULL};
-	PyObject *path_obj;
+	gsp_state_t *st = gsp_state_of(self);
+	PyObject *path_obj, *result = NULL;
 	char *path = NULL;
 	int status;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:remove", kwlist, &path_obj))
 		return NULL;
-	if (check_open(self) < 0 || gsp_path_arg(path_obj, 0, &path) < 0)
+	if (batch_take(self) < 0)
 		return NULL;
-	self->busy = 1;
-	GSP_CALL(status, gs_plan_remove_file(self->changes, self->base->store->store,
-					     &self->base->info.tree, path));
-	self->busy = 0;
+	if (gsp_path_arg(st, path_obj, 0, &path) == 0) {
+		GSP_CALL(status, gs_plan_remove_file(self->changes, self->base->store->store,
+						     &self->base->info.tree, path));
+		result = status < 0 ? gsp_raise(st) : Py_NewRef(Py_None);
+	}
+	batch_release(self, NULL);
 	free(path);
-	if (status < 0)
-		return gsp_raise();
-	Py_RETURN_NONE;
+	return result;
 }
 
 static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwargs)
@@ -235,40 +280,44 @@ static PyObject *batch_writer(BatchObject *self, PyObject *args, PyObject *kwarg
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:writer", kwlist, &path, &mode))
 		return NULL;
-	if (self->closed) {
+	if (batch_is_closed(self)) {
 		PyErr_SetString(PyExc_RuntimeError, "Batch is closed");
 		return NULL;
 	}
 	return gsp_writer_new((PyObject *)self, self->base->store->store, path, mode, 1);
 }
 
+/* Abandon the batch (an exception left its with block). */
 static void batch_close(BatchObject *self)
 {
+	gs_txn *txn = NULL;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
 	self->closed = 1;
 	/* If another thread is inside a call, dealloc releases the txn. */
-	if (!self->busy)
-		batch_release_txn(self);
+	if (!self->busy) {
+		txn = self->txn;
+		self->txn = NULL;
+	}
+	Py_END_CRITICAL_SECTION();
+	if (txn)
+		gsp_txn_free(txn);
 }
 
 static PyObject *batch_commit(BatchObject *self, PyObject *unused)
 {
 	PyObject *result;
 
-	if (check_open(self) < 0)
+	if (batch_take(self) < 0)
 		return NULL;
 	if (gs_changeset_count(self->changes) == 0) {
-		Py_SETREF(self->fs, Py_NewRef(self->base));
-		batch_close(self);
-		return Py_NewRef(self->fs);
+		batch_release(self, (PyObject *)self->base);
+		return Py_NewRef(self->base);
 	}
-	self->busy = 1;
 	result = gsp_fs_commit(self->base, self->txn, self->changes, self->message,
 			       self->operation, "write to", NULL);
-	self->busy = 0;
-	if (result) {
-		Py_SETREF(self->fs, Py_NewRef(result));
-		batch_close(self);
-	}
+	/* A failed commit (the branch moved) leaves the batch open. */
+	batch_release(self, result);
 	return result;
 }
 
@@ -287,7 +336,7 @@ static PyObject *batch_exit(BatchObject *self, PyObject *args)
 		batch_close(self);
 		Py_RETURN_FALSE;
 	}
-	if (self->closed)
+	if (batch_is_closed(self))
 		Py_RETURN_FALSE;
 	result = batch_commit(self, NULL);
 	if (!result)
@@ -298,7 +347,17 @@ static PyObject *batch_exit(BatchObject *self, PyObject *args)
 
 static PyObject *batch_get_closed(BatchObject *self, void *c)
 {
-	return PyBool_FromLong(self->closed);
+	return PyBool_FromLong(batch_is_closed(self));
+}
+
+static PyObject *batch_get_fs(BatchObject *self, void *c)
+{
+	PyObject *fs;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	fs = Py_NewRef(self->fs);
+	Py_END_CRITICAL_SECTION();
+	return fs;
 }
 
 #define KW (METH_VARARGS | METH_KEYWORDS)
@@ -364,31 +423,26 @@ static PyMethodDef batch_methods[] = {
 	{NULL}
 };
 
-static PyMemberDef batch_members[] = {
-	{"fs", T_OBJECT, offsetof(BatchObject, fs), READONLY,
-	 "FS | None: The snapshot the commit made, None until then."},
-	{NULL}
-};
-
 /* {path: (BlobOid, mode)} of the staged writes, in staging order: a new
  * dict, so what is staged is not changed from outside. */
 static PyObject *batch_get_writes(BatchObject *self, void *c)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *writes;
 	const gs_write *w;
 	size_t pos = 0;
 
-	if (self->busy) {
+	if (gsp_claim((PyObject *)self, &self->busy) < 0) {
 		PyErr_SetString(PyExc_RuntimeError, "Batch is in use by another thread");
 		return NULL;
 	}
 	if (!(writes = PyDict_New()))
-		return NULL;
+		goto done;
 	while ((w = gs_changeset_next_write(self->changes, &pos))) {
 		PyObject *path = gsp_str(w->path), *hex = NULL, *oid = NULL, *value = NULL;
 		int rc = -1;
 		if (path && (hex = gsp_hex_bytes(&w->id)) &&
-		    (oid = PyObject_CallOneArg(gsp.BlobOid, hex)) &&
+		    (oid = PyObject_CallOneArg(st->BlobOid, hex)) &&
 		    (value = Py_BuildValue("(OI)", oid, (unsigned int)w->mode)))
 			rc = PyDict_SetItem(writes, path, value);
 		Py_XDECREF(value);
@@ -400,10 +454,14 @@ static PyObject *batch_get_writes(BatchObject *self, void *c)
 			break;
 		}
 	}
+done:
+	gsp_unclaim((PyObject *)self, &self->busy);
 	return writes;
 }
 
 static PyGetSetDef batch_getset[] = {
+	{"fs", (getter)batch_get_fs, NULL,
+	 "FS | None: The snapshot the commit made, None until then.", NULL},
 	{"closed", (getter)batch_get_closed, NULL,
 	 "bool: Whether the batch was committed or abandoned.", NULL},
 	/* The names the pure-Python gitstore's tests inspect. */
@@ -432,7 +490,6 @@ static PyType_Slot batch_slots[] = {
 	{Py_tp_traverse, batch_traverse},
 	{Py_tp_clear, batch_clear},
 	{Py_tp_methods, batch_methods},
-	{Py_tp_members, batch_members},
 	{Py_tp_getset, batch_getset},
 	{0, NULL}
 };
@@ -440,12 +497,14 @@ static PyType_Slot batch_slots[] = {
 static PyType_Spec batch_spec = {
 	.name = "gitstore.Batch",
 	.basicsize = sizeof(BatchObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = batch_slots,
 };
 
 int gsp_batch_register(PyObject *module)
 {
-	gsp.BatchType = gsp_add_type(module, &batch_spec, "Batch");
-	return gsp.BatchType ? 0 : -1;
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->BatchType = gsp_add_type(module, &batch_spec, "Batch");
+	return st->BatchType ? 0 : -1;
 }

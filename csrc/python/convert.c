@@ -19,7 +19,7 @@ PyObject *gsp_path_encoded(PyObject *arg)
 	return encoded;
 }
 
-int gsp_path_arg(PyObject *arg, int allow_root, char **out)
+int gsp_path_arg(gsp_state_t *st, PyObject *arg, int allow_root, char **out)
 {
 	PyObject *encoded;
 	const char *data;
@@ -34,7 +34,7 @@ int gsp_path_arg(PyObject *arg, int allow_root, char **out)
 	data = PyBytes_AS_STRING(encoded);
 	len = (size_t)PyBytes_GET_SIZE(encoded);
 	if (!(allow_root && gs_path_is_root(data, len)) && gs_path_normalize(out, data, len) < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		rc = -1;
 	}
 	Py_DECREF(encoded);
@@ -99,28 +99,28 @@ done:
 	return rc;
 }
 
-PyObject *gsp_filetype(uint32_t mode)
+PyObject *gsp_filetype(gsp_state_t *st, uint32_t mode)
 {
 	/* The four members are looked up once (module init); anything else
 	 * goes through FileType.from_filemode for its KeyError. */
 	PyObject *member = NULL;
 
 	switch (mode) {
-	case GS_MODE_BLOB: member = gsp.filetype_blob; break;
-	case GS_MODE_EXEC: member = gsp.filetype_exec; break;
-	case GS_MODE_LINK: member = gsp.filetype_link; break;
-	case GS_MODE_TREE: member = gsp.filetype_tree; break;
+	case GS_MODE_BLOB: member = st->filetype_blob; break;
+	case GS_MODE_EXEC: member = st->filetype_exec; break;
+	case GS_MODE_LINK: member = st->filetype_link; break;
+	case GS_MODE_TREE: member = st->filetype_tree; break;
 	}
 	if (member)
 		return Py_NewRef(member);
-	return PyObject_CallMethod(gsp.FileType, "from_filemode", "I", (unsigned int)mode);
+	return PyObject_CallMethod(st->FileType, "from_filemode", "I", (unsigned int)mode);
 }
 
-PyObject *gsp_walk_entry(const gs_dirent *entry)
+PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry)
 {
 	/* WalkEntry is a NamedTuple: fill the tuple directly rather than run
 	 * its Python __new__ once per entry (walks make thousands). */
-	PyTypeObject *type = (PyTypeObject *)gsp.WalkEntry;
+	PyTypeObject *type = (PyTypeObject *)st->WalkEntry;
 	PyObject *name = gsp_str(entry->name);
 	PyObject *oid = gsp_hex_bytes(&entry->id);
 	PyObject *mode = PyLong_FromUnsignedLong(entry->mode);
@@ -186,7 +186,14 @@ PyObject *gsp_abc_subclass(PyObject *module, const char *name, PyTypeObject *bas
 		goto done;
 	cls = PyObject_CallFunction((PyObject *)Py_TYPE(mapping), "s(OO)O", name,
 				    (PyObject *)base, mapping, ns);
-	if (cls && PyModule_AddObjectRef(module, name, cls) < 0)
+	if (!cls)
+		goto done;
+	/* Immutable like our other types.  The ABC's metaclass made it as a
+	 * Python class, which no spec flag reaches; the flag is set before
+	 * anything else can see the class (the ABC caches live in _abc_impl,
+	 * not in attributes, so isinstance and register keep working). */
+	((PyTypeObject *)cls)->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+	if (PyModule_AddObjectRef(module, name, cls) < 0)
 		Py_CLEAR(cls);
 done:
 	Py_XDECREF(ns);

@@ -34,7 +34,7 @@ static PyObject *raise_os_error(const gs_error *err)
 	return NULL;
 }
 
-static PyObject *raise_record(const gs_error *err)
+static PyObject *raise_record(gsp_state_t *st, const gs_error *err)
 {
 	PyObject *type;
 
@@ -48,7 +48,7 @@ static PyObject *raise_record(const gs_error *err)
 	case GS_ERR_NOTDIR: type = PyExc_NotADirectoryError; break;
 	case GS_ERR_EXISTS: type = PyExc_FileExistsError; break;
 	case GS_ERR_PERMISSION: type = PyExc_PermissionError; break;
-	case GS_ERR_STALE: type = gsp.StaleSnapshotError; break;
+	case GS_ERR_STALE: type = st->StaleSnapshotError; break;
 	case GS_ERR_INVALID: type = PyExc_ValueError; break;
 	case GS_ERR_KEY: type = PyExc_KeyError; break;
 	case GS_ERR_FAILED: type = PyExc_RuntimeError; break;
@@ -57,7 +57,7 @@ static PyObject *raise_record(const gs_error *err)
 		return raise_os_error(err);
 	case GS_ERR_GIT:
 	default:
-		type = gsp.GitError;
+		type = st->GitError;
 		break;
 	}
 	{
@@ -70,9 +70,9 @@ static PyObject *raise_record(const gs_error *err)
 	return NULL;
 }
 
-PyObject *gsp_raise(void)
+PyObject *gsp_raise(gsp_state_t *st)
 {
-	raise_record(gs_error_last());
+	raise_record(st, gs_error_last());
 	gs_error_clear();
 	return NULL;
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+/* Everything but `walk` is set before the object is returned and never
+ * changes; `walk` is read and changed in the object's critical section. */
 typedef struct {
 	PyObject_HEAD
 	gs_exclude *filter;
@@ -11,8 +13,6 @@ typedef struct {
 	PyObject *exclude_from;   /* as given, or NULL */
 	int gitignore;
 } ExcludeFilterObject;
-
-static PyTypeObject *ExcludeFilterType;
 
 /*
  * A str (or os.PathLike[str]) as the bytes os.fsencode() would give;
@@ -90,7 +90,7 @@ static PyObject *exclude_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs
 					from_bytes ? PyBytes_AS_STRING(from_bytes) : NULL,
 					gitignore));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_by_type(cls));
 		goto done;
 	}
 	if (!(self = (ExcludeFilterObject *)cls->tp_alloc(cls, 0)))
@@ -203,7 +203,7 @@ static PyObject *exclude_is_excluded(ExcludeFilterObject *self, PyObject *args,
 	status = gs_exclude_is_excluded(&excluded, self->filter, PyBytes_AS_STRING(rel), is_dir);
 	Py_DECREF(rel);
 	if (status < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	return PyBool_FromLong(excluded);
 }
 
@@ -215,17 +215,20 @@ static PyObject *exclude_is_excluded_in_walk(ExcludeFilterObject *self, PyObject
 
 	if (!rel)
 		return NULL;
+	Py_BEGIN_CRITICAL_SECTION(self);
 	status = gs_exclude_walk_is_excluded(&excluded, &self->walk, PyBytes_AS_STRING(rel),
 					     is_dir);
+	Py_END_CRITICAL_SECTION();
 	Py_DECREF(rel);
 	if (status < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	return PyBool_FromLong(excluded);
 }
 
 /*
- * The walk state is changed here with the GIL held (reading a .gitignore
- * is quick), so two threads sharing the object cannot corrupt it.
+ * The walk state is changed here in the object's critical section, the
+ * GIL held (reading a .gitignore is quick), so two threads sharing the
+ * object cannot corrupt it.
  */
 static PyObject *exclude_enter_directory(ExcludeFilterObject *self, PyObject *args,
 					 PyObject *kwargs)
@@ -233,6 +236,7 @@ static PyObject *exclude_enter_directory(ExcludeFilterObject *self, PyObject *ar
 	static char *kwlist[] = {"abs_dir", "rel_dir", NULL};
 	PyObject *abs_obj, *rel_obj, *abs_dir = NULL, *rel_dir = NULL, *result = NULL;
 	const char *rel;
+	int status;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO:enter_directory", kwlist, &abs_obj,
 					 &rel_obj))
@@ -245,13 +249,16 @@ static PyObject *exclude_enter_directory(ExcludeFilterObject *self, PyObject *ar
 		goto done;
 	}
 	rel = PyBytes_AS_STRING(rel_dir);
+	Py_BEGIN_CRITICAL_SECTION(self);
 	if (rel[0] == '\0') {
 		/* The root of a walk: forget what an earlier walk loaded. */
 		gs_exclude_walk_end(&self->walk);
 		gs_exclude_walk_begin(&self->walk, self->filter);
 	}
-	if (gs_exclude_walk_enter_directory(&self->walk, PyBytes_AS_STRING(abs_dir), rel) < 0) {
-		gsp_raise();
+	status = gs_exclude_walk_enter_directory(&self->walk, PyBytes_AS_STRING(abs_dir), rel);
+	Py_END_CRITICAL_SECTION();
+	if (status < 0) {
+		gsp_raise(gsp_state_of(self));
 		goto done;
 	}
 	result = Py_NewRef(Py_None);
@@ -353,16 +360,17 @@ static PyType_Slot exclude_slots[] = {
 static PyType_Spec exclude_spec = {
 	.name = "gitstore.ExcludeFilter",
 	.basicsize = sizeof(ExcludeFilterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = exclude_slots,
 };
 
-int gsp_exclude_arg(PyObject *obj, struct gs_exclude **out)
+int gsp_exclude_arg(gsp_state_t *st, PyObject *obj, struct gs_exclude **out)
 {
 	*out = NULL;
 	if (obj == Py_None)
 		return 0;
-	if (!ExcludeFilterType || !PyObject_TypeCheck(obj, ExcludeFilterType)) {
+	if (!PyObject_TypeCheck(obj, st->ExcludeFilterType)) {
 		PyErr_Format(PyExc_TypeError, "exclude must be an ExcludeFilter or None, not %s",
 			     Py_TYPE(obj)->tp_name);
 		return -1;
@@ -387,7 +395,7 @@ static PyObject *disk_glob(PyObject *module, PyObject *args, PyObject *kwargs)
 		return NULL;
 	GSP_CALL(status, gs_disk_glob(&found, PyBytes_AS_STRING(pattern)));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(PyModule_GetState(module));
 		goto done;
 	}
 	if (!(result = PyList_New((Py_ssize_t)found.count)))
@@ -442,14 +450,17 @@ static PyMethodDef disk_glob_def = {
 
 int gsp_exclude_register(PyObject *module)
 {
+	gsp_state_t *st = PyModule_GetState(module);
 	PyObject *modname, *func;
 	int rc;
 
-	if (!(ExcludeFilterType = gsp_add_type(module, &exclude_spec, "ExcludeFilter")))
+	if (!(st->ExcludeFilterType = gsp_add_type(module, &exclude_spec, "ExcludeFilter")))
 		return -1;
 	if (!(modname = PyUnicode_FromString("gitstore")))
 		return -1;
-	func = PyCFunction_NewEx(&disk_glob_def, NULL, modname);
+	/* Bound to the module, like the functions of its method table, for
+	 * the module's state; shown as gitstore.disk_glob. */
+	func = PyCFunction_NewEx(&disk_glob_def, module, modname);
 	Py_DECREF(modname);
 	if (!func)
 		return -1;

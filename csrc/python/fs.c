@@ -14,10 +14,11 @@
 PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref_name,
 		     int writable)
 {
+	gsp_state_t *st = gsp_state_of(store);
 	FSObject *self;
 	int rc;
 
-	self = (FSObject *)gsp.FSType->tp_alloc(gsp.FSType, 0);
+	self = (FSObject *)st->FSType->tp_alloc(st->FSType, 0);
 	if (!self)
 		return NULL;
 	self->store = (GitStoreObject *)Py_NewRef(store);
@@ -26,7 +27,7 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 	self->changes = Py_NewRef(Py_None);
 	GSP_CALL(rc, gs_commit_info_read(&self->info, store->store, commit));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		Py_DECREF(self);
 		return NULL;
 	}
@@ -35,7 +36,8 @@ PyObject *gsp_fs_new(GitStoreObject *store, const git_oid *commit, PyObject *ref
 
 PyObject *gsp_fs_adopt(FSObject *like, gs_commit_info *info)
 {
-	FSObject *self = (FSObject *)gsp.FSType->tp_alloc(gsp.FSType, 0);
+	PyTypeObject *type = gsp_state_of(like)->FSType;
+	FSObject *self = (FSObject *)type->tp_alloc(type, 0);
 
 	if (!self) {
 		gs_commit_info_clear(info);
@@ -58,7 +60,8 @@ PyObject *gsp_fs_derive(FSObject *like, const git_oid *commit)
 PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *tree,
 		       int64_t when, const char *message)
 {
-	FSObject *self = (FSObject *)gsp.FSType->tp_alloc(gsp.FSType, 0);
+	PyTypeObject *type = gsp_state_of(parent)->FSType;
+	FSObject *self = (FSObject *)type->tp_alloc(type, 0);
 	gs_commit_info *info;
 	size_t len = strlen(message);
 
@@ -97,7 +100,8 @@ static PyObject *fs_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 	int is_writable;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O|O$O:FS", kwlist,
-					 gsp.GitStoreType, &store, &commit, &ref_name, &writable))
+					 gsp_state_by_type(cls)->GitStoreType, &store, &commit, &ref_name,
+					 &writable))
 		return NULL;
 	if (ref_name != Py_None && !PyUnicode_Check(ref_name))
 		return PyErr_Format(PyExc_TypeError, "ref_name must be str or None");
@@ -182,16 +186,17 @@ static PyObject *fs_get_message(FSObject *self, void *c)
 
 static PyObject *fs_get_time(FSObject *self, void *c)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *delta, *tz, *result;
 
-	delta = PyObject_CallFunction(gsp.timedelta, "ii", 0, self->info.offset * 60);
+	delta = PyObject_CallFunction(st->timedelta, "ii", 0, self->info.offset * 60);
 	if (!delta)
 		return NULL;
-	tz = PyObject_CallOneArg(gsp.timezone, delta);
+	tz = PyObject_CallOneArg(st->timezone, delta);
 	Py_DECREF(delta);
 	if (!tz)
 		return NULL;
-	result = PyObject_CallMethod(gsp.datetime, "fromtimestamp", "LO",
+	result = PyObject_CallMethod(st->datetime, "fromtimestamp", "LO",
 				     (long long)self->info.time, tz);
 	Py_DECREF(tz);
 	return result;
@@ -209,9 +214,28 @@ static PyObject *fs_get_author_email(FSObject *self, void *c)
 				    (Py_ssize_t)strlen(self->info.author_email), "replace");
 }
 
+/* changes is the one field of an FS that changes after it is made (dry
+ * runs set it): it is read and replaced in the FS's critical section. */
 static PyObject *fs_get_changes(FSObject *self, void *c)
 {
-	return Py_NewRef(self->changes);
+	PyObject *changes;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	changes = Py_NewRef(self->changes);
+	Py_END_CRITICAL_SECTION();
+	return changes;
+}
+
+void gsp_fs_set_changes(FSObject *fs, PyObject *changes)
+{
+	PyObject *old;
+
+	Py_BEGIN_CRITICAL_SECTION(fs);
+	old = fs->changes;
+	fs->changes = Py_NewRef(changes);
+	Py_END_CRITICAL_SECTION();
+	/* Outside the section: dropping a report may run arbitrary code. */
+	Py_DECREF(old);
 }
 
 static PyObject *fs_get_parent(FSObject *self, void *c)
@@ -225,8 +249,8 @@ static PyObject *fs_get_parent(FSObject *self, void *c)
 /* Queries                                                             */
 
 /* Parse the single `path` argument of a query. */
-static int one_path(PyObject *args, PyObject *kwargs, const char *fmt, int allow_root,
-		    char **out)
+static int one_path(FSObject *self, PyObject *args, PyObject *kwargs, const char *fmt,
+		    int allow_root, char **out)
 {
 	static char *kwlist[] = {"path", NULL};
 	PyObject *path = Py_None;
@@ -238,7 +262,7 @@ static int one_path(PyObject *args, PyObject *kwargs, const char *fmt, int allow
 		PyErr_SetString(PyExc_TypeError, "path must be str or os.PathLike[str], not None");
 		return -1;
 	}
-	return gsp_path_arg(path, allow_root, out);
+	return gsp_path_arg(gsp_state_of(self), path, allow_root, out);
 }
 
 static PyObject *fs_exists(FSObject *self, PyObject *args, PyObject *kwargs)
@@ -247,7 +271,7 @@ static PyObject *fs_exists(FSObject *self, PyObject *args, PyObject *kwargs)
 	gs_entry entry;
 	int rc;
 
-	if (one_path(args, kwargs, "O:exists", 0, &path) < 0)
+	if (one_path(self, args, kwargs, "O:exists", 0, &path) < 0)
 		return NULL;
 	GSP_CALL(rc, gs_snap_entry(&entry, STORE(self), ROOT(self), path, GS_LOOKUP_WALK));
 	free(path);
@@ -255,7 +279,7 @@ static PyObject *fs_exists(FSObject *self, PyObject *args, PyObject *kwargs)
 		gs_error_t cat = gs_error_last()->category;
 		if (cat == GS_ERR_NOTFOUND || cat == GS_ERR_NOTDIR)
 			Py_RETURN_FALSE;
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	}
 	Py_RETURN_TRUE;
 }
@@ -266,12 +290,12 @@ static PyObject *fs_is_dir(FSObject *self, PyObject *args, PyObject *kwargs)
 	gs_entry entry;
 	int rc, found;
 
-	if (one_path(args, kwargs, "O:is_dir", 0, &path) < 0)
+	if (one_path(self, args, kwargs, "O:is_dir", 0, &path) < 0)
 		return NULL;
 	GSP_CALL(rc, gs_snap_entry_opt(&found, &entry, STORE(self), ROOT(self), path));
 	free(path);
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	return PyBool_FromLong(found && entry.mode == GS_MODE_TREE);
 }
 
@@ -282,12 +306,12 @@ static int entry_arg(FSObject *self, PyObject *args, PyObject *kwargs, const cha
 	char *path;
 	int rc;
 
-	if (one_path(args, kwargs, fmt, 0, &path) < 0)
+	if (one_path(self, args, kwargs, fmt, 0, &path) < 0)
 		return -1;
 	GSP_CALL(rc, gs_snap_entry(entry, STORE(self), ROOT(self), path, GS_LOOKUP_ENTRY));
 	free(path);
 	if (rc < 0)
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 	return rc;
 }
 
@@ -297,7 +321,7 @@ static PyObject *fs_file_type(FSObject *self, PyObject *args, PyObject *kwargs)
 
 	if (entry_arg(self, args, kwargs, "O:file_type", &entry) < 0)
 		return NULL;
-	return gsp_filetype(entry.mode);
+	return gsp_filetype(gsp_state_of(self), entry.mode);
 }
 
 static PyObject *fs_object_hash(FSObject *self, PyObject *args, PyObject *kwargs)
@@ -315,34 +339,35 @@ static PyObject *fs_size(FSObject *self, PyObject *args, PyObject *kwargs)
 	size_t size;
 	int rc;
 
-	if (one_path(args, kwargs, "O:size", 0, &path) < 0)
+	if (one_path(self, args, kwargs, "O:size", 0, &path) < 0)
 		return NULL;
 	GSP_CALL(rc, gs_snap_size(&size, STORE(self), ROOT(self), path));
 	free(path);
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	return PyLong_FromSize_t(size);
 }
 
 static PyObject *fs_stat(FSObject *self, PyObject *args, PyObject *kwargs)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	char *path;
-	gs_stat st;
+	gs_stat meta;
 	PyObject *type, *hash, *result = NULL;
 	int rc;
 
-	if (one_path(args, kwargs, "|O:stat", 1, &path) < 0)
+	if (one_path(self, args, kwargs, "|O:stat", 1, &path) < 0)
 		return NULL;
-	GSP_CALL(rc, gs_snap_stat(&st, STORE(self), ROOT(self), path));
+	GSP_CALL(rc, gs_snap_stat(&meta, STORE(self), ROOT(self), path));
 	free(path);
 	if (rc < 0)
-		return gsp_raise();
-	type = gsp_filetype(st.mode);
-	hash = type ? gsp_hex(&st.id) : NULL;
+		return gsp_raise(st);
+	type = gsp_filetype(st, meta.mode);
+	hash = type ? gsp_hex(&meta.id) : NULL;
 	if (hash)
-		result = PyObject_CallFunction(gsp.StatResult, "IOnOnd", (unsigned int)st.mode,
-					       type, (Py_ssize_t)st.size, hash,
-					       (Py_ssize_t)st.nlink, (double)self->info.time);
+		result = PyObject_CallFunction(st->StatResult, "IOnOnd", (unsigned int)meta.mode,
+					       type, (Py_ssize_t)meta.size, hash,
+					       (Py_ssize_t)meta.nlink, (double)self->info.time);
 	Py_XDECREF(type);
 	Py_XDECREF(hash);
 	return result;
@@ -353,7 +378,7 @@ static PyObject *fs_stat(FSObject *self, PyObject *args, PyObject *kwargs)
 
 /* The content of an opened blob as bytes: a loose blob is inflated
  * straight into the new object, without the GIL. */
-static PyObject *blob_bytes(gs_blob *blob)
+static PyObject *blob_bytes(gsp_state_t *st, gs_blob *blob)
 {
 	PyObject *result = NULL;
 	int rc = 0;
@@ -364,7 +389,7 @@ static PyObject *blob_bytes(gs_blob *blob)
 		char *dst = PyBytes_AS_STRING(result);
 		GSP_CALL(rc, gs_blob_fill(blob, dst));
 		if (rc < 0) {
-			gsp_raise();
+			gsp_raise(st);
 			Py_CLEAR(result);
 		}
 	}
@@ -377,6 +402,7 @@ static PyObject *blob_bytes(gs_blob *blob)
 static PyObject *fs_read(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "offset", "size", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *path_obj, *offset_obj = NULL, *size_obj = Py_None;
 	size_t offset, size;
 	char *path;
@@ -386,7 +412,7 @@ static PyObject *fs_read(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OO:read", kwlist, &path_obj,
 					 &offset_obj, &size_obj))
 		return NULL;
-	if (gsp_path_arg(path_obj, 0, &path) < 0)
+	if (gsp_path_arg(st, path_obj, 0, &path) < 0)
 		return NULL;
 	if (gsp_size_arg(offset_obj ? offset_obj : Py_None, "offset", &offset) < 0 ||
 	    gsp_size_arg(size_obj, "size", &size) < 0) {
@@ -398,13 +424,14 @@ static PyObject *fs_read(FSObject *self, PyObject *args, PyObject *kwargs)
 	GSP_CALL(rc, gs_snap_read(&blob, STORE(self), ROOT(self), path, offset, size));
 	free(path);
 	if (rc < 0)
-		return gsp_raise();
-	return blob_bytes(&blob);
+		return gsp_raise(st);
+	return blob_bytes(st, &blob);
 }
 
 static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "encoding", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *path_obj;
 	const char *encoding = "utf-8";
 	char *path;
@@ -415,13 +442,13 @@ static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|s:read_text", kwlist, &path_obj,
 					 &encoding))
 		return NULL;
-	if (gsp_path_arg(path_obj, 0, &path) < 0)
+	if (gsp_path_arg(st, path_obj, 0, &path) < 0)
 		return NULL;
 	GSP_CALL(rc, gs_snap_read(&blob, STORE(self), ROOT(self), path, 0, SIZE_MAX));
 	free(path);
 	if (rc < 0)
-		return gsp_raise();
-	if (!(content = blob_bytes(&blob)))
+		return gsp_raise(st);
+	if (!(content = blob_bytes(st, &blob)))
 		return NULL;
 	result = PyUnicode_Decode(PyBytes_AS_STRING(content), PyBytes_GET_SIZE(content), encoding,
 				  "strict");
@@ -432,6 +459,7 @@ static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *fs_read_by_hash(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"hash", "offset", "size", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *hash, *offset_obj = NULL, *size_obj = Py_None;
 	size_t offset, size;
 	git_oid id;
@@ -449,8 +477,8 @@ static PyObject *fs_read_by_hash(FSObject *self, PyObject *args, PyObject *kwarg
 		offset = 0;
 	GSP_CALL(rc, gs_snap_read_blob(&blob, STORE(self), &id, offset, size));
 	if (rc < 0)
-		return gsp_raise();
-	return blob_bytes(&blob);
+		return gsp_raise(st);
+	return blob_bytes(st, &blob);
 }
 
 static PyObject *fs_readlink(FSObject *self, PyObject *args, PyObject *kwargs)
@@ -459,12 +487,12 @@ static PyObject *fs_readlink(FSObject *self, PyObject *args, PyObject *kwargs)
 	PyObject *result;
 	int rc;
 
-	if (one_path(args, kwargs, "O:readlink", 0, &path) < 0)
+	if (one_path(self, args, kwargs, "O:readlink", 0, &path) < 0)
 		return NULL;
 	GSP_CALL(rc, gs_snap_readlink(&target, STORE(self), ROOT(self), path));
 	free(path);
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	result = gsp_str(target);
 	free(target);
 	return result;
@@ -479,12 +507,12 @@ static int list_dir(FSObject *self, PyObject *args, PyObject *kwargs, const char
 	char *path;
 	int rc;
 
-	if (one_path(args, kwargs, fmt, 1, &path) < 0)
+	if (one_path(self, args, kwargs, fmt, 1, &path) < 0)
 		return -1;
 	GSP_CALL(rc, gs_snap_list(out, NULL, STORE(self), ROOT(self), path));
 	free(path);
 	if (rc < 0)
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 	return rc;
 }
 
@@ -510,6 +538,7 @@ static PyObject *fs_ls(FSObject *self, PyObject *args, PyObject *kwargs)
 
 static PyObject *fs_listdir(FSObject *self, PyObject *args, PyObject *kwargs)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	gs_dirlist dir;
 	PyObject *list;
 
@@ -517,7 +546,7 @@ static PyObject *fs_listdir(FSObject *self, PyObject *args, PyObject *kwargs)
 		return NULL;
 	list = PyList_New((Py_ssize_t)dir.count);
 	for (size_t i = 0; list && i < dir.count; i++) {
-		PyObject *entry = gsp_walk_entry(&dir.items[i]);
+		PyObject *entry = gsp_walk_entry(st, &dir.items[i]);
 		if (!entry) {
 			Py_CLEAR(list);
 			break;
@@ -533,8 +562,8 @@ static PyObject *fs_walk(FSObject *self, PyObject *args, PyObject *kwargs)
 	char *path;
 	PyObject *iter;
 
-	if (one_path(args, kwargs, "|O:walk", 1, &path) < 0)
-		return gsp_failed_iter_new();
+	if (one_path(self, args, kwargs, "|O:walk", 1, &path) < 0)
+		return gsp_failed_iter_new(gsp_state_of(self));
 	iter = gsp_walk_iter_new(self, path);
 	free(path);
 	return iter;
@@ -563,7 +592,7 @@ static PyObject *glob_list(FSObject *self, PyObject *args, PyObject *kwargs, con
 	GSP_CALL(rc, gs_snap_glob(&matches, STORE(self), ROOT(self), pattern));
 	if (rc < 0) {
 		gs_strlist_free(&matches);
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	}
 	list = PyList_New((Py_ssize_t)matches.count);
 	for (size_t i = 0; list && i < matches.count; i++) {
@@ -635,6 +664,7 @@ static PyObject *fs_back(FSObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *fs_log(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "match", "before", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *path_obj = Py_None, *match = Py_None, *before = Py_None, *iter;
 	char *path = NULL;
 
@@ -642,19 +672,19 @@ static PyObject *fs_log(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &before))
 		return NULL;
 	/* A generator reports bad arguments when iteration starts. */
-	if (path_obj != Py_None && gsp_path_arg(path_obj, 0, &path) < 0)
-		return gsp_failed_iter_new();
+	if (path_obj != Py_None && gsp_path_arg(st, path_obj, 0, &path) < 0)
+		return gsp_failed_iter_new(st);
 	if (match != Py_None && !PyUnicode_Check(match)) {
 		free(path);
 		PyErr_Format(PyExc_TypeError, "match must be str, not %s", Py_TYPE(match)->tp_name);
-		return gsp_failed_iter_new();
+		return gsp_failed_iter_new(st);
 	}
-	if (before != Py_None && PyObject_IsInstance(before, gsp.datetime) != 1) {
+	if (before != Py_None && PyObject_IsInstance(before, st->datetime) != 1) {
 		free(path);
 		if (!PyErr_Occurred())
 			PyErr_Format(PyExc_TypeError, "before must be a datetime, not %s",
 				     Py_TYPE(before)->tp_name);
-		return gsp_failed_iter_new();
+		return gsp_failed_iter_new(st);
 	}
 	iter = gsp_log_iter_new(self, path, match, before);
 	free(path);
@@ -675,10 +705,11 @@ static PyObject *fs_close(FSObject *self, PyObject *unused)
 static PyObject *commit_one(FSObject *self, gs_txn *txn, const char *path, const git_oid *id,
 			    uint32_t mode, PyObject *message)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	gs_changeset *cs = NULL;
 	PyObject *result = NULL;
 
-	if ((cs = gsp_changeset_new()) && gsp_stage_write(cs, path, id, mode) == 0)
+	if ((cs = gsp_changeset_new(st)) && gsp_stage_write(st, cs, path, id, mode) == 0)
 		result = gsp_fs_commit(self, txn, cs, message, Py_None, "write to", NULL);
 	gs_changeset_free(cs);
 	return result;
@@ -689,19 +720,22 @@ static PyObject *commit_one(FSObject *self, gs_txn *txn, const char *path, const
 static PyObject *write_content(FSObject *self, PyObject *path_obj, PyObject *data,
 			       gs_blob_stream *stream, PyObject *message, PyObject *mode_obj)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	char *path = NULL;
 	uint32_t mode;
 	gs_txn *txn = NULL;
 	git_oid id;
 	PyObject *result = NULL;
 
-	if (gsp_path_arg(path_obj, 0, &path) < 0)
+	if (gsp_path_arg(st, path_obj, 0, &path) < 0)
 		return NULL;
-	if (gsp_check_writable(self, "write to") < 0 || gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode) < 0)
+	if (gsp_check_writable(self, "write to") < 0 ||
+	    gsp_mode_arg(st, mode_obj, GS_MODE_BLOB, &mode) < 0)
 		goto done;
 	if (!(txn = gsp_txn_begin(self->store)))
 		goto done;
-	if ((stream ? gsp_store_stream(&id, txn, stream) : gsp_store_bytes(&id, txn, data)) == 0)
+	if ((stream ? gsp_store_stream(st, &id, txn, stream)
+		    : gsp_store_bytes(st, &id, txn, data)) == 0)
 		result = commit_one(self, txn, path, &id, mode, message);
 done:
 	gsp_txn_free(txn);
@@ -753,6 +787,7 @@ static PyObject *fs_write_text(FSObject *self, PyObject *args, PyObject *kwargs)
 static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "local_path", "message", "mode", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *path_obj, *local, *message = Py_None, *mode_obj = Py_None, *result = NULL;
 	char *path = NULL;
 	uint32_t mode, detected;
@@ -762,7 +797,7 @@ static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kw
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$OO:write_from_file", kwlist,
 					 &path_obj, &local, &message, &mode_obj))
 		return NULL;
-	if (gsp_path_arg(path_obj, 0, &path) < 0)
+	if (gsp_path_arg(st, path_obj, 0, &path) < 0)
 		return NULL;
 	if (!(txn = gsp_txn_begin(self->store)))
 		goto done;
@@ -770,11 +805,11 @@ static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kw
 	 * content is only read once the snapshot is known to be writable. */
 	{
 		PyObject *encoded = NULL;
-		struct stat st;
+		struct stat sb;
 		int err = 0;
 		if (!PyUnicode_FSConverter(local, &encoded))
 			goto done;
-		if (stat(PyBytes_AS_STRING(encoded), &st) < 0)
+		if (stat(PyBytes_AS_STRING(encoded), &sb) < 0)
 			err = errno;
 		Py_DECREF(encoded);
 		if (err) {
@@ -782,7 +817,7 @@ static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kw
 			PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, local);
 			goto done;
 		}
-		if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(sb.st_mode)) {
 			PyObject *shown = PyOS_FSPath(local);
 			if (shown) {
 				PyErr_SetObject(PyExc_IsADirectoryError, shown);
@@ -791,8 +826,9 @@ static PyObject *fs_write_from_file(FSObject *self, PyObject *args, PyObject *kw
 			goto done;
 		}
 	}
-	if (gsp_check_writable(self, "write to") < 0 || gsp_store_file(&id, &detected, txn, local) < 0 ||
-	    gsp_mode_arg(mode_obj, detected, &mode) < 0)
+	if (gsp_check_writable(self, "write to") < 0 ||
+	    gsp_store_file(st, &id, &detected, txn, local) < 0 ||
+	    gsp_mode_arg(st, mode_obj, detected, &mode) < 0)
 		goto done;
 	result = commit_one(self, txn, path, &id, mode, message);
 done:
@@ -824,8 +860,8 @@ static PyObject *fs_write_symlink(FSObject *self, PyObject *args, PyObject *kwar
 }
 
 /* One value of apply()'s `writes` mapping, stored as a blob. */
-static int apply_value(git_oid *out_id, uint32_t *out_mode, gs_txn *txn, const char *path,
-		       PyObject *value)
+static int apply_value(gsp_state_t *st, git_oid *out_id, uint32_t *out_mode, gs_txn *txn,
+		       const char *path, PyObject *value)
 {
 	PyObject *entry = NULL, *data = NULL, *mode_obj = NULL, *target = NULL, *pathlib = NULL,
 		 *path_type = NULL;
@@ -836,11 +872,11 @@ static int apply_value(git_oid *out_id, uint32_t *out_mode, gs_txn *txn, const c
 	if (!(pathlib = PyImport_ImportModule("pathlib")) ||
 	    !(path_type = PyObject_GetAttrString(pathlib, "Path")))
 		goto done;
-	if (PyObject_IsInstance(value, gsp.WriteEntry) == 1) {
+	if (PyObject_IsInstance(value, st->WriteEntry) == 1) {
 		entry = Py_NewRef(value);
 	} else if (PyBytes_Check(value) || PyUnicode_Check(value) || PyByteArray_Check(value) ||
 		   PyMemoryView_Check(value) || PyObject_IsInstance(value, path_type) == 1) {
-		entry = PyObject_CallOneArg(gsp.WriteEntry, value);
+		entry = PyObject_CallOneArg(st->WriteEntry, value);
 	} else if (!PyErr_Occurred()) {
 		PyObject *shown = gsp_str(path);
 		if (shown)
@@ -863,28 +899,28 @@ static int apply_value(git_oid *out_id, uint32_t *out_mode, gs_txn *txn, const c
 		}
 		if (!(bytes = PyUnicode_AsEncodedString(target, "utf-8", "surrogateescape")))
 			goto done;
-		rc = gsp_store_bytes(&id, txn, bytes);
+		rc = gsp_store_bytes(st, &id, txn, bytes);
 		Py_DECREF(bytes);
 		mode = GS_MODE_LINK;
-	} else if (PyObject_IsInstance(data, gsp.BlobOid) == 1) {
+	} else if (PyObject_IsInstance(data, st->BlobOid) == 1) {
 		rc = gsp_oid_arg(data, &id);
 		if (rc == 0)
-			rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
+			rc = gsp_mode_arg(st, mode_obj, GS_MODE_BLOB, &mode);
 	} else if (PyUnicode_Check(data)) {
 		PyObject *bytes = PyUnicode_AsUTF8String(data);
-		rc = bytes ? gsp_store_bytes(&id, txn, bytes) : -1;
+		rc = bytes ? gsp_store_bytes(st, &id, txn, bytes) : -1;
 		Py_XDECREF(bytes);
 		if (rc == 0)
-			rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
+			rc = gsp_mode_arg(st, mode_obj, GS_MODE_BLOB, &mode);
 	} else if (PyObject_CheckBuffer(data)) {
-		rc = gsp_mode_arg(mode_obj, GS_MODE_BLOB, &mode);
+		rc = gsp_mode_arg(st, mode_obj, GS_MODE_BLOB, &mode);
 		if (rc == 0)
-			rc = gsp_store_bytes(&id, txn, data);
+			rc = gsp_store_bytes(st, &id, txn, data);
 	} else if (PyObject_IsInstance(data, path_type) == 1) {
 		uint32_t detected;
-		rc = gsp_store_file(&id, &detected, txn, data);
+		rc = gsp_store_file(st, &id, &detected, txn, data);
 		if (rc == 0)
-			rc = gsp_mode_arg(mode_obj, detected, &mode);
+			rc = gsp_mode_arg(st, mode_obj, detected, &mode);
 	} else if (!PyErr_Occurred()) {
 		PyObject *shown = gsp_str(path);
 		if (shown)
@@ -908,7 +944,7 @@ done:
 
 /* apply()'s `writes`, converted and staged entry by entry (key, then
  * value) in the mapping's order. */
-static int apply_writes(gs_changeset *cs, gs_txn *txn, PyObject *writes)
+static int apply_writes(gsp_state_t *st, gs_changeset *cs, gs_txn *txn, PyObject *writes)
 {
 	PyObject *items = NULL, *iter = NULL, *item;
 	int rc = -1;
@@ -926,9 +962,9 @@ static int apply_writes(gs_changeset *cs, gs_txn *txn, PyObject *writes)
 
 		if (!ok)
 			PyErr_SetString(PyExc_TypeError, "writes.items() must yield (path, value) pairs");
-		ok = ok && gsp_path_arg(PyTuple_GET_ITEM(item, 0), 0, &path) == 0 &&
-		     apply_value(&id, &mode, txn, path, PyTuple_GET_ITEM(item, 1)) == 0 &&
-		     gsp_stage_write(cs, path, &id, mode) == 0;
+		ok = ok && gsp_path_arg(st, PyTuple_GET_ITEM(item, 0), 0, &path) == 0 &&
+		     apply_value(st, &id, &mode, txn, path, PyTuple_GET_ITEM(item, 1)) == 0 &&
+		     gsp_stage_write(st, cs, path, &id, mode) == 0;
 		free(path);
 		Py_DECREF(item);
 		if (!ok)
@@ -943,7 +979,7 @@ done:
 
 /* apply()'s `removes`: a str or os.PathLike is one path, any other
  * iterable several. */
-static int apply_removes(gs_changeset *cs, PyObject *removes)
+static int apply_removes(gsp_state_t *st, gs_changeset *cs, PyObject *removes)
 {
 	PyObject *iter, *item;
 	char *path;
@@ -953,18 +989,18 @@ static int apply_removes(gs_changeset *cs, PyObject *removes)
 		return 0;
 	if (PyUnicode_Check(removes) ||
 	    (!PyObject_CheckBuffer(removes) && PyObject_HasAttrString(removes, "__fspath__"))) {
-		if (gsp_path_arg(removes, 0, &path) < 0)
+		if (gsp_path_arg(st, removes, 0, &path) < 0)
 			return -1;
-		rc = gsp_stage_remove(cs, path);
+		rc = gsp_stage_remove(st, cs, path);
 		free(path);
 		return rc;
 	}
 	if (!(iter = PyObject_GetIter(removes)))
 		return -1;
 	while (rc == 0 && (item = PyIter_Next(iter))) {
-		rc = gsp_path_arg(item, 0, &path);
+		rc = gsp_path_arg(st, item, 0, &path);
 		if (rc == 0)
-			rc = gsp_stage_remove(cs, path);
+			rc = gsp_stage_remove(st, cs, path);
 		free(path);
 		Py_DECREF(item);
 	}
@@ -977,6 +1013,7 @@ static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
 	static char *kwlist[] = {"writes", "removes", "message", "operation", NULL};
 	PyObject *writes = Py_None, *removes = Py_None, *message = Py_None, *operation = Py_None;
 	PyObject *result = NULL;
+	gsp_state_t *st = gsp_state_of(self);
 	gs_changeset *cs = NULL;
 	gs_txn *txn;
 
@@ -985,8 +1022,8 @@ static PyObject *fs_apply(FSObject *self, PyObject *args, PyObject *kwargs)
 		return NULL;
 	if (!(txn = gsp_txn_begin(self->store)))
 		return NULL;
-	if ((cs = gsp_changeset_new()) && apply_writes(cs, txn, writes) == 0 &&
-	    apply_removes(cs, removes) == 0)
+	if ((cs = gsp_changeset_new(st)) && apply_writes(st, cs, txn, writes) == 0 &&
+	    apply_removes(st, cs, removes) == 0)
 		result = gsp_fs_commit(self, txn, cs, message, operation, "write to", NULL);
 	gs_changeset_free(cs);
 	gsp_txn_free(txn);
@@ -1015,7 +1052,7 @@ static PyObject *fs_batch(FSObject *self, PyObject *args, PyObject *kwargs)
 	PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
 	for (Py_ssize_t i = 0; i < n; i++)
 		PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
-	result = PyObject_Call((PyObject *)gsp.BatchType, full, kwargs);
+	result = PyObject_Call((PyObject *)gsp_state_of(self)->BatchType, full, kwargs);
 	Py_DECREF(full);
 	return result;
 }
@@ -1046,7 +1083,7 @@ static PyObject *move_branch(FSObject *self, const git_oid *target, const char *
 		return NULL;
 	GSP_CALL(status, gs_branch_move(STORE(self), branch, &self->info.id, target, message));
 	if (status < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	return gsp_fs_derive(self, target);
 }
 
@@ -1080,6 +1117,7 @@ static PyObject *fs_undo(FSObject *self, PyObject *args, PyObject *kwargs)
 
 static PyObject *fs_redo(FSObject *self, PyObject *args, PyObject *kwargs)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	Py_ssize_t steps;
 	gs_reflog_entry *entries = NULL;
 	size_t count = 0;
@@ -1099,17 +1137,17 @@ static PyObject *fs_redo(FSObject *self, PyObject *args, PyObject *kwargs)
 	sprintf(full, GS_REFS_HEADS "%s", branch);
 	GSP_CALL(status, gs_ref_resolve(&tip, STORE(self), full));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	if (!git_oid_equal(&tip, &self->info.id)) {
-		PyErr_Format(gsp.StaleSnapshotError, "Branch %R has advanced since this snapshot",
+		PyErr_Format(st->StaleSnapshotError, "Branch %R has advanced since this snapshot",
 			     self->ref_name);
 		goto done;
 	}
 	GSP_CALL(status, gs_reflog_read(&entries, &count, STORE(self), full));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	if (count == 0) {
@@ -1462,6 +1500,11 @@ static PyType_Slot fs_slots[] = {
 	{0, NULL}
 };
 
+/* FS is the one mutable type: its methods may be patched, as with
+ * unittest.mock.patch.object(FS, "write", ...) to stage a lost race
+ * (retry_write calls fs.write through ordinary lookup, so such a patch
+ * applies).  gsp_fs_register adds fs_bulk.c's and fs_copy.c's methods
+ * the same way. */
 static PyType_Spec fs_spec = {
 	.name = "gitstore.FS",
 	.basicsize = sizeof(FSObject),
@@ -1469,10 +1512,10 @@ static PyType_Spec fs_spec = {
 	.slots = fs_slots,
 };
 
-static int add_method(PyMethodDef *def)
+static int add_method(PyTypeObject *type, PyMethodDef *def)
 {
-	PyObject *descr = PyDescr_NewMethod(gsp.FSType, def);
-	int rc = descr ? PyObject_SetAttrString((PyObject *)gsp.FSType, def->ml_name, descr) : -1;
+	PyObject *descr = PyDescr_NewMethod(type, def);
+	int rc = descr ? PyObject_SetAttrString((PyObject *)type, def->ml_name, descr) : -1;
 
 	Py_XDECREF(descr);
 	return rc;
@@ -1480,15 +1523,16 @@ static int add_method(PyMethodDef *def)
 
 int gsp_fs_register(PyObject *module)
 {
-	gsp.FSType = gsp_add_type(module, &fs_spec, "FS");
-	if (!gsp.FSType)
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->FSType = gsp_add_type(module, &fs_spec, "FS");
+	if (!st->FSType)
 		return -1;
-	/* The bulk methods live in fs_bulk.c. */
-	for (PyMethodDef *def = gsp_fs_bulk_methods; def->ml_name; def++)
-		if (add_method(def) < 0)
-			return -1;
-	for (PyMethodDef *def = gsp_fs_copy_methods; def->ml_name; def++)
-		if (add_method(def) < 0)
-			return -1;
+	/* The bulk, copy and archive methods live in files of their own. */
+	PyMethodDef *tables[] = {gsp_fs_bulk_methods, gsp_fs_copy_methods, gsp_fs_archive_methods};
+	for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++)
+		for (PyMethodDef *def = tables[i]; def->ml_name; def++)
+			if (add_method(st->FSType, def) < 0)
+				return -1;
 	return 0;
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 /* One source: str or os.PathLike[str], as the core takes it. */
-static int push_source(gs_strlist *out, PyObject *source)
+static int push_source(gsp_state_t *st, gs_strlist *out, PyObject *source)
 {
 	PyObject *path = PyOS_FSPath(source), *encoded = NULL;
 	int rc = -1;
@@ -20,24 +20,24 @@ static int push_source(gs_strlist *out, PyObject *source)
 		rc = gs_strlist_push_len(out, PyBytes_AS_STRING(encoded),
 					 (size_t)PyBytes_GET_SIZE(encoded));
 	if (rc < 0 && !PyErr_Occurred())
-		gsp_raise();
+		gsp_raise(st);
 	Py_XDECREF(encoded);
 	Py_DECREF(path);
 	return rc;
 }
 
-int gsp_source_list(gs_strlist *out, PyObject *sources)
+int gsp_source_list(gsp_state_t *st, gs_strlist *out, PyObject *sources)
 {
 	PyObject *iter, *item;
 	int rc = 0;
 
 	if (PyUnicode_Check(sources) || (!PyList_Check(sources) && !PyTuple_Check(sources) &&
 					 PyObject_HasAttrString(sources, "__fspath__")))
-		return push_source(out, sources);
+		return push_source(st, out, sources);
 	if (!(iter = PyObject_GetIter(sources)))
 		return -1;
 	while (rc == 0 && (item = PyIter_Next(iter))) {
-		rc = push_source(out, item);
+		rc = push_source(st, out, item);
 		Py_DECREF(item);
 	}
 	Py_DECREF(iter);
@@ -50,12 +50,13 @@ static PyObject *dry_run_or_commit(FSObject *self, gs_txn *txn, const gs_changes
 				   const gs_report *report, int dry_run, PyObject *message,
 				   const char *operation)
 {
-	PyObject *changes = gsp_report_new(report), *op = NULL, *result = NULL;
+	PyObject *changes = gsp_report_new(gsp_state_of(self), report), *op = NULL, *result = NULL;
 
 	if (!changes)
 		return NULL;
 	if (dry_run) {
-		Py_SETREF(self->changes, changes);
+		gsp_fs_set_changes(self, changes);
+		Py_DECREF(changes);
 		return Py_NewRef(self);
 	}
 	if ((op = PyUnicode_FromString(operation)))
@@ -68,6 +69,7 @@ static PyObject *dry_run_or_commit(FSObject *self, gs_txn *txn, const gs_changes
 static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "recursive", "dry_run", "message", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *message = Py_None, *result = NULL;
 	int recursive = 0, dry_run = 0, status;
 	gs_strlist list = {0};
@@ -78,13 +80,13 @@ static PyObject *fs_remove(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$ppO:remove", kwlist, &sources,
 					 &recursive, &dry_run, &message))
 		return NULL;
-	if (gsp_source_list(&list, sources) < 0 || !(txn = gsp_txn_begin(self->store)) ||
-	    (!dry_run && !(cs = gsp_changeset_new())))
+	if (gsp_source_list(st, &list, sources) < 0 || !(txn = gsp_txn_begin(self->store)) ||
+	    (!dry_run && !(cs = gsp_changeset_new(st))))
 		goto done;
 	GSP_CALL(status, gs_plan_remove(cs, &report, txn, &self->info.tree,
 					(const char *const *)list.items, list.count, recursive));
 	if (status < 0)
-		gsp_raise();
+		gsp_raise(st);
 	else
 		result = dry_run_or_commit(self, txn, cs, &report, dry_run, message, "rm");
 done:
@@ -98,6 +100,7 @@ done:
 static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "dest", "recursive", "dry_run", "message", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *dest_arg, *message = Py_None, *dest = NULL, *result = NULL;
 	int recursive = 0, dry_run = 0, status;
 	gs_strlist list = {0};
@@ -108,15 +111,15 @@ static PyObject *fs_move(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ppO:move", kwlist, &sources, &dest_arg,
 					 &recursive, &dry_run, &message))
 		return NULL;
-	if (gsp_source_list(&list, sources) < 0 || !(dest = gsp_path_encoded(dest_arg)) ||
-	    !(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new()))
+	if (gsp_source_list(st, &list, sources) < 0 || !(dest = gsp_path_encoded(dest_arg)) ||
+	    !(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new(st)))
 		goto done;
 	GSP_CALL(status, gs_plan_move(cs, &report, txn, &self->info.tree,
 				      (const char *const *)list.items, list.count,
 				      PyBytes_AS_STRING(dest), (size_t)PyBytes_GET_SIZE(dest),
 				      recursive));
 	if (status < 0)
-		gsp_raise();
+		gsp_raise(st);
 	else
 		result = dry_run_or_commit(self, txn, cs, &report, dry_run, message, "mv");
 done:
@@ -131,6 +134,7 @@ done:
 static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"source", "sources", "dest", "delete", "dry_run", "message", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *source, *sources = NULL, *dest_arg = NULL, *message = Py_None;
 	PyObject *dest = NULL, *result = NULL, *op = NULL;
 	int delete = 0, dry_run = 0, status;
@@ -141,7 +145,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 	gs_txn *txn = NULL;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!|OO$ppO:copy_from_ref", kwlist,
-					 gsp.FSType, &source, &sources, &dest_arg, &delete,
+					 st->FSType, &source, &sources, &dest_arg, &delete,
 					 &dry_run, &message))
 		return NULL;
 	from = (FSObject *)source;
@@ -150,25 +154,26 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		return NULL;
 	}
 	/* The whole tree into the root unless told otherwise. */
-	if (sources ? gsp_source_list(&list, sources) < 0 : gs_strlist_push(&list, "") < 0)
+	if (sources ? gsp_source_list(st, &list, sources) < 0 : gs_strlist_push(&list, "") < 0)
 		goto done;
 	dest = dest_arg && dest_arg != Py_None ? gsp_path_encoded(dest_arg) : PyBytes_FromString("");
-	if (!dest || !(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new()))
+	if (!dest || !(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new(st)))
 		goto done;
 	GSP_CALL(status, gs_plan_copy_from_ref(cs, dry_run ? &report : NULL, txn, &self->info.tree,
 					       &from->info.tree, (const char *const *)list.items,
 					       list.count, PyBytes_AS_STRING(dest),
 					       (size_t)PyBytes_GET_SIZE(dest), delete));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	if (dry_run) {
 		/* In sync: say so rather than keep an older report. */
 		PyObject *changes = gs_report_empty(&report) ? Py_NewRef(Py_None)
-							     : gsp_report_new(&report);
+							     : gsp_report_new(st, &report);
 		if (changes) {
-			Py_SETREF(self->changes, changes);
+			gsp_fs_set_changes(self, changes);
+			Py_DECREF(changes);
 			result = Py_NewRef(self);
 		}
 		goto done;
@@ -177,7 +182,7 @@ static PyObject *fs_copy_from_ref(FSObject *self, PyObject *args, PyObject *kwar
 		result = gsp_fs_commit(self, txn, cs, message, op, "write to", NULL);
 	/* Nothing changed: say so rather than keep an older report. */
 	if (result == (PyObject *)self)
-		Py_SETREF(self->changes, Py_NewRef(Py_None));
+		gsp_fs_set_changes(self, Py_None);
 done:
 	gs_report_free(&report);
 	gs_changeset_free(cs);

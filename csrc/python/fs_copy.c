@@ -11,6 +11,7 @@
 PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"root", "exclude", "follow_symlinks", NULL};
+	gsp_state_t *st = PyModule_GetState(module);
 	PyObject *root, *exclude = Py_None, *encoded = NULL, *result = NULL;
 	struct gs_exclude *filter = NULL;
 	gs_local_list found;
@@ -19,12 +20,12 @@ PyObject *gsp_disk_walk(PyObject *module, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|Op:_disk_walk", kwlist, &root, &exclude,
 					 &follow))
 		return NULL;
-	if (gsp_exclude_arg(exclude, &filter) < 0 || !PyUnicode_FSConverter(root, &encoded))
+	if (gsp_exclude_arg(st, exclude, &filter) < 0 || !PyUnicode_FSConverter(root, &encoded))
 		return NULL;
 	GSP_CALL(status, gs_local_walk(&found, PyBytes_AS_STRING(encoded), filter, follow, 0));
 	Py_DECREF(encoded);
 	if (status < 0)
-		return gsp_raise();
+		return gsp_raise(st);
 	if (!(result = PyList_New((Py_ssize_t)found.count)))
 		goto done;
 	for (size_t i = 0; i < found.count; i++) {
@@ -75,23 +76,23 @@ static PyObject *path_bytes(PyObject *path, int local)
 }
 
 /* A repository directory argument, normalised ("" for the root). */
-static char *repo_dir_arg(PyObject *arg, const char *what)
+static char *repo_dir_arg(gsp_state_t *st, PyObject *arg, const char *what)
 {
 	PyObject *path = str_arg(arg, what);
 	char *out = NULL;
 
 	if (!path)
 		return NULL;
-	if (gsp_path_arg(path, 1, &out) == 0 && !out && !(out = strdup("")))
+	if (gsp_path_arg(st, path, 1, &out) == 0 && !out && !(out = strdup("")))
 		PyErr_NoMemory();
 	Py_DECREF(path);
 	return out;
 }
 
 /* The report as `.changes`: None when there is nothing to report. */
-static PyObject *changes_of(const gs_report *report)
+static PyObject *changes_of(gsp_state_t *st, const gs_report *report)
 {
-	return gs_report_empty(report) ? Py_NewRef(Py_None) : gsp_report_new(report);
+	return gs_report_empty(report) ? Py_NewRef(Py_None) : gsp_report_new(st, report);
 }
 
 /* copy_in and sync_in: plan and store (GIL released), then commit. */
@@ -99,13 +100,14 @@ static PyObject *copy_into(FSObject *self, const char *const *sources, size_t ns
 			   const char *local, const char *dest, const gs_copy_opts *opts,
 			   PyObject *message, const char *operation)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	gs_report report = {0};
 	gs_changeset *cs = NULL;
 	gs_txn *txn = NULL;
 	PyObject *result = NULL, *changes = NULL, *op = NULL;
 	int status;
 
-	if (!(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new()))
+	if (!(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new(st)))
 		goto done;
 	if (local)
 		GSP_CALL(status, gs_sync_in(&report, cs, txn, &self->info.tree, local, dest, opts));
@@ -113,10 +115,10 @@ static PyObject *copy_into(FSObject *self, const char *const *sources, size_t ns
 		GSP_CALL(status, gs_copy_in(&report, cs, txn, &self->info.tree, sources, nsources,
 					    dest, opts));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
-	if (!(changes = changes_of(&report)))
+	if (!(changes = changes_of(st, &report)))
 		goto done;
 	/* Nothing staged: no commit, and no writability or staleness check. */
 	if (gs_changeset_count(cs) == 0)
@@ -124,7 +126,7 @@ static PyObject *copy_into(FSObject *self, const char *const *sources, size_t ns
 	else if ((op = PyUnicode_FromString(operation)))
 		result = gsp_fs_commit(self, txn, cs, message, op, "batch on", changes);
 	if (result == (PyObject *)self)
-		Py_SETREF(self->changes, Py_NewRef(changes));
+		gsp_fs_set_changes(self, changes);
 done:
 	Py_XDECREF(op);
 	Py_XDECREF(changes);
@@ -139,6 +141,7 @@ static PyObject *fs_copy_in(FSObject *self, PyObject *args, PyObject *kwargs)
 	static char *kwlist[] = {"sources", "dest", "dry_run", "follow_symlinks", "message", "mode",
 				 "ignore_existing", "delete", "ignore_errors", "checksum",
 				 "exclude", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *dest_obj, *message = Py_None, *mode = Py_None, *exclude = Py_None;
 	PyObject *result = NULL;
 	gs_copy_opts opts = {0};
@@ -150,9 +153,9 @@ static PyObject *fs_copy_in(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &dest_obj, &opts.dry_run, &opts.follow_symlinks, &message,
 					 &mode, &opts.ignore_existing, &opts.delete,
 					 &opts.ignore_errors, &opts.checksum, &exclude) ||
-	    gsp_source_list(&specs, sources) < 0 || !(dest = repo_dir_arg(dest_obj, "dest")) ||
-	    gsp_mode_arg(mode, 0, &opts.mode_override) < 0 ||
-	    gsp_exclude_arg(exclude, (struct gs_exclude **)&opts.filter) < 0)
+	    gsp_source_list(st, &specs, sources) < 0 || !(dest = repo_dir_arg(st, dest_obj, "dest")) ||
+	    gsp_mode_arg(st, mode, 0, &opts.mode_override) < 0 ||
+	    gsp_exclude_arg(st, exclude, (struct gs_exclude **)&opts.filter) < 0)
 		goto done;
 	opts.since = self->info.time;
 	result = copy_into(self, (const char *const *)specs.items, specs.count, NULL, dest, &opts,
@@ -167,6 +170,7 @@ static PyObject *fs_sync_in(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"local_path", "repo_path", "dry_run", "message", "ignore_errors",
 				 "checksum", "exclude", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *local_obj, *dest_obj, *message = Py_None, *exclude = Py_None;
 	PyObject *local = NULL, *encoded = NULL, *result = NULL;
 	gs_copy_opts opts = {0};
@@ -182,8 +186,8 @@ static PyObject *fs_sync_in(FSObject *self, PyObject *args, PyObject *kwargs)
 		PyErr_SetString(PyExc_ValueError, "local_path must not be empty");
 		goto done;
 	}
-	if (!(encoded = path_bytes(local, 1)) || !(dest = repo_dir_arg(dest_obj, "dest")) ||
-	    gsp_exclude_arg(exclude, (struct gs_exclude **)&opts.filter) < 0)
+	if (!(encoded = path_bytes(local, 1)) || !(dest = repo_dir_arg(st, dest_obj, "dest")) ||
+	    gsp_exclude_arg(st, exclude, (struct gs_exclude **)&opts.filter) < 0)
 		goto done;
 	opts.since = self->info.time;
 	result = copy_into(self, NULL, 0, PyBytes_AS_STRING(encoded), dest, &opts, message,
@@ -199,6 +203,7 @@ done:
 static PyObject *copy_from(FSObject *self, const char *const *sources, size_t nsources,
 			   const char *path, const char *dest, const gs_copy_opts *opts)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	gs_report report = {0};
 	PyObject *result = NULL, *changes;
 	int status;
@@ -210,9 +215,10 @@ static PyObject *copy_from(FSObject *self, const char *const *sources, size_t ns
 		GSP_CALL(status, gs_copy_out(&report, self->store->store, &self->info.tree,
 					     sources, nsources, dest, opts));
 	if (status < 0) {
-		gsp_raise();
-	} else if ((changes = changes_of(&report))) {
-		Py_SETREF(self->changes, changes);
+		gsp_raise(st);
+	} else if ((changes = changes_of(st, &report))) {
+		gsp_fs_set_changes(self, changes);
+		Py_DECREF(changes);
 		result = Py_NewRef(self);
 	}
 	gs_report_free(&report);
@@ -223,6 +229,7 @@ static PyObject *fs_copy_out(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"sources", "dest", "dry_run", "ignore_existing", "delete",
 				 "ignore_errors", "checksum", NULL};
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *sources, *dest_obj, *dest = NULL, *result = NULL;
 	gs_copy_opts opts = {0};
 	gs_strlist specs = {0};
@@ -231,7 +238,7 @@ static PyObject *fs_copy_out(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OO|$ppppp:copy_out", kwlist, &sources,
 					 &dest_obj, &opts.dry_run, &opts.ignore_existing,
 					 &opts.delete, &opts.ignore_errors, &opts.checksum) ||
-	    gsp_source_list(&specs, sources) < 0 ||
+	    gsp_source_list(st, &specs, sources) < 0 ||
 	    !PyUnicode_FSConverter(dest_obj, &dest))
 		goto done;
 	opts.since = self->info.time;

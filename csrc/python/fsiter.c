@@ -5,6 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Iterators are changed by next() alone, and one next() at a time runs
+ * (gsp_claim): a next() from another thread meanwhile raises instead of
+ * racing with the core call, which runs with the GIL released. */
+static int iter_take(PyObject *iter, int *busy, const char *what)
+{
+	if (gsp_claim(iter, busy) == 0)
+		return 0;
+	PyErr_Format(PyExc_RuntimeError, "%s iterator is in use by another thread", what);
+	return -1;
+}
+
 /* ------------------------------------------------------------------ */
 /* walk()                                                              */
 
@@ -20,11 +31,12 @@ typedef struct {
 	int started;
 	pending_dir *stack;
 	size_t depth, cap;
+	int busy;         /* a next() is running */
 } WalkIterObject;
 
 PyObject *gsp_walk_iter_new(FSObject *fs, const char *path)
 {
-	WalkIterObject *self = PyObject_GC_New(WalkIterObject, gsp.WalkIterType);
+	WalkIterObject *self = PyObject_GC_New(WalkIterObject, gsp_state_of(fs)->WalkIterType);
 
 	if (!self)
 		return NULL;
@@ -33,6 +45,7 @@ PyObject *gsp_walk_iter_new(FSObject *fs, const char *path)
 	self->started = 0;
 	self->stack = NULL;
 	self->depth = self->cap = 0;
+	self->busy = 0;
 	PyObject_GC_Track(self);
 	if (path && !self->start) {
 		Py_DECREF(self);
@@ -89,13 +102,14 @@ static int walk_push(WalkIterObject *self, const char *parent, const gs_dirent *
  * in reverse so that they come off the stack in tree order. */
 static PyObject *walk_item(WalkIterObject *self, const char *dirpath, gs_dirlist *dir)
 {
+	gsp_state_t *st = gsp_state_of(self);
 	PyObject *dirnames = PyList_New(0), *files = PyList_New(0), *result = NULL;
 
 	if (!dirnames || !files)
 		goto done;
 	for (size_t i = 0; i < dir->count; i++) {
 		gs_dirent *e = &dir->items[i];
-		PyObject *item = e->mode == GS_MODE_TREE ? gsp_str(e->name) : gsp_walk_entry(e);
+		PyObject *item = e->mode == GS_MODE_TREE ? gsp_str(e->name) : gsp_walk_entry(st, e);
 		int rc = item ? PyList_Append(e->mode == GS_MODE_TREE ? dirnames : files, item)
 			      : -1;
 		Py_XDECREF(item);
@@ -119,31 +133,38 @@ static PyObject *walk_next(WalkIterObject *self)
 {
 	gs_store *store = self->fs->store->store;
 	gs_dirlist dir;
-	PyObject *item;
+	PyObject *item = NULL;
 	char *dirpath;
 	int rc;
 
+	if (iter_take((PyObject *)self, &self->busy, "walk") < 0)
+		return NULL;
 	if (!self->started) {
 		self->started = 1;
 		GSP_CALL(rc, gs_snap_list(&dir, NULL, store, &self->fs->info.tree, self->start));
-		if (rc < 0)
-			return gsp_raise();
+		if (rc < 0) {
+			gsp_raise(gsp_state_of(self));
+			goto done;
+		}
 		item = walk_item(self, self->start ? self->start : "", &dir);
 		gs_dirlist_free(&dir);
-		return item;
+		goto done;
 	}
 	if (self->depth == 0)
-		return NULL;
+		goto done;
 	self->depth--;
 	dirpath = self->stack[self->depth].path;
 	GSP_CALL(rc, gs_snap_list_tree(&dir, store, &self->stack[self->depth].tree));
 	if (rc < 0) {
 		free(dirpath);
-		return gsp_raise();
+		gsp_raise(gsp_state_of(self));
+		goto done;
 	}
 	item = walk_item(self, dirpath, &dir);
 	gs_dirlist_free(&dir);
 	free(dirpath);
+done:
+	gsp_unclaim((PyObject *)self, &self->busy);
 	return item;
 }
 
@@ -159,7 +180,8 @@ static PyType_Slot walk_slots[] = {
 static PyType_Spec walk_spec = {
 	.name = "gitstore._core.WalkIterator",
 	.basicsize = sizeof(WalkIterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = walk_slots,
 };
 
@@ -174,14 +196,14 @@ typedef struct {
 } LogIterObject;
 
 /* POSIX seconds of a datetime; naive values are UTC. */
-static int timestamp_of(PyObject *dt, double *out)
+static int timestamp_of(gsp_state_t *st, PyObject *dt, double *out)
 {
 	PyObject *tzinfo = PyObject_GetAttrString(dt, "tzinfo"), *aware = dt, *ts;
 
 	if (!tzinfo)
 		return -1;
 	if (tzinfo == Py_None) {
-		PyObject *utc = PyObject_GetAttrString(gsp.timezone, "utc"), *kw;
+		PyObject *utc = PyObject_GetAttrString(st->timezone, "utc"), *kw;
 		kw = utc ? Py_BuildValue("{s:O}", "tzinfo", utc) : NULL;
 		Py_XDECREF(utc);
 		if (!kw) {
@@ -214,19 +236,20 @@ static int timestamp_of(PyObject *dt, double *out)
 
 PyObject *gsp_log_iter_new(FSObject *fs, const char *path, PyObject *match, PyObject *before)
 {
+	gsp_state_t *st = gsp_state_of(fs);
 	gs_history_filter filter = {path, NULL, 0, 0};
 	LogIterObject *self;
 	int rc;
 
 	/* Like a generator's, log()'s failures are raised by the first next(). */
 	if (match != Py_None && !(filter.match = PyUnicode_AsUTF8(match)))
-		return gsp_failed_iter_new();
+		return gsp_failed_iter_new(st);
 	if (before != Py_None) {
-		if (timestamp_of(before, &filter.before) < 0)
-			return gsp_failed_iter_new();
+		if (timestamp_of(st, before, &filter.before) < 0)
+			return gsp_failed_iter_new(st);
 		filter.has_before = 1;
 	}
-	if (!(self = PyObject_GC_New(LogIterObject, gsp.LogIterType)))
+	if (!(self = PyObject_GC_New(LogIterObject, st->LogIterType)))
 		return NULL;
 	self->start = (FSObject *)Py_NewRef(fs);
 	self->history = NULL;
@@ -234,9 +257,9 @@ PyObject *gsp_log_iter_new(FSObject *fs, const char *path, PyObject *match, PyOb
 	PyObject_GC_Track(self);
 	GSP_CALL(rc, gs_history_open(&self->history, fs->store->store, &fs->info.id, &filter));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		Py_DECREF(self);
-		return gsp_failed_iter_new();
+		return gsp_failed_iter_new(st);
 	}
 	return (PyObject *)self;
 }
@@ -262,28 +285,31 @@ static int log_traverse(LogIterObject *self, visitproc visit, void *arg)
 static PyObject *log_next(LogIterObject *self)
 {
 	gs_commit_info info;
+	PyObject *result = NULL;
 	int found, rc;
 
+	if (iter_take((PyObject *)self, &self->busy, "log") < 0)
+		return NULL;
 	if (!self->history)
-		return NULL;
-	if (self->busy) {
-		PyErr_SetString(PyExc_RuntimeError, "log iterator is in use by another thread");
-		return NULL;
-	}
-	self->busy = 1;
+		goto done;
 	GSP_CALL(rc, gs_history_next(&info, &found, self->history));
-	self->busy = 0;
 	if (rc < 0 || !found) {
 		gs_history_free(self->history);
 		self->history = NULL;
-		return rc < 0 ? gsp_raise() : NULL;
+		if (rc < 0)
+			gsp_raise(gsp_state_of(self));
+		goto done;
 	}
 	/* The snapshot log() was called on is yielded as itself. */
 	if (git_oid_equal(&info.id, &self->start->info.id)) {
 		gs_commit_info_clear(&info);
-		return Py_NewRef(self->start);
+		result = Py_NewRef(self->start);
+	} else {
+		result = gsp_fs_adopt(self->start, &info);
 	}
-	return gsp_fs_adopt(self->start, &info);
+done:
+	gsp_unclaim((PyObject *)self, &self->busy);
+	return result;
 }
 
 static PyType_Slot log_slots[] = {
@@ -298,7 +324,8 @@ static PyType_Slot log_slots[] = {
 static PyType_Spec log_spec = {
 	.name = "gitstore._core.LogIterator",
 	.basicsize = sizeof(LogIterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = log_slots,
 };
 
@@ -310,13 +337,13 @@ typedef struct {
 	PyObject *type, *value, *traceback;
 } FailedIterObject;
 
-PyObject *gsp_failed_iter_new(void)
+PyObject *gsp_failed_iter_new(gsp_state_t *st)
 {
 	FailedIterObject *self;
 	PyObject *type, *value, *tb;
 
 	PyErr_Fetch(&type, &value, &tb);
-	self = PyObject_GC_New(FailedIterObject, gsp.FailedIterType);
+	self = PyObject_GC_New(FailedIterObject, st->FailedIterType);
 	if (!self) {
 		Py_XDECREF(type);
 		Py_XDECREF(value);
@@ -353,10 +380,17 @@ static int failed_traverse(FailedIterObject *self, visitproc visit, void *arg)
 
 static PyObject *failed_next(FailedIterObject *self)
 {
-	if (self->type) {
-		PyErr_Restore(self->type, self->value, self->traceback);
-		self->type = self->value = self->traceback = NULL;
-	}
+	PyObject *type, *value, *tb;
+
+	/* Taken in the critical section: one next() raises it, once. */
+	Py_BEGIN_CRITICAL_SECTION(self);
+	type = self->type;
+	value = self->value;
+	tb = self->traceback;
+	self->type = self->value = self->traceback = NULL;
+	Py_END_CRITICAL_SECTION();
+	if (type)
+		PyErr_Restore(type, value, tb);
 	return NULL;
 }
 
@@ -372,14 +406,17 @@ static PyType_Slot failed_slots[] = {
 static PyType_Spec failed_spec = {
 	.name = "gitstore._core.FailedIterator",
 	.basicsize = sizeof(FailedIterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = failed_slots,
 };
 
 int gsp_fsiter_register(PyObject *module)
 {
-	gsp.WalkIterType = gsp_add_type(module, &walk_spec, NULL);
-	gsp.LogIterType = gsp_add_type(module, &log_spec, NULL);
-	gsp.FailedIterType = gsp_add_type(module, &failed_spec, NULL);
-	return gsp.WalkIterType && gsp.LogIterType && gsp.FailedIterType ? 0 : -1;
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->WalkIterType = gsp_add_type(module, &walk_spec, NULL);
+	st->LogIterType = gsp_add_type(module, &log_spec, NULL);
+	st->FailedIterType = gsp_add_type(module, &failed_spec, NULL);
+	return st->WalkIterType && st->LogIterType && st->FailedIterType ? 0 : -1;
 }

@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* NoteDict and NoteNamespace are set before they are returned and never
+ * change.  A NotesBatch's writes, deletes and closed are changed in its
+ * critical section; once closed, nothing changes them but the __exit__
+ * that closed it.  The iterator is changed by a next() holding its claim
+ * (gsp_claim). */
 typedef struct {
 	PyObject_HEAD
 	GitStoreObject *store;
@@ -40,12 +45,12 @@ typedef struct {
 /* The key `key` names: a 40-hex str, or an FS (its commit).  1 with
  * out filled; 0 when it names none, with the documented TypeError or
  * ValueError set unless quiet; -1 on another error. */
-static int key_arg(PyObject *key, char out[KEY_SIZE], int quiet)
+static int key_arg(gsp_state_t *st, PyObject *key, char out[KEY_SIZE], int quiet)
 {
 	const char *s;
 	Py_ssize_t len;
 
-	if (PyObject_TypeCheck(key, gsp.FSType)) {
+	if (PyObject_TypeCheck(key, st->FSType)) {
 		git_oid_tostr(out, KEY_SIZE, &((FSObject *)key)->info.id);
 		return 1;
 	}
@@ -111,7 +116,7 @@ static int apply(NoteNamespaceObject *self, const gs_note_edit *edits, size_t co
 	}
 	GSP_CALL(rc, gs_notes_apply(&commit, self->store->store, ns, edits, count, message));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	return 0;
@@ -122,6 +127,7 @@ static int apply(NoteNamespaceObject *self, const gs_note_edit *edits, size_t co
 
 static PyObject *note_iter_new(NoteNamespaceObject *ns)
 {
+	gsp_state_t *st = gsp_state_of(ns);
 	NoteIterObject *self;
 	gs_notes_iter *iter = NULL;
 	const char *name = ns_utf8(ns);
@@ -130,8 +136,8 @@ static PyObject *note_iter_new(NoteNamespaceObject *ns)
 	if (name)
 		GSP_CALL(rc, gs_notes_iter_open(&iter, ns->store->store, name));
 	if (rc < 0)
-		return gsp_raise();
-	self = PyObject_GC_New(NoteIterObject, gsp.NoteIterType);
+		return gsp_raise(st);
+	self = PyObject_GC_New(NoteIterObject, st->NoteIterType);
 	if (!self) {
 		gs_notes_iter_free(iter);
 		return NULL;
@@ -164,26 +170,28 @@ static int note_iter_traverse(NoteIterObject *self, visitproc visit, void *arg)
 static PyObject *note_iter_next(NoteIterObject *self)
 {
 	char key[KEY_SIZE];
+	PyObject *result = NULL;
 	int rc, found = 0;
 
-	if (!self->iter)
-		return NULL;
 	/* The core iterator is not shared between threads. */
-	if (self->busy) {
+	if (gsp_claim((PyObject *)self, &self->busy) < 0) {
 		PyErr_SetString(PyExc_ValueError, "note iterator already executing");
 		return NULL;
 	}
-	self->busy = 1;
+	if (!self->iter)
+		goto done;
 	GSP_CALL(rc, gs_notes_iter_next(&found, key, NULL, self->iter));
-	self->busy = 0;
-	if (rc < 0)
-		return gsp_raise();
-	if (!found) {
+	if (rc < 0) {
+		gsp_raise(gsp_state_of(self));
+	} else if (!found) {
 		gs_notes_iter_free(self->iter);
 		self->iter = NULL;
-		return NULL;
+	} else {
+		result = PyUnicode_FromStringAndSize(key, GS_NOTE_KEY_LEN);
 	}
-	return PyUnicode_FromStringAndSize(key, GS_NOTE_KEY_LEN);
+done:
+	gsp_unclaim((PyObject *)self, &self->busy);
+	return result;
 }
 
 static PyType_Slot note_iter_slots[] = {
@@ -197,7 +205,8 @@ static PyType_Slot note_iter_slots[] = {
 static PyType_Spec note_iter_spec = {
 	.name = "gitstore._core.NoteIterator",
 	.basicsize = sizeof(NoteIterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = note_iter_slots,
 };
 
@@ -206,7 +215,8 @@ static PyType_Spec note_iter_spec = {
 
 static PyObject *namespace_new(GitStoreObject *store, PyObject *name)
 {
-	NoteNamespaceObject *self = (NoteNamespaceObject *)PyObject_CallNoArgs(gsp.NoteNamespace);
+	NoteNamespaceObject *self =
+		(NoteNamespaceObject *)PyObject_CallNoArgs(gsp_state_of(store)->NoteNamespace);
 
 	if (!self)
 		return NULL;
@@ -263,7 +273,7 @@ static int ns_lookup(NoteNamespaceObject *self, const char *key, gs_buf *text)
 		return 0;
 	GSP_CALL(rc, gs_note_get(&found, text, self->store->store, ns, key));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	return found;
@@ -277,7 +287,7 @@ static PyObject *ns_getitem(PyObject *op, PyObject *key)
 	PyObject *result = NULL;
 	int found;
 
-	if (!self || key_arg(key, hex, 0) != 1)
+	if (!self || key_arg(gsp_state_of(self), key, hex, 0) != 1)
 		return NULL;
 	found = ns_lookup(self, hex, &text);
 	if (found == 0)
@@ -296,7 +306,7 @@ static int ns_contains(PyObject *op, PyObject *key)
 
 	if (!self)
 		return -1;
-	rc = key_arg(key, hex, 1);
+	rc = key_arg(gsp_state_of(self), key, hex, 1);
 	return rc == 1 ? ns_lookup(self, hex, NULL) : rc;
 }
 
@@ -307,7 +317,7 @@ static int ns_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 	char hex[KEY_SIZE], message[80];
 	Py_ssize_t len = 0;
 
-	if (!self || key_arg(key, hex, 0) != 1)
+	if (!self || key_arg(gsp_state_of(self), key, hex, 0) != 1)
 		return -1;
 	edit.key = hex;
 	if (value) {
@@ -346,7 +356,7 @@ static Py_ssize_t ns_len(PyObject *op)
 	if ((ns = ns_utf8(self)))
 		GSP_CALL(rc, gs_notes_count(&count, self->store->store, ns));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	return (Py_ssize_t)count;
@@ -371,7 +381,7 @@ static int current_key(NoteNamespaceObject *self, char hex[KEY_SIZE])
 
 	GSP_CALL(rc, gs_head_branch(&branch, self->store->store));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	if (!branch) {
@@ -389,7 +399,7 @@ static int current_key(NoteNamespaceObject *self, char hex[KEY_SIZE])
 	GSP_CALL(rc, gs_ref_resolve(&id, self->store->store, full));
 	PyMem_Free(full);
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	git_oid_tostr(hex, KEY_SIZE, &id);
@@ -505,7 +515,8 @@ static PyType_Slot ns_slots[] = {
 static PyType_Spec ns_spec = {
 	.name = "gitstore._core.NoteNamespaceBase",
 	.basicsize = sizeof(NoteNamespaceObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = ns_slots,
 };
 
@@ -514,7 +525,7 @@ static PyType_Spec ns_spec = {
 
 static PyObject *batch_new_for(NoteNamespaceObject *ns)
 {
-	NotesBatchObject *self = PyObject_GC_New(NotesBatchObject, gsp.NotesBatchType);
+	NotesBatchObject *self = PyObject_GC_New(NotesBatchObject, gsp_state_of(ns)->NotesBatchType);
 
 	if (!self)
 		return NULL;
@@ -537,7 +548,7 @@ static PyObject *batch_new(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:NotesBatch", kwlist, &ns))
 		return NULL;
-	if (!PyObject_TypeCheck(ns, gsp.NoteNamespaceBaseType))
+	if (!PyObject_TypeCheck(ns, gsp_state_by_type(cls)->NoteNamespaceBaseType))
 		return PyErr_Format(PyExc_TypeError, "Expected NoteNamespace, got %s",
 				    Py_TYPE(ns)->tp_name);
 	if (!ns_checked(ns))
@@ -581,26 +592,45 @@ static int forget(PyObject *pending, PyObject *key)
 	return has > 0 ? PyDict_DelItem(pending, key) : has;
 }
 
+static int batch_closed(NotesBatchObject *self)
+{
+	int closed;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	closed = self->closed;
+	Py_END_CRITICAL_SECTION();
+	return closed;
+}
+
 static int batch_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 {
 	NotesBatchObject *self = (NotesBatchObject *)op;
 	char hex[KEY_SIZE];
 	Py_ssize_t len;
 	PyObject *k;
-	int rc;
+	int rc = -1;
 
-	if (self->closed) {
+	if (batch_closed(self)) {
 		PyErr_SetString(PyExc_RuntimeError, "NotesBatch is closed");
 		return -1;
 	}
-	if (key_arg(key, hex, 0) != 1 || (value && !text_arg(value, &len)))
+	if (key_arg(gsp_state_of(self), key, hex, 0) != 1 || (value && !text_arg(value, &len)))
 		return -1;
 	if (!(k = PyUnicode_FromStringAndSize(hex, GS_NOTE_KEY_LEN)))
 		return -1;
-	/* The last edit of a key wins. */
-	rc = forget(value ? self->deletes : self->writes, k);
-	if (rc == 0)
-		rc = PyDict_SetItem(value ? self->writes : self->deletes, k, value ? value : Py_None);
+	/* Checked again and staged in one critical section: an __exit__
+	 * flushing the dicts never sees them change. */
+	Py_BEGIN_CRITICAL_SECTION(self);
+	if (self->closed) {
+		PyErr_SetString(PyExc_RuntimeError, "NotesBatch is closed");
+	} else {
+		/* The last edit of a key wins. */
+		rc = forget(value ? self->deletes : self->writes, k);
+		if (rc == 0)
+			rc = PyDict_SetItem(value ? self->writes : self->deletes, k,
+					    value ? value : Py_None);
+	}
+	Py_END_CRITICAL_SECTION();
 	Py_DECREF(k);
 	return rc;
 }
@@ -643,7 +673,7 @@ static PyObject *batch_enter(PyObject *op, PyObject *unused)
 {
 	NotesBatchObject *self = (NotesBatchObject *)op;
 
-	if (self->closed) {
+	if (batch_closed(self)) {
 		PyErr_SetString(PyExc_RuntimeError, "NotesBatch is closed");
 		return NULL;
 	}
@@ -654,13 +684,16 @@ static PyObject *batch_exit(PyObject *op, PyObject *args)
 {
 	NotesBatchObject *self = (NotesBatchObject *)op;
 	PyObject *exc_type, *exc, *tb;
-	int rc = 0;
+	int rc = 0, was_closed;
 
 	if (!PyArg_ParseTuple(args, "OOO:__exit__", &exc_type, &exc, &tb))
 		return NULL;
-	if (self->closed)
-		Py_RETURN_FALSE;
+	Py_BEGIN_CRITICAL_SECTION(self);
+	was_closed = self->closed;
 	self->closed = 1;
+	Py_END_CRITICAL_SECTION();
+	if (was_closed)
+		Py_RETURN_FALSE;
 	if (exc_type == Py_None)
 		rc = batch_flush(self);
 	PyDict_Clear(self->writes);
@@ -673,11 +706,15 @@ static PyObject *batch_exit(PyObject *op, PyObject *args)
 static PyObject *batch_repr(PyObject *op)
 {
 	NotesBatchObject *self = (NotesBatchObject *)op;
+	Py_ssize_t pending = -1;
 
-	if (self->closed)
+	Py_BEGIN_CRITICAL_SECTION(self);
+	if (!self->closed)
+		pending = PyDict_GET_SIZE(self->writes) + PyDict_GET_SIZE(self->deletes);
+	Py_END_CRITICAL_SECTION();
+	if (pending < 0)
 		return PyUnicode_FromFormat("NotesBatch(%R, closed)", self->ns->name);
-	return PyUnicode_FromFormat("NotesBatch(%R, pending=%zd)", self->ns->name,
-				    PyDict_GET_SIZE(self->writes) + PyDict_GET_SIZE(self->deletes));
+	return PyUnicode_FromFormat("NotesBatch(%R, pending=%zd)", self->ns->name, pending);
 }
 
 static PyMethodDef batch_methods[] = {
@@ -725,7 +762,7 @@ static PyType_Slot batch_slots[] = {
 static PyType_Spec batch_spec = {
 	.name = "gitstore.NotesBatch",
 	.basicsize = sizeof(NotesBatchObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = batch_slots,
 };
 
@@ -734,7 +771,7 @@ static PyType_Spec batch_spec = {
 
 PyObject *gsp_notedict_new(GitStoreObject *store)
 {
-	NoteDictObject *self = (NoteDictObject *)PyObject_CallNoArgs(gsp.NoteDict);
+	NoteDictObject *self = (NoteDictObject *)PyObject_CallNoArgs(gsp_state_of(store)->NoteDict);
 
 	if (!self)
 		return NULL;
@@ -790,24 +827,7 @@ static PyObject *dict_getitem(PyObject *op, PyObject *name)
 /* The namespaces that exist, sorted. */
 static PyObject *dict_names(NoteDictObject *self)
 {
-	gs_strlist names;
-	PyObject *list;
-	int rc;
-
-	GSP_CALL(rc, gs_ref_list(&names, self->store->store, GS_REFS_NOTES));
-	if (rc < 0)
-		return gsp_raise();
-	list = PyList_New((Py_ssize_t)names.count);
-	for (size_t i = 0; list && i < names.count; i++) {
-		PyObject *s = gsp_str(names.items[i]);
-		if (!s) {
-			Py_CLEAR(list);
-			break;
-		}
-		PyList_SET_ITEM(list, (Py_ssize_t)i, s);
-	}
-	gs_strlist_free(&names);
-	return list;
+	return gsp_ref_names(gsp_state_of(self), self->store->store, GS_REFS_NOTES);
 }
 
 static PyObject *dict_iter(PyObject *op)
@@ -859,7 +879,7 @@ static int dict_contains(PyObject *op, PyObject *name)
 	GSP_CALL(rc, gs_ref_exists(&exists, self->store->store, full));
 	PyMem_Free(full);
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	return exists;
@@ -914,19 +934,22 @@ static PyType_Slot dict_slots[] = {
 static PyType_Spec dict_spec = {
 	.name = "gitstore._core.NoteDictBase",
 	.basicsize = sizeof(NoteDictObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = dict_slots,
 };
 
 int gsp_notes_register(PyObject *module)
 {
-	if (!(gsp.NoteIterType = gsp_add_type(module, &note_iter_spec, NULL)) ||
-	    !(gsp.NotesBatchType = gsp_add_type(module, &batch_spec, "NotesBatch")) ||
-	    !(gsp.NoteDictBaseType = gsp_add_type(module, &dict_spec, NULL)) ||
-	    !(gsp.NoteNamespaceBaseType = gsp_add_type(module, &ns_spec, NULL)))
+	gsp_state_t *st = PyModule_GetState(module);
+
+	if (!(st->NoteIterType = gsp_add_type(module, &note_iter_spec, NULL)) ||
+	    !(st->NotesBatchType = gsp_add_type(module, &batch_spec, "NotesBatch")) ||
+	    !(st->NoteDictBaseType = gsp_add_type(module, &dict_spec, NULL)) ||
+	    !(st->NoteNamespaceBaseType = gsp_add_type(module, &ns_spec, NULL)))
 		return -1;
-	if (!(gsp.NoteDict = gsp_abc_subclass(module, "NoteDict", gsp.NoteDictBaseType, "Mapping")) ||
-	    !(gsp.NoteNamespace = gsp_abc_subclass(module, "NoteNamespace", gsp.NoteNamespaceBaseType,
+	if (!(st->NoteDict = gsp_abc_subclass(module, "NoteDict", st->NoteDictBaseType, "Mapping")) ||
+	    !(st->NoteNamespace = gsp_abc_subclass(module, "NoteNamespace", st->NoteNamespaceBaseType,
 					       "MutableMapping")))
 		return -1;
 	return 0;

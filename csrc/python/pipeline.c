@@ -10,30 +10,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-gs_changeset *gsp_changeset_new(void)
+gs_changeset *gsp_changeset_new(gsp_state_t *st)
 {
 	gs_changeset *cs;
 
 	if (gs_changeset_new(&cs) < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return NULL;
 	}
 	return cs;
 }
 
-int gsp_stage_write(gs_changeset *cs, const char *path, const git_oid *id, uint32_t mode)
+int gsp_stage_write(gsp_state_t *st, gs_changeset *cs, const char *path, const git_oid *id,
+		    uint32_t mode)
 {
 	if (gs_changeset_write(cs, path, id, mode) < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return -1;
 	}
 	return 0;
 }
 
-int gsp_stage_remove(gs_changeset *cs, const char *path)
+int gsp_stage_remove(gsp_state_t *st, gs_changeset *cs, const char *path)
 {
 	if (gs_changeset_remove(cs, path) < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return -1;
 	}
 	return 0;
@@ -51,7 +52,7 @@ int gsp_check_writable(FSObject *fs, const char *verb)
 	return -1;
 }
 
-int gsp_mode_arg(PyObject *mode, uint32_t fallback, uint32_t *out)
+int gsp_mode_arg(gsp_state_t *st, PyObject *mode, uint32_t fallback, uint32_t *out)
 {
 	long value;
 
@@ -59,7 +60,7 @@ int gsp_mode_arg(PyObject *mode, uint32_t fallback, uint32_t *out)
 		*out = fallback;
 		return 0;
 	}
-	if (PyObject_IsInstance(mode, gsp.FileType) == 1) {
+	if (PyObject_IsInstance(mode, st->FileType) == 1) {
 		PyObject *fm = PyObject_GetAttrString(mode, "filemode");
 		if (!fm)
 			return -1;
@@ -89,7 +90,7 @@ int gsp_mode_arg(PyObject *mode, uint32_t fallback, uint32_t *out)
 
 /* One report item as a FileEntry(path, FileType(mode), source), or for
  * errors and warnings a ChangeError(path, message). */
-static PyObject *report_item(const gs_report_item *item, int is_problem)
+static PyObject *report_item(gsp_state_t *st, const gs_report_item *item, int is_problem)
 {
 	PyObject *path = gsp_str(item->path), *second = NULL, *source = NULL, *result = NULL;
 
@@ -97,10 +98,12 @@ static PyObject *report_item(const gs_report_item *item, int is_problem)
 		return NULL;
 	if (is_problem) {
 		if ((second = gsp_str(item->message ? item->message : "")))
-			result = PyObject_CallFunctionObjArgs(gsp.ChangeError, path, second, NULL);
-	} else if ((second = gsp_filetype(item->mode)) &&
-		   (source = item->source ? gsp_str(item->source) : Py_NewRef(Py_None))) {
-		result = PyObject_CallFunctionObjArgs(gsp.FileEntry, path, second, source, NULL);
+			result = PyObject_CallFunctionObjArgs(st->ChangeError, path, second, NULL);
+	} else if ((second = gsp_filetype(st, item->mode)) &&
+		   (source = !item->source ? Py_NewRef(Py_None)
+			     : strcmp(item->source, item->path) == 0 ? Py_NewRef(path)
+			     : gsp_str(item->source))) {
+		result = PyObject_CallFunctionObjArgs(st->FileEntry, path, second, source, NULL);
 	}
 	Py_XDECREF(source);
 	Py_XDECREF(second);
@@ -108,13 +111,13 @@ static PyObject *report_item(const gs_report_item *item, int is_problem)
 	return result;
 }
 
-PyObject *gsp_report_new(const gs_report *r)
+PyObject *gsp_report_new(gsp_state_t *st, const gs_report *r)
 {
 	static const char *const fields[GS_REPORT_KINDS] = {
 		[GS_REPORT_ADD] = "add", [GS_REPORT_UPDATE] = "update",
 		[GS_REPORT_DELETE] = "delete", [GS_REPORT_ERROR] = "errors",
 		[GS_REPORT_WARNING] = "warnings"};
-	PyObject *report = PyObject_CallNoArgs(gsp.ChangeReport);
+	PyObject *report = PyObject_CallNoArgs(st->ChangeReport);
 
 	for (int k = 0; report && k < GS_REPORT_KINDS; k++) {
 		const gs_report_list *list = &r->lists[k];
@@ -122,7 +125,7 @@ PyObject *gsp_report_new(const gs_report *r)
 		int failed = list->count && !target;
 
 		for (size_t i = 0; !failed && i < list->count; i++) {
-			PyObject *item = report_item(&list->items[i], k >= GS_REPORT_ERROR);
+			PyObject *item = report_item(st, &list->items[i], k >= GS_REPORT_ERROR);
 			failed = !item || PyList_Append(target, item) < 0;
 			Py_XDECREF(item);
 		}
@@ -136,13 +139,14 @@ PyObject *gsp_report_new(const gs_report *r)
 PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs)
 {
 	gs_report report;
+	gsp_state_t *st = gsp_state_of(fs);
 	PyObject *result;
 	int status;
 
 	GSP_CALL(status, gs_changeset_report(&report, txn, &fs->info.tree, cs));
 	if (status < 0)
-		return gsp_raise();
-	result = gsp_report_new(&report);
+		return gsp_raise(st);
+	result = gsp_report_new(st, &report);
 	gs_report_free(&report);
 	return result;
 }
@@ -150,6 +154,7 @@ PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs)
 PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObject *message,
 			PyObject *operation, const char *verb, PyObject *changes)
 {
+	gsp_state_t *st = gsp_state_of(fs);
 	PyObject *report = NULL, *text = NULL, *encoded = NULL, *result = NULL;
 	const char *branch, *msg;
 	git_oid tree, commit;
@@ -160,7 +165,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObj
 		return NULL;
 	if (!(report = gsp_changes_report(fs, txn, cs)))
 		goto done;
-	text = PyObject_CallFunctionObjArgs(gsp.format_commit_message, report,
+	text = PyObject_CallFunctionObjArgs(st->format_commit_message, report,
 					    message ? message : Py_None,
 					    operation ? operation : Py_None, NULL);
 	if (!text)
@@ -181,7 +186,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObj
 	GSP_CALL(status, gs_changeset_commit(&commit, &tree, &when, &noop, txn, branch,
 					     &fs->info.id, &fs->info.tree, cs, msg));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	if (noop) {
@@ -189,6 +194,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObj
 		goto done;
 	}
 	result = gsp_fs_child(fs, &commit, &tree, when, msg);
+	/* A new snapshot, not yet seen by anyone: no lock needed. */
 	if (result)
 		Py_SETREF(((FSObject *)result)->changes, Py_NewRef(changes ? changes : report));
 done:
@@ -205,7 +211,7 @@ gs_txn *gsp_txn_begin(GitStoreObject *store)
 
 	GSP_CALL(status, gs_txn_begin(&txn, store->store));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(store));
 		return NULL;
 	}
 	return txn;
@@ -218,7 +224,7 @@ void gsp_txn_free(gs_txn *txn)
 	Py_END_ALLOW_THREADS
 }
 
-int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data)
+int gsp_store_bytes(gsp_state_t *st, git_oid *out, gs_txn *txn, PyObject *data)
 {
 	Py_buffer view;
 	int status;
@@ -233,28 +239,29 @@ int gsp_store_bytes(git_oid *out, gs_txn *txn, PyObject *data)
 	GSP_CALL(status, gs_txn_write_blob(out, txn, view.buf, (size_t)view.len));
 	PyBuffer_Release(&view);
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return -1;
 	}
 	return 0;
 }
 
-int gsp_store_stream(git_oid *out, gs_txn *txn, gs_blob_stream *stream)
+int gsp_store_stream(gsp_state_t *st, git_oid *out, gs_txn *txn, gs_blob_stream *stream)
 {
 	int status;
 
 	GSP_CALL(status, gs_blob_stream_finish(out, stream, txn));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return -1;
 	}
 	return 0;
 }
 
-int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject *local_path)
+int gsp_store_file(gsp_state_t *st, git_oid *out, uint32_t *detected_mode, gs_txn *txn,
+		   PyObject *local_path)
 {
 	PyObject *encoded = NULL, *shown = NULL;
-	struct stat st;
+	struct stat sb;
 	int fd = -1, status, rc = -1, err = 0;
 
 	if (!PyUnicode_FSConverter(local_path, &encoded))
@@ -262,7 +269,7 @@ int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject 
 	Py_BEGIN_ALLOW_THREADS
 	/* O_NONBLOCK: opening a fifo must not hang; it is refused below. */
 	fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0 || fstat(fd, &sb) < 0)
 		err = errno;
 	Py_END_ALLOW_THREADS
 	if (err) {
@@ -271,19 +278,19 @@ int gsp_store_file(git_oid *out, uint32_t *detected_mode, gs_txn *txn, PyObject 
 	}
 	if (!(shown = PyOS_FSPath(local_path)))
 		goto done;
-	if (S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(sb.st_mode)) {
 		PyErr_SetObject(PyExc_IsADirectoryError, shown);
 		goto done;
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(sb.st_mode)) {
 		PyErr_Format(PyExc_ValueError, "Not a regular file: %S", shown);
 		goto done;
 	}
-	*detected_mode = (st.st_mode & 0111) ? GS_MODE_EXEC : GS_MODE_BLOB;
-	GSP_CALL(status, gs_txn_write_blob_fd(out, txn, fd, (uint64_t)st.st_size,
+	*detected_mode = (sb.st_mode & 0111) ? GS_MODE_EXEC : GS_MODE_BLOB;
+	GSP_CALL(status, gs_txn_write_blob_fd(out, txn, fd, (uint64_t)sb.st_size,
 					      PyBytes_AS_STRING(encoded)));
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	rc = 0;

@@ -17,7 +17,7 @@ static const char *prefix_of(RefDictObject *self)
 
 PyObject *gsp_refdict_new(GitStoreObject *store, int tags)
 {
-	RefDictObject *self = (RefDictObject *)PyObject_CallNoArgs(gsp.RefDict);
+	RefDictObject *self = (RefDictObject *)PyObject_CallNoArgs(gsp_state_of(store)->RefDict);
 
 	if (!self)
 		return NULL;
@@ -111,7 +111,7 @@ static PyObject *refdict_getitem(PyObject *op, PyObject *key)
 		if (gs_error_last()->category == GS_ERR_KEY)
 			PyErr_SetObject(PyExc_KeyError, key);
 		else
-			gsp_raise();
+			gsp_raise(gsp_state_of(self));
 		return NULL;
 	}
 	return gsp_fs_new(self->store, &id, key, !self->tags);
@@ -131,21 +131,21 @@ static int refdict_contains(PyObject *op, PyObject *key)
 	GSP_CALL(rc, gs_ref_exists(&exists, self->store->store, full));
 	PyMem_Free(full);
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	return exists;
 }
 
-static PyObject *names_list(RefDictObject *self)
+PyObject *gsp_ref_names(gsp_state_t *st, gs_store *store, const char *prefix)
 {
 	gs_strlist names;
 	PyObject *list;
 	int rc;
 
-	GSP_CALL(rc, gs_ref_list(&names, self->store->store, prefix_of(self)));
+	GSP_CALL(rc, gs_ref_list(&names, store, prefix));
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(st);
 	list = PyList_New((Py_ssize_t)names.count);
 	for (size_t i = 0; list && i < names.count; i++) {
 		PyObject *s = gsp_str(names.items[i]);
@@ -157,6 +157,11 @@ static PyObject *names_list(RefDictObject *self)
 	}
 	gs_strlist_free(&names);
 	return list;
+}
+
+static PyObject *names_list(RefDictObject *self)
+{
+	return gsp_ref_names(gsp_state_of(self), self->store->store, prefix_of(self));
 }
 
 static PyObject *refdict_iter(PyObject *op)
@@ -200,7 +205,7 @@ static int refdict_delete(RefDictObject *self, PyObject *key)
 		if (gs_error_last()->category == GS_ERR_KEY)
 			PyErr_SetObject(PyExc_KeyError, key);
 		else
-			gsp_raise();
+			gsp_raise(gsp_state_of(self));
 	}
 	return rc;
 }
@@ -208,6 +213,7 @@ static int refdict_delete(RefDictObject *self, PyObject *key)
 static int refdict_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 {
 	RefDictObject *self = checked(op);
+	gsp_state_t *st = gsp_state_of(op);
 	FSObject *fs;
 	const char *name;
 	char *full;
@@ -227,10 +233,10 @@ static int refdict_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 	GSP_CALL(rc, (size_t)len == strlen(name) ? gs_refname_check(name)
 		 : gs_error_set(GS_ERR_INVALID, "Invalid ref name: contains NUL"));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return -1;
 	}
-	if (!PyObject_TypeCheck(value, gsp.FSType)) {
+	if (!PyObject_TypeCheck(value, st->FSType)) {
 		PyErr_Format(PyExc_TypeError, "Expected FS, got %s", Py_TYPE(value)->tp_name);
 		return -1;
 	}
@@ -244,7 +250,7 @@ static int refdict_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 	GSP_CALL(rc, gs_ref_assign(self->store->store, full, &fs->info.id, self->tags));
 	PyMem_Free(full);
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		return -1;
 	}
 	return 0;
@@ -296,7 +302,7 @@ static PyObject *refdict_get_current_name(PyObject *op, void *closure)
 		return NULL;
 	GSP_CALL(rc, gs_head_branch(&name, self->store->store));
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	if (!name)
 		Py_RETURN_NONE;
 	result = gsp_str(name);
@@ -337,7 +343,7 @@ static int refdict_set_current(PyObject *op, PyObject *value, void *closure)
 	}
 	GSP_CALL(rc, gs_head_set(self->store->store, name));
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(gsp_state_of(self));
 		return -1;
 	}
 	return 0;
@@ -372,7 +378,7 @@ static PyObject *refdict_reflog(PyObject *op, PyObject *args, PyObject *kwargs)
 	GSP_CALL(rc, gs_reflog_read(&entries, &count, self->store->store, full));
 	PyMem_Free(full);
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	if (count == 0)
 		return PyErr_Format(PyExc_FileNotFoundError, "No reflog found for branch %R", name);
 	list = PyList_New((Py_ssize_t)count);
@@ -383,7 +389,7 @@ static PyObject *refdict_reflog(PyObject *op, PyObject *args, PyObject *kwargs)
 		PyObject *entry = NULL;
 
 		if (old_hex && new_hex && who && msg)
-			entry = PyObject_CallFunction(gsp.ReflogEntry, "OOOdO", old_hex, new_hex,
+			entry = PyObject_CallFunction(gsp_state_of(self)->ReflogEntry, "OOOdO", old_hex, new_hex,
 						      who, (double)e->timestamp, msg);
 		Py_XDECREF(old_hex);
 		Py_XDECREF(new_hex);
@@ -467,7 +473,8 @@ static PyType_Slot refdict_slots[] = {
 static PyType_Spec refdict_spec = {
 	.name = "gitstore._core.RefDictBase",
 	.basicsize = sizeof(RefDictObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = refdict_slots,
 };
 
@@ -475,9 +482,11 @@ static PyType_Spec refdict_spec = {
  * methods (get, keys, items, pop, update, ...) come from the ABC. */
 int gsp_refdict_register(PyObject *module)
 {
-	gsp.RefDictBaseType = gsp_add_type(module, &refdict_spec, NULL);
-	if (!gsp.RefDictBaseType)
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->RefDictBaseType = gsp_add_type(module, &refdict_spec, NULL);
+	if (!st->RefDictBaseType)
 		return -1;
-	gsp.RefDict = gsp_abc_subclass(module, "RefDict", gsp.RefDictBaseType, "MutableMapping");
-	return gsp.RefDict ? 0 : -1;
+	st->RefDict = gsp_abc_subclass(module, "RefDict", st->RefDictBaseType, "MutableMapping");
+	return st->RefDict ? 0 : -1;
 }

@@ -58,6 +58,7 @@ static PyObject *store_open(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 	PyObject *path, *branch_obj = NULL, *shown = NULL, *encoded = NULL;
 	const char *author = "gitstore", *email = "gitstore@localhost", *branch = "main";
 	int create = 1, rc;
+	gsp_state_t *st = gsp_state_by_type(cls);
 	GitStoreObject *self = NULL;
 	gs_store *store = NULL;
 	gs_open_opts opts = {0};
@@ -99,7 +100,7 @@ static PyObject *store_open(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 		Py_DECREF(shown_bytes);
 	}
 	if (rc < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		goto done;
 	}
 	self = (GitStoreObject *)cls->tp_alloc(cls, 0);
@@ -109,7 +110,7 @@ static PyObject *store_open(PyTypeObject *cls, PyObject *args, PyObject *kwargs)
 	store = NULL;
 	self->display_path = shown;
 	shown = NULL;
-	self->signature = PyObject_CallFunction(gsp.Signature, "ss", author, email);
+	self->signature = PyObject_CallFunction(st->Signature, "ss", author, email);
 	if (!self->signature)
 		Py_CLEAR(self);
 done:
@@ -148,25 +149,56 @@ static PyObject *store_repr(GitStoreObject *self)
 	return result;
 }
 
+/* branches, tags and notes are made on first use and kept in their slot,
+ * which is read and filled in the store's critical section.  Two threads
+ * may both make one; only the first is kept, so every caller gets the
+ * same object. */
+static PyObject *cached(GitStoreObject *self, PyObject **slot)
+{
+	PyObject *kept;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	kept = Py_XNewRef(*slot);
+	Py_END_CRITICAL_SECTION();
+	return kept;
+}
+
+/* Keep `made` (a new reference, taken over; NULL on failure) unless the
+ * slot was filled meanwhile: what the slot holds. */
+static PyObject *cache(GitStoreObject *self, PyObject **slot, PyObject *made)
+{
+	PyObject *kept;
+
+	if (!made)
+		return NULL;
+	Py_BEGIN_CRITICAL_SECTION(self);
+	if (!*slot)
+		*slot = Py_NewRef(made);
+	kept = Py_NewRef(*slot);
+	Py_END_CRITICAL_SECTION();
+	Py_DECREF(made);
+	return kept;
+}
+
 static PyObject *store_get_branches(GitStoreObject *self, void *closure)
 {
-	if (!self->branches && !(self->branches = gsp_refdict_new(self, 0)))
-		return NULL;
-	return Py_NewRef(self->branches);
+	PyObject *kept = cached(self, &self->branches);
+
+	return kept ? kept : cache(self, &self->branches, gsp_refdict_new(self, 0));
 }
 
 static PyObject *store_get_tags(GitStoreObject *self, void *closure)
 {
-	if (!self->tags && !(self->tags = gsp_refdict_new(self, 1)))
-		return NULL;
-	return Py_NewRef(self->tags);
+	PyObject *kept = cached(self, &self->tags);
+
+	return kept ? kept : cache(self, &self->tags, gsp_refdict_new(self, 1));
 }
 
 static PyObject *store_get_notes(GitStoreObject *self, void *closure)
 {
-	if (!self->notes && !(self->notes = gsp_notedict_new(self)))
-		return NULL;
-	return Py_NewRef(self->notes);
+	PyObject *kept = cached(self, &self->notes);
+
+	return kept ? kept : cache(self, &self->notes, gsp_notedict_new(self));
 }
 
 static PyObject *store_pack(GitStoreObject *self, PyObject *unused)
@@ -175,7 +207,7 @@ static PyObject *store_pack(GitStoreObject *self, PyObject *unused)
 
 	GSP_CALL(rc, gs_store_pack(self->store));
 	if (rc < 0)
-		return gsp_raise();
+		return gsp_raise(gsp_state_of(self));
 	Py_RETURN_NONE;
 }
 
@@ -251,12 +283,14 @@ static PyType_Slot store_slots[] = {
 static PyType_Spec store_spec = {
 	.name = "gitstore.GitStore",
 	.basicsize = sizeof(GitStoreObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = store_slots,
 };
 
 int gsp_store_register(PyObject *module)
 {
-	gsp.GitStoreType = gsp_add_type(module, &store_spec, "GitStore");
-	return gsp.GitStoreType ? 0 : -1;
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->GitStoreType = gsp_add_type(module, &store_spec, "GitStore");
+	return st->GitStoreType ? 0 : -1;
 }

@@ -7,13 +7,16 @@
  * commit (or stage) it exactly as they do bytes. */
 #include "binding.h"
 
-#include <structmember.h>
-
 /* Chunks smaller than this, while the content is still held in memory,
  * are copied with the GIL held: releasing it would cost more than the
  * copy.  Anything that may compress or write runs without it. */
 #define GIL_FREE_WRITE (64 * 1024)
 
+/* owner, path, text and batch are set before the writer is returned.
+ * busy and closed are read and changed in the writer's critical section;
+ * the call that set busy (writer_take) owns the stream until
+ * writer_release, with the GIL released or not.  fs is replaced and read
+ * in the critical section too. */
 typedef struct {
 	PyObject_HEAD
 	PyObject *owner;          /* the FS or Batch */
@@ -23,14 +26,11 @@ typedef struct {
 	int text;                 /* "w": str chunks, UTF-8 */
 	int batch;                /* stages in a Batch rather than committing */
 	int closed;
-	int busy;                 /* a call runs with the GIL released */
+	int busy;                 /* a call is using the stream */
 } WriterObject;
 
-static void writer_drop_stream(WriterObject *self)
+static void stream_free(gs_blob_stream *stream)
 {
-	gs_blob_stream *stream = self->stream;
-
-	self->stream = NULL;
 	if (stream) {
 		/* May remove a temporary file. */
 		Py_BEGIN_ALLOW_THREADS
@@ -39,10 +39,63 @@ static void writer_drop_stream(WriterObject *self)
 	}
 }
 
+enum { WRITER_TAKEN, WRITER_CLOSED, WRITER_BUSY };
+
+/* Begin a call that uses the stream: WRITER_TAKEN with busy set, unless
+ * the writer is closed or another thread is using it (the stream is not
+ * shared between threads).  busy is tested and set in one critical
+ * section, so two threads never both get it.  No exception is set. */
+static int writer_take(WriterObject *self)
+{
+	int rc;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	if (self->closed) {
+		rc = WRITER_CLOSED;
+	} else if (self->busy) {
+		rc = WRITER_BUSY;
+	} else {
+		self->busy = 1;
+		rc = WRITER_TAKEN;
+	}
+	Py_END_CRITICAL_SECTION();
+	return rc;
+}
+
+static void busy_error(void)
+{
+	PyErr_SetString(PyExc_RuntimeError, "Writer is in use by another thread");
+}
+
+/* End a call writer_take began.  With `close` the writer is closed too,
+ * its stream dropped and, for a snapshot writer, `fs` (a reference taken
+ * over, or NULL) recorded as its snapshot. */
+static void writer_release(WriterObject *self, int close, PyObject *fs)
+{
+	gs_blob_stream *stream = NULL;
+	PyObject *old = NULL;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	self->busy = 0;
+	if (close) {
+		self->closed = 1;
+		stream = self->stream;
+		self->stream = NULL;
+		if (fs) {
+			old = self->fs;
+			self->fs = fs;
+		}
+	}
+	Py_END_CRITICAL_SECTION();
+	Py_XDECREF(old);
+	stream_free(stream);
+}
+
 PyObject *gsp_writer_new(PyObject *owner, gs_store *store, PyObject *path, PyObject *mode,
 			 int batch)
 {
-	PyTypeObject *type = batch ? gsp.BatchWriterType : gsp.SnapshotWriterType;
+	gsp_state_t *st = gsp_state_of(owner);
+	PyTypeObject *type = batch ? st->BatchWriterType : st->SnapshotWriterType;
 	WriterObject *self;
 	int text, status;
 
@@ -74,7 +127,7 @@ PyObject *gsp_writer_new(PyObject *owner, gs_store *store, PyObject *path, PyObj
 	gs_error_clear();
 	status = gs_blob_stream_open(&self->stream, store, GS_BLOB_SIZE_UNKNOWN);
 	if (status < 0) {
-		gsp_raise();
+		gsp_raise(st);
 		Py_DECREF(self);
 		return NULL;
 	}
@@ -86,7 +139,8 @@ static void writer_dealloc(WriterObject *self)
 	PyTypeObject *type = Py_TYPE(self);
 
 	PyObject_GC_UnTrack(self);
-	writer_drop_stream(self);
+	stream_free(self->stream);
+	self->stream = NULL;
 	Py_CLEAR(self->owner);
 	Py_CLEAR(self->path);
 	Py_CLEAR(self->fs);
@@ -109,95 +163,86 @@ static int writer_clear(WriterObject *self)
 	return 0;
 }
 
-static int check_idle(WriterObject *self)
-{
-	/* One call at a time: the stream is not shared between threads. */
-	if (self->busy) {
-		PyErr_SetString(PyExc_RuntimeError, "Writer is in use by another thread");
-		return -1;
-	}
-	return 0;
-}
-
 static PyObject *writer_write(WriterObject *self, PyObject *data)
 {
-	PyObject *encoded = NULL;
+	PyObject *encoded = NULL, *result = NULL;
 	Py_buffer view;
 	int status;
 
-	if (self->closed) {
+	switch (writer_take(self)) {
+	case WRITER_CLOSED:
 		PyErr_SetString(PyExc_ValueError, "I/O operation on closed file.");
 		return NULL;
-	}
-	if (check_idle(self) < 0)
+	case WRITER_BUSY:
+		busy_error();
 		return NULL;
+	}
 	if (gs_blob_stream_finished(self->stream)) {
 		PyErr_SetString(PyExc_ValueError,
 				"cannot write after close() stored the content (close() can be retried)");
-		return NULL;
+		goto done;
 	}
 	if (self->text) {
 		if (!PyUnicode_Check(data)) {
 			PyErr_SetString(PyExc_TypeError, "expected str for text mode writer");
-			return NULL;
+			goto done;
 		}
 		/* A str's UTF-8 form is cached on it for life: encode a copy. */
 		if (!(encoded = PyUnicode_AsUTF8String(data)))
-			return NULL;
+			goto done;
 		data = encoded;
 	} else if (!PyBytes_Check(data) && !PyByteArray_Check(data) && !PyMemoryView_Check(data)) {
 		PyErr_SetString(PyExc_TypeError, "expected bytes for binary mode writer");
-		return NULL;
+		goto done;
 	} else if (PyMemoryView_Check(data) &&
 		   !PyBuffer_IsContiguous(PyMemoryView_GET_BUFFER(data), 'C')) {
 		/* Its bytes in order, as bytes(view) gives them. */
 		if (!(encoded = PyBytes_FromObject(data)))
-			return NULL;
+			goto done;
 		data = encoded;
 	}
-	if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0) {
-		Py_XDECREF(encoded);
-		return NULL;
-	}
+	if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+		goto done;
 	if (view.len >= GIL_FREE_WRITE ||
 	    gs_blob_stream_size(self->stream) + (uint64_t)view.len >= GS_BIG_BLOB) {
-		self->busy = 1;
 		GSP_CALL(status, gs_blob_stream_write(self->stream, view.buf, (size_t)view.len));
-		self->busy = 0;
 	} else {
 		gs_error_clear();
 		status = gs_blob_stream_write(self->stream, view.buf, (size_t)view.len);
 	}
 	PyBuffer_Release(&view);
+	result = status < 0 ? gsp_raise(gsp_state_of(self)) : PyLong_FromSsize_t(view.len);
+done:
+	writer_release(self, 0, NULL);
 	Py_XDECREF(encoded);
-	if (status < 0)
-		return gsp_raise();
-	return PyLong_FromSsize_t(view.len);
+	return result;
 }
 
 static PyObject *writer_close(WriterObject *self, PyObject *unused)
 {
 	PyObject *result = NULL;
 
-	if (self->closed)
+	switch (writer_take(self)) {
+	case WRITER_CLOSED:
 		Py_RETURN_NONE;
-	if (check_idle(self) < 0)
+	case WRITER_BUSY:
+		busy_error();
 		return NULL;
-	self->busy = 1;
+	}
 	if (self->batch)
 		result = gsp_batch_write_stream(self->owner, self->path, self->stream) == 0
 			 ? Py_NewRef(Py_None) : NULL;
 	else
 		result = gsp_fs_write_stream((FSObject *)self->owner, self->path, self->stream);
-	self->busy = 0;
-	if (!result)
+	if (!result) {
+		writer_release(self, 0, NULL);
 		return NULL;   /* still open: close() may be called again */
-	if (!self->batch)
-		Py_SETREF(self->fs, result);
-	else
+	}
+	if (self->batch) {
 		Py_DECREF(result);
-	self->closed = 1;
-	writer_drop_stream(self);
+		result = NULL;
+	}
+	writer_release(self, 1, result);
 	Py_RETURN_NONE;
 }
 
@@ -229,17 +274,31 @@ static PyObject *writer_exit(WriterObject *self, PyObject *args)
 		Py_RETURN_FALSE;
 	}
 	/* The block failed: nothing is committed, and what was written so
-	 * far (a temporary file for big content) goes now. */
-	if (!self->busy) {
-		self->closed = 1;
-		writer_drop_stream(self);
-	}
+	 * far (a temporary file for big content) goes now, unless another
+	 * thread is inside a call (dealloc drops the stream then). */
+	if (writer_take(self) == WRITER_TAKEN)
+		writer_release(self, 1, NULL);
 	Py_RETURN_FALSE;
 }
 
 static PyObject *writer_get_closed(WriterObject *self, void *c)
 {
-	return PyBool_FromLong(self->closed);
+	int closed;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	closed = self->closed;
+	Py_END_CRITICAL_SECTION();
+	return PyBool_FromLong(closed);
+}
+
+static PyObject *writer_get_fs(WriterObject *self, void *c)
+{
+	PyObject *fs;
+
+	Py_BEGIN_CRITICAL_SECTION(self);
+	fs = Py_NewRef(self->fs);
+	Py_END_CRITICAL_SECTION();
+	return fs;
 }
 
 #define FN(f) ((PyCFunction)(void (*)(void))(f))
@@ -286,16 +345,18 @@ static PyMethodDef writer_methods[] = {
 	{NULL}
 };
 
-static PyGetSetDef writer_getset[] = {
-	{"closed", (getter)writer_get_closed, NULL,
-	 "bool: Whether the writer was closed (content stored, or abandoned).", NULL},
+#define CLOSED_DOC "bool: Whether the writer was closed (content stored, or abandoned)."
+
+static PyGetSetDef snapshot_writer_getset[] = {
+	{"fs", (getter)writer_get_fs, NULL,
+	 "FS | None: The snapshot the commit made (the same snapshot when the\n"
+	 "content was already there), None until a successful close.", NULL},
+	{"closed", (getter)writer_get_closed, NULL, CLOSED_DOC, NULL},
 	{NULL}
 };
 
-static PyMemberDef snapshot_writer_members[] = {
-	{"fs", T_OBJECT, offsetof(WriterObject, fs), READONLY,
-	 "FS | None: The snapshot the commit made (the same snapshot when the\n"
-	 "content was already there), None until a successful close."},
+static PyGetSetDef batch_writer_getset[] = {
+	{"closed", (getter)writer_get_closed, NULL, CLOSED_DOC, NULL},
 	{NULL}
 };
 
@@ -313,8 +374,7 @@ static PyType_Slot snapshot_writer_slots[] = {
 	{Py_tp_traverse, writer_traverse},
 	{Py_tp_clear, writer_clear},
 	{Py_tp_methods, writer_methods},
-	{Py_tp_members, snapshot_writer_members},
-	{Py_tp_getset, writer_getset},
+	{Py_tp_getset, snapshot_writer_getset},
 	{0, NULL}
 };
 
@@ -329,27 +389,31 @@ static PyType_Slot batch_writer_slots[] = {
 	{Py_tp_traverse, writer_traverse},
 	{Py_tp_clear, writer_clear},
 	{Py_tp_methods, writer_methods},
-	{Py_tp_getset, writer_getset},
+	{Py_tp_getset, batch_writer_getset},
 	{0, NULL}
 };
 
 static PyType_Spec snapshot_writer_spec = {
 	.name = "gitstore._core.SnapshotWriter",
 	.basicsize = sizeof(WriterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = snapshot_writer_slots,
 };
 
 static PyType_Spec batch_writer_spec = {
 	.name = "gitstore._core.BatchWriter",
 	.basicsize = sizeof(WriterObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_DISALLOW_INSTANTIATION |
+		 Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = batch_writer_slots,
 };
 
 int gsp_writer_register(PyObject *module)
 {
-	gsp.SnapshotWriterType = gsp_add_type(module, &snapshot_writer_spec, "SnapshotWriter");
-	gsp.BatchWriterType = gsp_add_type(module, &batch_writer_spec, "BatchWriter");
-	return gsp.SnapshotWriterType && gsp.BatchWriterType ? 0 : -1;
+	gsp_state_t *st = PyModule_GetState(module);
+
+	st->SnapshotWriterType = gsp_add_type(module, &snapshot_writer_spec, "SnapshotWriter");
+	st->BatchWriterType = gsp_add_type(module, &batch_writer_spec, "BatchWriter");
+	return st->SnapshotWriterType && st->BatchWriterType ? 0 : -1;
 }
