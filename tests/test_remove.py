@@ -450,3 +450,19 @@ class TestRemoveReadOnly:
         assert str(ei.value) == STALE
         assert env.tip() == moved.commit_hash
         assert "existing.txt" in env.files()
+
+
+@pytest.mark.parametrize("call", [
+    lambda fs, tmp: fs.remove("a\x00b"),
+    lambda fs, tmp: fs.move(["a\x00b"], "c"),
+    lambda fs, tmp: fs.copy_out(["a\x00b"], str(tmp)),
+    lambda fs, tmp: fs.copy_from_ref(fs, ["a\x00b"]),
+], ids=["remove", "move", "copy_out", "copy_from_ref"])
+def test_nul_in_a_source_is_refused(tmp_path, call):
+    """A source is not cut short at a NUL (which would name another file)."""
+    store = GitStore.open(tmp_path / "r.git")
+    fs = store.branches["main"].write("a", b"x")
+    with pytest.raises(ValueError, match="NUL"):
+        call(fs, tmp_path / "out")
+    assert store.branches["main"].commit_hash == fs.commit_hash
+    assert not (tmp_path / "out").exists()

@@ -4,6 +4,7 @@
 #include "binding.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* One source: str or os.PathLike[str], as the core takes it. */
 static int push_source(gsp_state_t *st, gs_strlist *out, PyObject *source)
@@ -16,9 +17,15 @@ static int push_source(gsp_state_t *st, gs_strlist *out, PyObject *source)
 	if (!PyUnicode_Check(path))
 		PyErr_Format(PyExc_TypeError, "sources must be str, not %s", Py_TYPE(path)->tp_name);
 	/* Names that are not UTF-8 come back from listings surrogate-escaped. */
-	else if ((encoded = PyUnicode_AsEncodedString(path, "utf-8", "surrogateescape")))
-		rc = gs_strlist_push_len(out, PyBytes_AS_STRING(encoded),
-					 (size_t)PyBytes_GET_SIZE(encoded));
+	else if ((encoded = PyUnicode_AsEncodedString(path, "utf-8", "surrogateescape"))) {
+		const char *data = PyBytes_AS_STRING(encoded);
+		size_t len = (size_t)PyBytes_GET_SIZE(encoded);
+		/* The core takes C strings: a NUL would cut the source short. */
+		if (memchr(data, '\0', len))
+			PyErr_Format(PyExc_ValueError, "Path must not contain NUL: %R", path);
+		else
+			rc = gs_strlist_push_len(out, data, len);
+	}
 	if (rc < 0 && !PyErr_Occurred())
 		gsp_raise(st);
 	Py_XDECREF(encoded);
