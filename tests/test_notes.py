@@ -477,6 +477,33 @@ class TestInterop:
         assert seen == sorted(hs)
         assert list(ns) == ["0" * 40] + sorted(hs)[:-1]
 
+    def test_items_and_values_views(self, store, git):
+        """items()/values() are the ABC views, read in one pass of the
+        namespace, across git's fan-out and our flat notes alike."""
+        from collections.abc import ItemsView, ValuesView
+        hs = fast_import_notes(git, 300)
+        ns = store.notes.commits
+        ns[hs[3]] = "flat \u00fc"
+        ns["0" * 40] = ""
+        expected = {h: git_show(git, h).decode() for h in notes_list(git)}
+        items, values = ns.items(), ns.values()
+        assert isinstance(items, ItemsView) and isinstance(values, ValuesView)
+        assert list(items) == sorted(expected.items())
+        assert list(values) == [expected[h] for h in sorted(expected)]
+        assert len(items) == len(values) == 301
+        assert (hs[3], "flat \u00fc") in items and (hs[3], "other") not in items
+        assert "" in values and "nowhere" not in values
+        assert dict(items) == expected
+        assert items & {(hs[3], "flat \u00fc")} == {(hs[3], "flat \u00fc")}
+        # an iterator is a snapshot of the tip it started on
+        it = iter(ns.items())
+        first = next(it)
+        ns[hs[5]] = "changed later"
+        assert [first, *it] == sorted(expected.items())
+        assert ns.items() is not ns.items()
+        assert list(store.notes["empty"].items()) == []
+        assert list(store.notes["empty"].values()) == []
+
 
 # ---------------------------------------------------------------------------
 # Batches

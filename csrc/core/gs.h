@@ -350,6 +350,7 @@ typedef struct {
 typedef struct {
 	gs_dirent *items;
 	size_t count;
+	char *names;   /* when set, one block holding every item's name */
 } gs_dirlist;
 
 void gs_dirlist_free(gs_dirlist *list);

@@ -21,12 +21,21 @@
 /* How often a write is rebuilt on a tip another writer moved meanwhile. */
 #define MAX_ATTEMPTS 100
 
+/* Without a branch per digit: in random hex, whether the next one is a
+ * letter is a coin toss, and the mispredictions were half the time of
+ * iterating a namespace. */
 static int is_lower_hex(const char *s, size_t len)
 {
+	static const unsigned char hex[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+		['7'] = 1, ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
+		['e'] = 1, ['f'] = 1,
+	};
+	unsigned char all = 1;
+
 	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
+		all &= hex[(unsigned char)s[i]];
+	return all;
 }
 
 int gs_note_key_valid(const char *key, size_t len)

@@ -122,6 +122,7 @@ typedef struct {
 	git_oid id;
 	uint64_t offset;
 	uint64_t length;   /* of the whole entry in its pack */
+	uint32_t crc;      /* of the entry, from its pack's index */
 	size_t pack;       /* index into the merged packs */
 } packed_entry;
 
@@ -173,12 +174,16 @@ static int read_pack_entries(packed_entry **list, size_t *n, size_t *cap, const 
 		goto corrupt;
 	{
 		const unsigned char *ids = idx + 8 + 1024;
+		const unsigned char *crcs = ids + (size_t)count * GIT_OID_RAWSZ;
 		const unsigned char *offsets = ids + (size_t)count * 24;
 		const unsigned char *large = offsets + (size_t)count * 4;
 		for (uint32_t i = 0; i < count; i++) {
 			packed_entry e = { .pack = pack };
 			uint32_t off;
 			git_oid_fromraw(&e.id, ids + (size_t)i * GIT_OID_RAWSZ);
+			/* Copied entries keep it: not computed again over a merge's bytes. */
+			memcpy(&e.crc, crcs + (size_t)i * 4, 4);
+			e.crc = ntohl(e.crc);
 			memcpy(&off, offsets + (size_t)i * 4, 4);
 			off = ntohl(off);
 			if (off & 0x80000000u) {
@@ -450,7 +455,7 @@ static int copy_entry(gs_packwriter *writer, git_odb *odb, const packed_entry *e
 	int rc;
 
 	if (type >= GIT_OBJECT_COMMIT && type <= GIT_OBJECT_TAG)
-		return gs_packwriter_add_raw(writer, &e->id, raw, (size_t)e->length);
+		return gs_packwriter_add_raw(writer, &e->id, raw, (size_t)e->length, e->crc);
 	if (git_odb_read(&obj, odb, &e->id) < 0)
 		return gs_error_set_git(-1, git_oid_tostr_s(&e->id));
 	rc = gs_packwriter_add(writer, &e->id, git_odb_object_type(obj), git_odb_object_data(obj),

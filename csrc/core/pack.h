@@ -24,8 +24,9 @@ typedef struct {
 } gs_pack_object;
 int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_t count);
 /* An entry copied as it is from another pack (header and zlib data of a
- * whole, non-delta object). */
-int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len);
+ * whole, non-delta object), with the CRC-32 that pack's index gives it. */
+int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len,
+			  uint32_t crc);
 int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1]);
 void gs_packwriter_free(gs_packwriter *w);
 

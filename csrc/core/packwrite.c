@@ -328,15 +328,10 @@ done:
 	return rc;
 }
 
-int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len)
+int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len,
+			  uint32_t crc)
 {
-	if (w->count == w->expected)
-		return gs_error_set(GS_ERR_GIT, "pack writer: more objects than announced");
-	git_oid_cpy(&w->entries[w->count].id, id);
-	w->entries[w->count].offset = w->offset;
-	w->entries[w->count].crc = (uint32_t)crc32(0, entry, (uInt)len);
-	w->count++;
-	return pack_put(w, entry, len);
+	return put_entry(w, id, entry, len, crc);
 }
 
 static int put_be32(gs_buf *buf, uint32_t v)

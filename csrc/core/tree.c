@@ -96,10 +96,14 @@ done:
 
 void gs_dirlist_free(gs_dirlist *list)
 {
-	for (size_t i = 0; i < list->count; i++)
-		free(list->items[i].name);
+	if (list->names)
+		free(list->names);
+	else
+		for (size_t i = 0; i < list->count; i++)
+			free(list->items[i].name);
 	free(list->items);
 	list->items = NULL;
+	list->names = NULL;
 	list->count = 0;
 }
 
@@ -328,40 +332,30 @@ void gs_tree_cache_set(gs_store *store, struct gs_cached_tree *trees, size_t cou
 	free(old);
 }
 
-/* A copy of a cached tree's raw content, or NULL. */
-static char *cached_tree(size_t *len, gs_store *store, const git_oid *id)
-{
-	struct gs_cached_tree key, *t = NULL;
-	char *copy = NULL;
-
-	git_oid_cpy(&key.id, id);
-	pthread_mutex_lock(&store->tree_cache_lock);
-	if (store->tree_cache_count)
-		t = bsearch(&key, store->tree_cache, store->tree_cache_count,
-			    sizeof(*store->tree_cache), compare_cached);
-	if (t && (copy = malloc(t->len ? t->len : 1))) {
-		memcpy(copy, t->data, t->len);
-		*len = t->len;
-	}
-	pthread_mutex_unlock(&store->tree_cache_lock);
-	return copy;
-}
-
-/* Entries of a raw tree object ("<octal mode> <name>\0<20-byte id>"...). */
+/* Entries of a raw tree object ("<octal mode> <name>\0<20-byte id>"...),
+ * their names in one block: a root tree of 10,000 notes is parsed on
+ * every commit that changes it. */
 static int parse_tree(gs_dirlist *out, const char *data, size_t len)
 {
 	const char *p = data, *end = data + len;
-	size_t n = 0;
+	size_t n = 0, name_bytes = 0;
+	char *next;
 
 	memset(out, 0, sizeof(*out));
 	for (const char *q = data; q < end; n++) {
 		const char *nul = memchr(q, '\0', (size_t)(end - q));
 		if (!nul || (size_t)(end - nul) < 1 + GIT_OID_RAWSZ)
 			return gs_error_set(GS_ERR_GIT, "corrupt tree object");
+		name_bytes += (size_t)(nul - q) + 1;   /* bounds the name and its NUL */
 		q = nul + 1 + GIT_OID_RAWSZ;
 	}
-	if (n && !(out->items = calloc(n, sizeof(*out->items))))
+	if (!n)
+		return 0;
+	if (!(out->items = calloc(n, sizeof(*out->items))) || !(out->names = malloc(name_bytes))) {
+		gs_dirlist_free(out);
 		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	next = out->names;
 	for (size_t i = 0; i < n; i++) {
 		gs_dirent *e = &out->items[i];
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
@@ -373,10 +367,9 @@ static int parse_tree(gs_dirlist *out, const char *data, size_t len)
 		if (name >= nul || *name != ' ')
 			goto corrupt;
 		name++;
-		if (!(e->name = strndup(name, (size_t)(nul - name)))) {
-			gs_dirlist_free(out);
-			return gs_error_set_os(ENOMEM, "out of memory");
-		}
+		e->name = next;
+		memcpy(next, name, (size_t)(nul - name) + 1);
+		next += (size_t)(nul - name) + 1;
 		out->count++;
 		e->mode = mode;
 		git_oid_fromraw(&e->id, (const unsigned char *)nul + 1);
@@ -388,18 +381,70 @@ corrupt:
 	return gs_error_set(GS_ERR_GIT, "corrupt tree object");
 }
 
+/* The cached tree `id`, parsed (on its first use), or NULL; the caller
+ * holds the cache lock.  *rc is -1 when parsing failed. */
+static struct gs_cached_tree *cached_parsed(int *rc, gs_store *store, const git_oid *id)
+{
+	struct gs_cached_tree key, *t = NULL;
+
+	*rc = 0;
+	git_oid_cpy(&key.id, id);
+	if (store->tree_cache_count)
+		t = bsearch(&key, store->tree_cache, store->tree_cache_count,
+			    sizeof(*store->tree_cache), compare_cached);
+	if (!t || t->entries)
+		return t;
+	if (!(t->entries = calloc(1, sizeof(*t->entries)))) {
+		*rc = gs_error_set_os(ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (parse_tree(t->entries, t->data, t->len) < 0) {
+		free(t->entries);
+		t->entries = NULL;
+		*rc = -1;
+		return NULL;
+	}
+	return t;
+}
+
+/* A copy of a parsed list whose names share one block. */
+static int copy_parsed(gs_dirlist *out, const gs_dirlist *src)
+{
+	const gs_dirent *last;
+	size_t name_bytes;
+
+	memset(out, 0, sizeof(*out));
+	if (!src->count)
+		return 0;
+	last = &src->items[src->count - 1];
+	name_bytes = (size_t)(last->name - src->names) + strlen(last->name) + 1;
+	if (!(out->items = malloc(src->count * sizeof(*out->items))) ||
+	    !(out->names = malloc(name_bytes))) {
+		gs_dirlist_free(out);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	memcpy(out->items, src->items, src->count * sizeof(*out->items));
+	memcpy(out->names, src->names, name_bytes);
+	for (size_t i = 0; i < src->count; i++)
+		out->items[i].name = out->names + (src->items[i].name - src->names);
+	out->count = src->count;
+	return 0;
+}
+
 int gs_tree_list_recent(gs_dirlist *out, gs_store *store, git_repository *repo,
 			const git_oid *id)
 {
-	size_t len = 0;
-	char *raw = cached_tree(&len, store, id);
+	struct gs_cached_tree *t;
 	int rc;
 
-	if (!raw)
-		return gs_tree_list(out, repo, id);
-	rc = parse_tree(out, raw, len);
-	free(raw);
-	return rc;
+	pthread_mutex_lock(&store->tree_cache_lock);
+	t = cached_parsed(&rc, store, id);
+	if (t)
+		rc = copy_parsed(out, t->entries);
+	pthread_mutex_unlock(&store->tree_cache_lock);
+	if (t || rc < 0)
+		return rc;
+	return gs_tree_list(out, repo, id);
 }
 
 /* Git's order of tree entries: a tree's name sorts as if followed by '/'. */
@@ -445,37 +490,21 @@ static const gs_dirent *find_entry(const gs_dirlist *dir, const char *name, size
 static int cached_lookup(gs_dirent *entry, int *found, gs_store *store, const git_oid *id,
 			 const char *name, size_t len)
 {
-	struct gs_cached_tree key, *t = NULL;
+	struct gs_cached_tree *t;
 	const gs_dirent *e;
-	int rc = 0;
+	int rc;
 
-	git_oid_cpy(&key.id, id);
 	pthread_mutex_lock(&store->tree_cache_lock);
-	if (store->tree_cache_count)
-		t = bsearch(&key, store->tree_cache, store->tree_cache_count,
-			    sizeof(*store->tree_cache), compare_cached);
-	if (!t)
-		goto done;
-	if (!t->entries) {
-		if (!(t->entries = calloc(1, sizeof(*t->entries)))) {
-			rc = gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
+	t = cached_parsed(&rc, store, id);
+	if (t) {
+		e = find_entry(t->entries, name, len);
+		*found = e != NULL;
+		if (e) {
+			git_oid_cpy(&entry->id, &e->id);
+			entry->mode = e->mode;
 		}
-		if (parse_tree(t->entries, t->data, t->len) < 0) {
-			free(t->entries);
-			t->entries = NULL;
-			rc = -1;
-			goto done;
-		}
+		rc = 1;
 	}
-	e = find_entry(t->entries, name, len);
-	*found = e != NULL;
-	if (e) {
-		git_oid_cpy(&entry->id, &e->id);
-		entry->mode = e->mode;
-	}
-	rc = 1;
-done:
 	pthread_mutex_unlock(&store->tree_cache_lock);
 	return rc;
 }

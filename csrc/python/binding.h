@@ -54,6 +54,8 @@ typedef struct {
 	X(PyTypeObject, NoteIterType) \
 	X(PyObject, NoteDict)              /* NoteDictBase + Mapping */ \
 	X(PyObject, NoteNamespace)         /* NoteNamespaceBase + MutableMapping */ \
+	X(PyObject, NoteItemsView)         /* ItemsView reading the core iterator */ \
+	X(PyObject, NoteValuesView)        /* ValuesView reading the core iterator */ \
 	X(PyObject, StaleSnapshotError) \
 	X(PyObject, GitError) \
 	X(PyObject, FileType)              /* from gitstore._types */ \

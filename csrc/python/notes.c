@@ -30,10 +30,15 @@ typedef struct {
 	int closed;
 } NotesBatchObject;
 
+/* What an iterator yields: keys, note texts, or (key, text) pairs. */
+typedef enum { YIELD_KEYS, YIELD_VALUES, YIELD_ITEMS } yield_kind;
+
 typedef struct {
 	PyObject_HEAD
 	GitStoreObject *store;
 	gs_notes_iter *iter;
+	yield_kind kind;
+	gs_buf text;             /* the last note read, reused */
 	int busy;
 } NoteIterObject;
 
@@ -125,7 +130,7 @@ static int apply(NoteNamespaceObject *self, const gs_note_edit *edits, size_t co
 /* ------------------------------------------------------------------ */
 /* The iterator                                                        */
 
-static PyObject *note_iter_new(NoteNamespaceObject *ns)
+static PyObject *note_iter_new(NoteNamespaceObject *ns, yield_kind kind)
 {
 	gsp_state_t *st = gsp_state_of(ns);
 	NoteIterObject *self;
@@ -144,6 +149,8 @@ static PyObject *note_iter_new(NoteNamespaceObject *ns)
 	}
 	self->store = (GitStoreObject *)Py_NewRef(ns->store);
 	self->iter = iter;
+	self->kind = kind;
+	memset(&self->text, 0, sizeof(self->text));
 	self->busy = 0;
 	PyObject_GC_Track(self);
 	return (PyObject *)self;
@@ -155,6 +162,7 @@ static void note_iter_dealloc(NoteIterObject *self)
 
 	PyObject_GC_UnTrack(self);
 	gs_notes_iter_free(self->iter);
+	gs_buf_free(&self->text);
 	Py_CLEAR(self->store);
 	PyObject_GC_Del(self);
 	Py_DECREF(type);
@@ -170,7 +178,8 @@ static int note_iter_traverse(NoteIterObject *self, visitproc visit, void *arg)
 static PyObject *note_iter_next(NoteIterObject *self)
 {
 	char key[KEY_SIZE];
-	PyObject *result = NULL;
+	gs_buf *text = self->kind == YIELD_KEYS ? NULL : &self->text;
+	PyObject *result = NULL, *hex;
 	int rc, found = 0;
 
 	/* The core iterator is not shared between threads. */
@@ -180,14 +189,22 @@ static PyObject *note_iter_next(NoteIterObject *self)
 	}
 	if (!self->iter)
 		goto done;
-	GSP_CALL(rc, gs_notes_iter_next(&found, key, NULL, self->iter));
+	GSP_CALL(rc, gs_notes_iter_next(&found, key, text, self->iter));
 	if (rc < 0) {
 		gsp_raise(gsp_state_of(self));
 	} else if (!found) {
 		gs_notes_iter_free(self->iter);
 		self->iter = NULL;
-	} else {
+		gs_buf_free(&self->text);
+	} else if (self->kind == YIELD_KEYS) {
 		result = PyUnicode_FromStringAndSize(key, GS_NOTE_KEY_LEN);
+	} else if (self->kind == YIELD_VALUES) {
+		result = decode_note(text);
+	} else if ((hex = PyUnicode_FromStringAndSize(key, GS_NOTE_KEY_LEN))) {
+		PyObject *value = decode_note(text);
+		result = value ? PyTuple_Pack(2, hex, value) : NULL;
+		Py_XDECREF(value);
+		Py_DECREF(hex);
 	}
 done:
 	gsp_unclaim((PyObject *)self, &self->busy);
@@ -341,7 +358,7 @@ static int ns_ass_subscript(PyObject *op, PyObject *key, PyObject *value)
 static PyObject *ns_iter(PyObject *op)
 {
 	NoteNamespaceObject *self = ns_checked(op);
-	return self ? note_iter_new(self) : NULL;
+	return self ? note_iter_new(self, YIELD_KEYS) : NULL;
 }
 
 static Py_ssize_t ns_len(PyObject *op)
@@ -442,6 +459,79 @@ static int ns_set_for_current_branch(PyObject *op, PyObject *value, void *closur
 	return rc;
 }
 
+/*
+ * items() and values() are the ABCs' views (len, in, set operations,
+ * repr), but their iteration reads each note's text with the core's
+ * iterator, once, instead of looking every key up again.
+ */
+static PyObject *view_iter(PyObject *view, yield_kind kind)
+{
+	PyObject *mapping = PyObject_GetAttrString(view, "_mapping"), *result = NULL;
+
+	if (!mapping)
+		return NULL;
+	if (PyObject_TypeCheck(mapping, gsp_state_of(mapping)->NoteNamespaceBaseType)) {
+		NoteNamespaceObject *ns = ns_checked(mapping);
+		result = ns ? note_iter_new(ns, kind) : NULL;
+	} else {
+		PyErr_SetString(PyExc_TypeError, "the view's mapping is not a NoteNamespace");
+	}
+	Py_DECREF(mapping);
+	return result;
+}
+
+static PyObject *items_view_iter(PyObject *view, PyObject *unused)
+{
+	return view_iter(view, YIELD_ITEMS);
+}
+
+static PyObject *values_view_iter(PyObject *view, PyObject *unused)
+{
+	return view_iter(view, YIELD_VALUES);
+}
+
+static PyMethodDef items_view_iter_def = {
+	"__iter__", items_view_iter, METH_NOARGS,
+	"__iter__($self, /)\n--\n\nThe (hash, text) pairs, sorted by hash."};
+static PyMethodDef values_view_iter_def = {
+	"__iter__", values_view_iter, METH_NOARGS,
+	"__iter__($self, /)\n--\n\nThe note texts, in the order of their hashes."};
+
+static PyObject *ns_items(PyObject *op, PyObject *unused)
+{
+	NoteNamespaceObject *self = ns_checked(op);
+	return self ? PyObject_CallOneArg(gsp_state_of(self)->NoteItemsView, op) : NULL;
+}
+
+static PyObject *ns_values(PyObject *op, PyObject *unused)
+{
+	NoteNamespaceObject *self = ns_checked(op);
+	return self ? PyObject_CallOneArg(gsp_state_of(self)->NoteValuesView, op) : NULL;
+}
+
+/* A subclass of collections.abc.<abc> whose __iter__ is `iter`. */
+static PyObject *view_class(const char *name, const char *abc, PyMethodDef *iter)
+{
+	PyObject *abcs, *base = NULL, *cls = NULL, *descr;
+
+	if (!(abcs = PyImport_ImportModule("collections.abc")))
+		return NULL;
+	if ((base = PyObject_GetAttrString(abcs, abc)))
+		cls = PyObject_CallFunction((PyObject *)Py_TYPE(base), "s(O){s:s,s:()}", name, base,
+					    "__module__", "gitstore._core", "__slots__");
+	if (cls && (!(descr = PyDescr_NewMethod((PyTypeObject *)cls, iter)) ||
+		    PyObject_SetAttrString(cls, "__iter__", descr) < 0)) {
+		Py_XDECREF(descr);
+		Py_CLEAR(cls);
+	} else if (cls) {
+		Py_DECREF(descr);
+		((PyTypeObject *)cls)->tp_flags |= Py_TPFLAGS_IMMUTABLETYPE;
+	}
+	Py_XDECREF(base);
+	Py_DECREF(abcs);
+	return cls;
+}
+
 static PyObject *batch_new_for(NoteNamespaceObject *ns);
 
 static PyObject *ns_batch(PyObject *op, PyObject *unused)
@@ -451,6 +541,14 @@ static PyObject *ns_batch(PyObject *op, PyObject *unused)
 }
 
 static PyMethodDef ns_methods[] = {
+	{"items", ns_items, METH_NOARGS,
+	 "items($self, /)\n--\n\n"
+	 "A view of the (hash, text) pairs; iterating it reads the namespace once.\n\n"
+	 "Returns:\n    ItemsView[str, str]: Pairs sorted by hash.\n"},
+	{"values", ns_values, METH_NOARGS,
+	 "values($self, /)\n--\n\n"
+	 "A view of the note texts; iterating it reads the namespace once.\n\n"
+	 "Returns:\n    ValuesView[str]: Texts in the order of their hashes.\n"},
 	{"batch", ns_batch, METH_NOARGS,
 	 "batch($self, /)\n--\n\n"
 	 "A new ``NotesBatch`` on this namespace: edits committed together.\n\n"
@@ -950,7 +1048,9 @@ int gsp_notes_register(PyObject *module)
 		return -1;
 	if (!(st->NoteDict = gsp_abc_subclass(module, "NoteDict", st->NoteDictBaseType, "Mapping")) ||
 	    !(st->NoteNamespace = gsp_abc_subclass(module, "NoteNamespace", st->NoteNamespaceBaseType,
-					       "MutableMapping")))
+					       "MutableMapping")) ||
+	    !(st->NoteItemsView = view_class("NoteItemsView", "ItemsView", &items_view_iter_def)) ||
+	    !(st->NoteValuesView = view_class("NoteValuesView", "ValuesView", &values_view_iter_def)))
 		return -1;
 	return 0;
 }
