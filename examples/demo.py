@@ -54,7 +54,7 @@ def main() -> int:
 
         # Notes annotate commits without changing them; git shows them too.
         store.notes.commits[undone] = "reviewed"
-        print("note on the tip:", store.notes.commits[undone.commit_hash])
+        print("note on v1:", store.notes.commits[undone.commit_hash])
 
         # A snapshot out as an archive, and an archive in as one commit.
         archive = Path(tmp) / "snapshot.tar.gz"
@@ -68,9 +68,9 @@ def main() -> int:
         git_log = subprocess.run(["git", "-C", str(path), "log", "--oneline", "main"],
                                  capture_output=True, text=True, check=True).stdout
         print("\n`git log --oneline main` says:\n" + git_log.rstrip())
-        git_note = subprocess.run(["git", "-C", str(path), "notes", "show", "main"],
+        git_note = subprocess.run(["git", "-C", str(path), "notes", "show", "v1"],
                                   capture_output=True, text=True, check=True).stdout
-        print("`git notes show main` says:", git_note.rstrip())
+        print("`git notes show v1` says:", git_note.rstrip())
     return 0
 
 
