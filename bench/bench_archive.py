@@ -8,13 +8,17 @@ subprocess, as a user would run it; its start-up counts).  The tar is then
 imported with ``archive_in`` into a fresh branch.  vost's CLI commands
 ``archive_out`` / ``archive_in`` (the reference CLI's commands, built on
 zipfile and tarfile, as vost ships them) run the same jobs, each a
-process of its own.  Rounds are
-interleaved and the best time of each is kept.
+process of its own; so does the pure-Python gitstore's own CLI when
+``--reference-cli`` names its ``gitstore`` executable (install
+mhalle/gitstore at a43b442 with click into a virtualenv of its own: its
+package name clashes with ours).  Rounds are interleaved and the best time
+of each is kept.
 
     python bench/bench_archive.py [--quick] [--dir DIR] [--json FILE]
+                                  [--reference-cli PATH]
 
 Targets (ratio = other time / gitstore time): tar ≥ 1.0× git archive, zip
-≥ 0.8× git archive, and ≥ 10× vost's CLI both ways.
+≥ 0.8× git archive, and ≥ 10× the reference CLI (and vost's) both ways.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 rounds instead of 7")
     parser.add_argument("--dir", default=None, help="where the temporary files go")
     parser.add_argument("--json", default=None, help="also write the results as JSON")
+    parser.add_argument("--reference-cli", default=None, metavar="PATH",
+                        help="the pure-Python gitstore's CLI executable, to compare with")
     args = parser.parse_args()
     rounds = 3 if args.quick else 7
     gitstore = import_gitstore()
@@ -84,11 +90,23 @@ def main() -> int:
                                    stdout=f, check=True)
             return run
 
-        def vost_out(fmt):
+        # vost's CLI and the reference's take the same arguments.
+        clis = {}
+        if has_vost:
+            clis["vost"] = [sys.executable, "-c", VOST_CLI]
+        if args.reference_cli:
+            clis["reference"] = [args.reference_cli]
+
+        def cli_out(command, fmt):
             def run():
-                subprocess.run([sys.executable, "-c", VOST_CLI, "archive_out", "-r", str(repo),
-                                "-b", BRANCH, str(work / f"vost.{fmt}")], check=True,
-                               capture_output=True)
+                subprocess.run([*command, "archive_out", "-r", str(repo), "-b", BRANCH,
+                                str(work / f"cli.{fmt}")], check=True, capture_output=True)
+            return run
+
+        def cli_in(command):
+            def run(name):
+                subprocess.run([*command, "archive_in", "-r", str(repo), "-b", name,
+                                str(work / "ours.tar")], check=True, capture_output=True)
             return run
 
         # Imports go into branches made beforehand at a commit of the empty tree.
@@ -116,24 +134,21 @@ def main() -> int:
             fs = store.branches[name].archive_in(work / "ours.tar")
             assert fs.tree_hash == store.branches[BRANCH].tree_hash
 
-        def vost_in(name):
-            subprocess.run([sys.executable, "-c", VOST_CLI, "archive_in", "-r", str(repo),
-                            "-b", name, str(work / "ours.tar")], check=True, capture_output=True)
-
         results = {}
         for fmt in ("tar", "zip"):
             ours_out(fmt)()   # warm up
             jobs = {"gitstore": ours_out(fmt), "git archive": git_out(fmt)}
-            if has_vost:
-                jobs["vost"] = vost_out(fmt)
+            jobs.update({name: cli_out(command, fmt) for name, command in clis.items()})
             results[f"archive_out {fmt}"] = interleaved(jobs, rounds)
         jobs = {"gitstore": timed_in(ours_in)}
-        if has_vost:
-            jobs["vost"] = timed_in(vost_in)
+        jobs.update({name: timed_in(cli_in(command)) for name, command in clis.items()})
         results["archive_in tar"] = interleaved(jobs, rounds)
 
         targets = {("archive_out tar", "git archive"): 1.0,
                    ("archive_out zip", "git archive"): 0.8,
+                   ("archive_out tar", "reference"): 10.0,
+                   ("archive_out zip", "reference"): 10.0,
+                   ("archive_in tar", "reference"): 10.0,
                    ("archive_out tar", "vost"): 10.0, ("archive_out zip", "vost"): 10.0,
                    ("archive_in tar", "vost"): 10.0}
         print(f"{'workload':<18} {'gitstore':>10} {'other':>12} {'time':>10} {'ratio':>8} "
