@@ -650,8 +650,12 @@ int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
 	rc = progress_tick(&prog, done, files.count, 1);
 done:
 	ahead_end(&reader);
-	if (x.a)
+	if (x.a) {
+		/* A failed export writes no archive ending to the caller. */
+		if (rc < 0)
+			archive_write_fail(x.a);
 		archive_write_free(x.a);
+	}
 	if (x.entry)
 		archive_entry_free(x.entry);
 	gs_buf_free(&x.sink.pending);

@@ -4,6 +4,7 @@
  * Trees are merged and serialized here and added to the transaction's
  * pack; untouched subtrees keep their ids. */
 #include "gs_internal.h"
+#include "build.h"
 #include "gitname.h"
 #include "tree.h"
 #include "txn.h"

@@ -3,6 +3,8 @@
  * writers, remove, move, copies) stages into a changeset, so the rules
  * for a path staged twice live here only. */
 #include "gs_internal.h"
+#include "commit.h"
+#include "build.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -196,10 +198,15 @@ static int append(gs_changeset *cs, const char *path, staged_op op, const git_oi
 	entry->write.mode = mode;
 	entry->op = op;
 	slot = slot_of(cs, path);
-	if (!*slot)
+	if (!*slot) {
 		cs->paths++;
-	else
-		cs->entries[*slot - 1].op = STAGED_NOTHING;
+	} else {
+		/* Counted out only now that nothing can fail. */
+		staged *old = &cs->entries[*slot - 1];
+		if (old->op != STAGED_NOTHING)
+			cs->live--;
+		old->op = STAGED_NOTHING;
+	}
 	*slot = ++cs->count;
 	cs->live++;
 	return 0;
@@ -214,8 +221,6 @@ int gs_changeset_write(gs_changeset *cs, const char *path, const git_oid *id, ui
 		entry->write.mode = mode;
 		return 0;
 	}
-	if (entry && entry->op == STAGED_REMOVE)
-		cs->live--;
 	return append(cs, path, STAGED_WRITE, id, mode);
 }
 
@@ -258,16 +263,6 @@ const gs_write *gs_changeset_next_write(const gs_changeset *cs, size_t *pos)
 		const staged *entry = &cs->entries[(*pos)++];
 		if (entry->op == STAGED_WRITE)
 			return &entry->write;
-	}
-	return NULL;
-}
-
-const char *gs_changeset_next_remove(const gs_changeset *cs, size_t *pos)
-{
-	while (*pos < cs->count) {
-		const staged *entry = &cs->entries[(*pos)++];
-		if (entry->op == STAGED_REMOVE)
-			return entry->write.path;
 	}
 	return NULL;
 }

@@ -240,35 +240,9 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 int gs_history_next(gs_commit_info *out, int *found, gs_history *h);
 void gs_history_free(gs_history *h);
 
-/*
- * Commit `new_tree` on top of `base_commit` and move the ref `fullname`
- * there, all under the repository lock:
- *   - base_commit NULL: a first commit (no parent); the ref must not
- *     exist yet, else GS_ERR_STALE;
- *   - base_commit given: the ref must exist (GS_ERR_KEY, its name) and
- *     point there (GS_ERR_STALE);
- *   - base_tree given and equal to new_tree: nothing is written, *noop = 1;
- *   - otherwise the commit is written, the transaction's objects are
- *     flushed as one pack, and the ref moves (compare-and-swap) with the
- *     reflog entry `reflog_message`; *when is the commit's time.
- */
-int gs_ref_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *fullname,
-		  const git_oid *base_commit, const git_oid *base_tree,
-		  const git_oid *new_tree, const char *message, const char *reflog_message);
-
-/*
- * gs_ref_commit on refs/heads/<branch>, which must exist:
- *   - the branch is missing: GS_ERR_KEY "refs/heads/<branch>";
- *   - it is not at base_commit: GS_ERR_STALE "Branch '<branch>' has
- *     advanced since this snapshot";
- *   - the reflog entry is "commit: <message>".
- */
-int gs_branch_commit(git_oid *out, int64_t *when, int *noop, gs_txn *txn, const char *branch,
-		     const git_oid *base_commit, const git_oid *base_tree,
-		     const git_oid *new_tree, const char *message);
-
 /* Move refs/heads/<branch> from `expected` to `target` under the lock
- * (undo/redo); errors as gs_branch_commit. */
+ * (undo/redo): GS_ERR_KEY when the branch is missing, GS_ERR_STALE when
+ * it is not at `expected`. */
 int gs_branch_move(gs_store *store, const char *branch, const git_oid *expected,
 		   const git_oid *target, const char *reflog_message);
 
@@ -388,38 +362,13 @@ int gs_blob_fill(gs_blob *blob, char *dst);
 void gs_blob_free(gs_blob *blob);
 
 /* ------------------------------------------------------------------ */
-/* Building trees (build.c)                                            */
+/* One staged write (changesets, build.c)                              */
 
 typedef struct {
 	const char *path;    /* normalised */
 	git_oid id;          /* a blob already written */
 	uint32_t mode;       /* a file mode (never GS_MODE_TREE) */
 } gs_write;
-
-typedef enum {
-	GS_CHANGE_NONE = 0,  /* same content and mode, or nothing to remove */
-	GS_CHANGE_ADD,
-	GS_CHANGE_UPDATE,
-	GS_CHANGE_DELETE
-} gs_change_kind;
-
-typedef struct {
-	gs_change_kind kind;
-	uint32_t mode;       /* new mode for writes, old mode for deletes */
-} gs_change;
-
-/* How each write and remove changes the tree `root` (entry-style
- * lookups: a path below a file counts as missing). */
-int gs_changes_classify(gs_change *write_changes, gs_change *remove_changes, gs_txn *txn,
-			const git_oid *root, const gs_write *writes, size_t nwrites,
-			const char *const *removes, size_t nremoves);
-
-/* The root tree after removing `removes` and then writing `writes` below
- * `root` (NULL: empty).  Untouched subtrees keep their ids, directories
- * left empty disappear, a removal below a file changes nothing. */
-int gs_tree_apply(git_oid *out, gs_txn *txn, const git_oid *root,
-		  const gs_write *writes, size_t nwrites,
-		  const char *const *removes, size_t nremoves);
 
 /* ------------------------------------------------------------------ */
 /* Changesets and reports (changeset.c)                                */
@@ -472,18 +421,18 @@ int gs_changeset_forget(int *had_write, gs_changeset *cs, const char *path);
 /* The staged write of path, or NULL. */
 const gs_write *gs_changeset_find_write(const gs_changeset *cs, const char *path);
 size_t gs_changeset_count(const gs_changeset *cs);     /* writes + removals staged */
-/* Staged writes / removals in staging order: *pos starts at 0; returns
- * NULL at the end. */
+/* Staged writes in staging order: *pos starts at 0; NULL at the end. */
 const gs_write *gs_changeset_next_write(const gs_changeset *cs, size_t *pos);
-const char *gs_changeset_next_remove(const gs_changeset *cs, size_t *pos);
 
 /* What committing cs on the tree `root` changes: add and update in
  * staging order, delete sorted by path (removals of missing paths are
  * left out; writes that change nothing too). */
 int gs_changeset_report(gs_report *out, gs_txn *txn, const git_oid *root,
 			const gs_changeset *cs);
-/* Commit cs on refs/heads/<branch> on top of base_commit/base_tree
- * (gs_tree_apply then gs_branch_commit: errors and *noop as there). */
+/* Commit cs on refs/heads/<branch> on top of base_commit/base_tree, under
+ * the repository lock: the branch missing is GS_ERR_KEY, moved since
+ * base_commit GS_ERR_STALE; a tree equal to base_tree writes nothing and
+ * sets *noop. */
 int gs_changeset_commit(git_oid *commit, git_oid *tree, int64_t *when, int *noop, gs_txn *txn,
 			const char *branch, const git_oid *base_commit,
 			const git_oid *base_tree, const gs_changeset *cs, const char *message);

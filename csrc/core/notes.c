@@ -7,6 +7,8 @@
  * leaves the note flat at the root and removes the other forms, so a
  * key never has two notes. */
 #include "gs_internal.h"
+#include "commit.h"
+#include "build.h"
 #include "tree.h"
 #include "txn.h"
 

@@ -1,5 +1,6 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
+#include "build.h"
 #include "commit.h"
 #include "refs.h"
 #include "txn.h"

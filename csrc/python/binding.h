@@ -258,8 +258,6 @@ gs_txn *gsp_txn_begin(GitStoreObject *store);
 void gsp_txn_free(gs_txn *txn);
 /* Store any bytes-like object as a blob. */
 int gsp_store_bytes(gsp_state_t *st, git_oid *out, gs_txn *txn, PyObject *data);
-/* The ChangeReport committing `cs` on fs would give (nothing written). */
-PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs);
 /* A core report as a ChangeReport. */
 PyObject *gsp_report_new(gsp_state_t *st, const gs_report *report);
 /* Finish a writer's stream into txn: the blob's id. */

@@ -136,7 +136,8 @@ PyObject *gsp_report_new(gsp_state_t *st, const gs_report *r)
 	return report;
 }
 
-PyObject *gsp_changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs)
+/* The ChangeReport committing `cs` on fs would give (nothing written). */
+static PyObject *changes_report(FSObject *fs, gs_txn *txn, const gs_changeset *cs)
 {
 	gs_report report;
 	gsp_state_t *st = gsp_state_of(fs);
@@ -163,7 +164,7 @@ PyObject *gsp_fs_commit(FSObject *fs, gs_txn *txn, const gs_changeset *cs, PyObj
 
 	if (gsp_check_writable(fs, verb) < 0)
 		return NULL;
-	if (!(report = gsp_changes_report(fs, txn, cs)))
+	if (!(report = changes_report(fs, txn, cs)))
 		goto done;
 	text = PyObject_CallFunctionObjArgs(st->format_commit_message, report,
 					    message ? message : Py_None,
