@@ -138,6 +138,7 @@ typedef struct {
 	void *ctx;
 	gs_buf pending;
 	int failed;      /* the error record says why */
+	int discard;     /* the export failed: nothing more reaches the caller */
 } sink;
 
 static int sink_flush(sink *s)
@@ -154,6 +155,8 @@ static la_ssize_t sink_write(struct archive *a, void *data, const void *buf, siz
 {
 	sink *s = data;
 
+	if (s->discard)
+		return (la_ssize_t)len;
 	if (s->pending.size + len > ARCHIVE_CHUNK && sink_flush(s) < 0)
 		return -1;
 	if (len >= ARCHIVE_CHUNK) {
@@ -651,9 +654,10 @@ int gs_archive_write(gs_report *out, gs_store *store, const git_oid *root,
 done:
 	ahead_end(&reader);
 	if (x.a) {
-		/* A failed export writes no archive ending to the caller. */
-		if (rc < 0)
-			archive_write_fail(x.a);
+		/* Freeing closes the archive; a failed export writes no ending
+		 * to the caller.  (archive_write_fail would skip the close, but
+		 * leaks libarchive's buffers.) */
+		x.sink.discard = rc < 0;
 		archive_write_free(x.a);
 	}
 	if (x.entry)
