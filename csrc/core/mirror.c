@@ -13,6 +13,7 @@
 #include "gs_internal.h"
 #include "bundle.h"
 #include "lock.h"
+#include "objcopy.h"
 #include "refs.h"
 #include "remote.h"
 
@@ -695,12 +696,113 @@ static int prepare_destination(int *missing, const location *loc, const char *he
 	return 0;
 }
 
-/* The URL libgit2 gets for a local repository: its absolute path. */
-static int local_url(char **out, const location *loc)
+
+/* A local repository, opened: GS_ERR_GIT naming it when it is not one. */
+static int open_local(git_repository **out, const location *loc)
 {
-	if (!(*out = realpath(loc->local, NULL)))
-		return gs_error_set_path(errno, loc->local, "cannot read");
+	int git_rc = git_repository_open_ext(out, loc->local, GIT_REPOSITORY_OPEN_NO_SEARCH,
+					     NULL);
+	if (git_rc < 0) {
+		*out = NULL;
+		return gs_error_set(GS_ERR_GIT, "%s: not a git repository", loc->display);
+	}
 	return 0;
+}
+
+/* The ids the changes give refs: what the objects must reach. */
+static int new_tips(git_oid **out, size_t *n, const gs_ref_change *changes, size_t count)
+{
+	*n = 0;
+	if (!(*out = malloc((count ? count : 1) * sizeof(git_oid))))
+		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < count; i++)
+		if (changes[i].has_new)
+			git_oid_cpy(&(*out)[(*n)++], &changes[i].new_id);
+	return 0;
+}
+
+/*
+ * Move a local destination's refs (another repository: libgit2's own
+ * lock files, compare-and-swap against the values the diff saw, so a
+ * concurrent writer there is an error rather than lost).
+ */
+static int move_destination_refs(git_repository *dest, const gs_ref_change *changes,
+				 size_t count, const char *display)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < count; i++) {
+			const gs_ref_change *c = &changes[i];
+			git_reference *ref = NULL;
+			int git_rc = 0;
+
+			if (pass == 0 && !c->has_new) {
+				git_rc = git_reference_lookup(&ref, dest, c->ref);
+				if (git_rc == 0 && git_reference_type(ref) == GIT_REFERENCE_DIRECT &&
+				    !git_oid_equal(git_reference_target(ref), &c->old_id))
+					git_rc = GIT_EMODIFIED;
+				else if (git_rc == 0)
+					git_rc = git_reference_delete(ref);
+			} else if (pass == 1 && c->has_new) {
+				git_rc = c->has_old ?
+					git_reference_create_matching(&ref, dest, c->ref, &c->new_id,
+								      1, &c->old_id, NULL) :
+					git_reference_create(&ref, dest, c->ref, &c->new_id, 0, NULL);
+			}
+			git_reference_free(ref);
+			if (git_rc == GIT_EMODIFIED || git_rc == GIT_EEXISTS)
+				return gs_error_set(GS_ERR_GIT, "%s: %s changed during the backup",
+						    display, c->ref);
+			if (git_rc < 0 && git_rc != GIT_ENOTFOUND) {
+				const git_error *e = git_error_last();
+				return gs_error_set(GS_ERR_GIT, "%s: %s", display,
+						    e && e->message ? e->message : c->ref);
+			}
+		}
+	}
+	return 0;
+}
+
+static int say_done(const gs_mirror_opts *opts, size_t refs)
+{
+	char line[64];
+	int n;
+
+	if (!opts->progress)
+		return 0;
+	n = snprintf(line, sizeof(line), "Updated %zu ref%s.\n", refs, refs == 1 ? "" : "s");
+	return opts->progress(opts->progress_ctx, line, (size_t)n);
+}
+
+/* Backup to a repository on this machine: objects copied, refs moved. */
+static int backup_local(gs_ref_change **out, size_t *count, git_repository *repo,
+			const location *loc, const selection *sel, const gs_mirror_opts *opts)
+{
+	git_repository *dest = NULL;
+	ref_list existing = {0};
+	git_oid *tips = NULL;
+	size_t ntips, copied;
+	int rc = -1;
+
+	if (open_local(&dest, loc) < 0 ||
+	    list_local(&existing, dest, loc->display) < 0 ||
+	    diff_refs(out, count, sel, &existing) < 0)
+		goto done;
+	if (opts->dry_run || !*count) {
+		rc = 0;
+		goto done;
+	}
+	if (new_tips(&tips, &ntips, *out, *count) < 0 ||
+	    gs_objects_copy(&copied, repo, dest, tips, ntips, opts->progress,
+			    opts->progress_ctx) < 0 ||
+	    move_destination_refs(dest, *out, *count, loc->display) < 0 ||
+	    say_done(opts, *count) < 0)
+		goto done;
+	rc = 0;
+done:
+	free(tips);
+	ref_list_free(&existing);
+	git_repository_free(dest);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -828,7 +930,7 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	gs_lock *lock = NULL;
-	char *head = NULL, *dest_url = NULL;
+	char *head = NULL;
 	const char *dest_head = NULL;
 	int rc = -1, missing = 0;
 
@@ -865,22 +967,12 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	if (loc.local) {
 		if (prepare_destination(&missing, &loc, dest_head, opts->dry_run) < 0)
 			goto done;
-		if (missing && opts->dry_run) {
-			rc = diff_refs(out, count, &sel, &dest);
-			goto done;
-		}
-		if (local_url(&dest_url, &loc) < 0)
-			goto done;
-	}
-	if (gs_transfer_init(&t, dest_url ? dest_url : loc.remote, opts->progress,
-			     opts->progress_ctx) < 0)
-		goto done;
-	free(t.display);
-	if (!(t.display = strdup(loc.display))) {
-		gs_error_set(GS_ERR_NOMEM, "out of memory");
+		rc = missing && opts->dry_run ? diff_refs(out, count, &sel, &dest)
+					      : backup_local(out, count, repo, &loc, &sel, opts);
 		goto done;
 	}
-	if (connect_remote(&remote, repo, t.url, &t, GIT_DIRECTION_PUSH) < 0 ||
+	if (gs_transfer_init(&t, loc.remote, opts->progress, opts->progress_ctx) < 0 ||
+	    connect_remote(&remote, repo, t.url, &t, GIT_DIRECTION_PUSH) < 0 ||
 	    list_remote(&dest, remote, &t) < 0 ||
 	    diff_refs(out, count, &sel, &dest) < 0)
 		goto done;
@@ -906,7 +998,6 @@ done:
 	ref_list_free(&dest);
 	location_free(&loc);
 	free(head);
-	free(dest_url);
 	return rc;
 }
 
@@ -1044,7 +1135,8 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	gs_lock *lock = NULL;
-	char *source_url = NULL, *head = NULL;
+	git_repository *source_repo = NULL;
+	char *head = NULL;
 	git_oid head_id;
 	int rc = -1, has_head = 0;
 
@@ -1061,27 +1153,18 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 				     "no such file or directory" : strerror(errno));
 			goto done;
 		}
-		if (!loc.bundle && !is_repository(loc.local)) {
-			gs_error_set(GS_ERR_GIT, "%s: not a git repository", loc.display);
-			goto done;
-		}
 	}
 	if (loc.bundle) {
-		if (gs_transfer_init(&t, loc.local, opts->progress, opts->progress_ctx) < 0 ||
-		    list_bundle(&source, &has_head, &head_id, loc.local) < 0)
+		if (list_bundle(&source, &has_head, &head_id, loc.local) < 0)
+			goto done;
+	} else if (loc.local) {
+		if (open_local(&source_repo, &loc) < 0 ||
+		    list_local(&source, source_repo, loc.display) < 0 ||
+		    head_target(&head, source_repo) < 0)
 			goto done;
 	} else {
-		if (loc.local && local_url(&source_url, &loc) < 0)
-			goto done;
-		if (gs_transfer_init(&t, source_url ? source_url : loc.remote, opts->progress,
-				     opts->progress_ctx) < 0)
-			goto done;
-		free(t.display);
-		if (!(t.display = strdup(loc.display))) {
-			gs_error_set(GS_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		if (connect_remote(&remote, repo, t.url, &t, GIT_DIRECTION_FETCH) < 0 ||
+		if (gs_transfer_init(&t, loc.remote, opts->progress, opts->progress_ctx) < 0 ||
+		    connect_remote(&remote, repo, t.url, &t, GIT_DIRECTION_FETCH) < 0 ||
 		    list_remote(&source, remote, &t) < 0)
 			goto done;
 	}
@@ -1094,12 +1177,30 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 		rc = 0;
 		goto done;
 	}
-	if (loc.bundle ? gs_bundle_unpack(repo, loc.local, opts->progress, opts->progress_ctx)
-		       : fetch_objects(remote, &t, &sel))
+	if (loc.bundle) {
+		if (gs_bundle_unpack(repo, loc.local, opts->progress, opts->progress_ctx) < 0)
+			goto done;
+	} else if (source_repo) {
+		git_oid *tips = malloc((sel.wanted.count + 1) * sizeof(git_oid));
+		size_t copied;
+		int failed = !tips;
+
+		if (failed)
+			gs_error_set(GS_ERR_NOMEM, "out of memory");
+		for (size_t i = 0; !failed && i < sel.wanted.count; i++)
+			git_oid_cpy(&tips[i], &sel.wanted.items[i].id);
+		failed = failed || gs_objects_copy(&copied, source_repo, repo, tips,
+						   sel.wanted.count, opts->progress,
+						   opts->progress_ctx) < 0;
+		free(tips);
+		if (failed)
+			goto done;
+	} else if (fetch_objects(remote, &t, &sel) < 0) {
 		goto done;
+	}
 	gs_store_packs_changed(store, 0);
 	if (gs_repo_reload(repo) < 0 || check_objects(repo, &sel, loc.display) < 0 ||
-	    source_head(&head, remote, &source, has_head, &head_id) < 0)
+	    (!head && source_head(&head, remote, &source, has_head, &head_id) < 0))
 		goto done;
 	if (gs_lock_acquire(&lock, store) < 0 ||
 	    list_local(&local, repo, store->path) < 0 ||
@@ -1126,7 +1227,7 @@ done:
 	ref_list_free(&source);
 	ref_list_free(&local);
 	location_free(&loc);
-	free(source_url);
+	git_repository_free(source_repo);
 	free(head);
 	return rc;
 }
