@@ -38,12 +38,14 @@ int gs_bundle_unpack(git_repository *repo, const char *path, gs_mirror_progress_
 		     void *ctx);
 
 /* Write a complete (no prerequisites) v2 bundle at `path` listing `refs`
- * in the order given ("HEAD" first makes `git clone` check out HEAD's
- * branch) and holding every object reachable from them.  The file
+ * in the order given and holding every object reachable from them.
+ * `git clone` of a bundle checks out a branch at HEAD's commit: one named
+ * after its default branch ("master") if there is one, else the last one
+ * listed; so HEAD's own branch belongs after the other branches.  The file
  * appears whole or not at all: an existing `path` is replaced only once
- * the new bundle is written and synced.  A name git cannot take as a ref
- * (besides "HEAD"): GS_ERR_INVALID.  progress (may be NULL) is called
- * from the calling thread only. */
+ * the new bundle is written and synced.  An invalid ref name ("HEAD" is
+ * valid): GS_ERR_INVALID.  progress (may be NULL) is called from the
+ * calling thread only. */
 int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref *refs,
 		    size_t count, gs_mirror_progress_fn progress, void *ctx);
 
