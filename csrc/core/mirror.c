@@ -139,27 +139,35 @@ static int list_remote(ref_list *out, git_remote *remote, gs_transfer *t)
 	return 0;
 }
 
-/* A bundle's refs; *head gets its HEAD entry when it has one. */
-static int list_bundle(ref_list *out, int *has_head, git_oid *head, const char *path)
+/* A bundle's refs; *head_branch gets the first branch in the file at
+ * HEAD's commit (a bundle names no branch for HEAD; git clone guesses
+ * the same way), or NULL. */
+static int list_bundle(ref_list *out, char **head_branch, const char *path)
 {
 	gs_bundle_ref *refs = NULL;
+	const git_oid *head = NULL;
 	size_t count = 0;
 	int rc = -1;
 
-	*has_head = 0;
+	if (head_branch)
+		*head_branch = NULL;
 	if (gs_bundle_list(&refs, &count, path) < 0)
 		return -1;
 	for (size_t i = 0; i < count; i++) {
 		if (strcmp(refs[i].name, "HEAD") == 0) {
-			*has_head = 1;
-			git_oid_cpy(head, &refs[i].id);
-		} else if (mirrored_name(refs[i].name) &&
-			   !ref_list_find(out, refs[i].name) &&
-			   ref_list_add(out, refs[i].name, &refs[i].id) < 0) {
-			goto done;
+			head = &refs[i].id;
+		} else if (mirrored_name(refs[i].name) && !ref_list_find(out, refs[i].name)) {
+			if (ref_list_add(out, refs[i].name, &refs[i].id) < 0)
+				goto done;
+			ref_list_sort(out);
 		}
 	}
-	ref_list_sort(out);
+	for (size_t i = 0; head && head_branch && !*head_branch && i < count; i++)
+		if (strncmp(refs[i].name, GS_REFS_HEADS, strlen(GS_REFS_HEADS)) == 0 &&
+		    git_oid_equal(&refs[i].id, head) && !(*head_branch = strdup(refs[i].name))) {
+			gs_error_set(GS_ERR_NOMEM, "out of memory");
+			goto done;
+		}
 	rc = 0;
 done:
 	gs_bundle_refs_free(refs, count);
@@ -951,10 +959,7 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 		dest_head = sel.selective ? renamed(&sel, head) : head;
 
 	if (loc.bundle) {
-		int has_head;
-		git_oid head_id;
-		if (access(loc.local, F_OK) == 0 &&
-		    list_bundle(&dest, &has_head, &head_id, loc.local) < 0)
+		if (access(loc.local, F_OK) == 0 && list_bundle(&dest, NULL, loc.local) < 0)
 			goto done;
 		if (gs_transfer_init(&t, loc.local, opts->progress, opts->progress_ctx) < 0 ||
 		    diff_refs(out, count, &sel, &dest) < 0)
@@ -1100,29 +1105,18 @@ static int repair_head(gs_store *store, git_repository *repo, const char *branch
 	return rc;
 }
 
-/* The source's HEAD branch: what the remote says HEAD names, or for a
- * bundle the first branch at HEAD's commit. */
-static int source_head(char **out, git_remote *remote, const ref_list *refs, int has_head,
-		       const git_oid *head_id)
+/* The branch the remote's HEAD names, or NULL. */
+static int remote_head(char **out, git_remote *remote)
 {
+	git_buf buf = GIT_BUF_INIT;
+	int rc = 0;
+
 	*out = NULL;
-	if (remote) {
-		git_buf buf = GIT_BUF_INIT;
-		if (git_remote_default_branch(&buf, remote) == 0 && buf.ptr &&
-		    !(*out = strdup(buf.ptr))) {
-			git_buf_dispose(&buf);
-			return gs_error_set(GS_ERR_NOMEM, "out of memory");
-		}
-		git_buf_dispose(&buf);
-		git_error_clear();
-		return 0;
-	}
-	for (size_t i = 0; has_head && i < refs->count; i++)
-		if (strncmp(refs->items[i].name, GS_REFS_HEADS, strlen(GS_REFS_HEADS)) == 0 &&
-		    git_oid_equal(&refs->items[i].id, head_id))
-			return (*out = strdup(refs->items[i].name)) ? 0 :
-			       gs_error_set(GS_ERR_NOMEM, "out of memory");
-	return 0;
+	if (git_remote_default_branch(&buf, remote) == 0 && buf.ptr && !(*out = strdup(buf.ptr)))
+		rc = gs_error_set(GS_ERR_NOMEM, "out of memory");
+	git_buf_dispose(&buf);
+	git_error_clear();
+	return rc;
 }
 
 int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *url,
@@ -1137,8 +1131,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 	gs_lock *lock = NULL;
 	git_repository *source_repo = NULL;
 	char *head = NULL;
-	git_oid head_id;
-	int rc = -1, has_head = 0;
+	int rc = -1;
 
 	*out = NULL;
 	*count = 0;
@@ -1155,7 +1148,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 		}
 	}
 	if (loc.bundle) {
-		if (list_bundle(&source, &has_head, &head_id, loc.local) < 0)
+		if (list_bundle(&source, &head, loc.local) < 0)
 			goto done;
 	} else if (loc.local) {
 		if (open_local(&source_repo, &loc) < 0 ||
@@ -1200,7 +1193,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 	}
 	gs_store_packs_changed(store, 0);
 	if (gs_repo_reload(repo) < 0 || check_objects(repo, &sel, loc.display) < 0 ||
-	    (!head && source_head(&head, remote, &source, has_head, &head_id) < 0))
+	    (remote && remote_head(&head, remote) < 0))
 		goto done;
 	if (gs_lock_acquire(&lock, store) < 0 ||
 	    list_local(&local, repo, store->path) < 0 ||
