@@ -139,9 +139,9 @@ static int list_remote(ref_list *out, git_remote *remote, gs_transfer *t)
 	return 0;
 }
 
-/* A bundle's refs; *head_branch gets the first branch in the file at
- * HEAD's commit (a bundle names no branch for HEAD; git clone guesses
- * the same way), or NULL. */
+/* A bundle's refs; *head_branch gets the last branch in the file at
+ * HEAD's commit (a bundle names no branch for HEAD, and that is the one
+ * git clone takes), or NULL. */
 static int list_bundle(ref_list *out, char **head_branch, const char *path)
 {
 	gs_bundle_ref *refs = NULL;
@@ -162,7 +162,7 @@ static int list_bundle(ref_list *out, char **head_branch, const char *path)
 			ref_list_sort(out);
 		}
 	}
-	for (size_t i = 0; head && head_branch && !*head_branch && i < count; i++)
+	for (size_t i = count; head && head_branch && !*head_branch && i-- > 0;)
 		if (strncmp(refs[i].name, GS_REFS_HEADS, strlen(GS_REFS_HEADS)) == 0 &&
 		    git_oid_equal(&refs[i].id, head) && !(*head_branch = strdup(refs[i].name))) {
 			gs_error_set(GS_ERR_NOMEM, "out of memory");
@@ -841,12 +841,10 @@ static int write_bundle(git_repository *repo, const location *loc, const selecti
 
 	if (!refs)
 		return gs_error_set(GS_ERR_NOMEM, "out of memory");
-	/* HEAD first, then its branch: git clone checks out the first
-	 * branch that matches HEAD. */
+	/* HEAD first and its branch last: of the branches at HEAD's commit,
+	 * git clone checks out the last one listed. */
 	if (head) {
 		refs[n].name = (char *)"HEAD";
-		git_oid_cpy(&refs[n++].id, &head->id);
-		refs[n].name = head->name;
 		git_oid_cpy(&refs[n++].id, &head->id);
 	}
 	for (size_t i = 0; i < sel->wanted.count; i++) {
@@ -854,6 +852,10 @@ static int write_bundle(git_repository *repo, const location *loc, const selecti
 			continue;
 		refs[n].name = sel->wanted.items[i].name;
 		git_oid_cpy(&refs[n++].id, &sel->wanted.items[i].id);
+	}
+	if (head) {
+		refs[n].name = head->name;
+		git_oid_cpy(&refs[n++].id, &head->id);
 	}
 	rc = gs_bundle_write(repo, loc->local, refs, n, t->progress, t->progress_ctx);
 	free(refs);   /* the names belong to sel */

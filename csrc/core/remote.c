@@ -446,37 +446,50 @@ static int on_credentials(git_credential **out, const char *url, const char *use
 /* ------------------------------------------------------------------ */
 /* Host keys and certificates                                           */
 
+/* How much a lookup's answer weighs when two files answer. */
+static int hostkey_weight(gs_hostkey_status status)
+{
+	switch (status) {
+	case GS_HOSTKEY_REVOKED: return 3;
+	case GS_HOSTKEY_MATCH: return 2;
+	case GS_HOSTKEY_CHANGED: return 1;
+	default: return 0;
+	}
+}
+
+/* ssh reads the user's and the system's known_hosts together: a revoked
+ * key in either refuses, a match in either accepts. */
 static int check_host_key(gs_transfer *t, const git_cert_hostkey *cert, const char *host)
 {
+	char *files[2] = {home_file(".ssh/known_hosts"), strdup("/etc/ssh/ssh_known_hosts")};
 	gs_hostkey_status status = GS_HOSTKEY_UNKNOWN;
-	char fingerprint[128];
-	int port = t->port ? t->port : 22;
-	char *user_file;
-	int rc;
+	char fingerprint[GS_HOSTKEY_FINGERPRINT_SIZE];
+	const unsigned char *key = (const unsigned char *)cert->hostkey;
+	int port = t->port ? t->port : 22, rc = 0;
 
 	if (!(cert->type & GIT_CERT_SSH_RAW) || !cert->hostkey || !cert->hostkey_len)
-		return refuse(t, "the ssh server's host key cannot be checked");
+		rc = refuse(t, "the ssh server's host key cannot be checked");
 	if (!host || !*host)
 		host = t->host;
-	if (!(user_file = home_file(".ssh/known_hosts")))
-		return refuse(t, "out of memory");
-	rc = gs_known_hosts_check(&status, user_file, host, port,
-				  (const unsigned char *)cert->hostkey, cert->hostkey_len);
-	free(user_file);
-	if (rc == 0 && status == GS_HOSTKEY_UNKNOWN)
-		rc = gs_known_hosts_check(&status, "/etc/ssh/ssh_known_hosts", host, port,
-					  (const unsigned char *)cert->hostkey,
-					  cert->hostkey_len);
-	if (rc < 0)
-		return refuse(t, "cannot check the ssh host key: %s", gs_error_last()->message);
-	if (status == GS_HOSTKEY_MATCH)
-		return 0;
-	gs_hostkey_fingerprint(fingerprint, sizeof(fingerprint),
-			       (const unsigned char *)cert->hostkey, cert->hostkey_len);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		gs_hostkey_status found;
+		if (!files[i]) {
+			rc = refuse(t, "out of memory");
+		} else if (gs_known_hosts_check(&found, files[i], host, port, key,
+						cert->hostkey_len) < 0) {
+			rc = refuse(t, "cannot check the ssh host key: %s", gs_error_last()->message);
+		} else if (hostkey_weight(found) > hostkey_weight(status)) {
+			status = found;
+		}
+	}
+	free(files[0]);
+	free(files[1]);
+	if (rc < 0 || status == GS_HOSTKEY_MATCH)
+		return rc;
+	gs_hostkey_fingerprint(fingerprint, sizeof(fingerprint), key, cert->hostkey_len);
 	if (status == GS_HOSTKEY_CHANGED)
 		return refuse(t, "the ssh host key of %s has CHANGED (it is now %s, and "
-			      "~/.ssh/known_hosts records another): refusing to connect",
-			      host, fingerprint);
+			      "known_hosts records another): refusing to connect", host, fingerprint);
 	if (status == GS_HOSTKEY_REVOKED)
 		return refuse(t, "the ssh host key of %s (%s) is revoked in known_hosts",
 			      host, fingerprint);
