@@ -514,6 +514,167 @@ static int on_certificate(git_cert *cert, int valid, const char *host, void *pay
 	return GIT_ECERTIFICATE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Buffered streams                                                     */
+
+/*
+ * libgit2's smart protocol hands the pack to the connection an object at
+ * a time: over git:// that is two send() calls per object, and a push
+ * of a few thousand small objects spent most of its time in them.  The
+ * stream below gathers writes into large ones; reading flushes first, so
+ * the conversation keeps its order.
+ */
+#define STREAM_BUFFER (256 * 1024)
+
+typedef struct buffered_subtransport buffered_subtransport;
+
+typedef struct {
+	git_smart_subtransport_stream parent;
+	git_smart_subtransport_stream *inner;
+	buffered_subtransport *owner;
+	char *buf;
+	size_t used;
+} buffered_stream;
+
+struct buffered_subtransport {
+	git_smart_subtransport parent;
+	git_smart_subtransport *inner;
+	/* A connection that is not RPC (git://, ssh) serves every action on
+	 * one stream, and libgit2 checks it gets the same stream back. */
+	buffered_stream *current;
+};
+
+static int stream_flush(buffered_stream *s)
+{
+	int rc = 0;
+
+	if (s->used)
+		rc = s->inner->write(s->inner, s->buf, s->used);
+	s->used = 0;
+	return rc;
+}
+
+static int stream_read(git_smart_subtransport_stream *stream, char *buffer, size_t size,
+		       size_t *bytes_read)
+{
+	buffered_stream *s = (buffered_stream *)stream;
+	int rc = stream_flush(s);
+
+	return rc < 0 ? rc : s->inner->read(s->inner, buffer, size, bytes_read);
+}
+
+static int stream_write(git_smart_subtransport_stream *stream, const char *data, size_t len)
+{
+	buffered_stream *s = (buffered_stream *)stream;
+	int rc;
+
+	if (s->used + len > STREAM_BUFFER && (rc = stream_flush(s)) < 0)
+		return rc;
+	if (len >= STREAM_BUFFER)
+		return s->inner->write(s->inner, data, len);
+	memcpy(s->buf + s->used, data, len);
+	s->used += len;
+	return 0;
+}
+
+static void stream_free(git_smart_subtransport_stream *stream)
+{
+	buffered_stream *s = (buffered_stream *)stream;
+
+	/* What is still buffered goes out (a last flush packet, say); a
+	 * failure here has nobody left to tell. */
+	(void)stream_flush(s);
+	if (s->owner->current == s)
+		s->owner->current = NULL;
+	s->inner->free(s->inner);
+	free(s->buf);
+	free(s);
+}
+
+static int subtransport_action(git_smart_subtransport_stream **out,
+			       git_smart_subtransport *transport, const char *url,
+			       git_smart_service_t action)
+{
+	buffered_subtransport *sub = (buffered_subtransport *)transport;
+	git_smart_subtransport_stream *inner = NULL;
+	buffered_stream *s;
+	int rc;
+
+	*out = NULL;
+	if ((rc = sub->inner->action(&inner, sub->inner, url, action)) < 0)
+		return rc;
+	if (sub->current && sub->current->inner == inner) {
+		*out = &sub->current->parent;
+		return 0;
+	}
+	if (!(s = calloc(1, sizeof(*s))) || !(s->buf = malloc(STREAM_BUFFER))) {
+		free(s);
+		inner->free(inner);
+		git_error_set_oom();
+		return -1;
+	}
+	s->parent.subtransport = transport;
+	s->parent.read = stream_read;
+	s->parent.write = stream_write;
+	s->parent.free = stream_free;
+	s->inner = inner;
+	s->owner = sub;
+	sub->current = s;
+	*out = &s->parent;
+	return 0;
+}
+
+static int subtransport_close(git_smart_subtransport *transport)
+{
+	buffered_subtransport *sub = (buffered_subtransport *)transport;
+	return sub->inner->close(sub->inner);
+}
+
+static void subtransport_free(git_smart_subtransport *transport)
+{
+	buffered_subtransport *sub = (buffered_subtransport *)transport;
+	sub->inner->free(sub->inner);
+	free(sub);
+}
+
+static int make_subtransport(git_smart_subtransport **out, git_transport *owner, void *param)
+{
+	gs_transfer *t = param;
+	buffered_subtransport *sub;
+	int rc;
+
+	*out = NULL;
+	if (!(sub = calloc(1, sizeof(*sub)))) {
+		git_error_set_oom();
+		return -1;
+	}
+	if (t->is_http)
+		rc = git_smart_subtransport_http(&sub->inner, owner, NULL);
+	else if (strncmp(t->url, "ssh://", 6) == 0)
+		rc = git_smart_subtransport_ssh(&sub->inner, owner, NULL);
+	else
+		rc = git_smart_subtransport_git(&sub->inner, owner, NULL);
+	if (rc < 0) {
+		free(sub);
+		return rc;
+	}
+	sub->parent.action = subtransport_action;
+	sub->parent.close = subtransport_close;
+	sub->parent.free = subtransport_free;
+	*out = &sub->parent;
+	return 0;
+}
+
+static int make_transport(git_transport **out, git_remote *owner, void *param)
+{
+	gs_transfer *t = param;
+
+	t->subtransport.callback = make_subtransport;
+	t->subtransport.rpc = (unsigned)t->is_http;
+	t->subtransport.param = t;
+	return git_transport_smart(out, owner, &t->subtransport);
+}
+
 void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
 {
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
@@ -524,6 +685,7 @@ void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
 	cb->pack_progress = on_pack_progress;
 	cb->push_transfer_progress = on_push_progress;
 	cb->push_update_reference = on_update_reference;
+	cb->transport = make_transport;
 	cb->payload = t;
 }
 

@@ -8,6 +8,8 @@
 
 #include "gs.h"
 
+#include <git2/sys/transport.h>
+
 #include <pthread.h>
 
 typedef struct {
@@ -27,6 +29,7 @@ typedef struct {
 	unsigned last_percent[3];
 	int stage_done[3];
 	char refusal[512];        /* why a callback refused, for the error */
+	git_smart_subtransport_definition subtransport;
 	gs_buf rejected;          /* refs the remote refused to update */
 } gs_transfer;
 
