@@ -36,7 +36,7 @@ from gitstore._core import (
     disk_glob,
 )
 from gitstore._retry import retry_write
-from gitstore._pending import resolve_credentials
+from gitstore._credentials import resolve_credentials
 
 __version__ = "0.1.0"
 

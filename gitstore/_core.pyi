@@ -15,6 +15,7 @@ from typing_extensions import Self, disjoint_base
 
 from gitstore._types import (
     ChangeReport,
+    MirrorDiff,
     FileType,
     ReflogEntry,
     StatResult,
@@ -36,6 +37,14 @@ class GitStore:
     @property
     def notes(self) -> NoteDict: ...
     def pack(self) -> None: ...
+    def backup(self, url: str | os.PathLike[str], *, dry_run: bool = False,
+               progress: Callable[[bytes], object] | None = None,
+               refs: Iterable[str] | Mapping[str, str] | None = None,
+               format: Literal["bundle"] | None = None) -> MirrorDiff: ...
+    def restore(self, url: str | os.PathLike[str], *, dry_run: bool = False,
+                progress: Callable[[bytes], object] | None = None,
+                refs: Iterable[str] | Mapping[str, str] | None = None,
+                format: Literal["bundle"] | None = None) -> MirrorDiff: ...
 
 class RefDict(MutableMapping[str, FS]):
     def __getitem__(self, name: str, /) -> FS: ...

@@ -260,9 +260,9 @@ class RefChange:
 
     Attributes:
         ref: Full ref name, e.g. ``"refs/heads/main"``.
-        old_target: Commit id (hex) the ref had at the destination before,
+        old_target: Object id (hex) the ref had at the destination before,
             or ``None`` when the ref is being created.
-        new_target: Commit id (hex) the ref gets, or ``None`` when the ref
+        new_target: Object id (hex) the ref gets, or ``None`` when the ref
             is being deleted.
     """
 

@@ -37,9 +37,6 @@ pytestmark = [
 
 # Documented on the page, not implemented yet: they render as absent
 # (members simply missing) or as placeholders that say so.
-NOT_YET = {"GitStore.backup", "GitStore.restore"}
-
-
 def documented_names() -> list[str]:
     """Every `::: gitstore.X` of docs/api.md, plus X.member for listed members."""
     names: list[str] = []
@@ -79,10 +76,6 @@ def runtime_object(name: str):
         if obj is None:
             return None
     return obj
-
-
-def is_placeholder(obj) -> bool:
-    return getattr(obj, "__init__", None) is getattr(gitstore._pending, "_refuse", object())
 
 
 def page_text(fragment: str) -> str:
@@ -126,13 +119,12 @@ def test_directives_are_found():
         assert expected in names
 
 
-def test_not_yet_lists_exactly_the_missing_names():
-    missing = {name for name in documented_names()
-               if runtime_object(name) is None or is_placeholder(runtime_object(name))}
-    assert missing == NOT_YET
+def test_every_documented_name_exists():
+    missing = {name for name in documented_names() if runtime_object(name) is None}
+    assert missing == set()
 
 
-@pytest.mark.parametrize("name", [n for n in documented_names() if n not in NOT_YET])
+@pytest.mark.parametrize("name", documented_names())
 def test_entry_shows_the_runtime_docstring(page, name):
     obj = runtime_object(name)
     doc = inspect.getdoc(obj)
@@ -155,8 +147,8 @@ def _signature(name):
         return None
 
 
-@pytest.mark.parametrize("name", [n for n in documented_names() if n not in NOT_YET
-                                  and callable(runtime_object(n))
+@pytest.mark.parametrize("name", [n for n in documented_names()
+                                  if callable(runtime_object(n))
                                   and not isinstance(runtime_object(n), enum.EnumMeta)
                                   and _signature(n) is not None])
 def test_signature_shows_the_runtime_defaults(page, name):
@@ -171,14 +163,6 @@ def test_signature_shows_the_runtime_defaults(page, name):
         pattern = rf"\b{parameter.name}\s*(:[^=]*?)?=\s*{re.escape(default)}"
         assert re.search(pattern, text.replace("'", '"')), (
             f"gitstore.{name}: parameter {parameter.name} = {default} not shown")
-
-
-@pytest.mark.parametrize("name", sorted(NOT_YET))
-def test_not_yet_names_render_as_absent(page, name):
-    if runtime_object(name) is None:
-        assert f'id="gitstore.{name}"' not in page
-    else:
-        assert "Not implemented yet" in page_text(entry(page, name))
 
 
 def test_no_sphinx_roles_private_or_dunder_members(page):

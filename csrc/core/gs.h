@@ -811,4 +811,57 @@ int gs_archive_read(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid
 int gs_archive_read_file(gs_report *out, gs_changeset *cs, gs_txn *txn, const git_oid *root,
 			 const gs_archive_in_opts *opts, const char *path);
 
+/* ------------------------------------------------------------------ */
+/* Mirroring: backup and restore (mirror.c, remote.c, bundle.c)        */
+
+/* Progress text for a transfer ("Receiving objects:  40% (2/5)\r",
+ * "...done.\n", or what the remote sends); -1 stops the transfer. */
+#define GS_MIRROR_PROGRESS_FN
+typedef int (*gs_mirror_progress_fn)(void *ctx, const char *text, size_t len);
+
+/* One ref a backup or restore creates (no old id), moves, or deletes
+ * (no new id).  `ref` is the full name on the side that changes. */
+typedef struct {
+	char *ref;
+	git_oid old_id, new_id;
+	int has_old, has_new;
+} gs_ref_change;
+
+typedef struct {
+	int dry_run;                /* compare only: nothing is created or moved */
+	int bundle;                 /* a bundle file, whatever its name */
+	/* The refs to mirror: names on the source side (short names look in
+	 * refs/heads/, refs/tags/, refs/notes/), and their names on the
+	 * destination (NULL: the same; short ones take the source's prefix).
+	 * ref_count 0 with refs NULL: every ref. */
+	const char *const *refs;
+	const char *const *rename;
+	size_t ref_count;
+	gs_mirror_progress_fn progress;
+	void *progress_ctx;
+} gs_mirror_opts;
+
+/*
+ * Make the refs at `url` (minus HEAD) equal this store's, or with
+ * opts->refs those refs only: objects the destination lacks are sent,
+ * refs forced, the destination's other refs deleted.  A missing local
+ * destination is created as a bare repository whose HEAD names the
+ * store's current branch.  A local path ending ".bundle" (or
+ * opts->bundle) is written as a git bundle instead.  The repository lock
+ * is held throughout.  `out` lists the changes (made, or for a dry run
+ * to be made), sorted by ref.  Transport, authentication and repository
+ * failures are GS_ERR_GIT naming the URL, its credentials hidden.
+ */
+int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *url,
+	      const gs_mirror_opts *opts);
+/*
+ * The reverse: fetch what the refs at `url` need, then under the lock
+ * make this store's refs equal them (forced, no reflog), deleting local
+ * refs the source lacks.  When HEAD's branch is gone afterwards, HEAD
+ * moves to the source's HEAD branch.
+ */
+int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *url,
+	       const gs_mirror_opts *opts);
+void gs_ref_changes_free(gs_ref_change *changes, size_t count);
+
 #endif

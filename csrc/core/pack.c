@@ -500,7 +500,7 @@ static int consolidate(gs_store *store)
 		return -1;
 	if (!m)
 		return 0;
-	if (gs_packwriter_begin(&writer, store,
+	if (gs_packwriter_begin(&writer, store->pack_dir,
 				(uint32_t)gs_pack_merge_skip(m, never_written, NULL)) < 0 ||
 	    gs_pack_merge_copy(m, writer) < 0 || gs_packwriter_finish(writer, hex) < 0)
 		goto done;

@@ -9,10 +9,11 @@
  * the small ones. */
 #define GS_PACK_LIMIT 16
 
-/* Writing one pack and its index as a stream (packwrite.c): exactly
- * `count` objects, then finish (renames both into objects/pack). */
+/* Writing one pack and its index as a stream (packwrite.c) into a
+ * repository's objects/pack directory: exactly `count` objects, then
+ * finish (renames both into place). */
 typedef struct gs_packwriter gs_packwriter;
-int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count);
+int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t count);
 int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
 		      size_t len);
 /* Many objects at once, deflated on several threads when worth it. */

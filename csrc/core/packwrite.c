@@ -84,7 +84,7 @@ static int pack_put(gs_packwriter *w, const void *data, size_t len)
 	return w->pending.size >= WRITE_CHUNK ? pack_flush(w) : 0;
 }
 
-int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t count)
+int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t count)
 {
 	gs_packwriter *w = calloc(1, sizeof(*w));
 	unsigned char header[12] = {'P', 'A', 'C', 'K'};
@@ -95,9 +95,12 @@ int gs_packwriter_begin(gs_packwriter **out, const gs_store *store, uint32_t cou
 		return gs_error_set_os(ENOMEM, "out of memory");
 	w->fd = -1;
 	w->expected = count;
-	if (!(w->dir = gs_store_file(store, "objects/pack", "")) ||
-	    !(w->tmp_pack = gs_store_file(store, "objects/pack/tmp_pack_XXXXXX", "")))
+	if (!(w->dir = strdup(pack_dir)) ||
+	    !(w->tmp_pack = malloc(strlen(pack_dir) + sizeof("/tmp_pack_XXXXXX")))) {
+		gs_error_set_os(ENOMEM, "out of memory");
 		goto fail;
+	}
+	sprintf(w->tmp_pack, "%s/tmp_pack_XXXXXX", pack_dir);
 	if (!(w->entries = malloc((count ? count : 1) * sizeof(*w->entries)))) {
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto fail;

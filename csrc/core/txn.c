@@ -322,7 +322,7 @@ static int flush(gs_txn *txn, gs_pack_merge *merge)
 		pending_object *obj = &txn->objects[i];
 		objects[i] = (gs_pack_object){obj->id, obj->type, obj->data, obj->len};
 	}
-	if (gs_packwriter_begin(&w, txn->store, (uint32_t)count) < 0 ||
+	if (gs_packwriter_begin(&w, txn->store->pack_dir, (uint32_t)count) < 0 ||
 	    gs_packwriter_add_all(w, objects, txn->count) < 0)
 		goto done;
 	if ((merge && gs_pack_merge_copy(merge, w) < 0) || gs_packwriter_finish(w, hex) < 0)

@@ -72,6 +72,8 @@ typedef struct {
 	X(PyObject, ChangeError) \
 	X(PyObject, ChangeReport) \
 	X(PyObject, WriteEntry) \
+	X(PyObject, RefChange) \
+	X(PyObject, MirrorDiff) \
 	X(PyObject, format_commit_message) \
 	X(PyObject, timezone)              /* from datetime */ \
 	X(PyObject, timedelta) \
@@ -187,6 +189,8 @@ int gsp_size_arg(PyObject *arg, const char *what, size_t *out);
 
 /* store.c */
 int gsp_store_register(PyObject *module);
+/* mirror.c: backup and restore, in GitStore's method table. */
+extern PyMethodDef gsp_store_mirror_methods[];
 /* refdict.c */
 /* Short names of the refs below prefix, sorted (a list of str). */
 PyObject *gsp_ref_names(gsp_state_t *st, gs_store *store, const char *prefix);

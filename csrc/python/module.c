@@ -27,11 +27,12 @@ static int import_values(gsp_state_t *st)
 {
 	static const char *const type_names[] = {
 		"FileType", "StatResult", "WalkEntry", "ReflogEntry", "Signature", "BlobOid",
-		"FileEntry", "ChangeError", "ChangeReport", "WriteEntry", "format_commit_message", NULL};
+		"FileEntry", "ChangeError", "ChangeReport", "WriteEntry", "format_commit_message",
+		"RefChange", "MirrorDiff", NULL};
 	PyObject **type_slots[] = {
 		&st->FileType, &st->StatResult, &st->WalkEntry, &st->ReflogEntry,
 		&st->Signature, &st->BlobOid, &st->FileEntry, &st->ChangeError, &st->ChangeReport,
-		&st->WriteEntry, &st->format_commit_message};
+		&st->WriteEntry, &st->format_commit_message, &st->RefChange, &st->MirrorDiff};
 	static const char *const datetime_names[] = {"timezone", "timedelta", "datetime", NULL};
 	PyObject **datetime_slots[] = {&st->timezone, &st->timedelta, &st->datetime};
 	static const char *const filetype_names[] = {"BLOB", "EXECUTABLE", "LINK", "TREE"};

@@ -275,7 +275,7 @@ static PyType_Slot store_slots[] = {
 	{Py_tp_traverse, store_traverse},
 	{Py_tp_clear, store_clear},
 	{Py_tp_repr, store_repr},
-	{Py_tp_methods, store_methods},
+	{Py_tp_methods, NULL},   /* all_methods, filled in by gsp_store_register */
 	{Py_tp_getset, store_getset},
 	{0, NULL}
 };
@@ -287,9 +287,27 @@ static PyType_Spec store_spec = {
 	.slots = store_slots,
 };
 
+/* store_methods and mirror.c's, in one table (the type is immutable, so
+ * methods cannot be added after it is made). */
+static PyMethodDef all_methods[8];
+
 int gsp_store_register(PyObject *module)
 {
 	gsp_state_t *st = PyModule_GetState(module);
+	PyMethodDef *tables[] = {store_methods, gsp_store_mirror_methods};
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof(tables) / sizeof(*tables); i++)
+		for (PyMethodDef *def = tables[i]; def->ml_name; def++) {
+			if (n + 1 >= sizeof(all_methods) / sizeof(*all_methods)) {
+				PyErr_SetString(PyExc_SystemError, "GitStore: too many methods");
+				return -1;
+			}
+			all_methods[n++] = *def;
+		}
+	for (PyType_Slot *slot = store_slots; slot->slot; slot++)
+		if (slot->slot == Py_tp_methods)
+			slot->pfunc = all_methods;
 
 	st->GitStoreType = gsp_add_type(module, &store_spec, "GitStore");
 	return st->GitStoreType ? 0 : -1;

@@ -1,0 +1,558 @@
+/*
+ * remote.c - the callbacks libgit2 calls during a push or a fetch.
+ *
+ * Credentials: the URL's user-info for http(s) basic auth; for ssh the
+ * agent (SSH_AUTH_SOCK), then ~/.ssh/id_ed25519, id_ecdsa and id_rsa.
+ * libgit2 1.5 accepts any ssh host key unless told otherwise, so every
+ * key is looked up in ~/.ssh/known_hosts and /etc/ssh/ssh_known_hosts,
+ * and an unknown or changed one stops the transfer before anything is
+ * sent.  https certificates are verified (against GIT_SSL_CAINFO or
+ * SSL_CERT_FILE when set, as git does).  Nothing here ever puts a
+ * password into a message.
+ */
+#include "gs_internal.h"
+#include "remote.h"
+#include "knownhosts.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* URLs                                                                */
+
+/* Where the user-info of a "scheme://" URL is: [*start, *end), the '@'
+ * at *end.  0 when there is none. */
+static int find_userinfo(const char *url, size_t *start, size_t *end)
+{
+	const char *sep = strstr(url, "://");
+	const char *auth, *at;
+	size_t auth_len;
+
+	if (!sep)
+		return 0;
+	auth = sep + 3;
+	auth_len = strcspn(auth, "/?#");
+	at = NULL;
+	for (const char *p = auth; p < auth + auth_len; p++)
+		if (*p == '@')
+			at = p;   /* the last '@': a password may hold one */
+	if (!at)
+		return 0;
+	*start = (size_t)(auth - url);
+	*end = (size_t)(at - url);
+	return 1;
+}
+
+static int is_http_url(const char *url)
+{
+	return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
+}
+
+char *gs_url_hide_credentials(const char *url)
+{
+	size_t start, end, len = strlen(url);
+	char *out;
+
+	if (!find_userinfo(url, &start, &end) ||
+	    (!is_http_url(url) && !memchr(url + start, ':', end - start)))
+		return strdup(url);
+	if (!(out = malloc(len + 4)))
+		return NULL;
+	memcpy(out, url, start);
+	memcpy(out + start, "***", 3);
+	memcpy(out + start + 3, url + end, len - end + 1);
+	return out;
+}
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+static char *percent_decode(const char *s, size_t len)
+{
+	char *out = malloc(len + 1);
+	size_t n = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 &&
+		    hexval(s[i + 2]) >= 0) {
+			out[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+			i += 2;
+		} else {
+			out[n++] = s[i];
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+/* The user, password, host and port of a "scheme://" URL. */
+static int parse_authority(gs_transfer *t, const char *url)
+{
+	const char *sep = strstr(url, "://"), *auth, *host, *end, *colon;
+	size_t start, at;
+
+	if (!sep)
+		return 0;
+	auth = sep + 3;
+	end = auth + strcspn(auth, "/?#");
+	host = auth;
+	if (find_userinfo(url, &start, &at)) {
+		const char *info = url + start, *info_end = url + at;
+		const char *pw = memchr(info, ':', (size_t)(info_end - info));
+
+		if (!(t->user = percent_decode(info, (size_t)((pw ? pw : info_end) - info))))
+			return gs_error_set(GS_ERR_NOMEM, "out of memory");
+		if (pw && !(t->password = percent_decode(pw + 1, (size_t)(info_end - pw - 1))))
+			return gs_error_set(GS_ERR_NOMEM, "out of memory");
+		host = info_end + 1;
+	}
+	if (*host == '[') {
+		const char *close = memchr(host, ']', (size_t)(end - host));
+		if (!close)
+			close = end;
+		t->host = strndup(host + 1, (size_t)(close - host - 1));
+		colon = (close < end && close[1] == ':') ? close + 1 : NULL;
+	} else {
+		colon = memchr(host, ':', (size_t)(end - host));
+		t->host = strndup(host, (size_t)((colon ? colon : end) - host));
+	}
+	if (!t->host)
+		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	if (colon && colon + 1 < end) {
+		long port = strtol(colon + 1, NULL, 10);
+		if (port > 0 && port < 65536)
+			t->port = (int)port;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* https certificates                                                   */
+
+/*
+ * libgit2 keeps one set of trusted certificates for the process.  When
+ * GIT_SSL_CAINFO (or SSL_CERT_FILE) names a file, that file is the set;
+ * when neither is set any more, the system's bundle is put back.
+ */
+static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *ca_applied;   /* the file last applied; NULL: libgit2's default */
+
+static const char *system_ca_file(void)
+{
+	static const char *const candidates[] = {
+		"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Ubuntu, Alpine */
+		"/etc/pki/tls/certs/ca-bundle.crt",     /* Fedora, RHEL */
+		"/etc/ssl/ca-bundle.pem",               /* openSUSE */
+		"/etc/ssl/cert.pem",                    /* macOS, BSDs */
+	};
+	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++)
+		if (access(candidates[i], R_OK) == 0)
+			return candidates[i];
+	return NULL;
+}
+
+static int apply_ca_file(void)
+{
+	const char *wanted = getenv("GIT_SSL_CAINFO");
+	int rc = 0;
+
+	if (!wanted || !*wanted)
+		wanted = getenv("SSL_CERT_FILE");
+	if (wanted && !*wanted)
+		wanted = NULL;
+	pthread_mutex_lock(&ca_lock);
+	if (wanted && (!ca_applied || strcmp(wanted, ca_applied) != 0)) {
+		char *copy = strdup(wanted);
+		if (!copy) {
+			rc = gs_error_set(GS_ERR_NOMEM, "out of memory");
+		} else if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, wanted, NULL) < 0) {
+			free(copy);
+			rc = gs_error_set_git(-1, wanted);
+		} else {
+			free(ca_applied);
+			ca_applied = copy;
+		}
+	} else if (!wanted && ca_applied) {
+		const char *system = system_ca_file();
+		if (system && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, system, NULL) < 0) {
+			rc = gs_error_set_git(-1, system);
+		} else {
+			free(ca_applied);
+			ca_applied = NULL;
+		}
+	}
+	pthread_mutex_unlock(&ca_lock);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* The transfer                                                         */
+
+int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn progress, void *ctx)
+{
+	memset(t, 0, sizeof(*t));
+	t->url = url;
+	t->progress = progress;
+	t->progress_ctx = ctx;
+	t->thread = pthread_self();
+	t->is_http = is_http_url(url);
+	if (!(t->display = gs_url_hide_credentials(url)))
+		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	if (parse_authority(t, url) < 0)
+		return -1;
+	if (strncasecmp(url, "https://", 8) == 0 && apply_ca_file() < 0)
+		return -1;
+	return 0;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		/* volatile: the compiler may not drop the wipe of a dying buffer */
+		for (volatile char *p = s; *p; p++)
+			*p = 0;
+		free(s);
+	}
+}
+
+void gs_transfer_clear(gs_transfer *t)
+{
+	free(t->display);
+	free_secret(t->user);
+	free_secret(t->password);
+	free(t->host);
+	gs_buf_free(&t->rejected);
+	memset(t, 0, sizeof(*t));
+}
+
+static int say(gs_transfer *t, const char *text, size_t len)
+{
+	if (!t->progress || t->stopped || !pthread_equal(pthread_self(), t->thread))
+		return 0;
+	if (t->progress(t->progress_ctx, text, len) < 0) {
+		t->stopped = 1;
+		return GIT_EUSER;
+	}
+	return 0;
+}
+
+int gs_transfer_say(gs_transfer *t, const char *text)
+{
+	return say(t, text, strlen(text)) < 0 ? -1 : 0;
+}
+
+/* "<what>: 40% (2/5)\r", once per percent; ", done.\n" at the end. */
+static int say_stage(gs_transfer *t, int stage, const char *what, size_t done, size_t total,
+		     size_t bytes)
+{
+	char line[160];
+	unsigned percent = total ? (unsigned)(done * 100 / total) : 100;
+	int n, last = total && done >= total;
+
+	if (!t->progress || t->stage_done[stage] || !total)
+		return 0;
+	if (!last && t->last_percent[stage] == percent + 1)
+		return 0;
+	t->last_percent[stage] = percent + 1;
+	t->stage_done[stage] = last;
+	if (bytes)
+		n = snprintf(line, sizeof(line), "%s: %3u%% (%zu/%zu), %zu bytes%s", what,
+			     percent, done, total, bytes, last ? ", done.\n" : "\r");
+	else
+		n = snprintf(line, sizeof(line), "%s: %3u%% (%zu/%zu)%s", what, percent, done,
+			     total, last ? ", done.\n" : "\r");
+	return say(t, line, (size_t)n);
+}
+
+static int on_sideband(const char *text, int len, void *payload)
+{
+	return len > 0 ? say(payload, text, (size_t)len) : 0;
+}
+
+static int on_fetch_progress(const git_indexer_progress *stats, void *payload)
+{
+	gs_transfer *t = payload;
+	int rc = say_stage(t, 0, "Receiving objects", stats->received_objects,
+			   stats->total_objects, stats->received_bytes);
+	if (rc == 0 && stats->total_deltas)
+		rc = say_stage(t, 1, "Resolving deltas", stats->indexed_deltas,
+			       stats->total_deltas, 0);
+	return rc;
+}
+
+static int on_push_progress(unsigned int current, unsigned int total, size_t bytes, void *payload)
+{
+	(void)bytes;   /* libgit2 1.5 passes no byte count for local pushes */
+	return say_stage(payload, 2, "Writing objects", current, total, 0);
+}
+
+static int on_pack_progress(int stage, uint32_t current, uint32_t total, void *payload)
+{
+	gs_transfer *t = payload;
+	char line[96];
+	int n;
+
+	/* Counting happens in the caller's thread; delta search may run in
+	 * libgit2's worker threads, which must not call back (say() skips
+	 * them). */
+	if (stage != GIT_PACKBUILDER_ADDING_OBJECTS)
+		return 0;
+	n = snprintf(line, sizeof(line), "Counting objects: %u\r", current);
+	return say(t, line, (size_t)n);
+}
+
+static int on_update_reference(const char *refname, const char *status, void *payload)
+{
+	gs_transfer *t = payload;
+
+	if (!status)
+		return 0;
+	if ((t->rejected.size && gs_buf_puts(&t->rejected, ", ") < 0) ||
+	    gs_buf_puts(&t->rejected, refname) < 0 || gs_buf_puts(&t->rejected, " (") < 0 ||
+	    gs_buf_puts(&t->rejected, status) < 0 || gs_buf_puts(&t->rejected, ")") < 0)
+		return -1;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Credentials                                                          */
+
+static char *home_file(const char *relative)
+{
+	const char *home = getenv("HOME");
+	struct passwd pw, *found = NULL;
+	char buf[4096];
+	char *out;
+
+	if (!home || !*home) {
+		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &found) != 0 || !found)
+			return NULL;
+		home = found->pw_dir;
+	}
+	if (!(out = malloc(strlen(home) + strlen(relative) + 2)))
+		return NULL;
+	sprintf(out, "%s/%s", home, relative);
+	return out;
+}
+
+static int local_user(char *buf, size_t size)
+{
+	struct passwd pw, *found = NULL;
+	char scratch[4096];
+
+	if (getpwuid_r(getuid(), &pw, scratch, sizeof(scratch), &found) != 0 || !found)
+		return -1;
+	snprintf(buf, size, "%s", found->pw_name);
+	return 0;
+}
+
+static int refuse(gs_transfer *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(gs_transfer *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(t->refusal, sizeof(t->refusal), fmt, ap);
+	va_end(ap);
+	git_error_set_str(GIT_ERROR_NET, t->refusal);
+	return GIT_EAUTH;
+}
+
+static const char *const ssh_key_files[] = {
+	".ssh/id_ed25519", ".ssh/id_ecdsa", ".ssh/id_rsa",
+};
+#define SSH_KEY_FILE_COUNT (sizeof(ssh_key_files) / sizeof(ssh_key_files[0]))
+
+/* The next ssh key to offer: the agent, then each key file there is. */
+static int next_ssh_key(git_credential **out, gs_transfer *t, const char *user)
+{
+	while (t->ssh_attempt < (int)(1 + SSH_KEY_FILE_COUNT)) {
+		int attempt = t->ssh_attempt++;
+		char *priv, *pub;
+		int rc;
+
+		if (attempt == 0) {
+			const char *sock = getenv("SSH_AUTH_SOCK");
+			if (sock && *sock)
+				return git_credential_ssh_key_from_agent(out, user);
+			continue;
+		}
+		if (!(priv = home_file(ssh_key_files[attempt - 1])))
+			continue;
+		if (access(priv, R_OK) != 0) {
+			free(priv);
+			continue;
+		}
+		if ((pub = malloc(strlen(priv) + 5)) != NULL) {
+			sprintf(pub, "%s.pub", priv);
+			if (access(pub, R_OK) != 0) {
+				free(pub);
+				pub = NULL;
+			}
+		}
+		rc = git_credential_ssh_key_new(out, user, pub, priv, NULL);
+		free(pub);
+		free(priv);
+		return rc;
+	}
+	return refuse(t, "no ssh key was accepted (tried the ssh agent and ~/.ssh/id_ed25519, "
+		      "id_ecdsa, id_rsa)");
+}
+
+static int on_credentials(git_credential **out, const char *url, const char *user_from_url,
+			  unsigned int allowed, void *payload)
+{
+	gs_transfer *t = payload;
+	char user[256];
+
+	if (user_from_url && *user_from_url)
+		snprintf(user, sizeof(user), "%s", user_from_url);
+	else if (t->user && *t->user)
+		snprintf(user, sizeof(user), "%s", t->user);
+	else if (local_user(user, sizeof(user)) < 0)
+		user[0] = '\0';
+
+	if (allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) {
+		/* libgit2 offers a URL's user and password itself; being asked
+		 * means they were refused, or the URL has only a user (a token). */
+		if (!t->user || t->password || t->userpass_given)
+			return refuse(t, t->user ? "authentication failed: the server refused "
+				      "the URL's credentials" : "authentication required: put the "
+				      "user name and password (or token) in the URL");
+		t->userpass_given = 1;
+		return git_credential_userpass_plaintext_new(out, t->user, "");
+	}
+	if ((allowed & GIT_CREDENTIAL_USERNAME) && !(allowed & GIT_CREDENTIAL_SSH_KEY))
+		return git_credential_username_new(out, user);
+	if (allowed & GIT_CREDENTIAL_SSH_KEY)
+		return next_ssh_key(out, t, user);
+	if (allowed & GIT_CREDENTIAL_USERNAME)
+		return git_credential_username_new(out, user);
+	return refuse(t, "the server asks for a kind of authentication gitstore does not offer");
+}
+
+/* ------------------------------------------------------------------ */
+/* Host keys and certificates                                           */
+
+static int check_host_key(gs_transfer *t, const git_cert_hostkey *cert, const char *host)
+{
+	gs_hostkey_status status = GS_HOSTKEY_UNKNOWN;
+	char fingerprint[128];
+	int port = t->port ? t->port : 22;
+	char *user_file;
+	int rc;
+
+	if (!(cert->type & GIT_CERT_SSH_RAW) || !cert->hostkey || !cert->hostkey_len)
+		return refuse(t, "the ssh server's host key cannot be checked");
+	if (!host || !*host)
+		host = t->host;
+	if (!(user_file = home_file(".ssh/known_hosts")))
+		return refuse(t, "out of memory");
+	rc = gs_known_hosts_check(&status, user_file, host, port,
+				  (const unsigned char *)cert->hostkey, cert->hostkey_len);
+	free(user_file);
+	if (rc == 0 && status == GS_HOSTKEY_UNKNOWN)
+		rc = gs_known_hosts_check(&status, "/etc/ssh/ssh_known_hosts", host, port,
+					  (const unsigned char *)cert->hostkey,
+					  cert->hostkey_len);
+	if (rc < 0)
+		return refuse(t, "cannot check the ssh host key: %s", gs_error_last()->message);
+	if (status == GS_HOSTKEY_MATCH)
+		return 0;
+	gs_hostkey_fingerprint(fingerprint, sizeof(fingerprint),
+			       (const unsigned char *)cert->hostkey, cert->hostkey_len);
+	if (status == GS_HOSTKEY_CHANGED)
+		return refuse(t, "the ssh host key of %s has CHANGED (it is now %s, and "
+			      "~/.ssh/known_hosts records another): refusing to connect",
+			      host, fingerprint);
+	if (status == GS_HOSTKEY_REVOKED)
+		return refuse(t, "the ssh host key of %s (%s) is revoked in known_hosts",
+			      host, fingerprint);
+	return refuse(t, "the ssh host key of %s (%s) is not in ~/.ssh/known_hosts: add it "
+		      "(ssh-keyscan, or connect once with ssh) after checking it", host,
+		      fingerprint);
+}
+
+static int on_certificate(git_cert *cert, int valid, const char *host, void *payload)
+{
+	gs_transfer *t = payload;
+	int rc;
+
+	if (cert->cert_type == GIT_CERT_HOSTKEY_LIBSSH2) {
+		rc = check_host_key(t, (const git_cert_hostkey *)cert, host);
+		return rc == 0 ? 0 : GIT_ECERTIFICATE;
+	}
+	if (valid)
+		return 0;
+	refuse(t, "the server's TLS certificate is not trusted (GIT_SSL_CAINFO can name a "
+	       "CA bundle that holds its issuer)");
+	return GIT_ECERTIFICATE;
+}
+
+void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
+{
+	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
+	cb->sideband_progress = on_sideband;
+	cb->credentials = on_credentials;
+	cb->certificate_check = on_certificate;
+	cb->transfer_progress = on_fetch_progress;
+	cb->pack_progress = on_pack_progress;
+	cb->push_transfer_progress = on_push_progress;
+	cb->push_update_reference = on_update_reference;
+	cb->payload = t;
+}
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+
+/* Replace every occurrence of `secret` in buf with "***". */
+static void scrub(char *buf, size_t size, const char *secret)
+{
+	size_t slen;
+	char *hit;
+
+	if (!secret || !(slen = strlen(secret)))
+		return;
+	while ((hit = strstr(buf, secret)) != NULL) {
+		size_t tail = strlen(hit + slen);
+		if (slen >= 3) {
+			memcpy(hit, "***", 3);
+			memmove(hit + 3, hit + slen, tail + 1);
+		} else {
+			/* A secret shorter than its mask: cut it out. */
+			memmove(hit, hit + slen, tail + 1);
+		}
+	}
+	(void)size;
+}
+
+int gs_transfer_fail(gs_transfer *t, int git_rc)
+{
+	const git_error *e = git_error_last();
+	char detail[1024];
+
+	if (t->stopped)
+		return -1;
+	if (t->refusal[0])
+		snprintf(detail, sizeof(detail), "%s", t->refusal);
+	else
+		snprintf(detail, sizeof(detail), "%s",
+			 (e && e->message) ? e->message : "the transfer failed");
+	scrub(detail, sizeof(detail), t->password);
+	if (t->is_http)
+		scrub(detail, sizeof(detail), t->user);
+	(void)git_rc;
+	return gs_error_set(GS_ERR_GIT, "%s: %s", t->display ? t->display : "remote", detail);
+}
