@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import itertools
 import json
 import os
@@ -265,6 +266,15 @@ class Bench:
         print(f"  {workload}: {line}", flush=True)
 
 
+def optional(name: str, otherwise: str) -> Any:
+    """The module, or None after saying what its absence means."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        print(f"note: {name} not importable ({exc}); {otherwise}", file=sys.stderr)
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1 round instead of 5")
@@ -277,18 +287,10 @@ def main() -> int:
 
     gitstore = import_gitstore()
     GS = gitstore.GitStore
-    try:
-        import vost
-        VOST = vost.GitStore
-    except ImportError as exc:
-        vost, VOST = None, None
-        print(f"note: vost not importable ({exc}); its column is skipped", file=sys.stderr)
-    try:
-        import pygit2
-    except ImportError as exc:
-        pygit2 = None
-        print(f"note: pygit2 not importable ({exc}); install it into this virtualenv "
-              f"(`pip install pygit2`) to add the hand-rolled pygit2 column", file=sys.stderr)
+    vost = optional("vost", "its column is skipped")
+    VOST = vost.GitStore if vost else None
+    pygit2 = optional("pygit2", "install it into this virtualenv (`pip install pygit2`) "
+                                "to add the hand-rolled pygit2 column")
 
     work = Path(tempfile.mkdtemp(prefix="bench-mirror-", dir=args.dir or default_parent_dir()))
     daemon = None
