@@ -800,7 +800,7 @@ static int backup_local(gs_ref_change **out, size_t *count, git_repository *repo
 		goto done;
 	}
 	if (new_tips(&tips, &ntips, *out, *count) < 0 ||
-	    gs_objects_copy(&copied, repo, dest, tips, ntips, opts->progress,
+	    gs_objects_copy(&copied, repo, dest, existing.count == 0, tips, ntips, opts->progress,
 			    opts->progress_ctx) < 0 ||
 	    move_destination_refs(dest, *out, *count, loc->display) < 0 ||
 	    say_done(opts, *count) < 0)
@@ -1184,7 +1184,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 			gs_error_set(GS_ERR_NOMEM, "out of memory");
 		for (size_t i = 0; !failed && i < sel.wanted.count; i++)
 			git_oid_cpy(&tips[i], &sel.wanted.items[i].id);
-		failed = failed || gs_objects_copy(&copied, source_repo, repo, tips,
+		failed = failed || gs_objects_copy(&copied, source_repo, repo, 0, tips,
 						   sel.wanted.count, opts->progress,
 						   opts->progress_ctx) < 0;
 		free(tips);

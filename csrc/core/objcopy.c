@@ -94,7 +94,7 @@ typedef struct {
 
 typedef struct {
 	git_repository *from;
-	git_odb *to;
+	git_odb *to;               /* NULL: the destination has nothing yet */
 	oid_set seen;
 	wanted_object *list;       /* what the destination lacks, in pack order */
 	size_t count, cap;
@@ -140,7 +140,7 @@ static int needed(int *out, copy_walk *w, const git_oid *id)
 
 	if (added < 0)
 		return -1;
-	*out = added && !git_odb_exists_ext(w->to, id, GIT_ODB_LOOKUP_NO_REFRESH);
+	*out = added && !(w->to && git_odb_exists_ext(w->to, id, GIT_ODB_LOOKUP_NO_REFRESH));
 	return 0;
 }
 
@@ -236,13 +236,12 @@ static int say_count(copy_walk *w, const char *what, size_t done, size_t total, 
 #define BATCH_OBJECTS 2048
 #define BATCH_BYTES (64u << 20)
 
-static int write_pack(copy_walk *w, const char *pack_dir)
+/* Every listed object into `writer` (which gets them all, in order). */
+static int write_objects(copy_walk *w, gs_packwriter *writer)
 {
 	git_odb *from_odb = NULL;
-	gs_packwriter *writer = NULL;
 	git_odb_object *held[BATCH_OBJECTS];
 	gs_pack_object batch[BATCH_OBJECTS];
-	char hex[GIT_OID_HEXSZ + 1];
 	size_t done = 0, held_count = 0;
 	int rc = -1, git_rc;
 
@@ -250,8 +249,6 @@ static int write_pack(copy_walk *w, const char *pack_dir)
 		gs_error_set_git(git_rc, "objects");
 		return -1;
 	}
-	if (gs_packwriter_begin(&writer, pack_dir, (uint32_t)w->count) < 0)
-		goto done;
 	while (done < w->count) {
 		size_t bytes = 0;
 
@@ -282,49 +279,93 @@ static int write_pack(copy_walk *w, const char *pack_dir)
 		if (say_count(w, "Writing objects", done, w->count, done == w->count) < 0)
 			goto done;
 	}
-	if (gs_packwriter_finish(writer, hex) < 0)
-		goto done;
 	rc = 0;
 done:
 	for (size_t i = 0; i < held_count; i++)
 		git_odb_object_free(held[i]);
-	gs_packwriter_free(writer);
 	git_odb_free(from_odb);
 	return rc;
 }
 
-int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to,
+static int walk_all(copy_walk *w, const git_oid *tips, size_t count)
+{
+	int need;
+
+	for (size_t i = 0; i < count; i++)
+		if (needed(&need, w, &tips[i]) < 0 || (need && push_pending(w, &tips[i]) < 0))
+			return -1;
+	while (w->depth) {
+		git_oid id;
+		git_oid_cpy(&id, &w->stack[--w->depth]);
+		if (visit(w, &id) < 0)
+			return -1;
+		if ((w->count & 4095) == 0 && say_count(w, "Counting objects", w->count, 0, 0) < 0)
+			return -1;
+	}
+	return say_count(w, "Counting objects", w->count, 0, 1);
+}
+
+static void walk_free(copy_walk *w)
+{
+	free(w->list);
+	free(w->stack);
+	oid_set_free(&w->seen);
+	git_odb_free(w->to);
+}
+
+int gs_objects_write_fd(size_t *written, git_repository *from, const git_oid *tips,
+			size_t count, int fd, const char *name, gs_mirror_progress_fn progress,
+			void *progress_ctx)
+{
+	copy_walk w;
+	gs_packwriter *writer = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	*written = 0;
+	w.from = from;
+	w.progress = progress;
+	w.progress_ctx = progress_ctx;
+	if (walk_all(&w, tips, count) < 0 ||
+	    gs_packwriter_begin_fd(&writer, fd, name, (uint32_t)w.count) < 0 ||
+	    write_objects(&w, writer) < 0 ||
+	    gs_packwriter_finish(writer, hex) < 0)
+		goto done;
+	*written = w.count;
+	rc = 0;
+done:
+	gs_packwriter_free(writer);
+	walk_free(&w);
+	return rc;
+}
+
+int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, int to_is_empty,
 		    const git_oid *tips, size_t count, gs_mirror_progress_fn progress,
 		    void *progress_ctx)
 {
 	copy_walk w;
 	const char *gitdir = git_repository_path(to);
-	char *pack_dir = NULL;
-	int rc = -1, git_rc, need;
+	gs_packwriter *writer = NULL;
+	char *pack_dir = NULL, hex[GIT_OID_HEXSZ + 1];
+	int rc = -1, git_rc;
 
 	memset(&w, 0, sizeof(w));
 	*copied = 0;
 	w.from = from;
 	w.progress = progress;
 	w.progress_ctx = progress_ctx;
-	if ((git_rc = git_repository_odb(&w.to, to)) < 0) {
-		gs_error_set_git(git_rc, gitdir);
-		goto done;
+	/* Asking a destination without refs about each object costs a
+	 * failed lookup in every pack and a stat() of a loose path each. */
+	if (!to_is_empty) {
+		if ((git_rc = git_repository_odb(&w.to, to)) < 0) {
+			gs_error_set_git(git_rc, gitdir);
+			goto done;
+		}
+		/* What another process packed since the handle was opened counts. */
+		git_odb_refresh(w.to);
 	}
-	/* What another process packed since the handle was opened counts. */
-	git_odb_refresh(w.to);
-	for (size_t i = 0; i < count; i++)
-		if (needed(&need, &w, &tips[i]) < 0 || (need && push_pending(&w, &tips[i]) < 0))
-			goto done;
-	while (w.depth) {
-		git_oid id;
-		git_oid_cpy(&id, &w.stack[--w.depth]);
-		if (visit(&w, &id) < 0)
-			goto done;
-		if ((w.count & 4095) == 0 && say_count(&w, "Counting objects", w.count, 0, 0) < 0)
-			goto done;
-	}
-	if (say_count(&w, "Counting objects", w.count, 0, 1) < 0)
+	if (walk_all(&w, tips, count) < 0)
 		goto done;
 	if (w.count) {
 		if (!(pack_dir = malloc(strlen(gitdir) + sizeof("objects/pack")))) {
@@ -332,17 +373,15 @@ int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to,
 			goto done;
 		}
 		sprintf(pack_dir, "%sobjects/pack", gitdir);
-		if (write_pack(&w, pack_dir) < 0)
+		if (gs_packwriter_begin(&writer, pack_dir, (uint32_t)w.count) < 0 ||
+		    write_objects(&w, writer) < 0 || gs_packwriter_finish(writer, hex) < 0)
 			goto done;
-		git_odb_refresh(w.to);
 	}
 	*copied = w.count;
 	rc = 0;
 done:
+	gs_packwriter_free(writer);
 	free(pack_dir);
-	free(w.list);
-	free(w.stack);
-	oid_set_free(&w.seen);
-	git_odb_free(w.to);
+	walk_free(&w);
 	return rc;
 }

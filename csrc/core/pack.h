@@ -14,6 +14,11 @@
  * finish (renames both into place). */
 typedef struct gs_packwriter gs_packwriter;
 int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t count);
+/* The same as a stream into the caller's open file `fd` (a bundle),
+ * from its current position: finish writes the checksum, and neither an
+ * index nor a rename follows; the caller closes fd.  `name` is for
+ * errors. */
+int gs_packwriter_begin_fd(gs_packwriter **out, int fd, const char *name, uint32_t count);
 int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
 		      size_t len);
 /* Many objects at once, deflated on several threads when worth it. */

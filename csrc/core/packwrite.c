@@ -38,8 +38,8 @@ static void deflater_end(deflater *d)
 }
 
 struct gs_packwriter {
-	char *dir;
-	char *tmp_pack;
+	char *dir;            /* NULL: writing to the caller's descriptor */
+	char *tmp_pack;       /* or, then, the name errors give */
 	int fd;
 	gs_sha1 sha;
 	uint64_t offset;
@@ -121,6 +121,36 @@ int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t coun
 fail:
 	gs_packwriter_free(w);
 	return -1;
+}
+
+int gs_packwriter_begin_fd(gs_packwriter **out, int fd, const char *name, uint32_t count)
+{
+	gs_packwriter *w = calloc(1, sizeof(*w));
+	unsigned char header[12] = {'P', 'A', 'C', 'K'};
+	uint32_t be;
+
+	*out = NULL;
+	if (!w || !(w->tmp_pack = strdup(name)) ||
+	    !(w->entries = malloc((count ? count : 1) * sizeof(*w->entries)))) {
+		if (w)
+			free(w->tmp_pack);
+		free(w);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	w->fd = fd;
+	w->expected = count;
+	gs_sha1_init(&w->sha);
+	be = htonl(2);
+	memcpy(header + 4, &be, 4);
+	be = htonl(count);
+	memcpy(header + 8, &be, 4);
+	if (pack_put(w, header, sizeof(header)) < 0) {
+		w->fd = -1;
+		gs_packwriter_free(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
 }
 
 /*
@@ -402,6 +432,14 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	gs_sha1_final(&w->sha, sum);
 	if (gs_buf_put(&w->pending, sum, sizeof(sum)) < 0 || pack_flush(w) < 0)
 		return -1;
+	if (!w->dir) {
+		/* The caller's file: it closes it; no index, no rename. */
+		git_oid name;
+		git_oid_fromraw(&name, sum);
+		git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &name);
+		w->fd = -1;
+		return 0;
+	}
 	/* Pack files are read-only, as git makes them. */
 	if (gs_close_read_only(w->fd, w->tmp_pack) < 0) {
 		w->fd = -1;
@@ -460,12 +498,11 @@ void gs_packwriter_free(gs_packwriter *w)
 {
 	if (!w)
 		return;
-	if (w->fd >= 0)
+	if (w->dir && w->fd >= 0)
 		close(w->fd);
-	if (w->tmp_pack) {
+	if (w->dir && w->tmp_pack)
 		unlink(w->tmp_pack);  /* not finished: drop the partial pack */
-		free(w->tmp_pack);
-	}
+	free(w->tmp_pack);
 	deflater_end(&w->z);
 	free(w->dir);
 	free(w->entries);
