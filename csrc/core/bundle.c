@@ -469,6 +469,11 @@ static int put(bundle_writer *w, const void *data, size_t len)
 	return 0;
 }
 
+static int pack_sink(void *ctx, const void *data, size_t len)
+{
+	return put(ctx, data, len);
+}
+
 /* A new file of our own next to path, so that the rename is atomic:
  * O_EXCL with the process id and a counter makes its name unique, mode
  * 0666 less the umask gives the bundle the mode any new file gets. */
@@ -556,8 +561,10 @@ int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref 
 		    put(&w, refs[i].name, strlen(refs[i].name)) < 0 || put(&w, "\n", 1) < 0)
 			goto done;
 	}
-	if (put(&w, "\n", 1) < 0 || flush_out(&w) < 0 ||
-	    gs_objects_write_fd(&written, repo, tips, count, w.fd, path, progress, ctx) < 0)
+	if (put(&w, "\n", 1) < 0 ||
+	    gs_objects_send(&written, repo, tips, count, NULL, 0, pack_sink, &w, progress,
+			    ctx) < 0 ||
+	    flush_out(&w) < 0)
 		goto done;
 	sys_err = fsync(w.fd) < 0 ? errno : 0;
 	if (close(w.fd) < 0 && !sys_err)

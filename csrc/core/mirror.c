@@ -14,6 +14,7 @@
 #include "bundle.h"
 #include "lock.h"
 #include "objcopy.h"
+#include "push.h"
 #include "refs.h"
 #include "remote.h"
 
@@ -862,59 +863,6 @@ static int write_bundle(git_repository *repo, const location *loc, const selecti
 	return rc;
 }
 
-static int push_changes(git_remote *remote, gs_transfer *t, const selection *sel,
-			const gs_ref_change *changes, size_t count)
-{
-	git_push_options push = GIT_PUSH_OPTIONS_INIT;
-	git_strarray specs = {NULL, 0};
-	int rc = -1, git_rc;
-
-	if (!count)
-		return 0;
-	if (!(specs.strings = calloc(count, sizeof(char *)))) {
-		gs_error_set(GS_ERR_NOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < count; i++) {
-		const gs_ref_change *c = &changes[i];
-		char *spec;
-
-		if (c->has_new) {
-			const char *source = NULL;
-			for (size_t k = 0; k < sel->wanted.count && !source; k++)
-				if (strcmp(sel->wanted.items[k].name, c->ref) == 0)
-					source = sel->sources[k];
-			spec = malloc(strlen(source) + strlen(c->ref) + 3);
-			if (spec)
-				sprintf(spec, "+%s:%s", source, c->ref);
-		} else {
-			spec = join(":", c->ref);
-		}
-		if (!spec) {
-			gs_error_set(GS_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		specs.strings[specs.count++] = spec;
-	}
-	push.pb_parallelism = 0;
-	gs_transfer_callbacks(&push.callbacks, t);
-	if ((git_rc = git_remote_upload(remote, &specs, &push)) < 0) {
-		gs_transfer_fail(t, git_rc);
-		goto done;
-	}
-	if (t->rejected.size) {
-		gs_error_set(GS_ERR_GIT, "%s: the remote refused to update %.*s", t->display,
-			     (int)t->rejected.size, t->rejected.data);
-		goto done;
-	}
-	rc = 0;
-done:
-	for (size_t i = 0; i < specs.count; i++)
-		free(specs.strings[i]);
-	free(specs.strings);
-	return rc;
-}
-
 static int connect_remote(git_remote **out, git_repository *repo, const char *url,
 			  gs_transfer *t, git_direction direction)
 {
@@ -983,8 +931,21 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	    list_remote(&dest, remote, &t) < 0 ||
 	    diff_refs(out, count, &sel, &dest) < 0)
 		goto done;
-	if (!opts->dry_run && push_changes(remote, &t, &sel, *out, *count) < 0)
-		goto done;
+	if (!opts->dry_run) {
+		git_oid *present = malloc((dest.count + 1) * sizeof(git_oid));
+		int failed;
+
+		if (!present) {
+			gs_error_set(GS_ERR_NOMEM, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < dest.count; i++)
+			git_oid_cpy(&present[i], &dest.items[i].id);
+		failed = gs_push(&t, repo, *out, *count, present, dest.count) < 0;
+		free(present);
+		if (failed)
+			goto done;
+	}
 	rc = 0;
 done:
 	if (remote) {

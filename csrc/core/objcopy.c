@@ -313,9 +313,67 @@ static void walk_free(copy_walk *w)
 	git_odb_free(w->to);
 }
 
-int gs_objects_write_fd(size_t *written, git_repository *from, const git_oid *tips,
-			size_t count, int fd, const char *name, gs_mirror_progress_fn progress,
-			void *progress_ctx)
+/* Mark what the other side has: `id` and, for a tree, all it holds. */
+static int mark_tree(copy_walk *w, const git_oid *id, int depth)
+{
+	git_tree *tree = NULL;
+	int added = oid_set_add(&w->seen, id), rc = 0;
+
+	if (added <= 0)
+		return added;
+	if (depth > GS_MAX_TREE_DEPTH || git_tree_lookup(&tree, w->from, id) < 0) {
+		git_error_clear();
+		return 0;   /* not ours to read: it is only not sent again */
+	}
+	for (size_t i = 0; rc == 0 && i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+			rc = mark_tree(w, git_tree_entry_id(e), depth + 1);
+		else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+			rc = oid_set_add(&w->seen, git_tree_entry_id(e)) < 0 ? -1 : 0;
+	}
+	git_tree_free(tree);
+	return rc;
+}
+
+/* The other side has `id` (a ref's target there): neither it nor the
+ * snapshot it holds is sent.  Older history is found by the walk
+ * stopping at `id`; objects only older commits hold may be sent again,
+ * which costs bytes, never correctness. */
+static int mark_present(copy_walk *w, const git_oid *id)
+{
+	git_oid current;
+
+	git_oid_cpy(&current, id);
+	/* Through chains of tags, as far as peeling goes elsewhere. */
+	for (int hops = 0; hops < 64; hops++) {
+		git_object *obj = NULL;
+		git_object_t type;
+		int rc = 0;
+
+		if (git_object_lookup(&obj, w->from, &current, GIT_OBJECT_ANY) < 0) {
+			git_error_clear();
+			return 0;   /* we do not have it: nothing to leave out */
+		}
+		type = git_object_type(obj);
+		if (type == GIT_OBJECT_TREE)
+			rc = mark_tree(w, &current, 0);
+		else if (oid_set_add(&w->seen, &current) < 0)
+			rc = -1;
+		else if (type == GIT_OBJECT_COMMIT)
+			rc = mark_tree(w, git_commit_tree_id((git_commit *)obj), 0);
+		else if (type == GIT_OBJECT_TAG)
+			git_oid_cpy(&current, git_tag_target_id((git_tag *)obj));
+		git_object_free(obj);
+		if (rc < 0 || type != GIT_OBJECT_TAG)
+			return rc;
+	}
+	return 0;
+}
+
+int gs_objects_send(size_t *written, git_repository *from, const git_oid *tips, size_t count,
+		    const git_oid *present, size_t present_count, gs_pack_sink sink,
+		    void *sink_ctx, gs_mirror_progress_fn progress, void *progress_ctx)
 {
 	copy_walk w;
 	gs_packwriter *writer = NULL;
@@ -327,8 +385,11 @@ int gs_objects_write_fd(size_t *written, git_repository *from, const git_oid *ti
 	w.from = from;
 	w.progress = progress;
 	w.progress_ctx = progress_ctx;
+	for (size_t i = 0; i < present_count; i++)
+		if (mark_present(&w, &present[i]) < 0)
+			goto done;
 	if (walk_all(&w, tips, count) < 0 ||
-	    gs_packwriter_begin_fd(&writer, fd, name, (uint32_t)w.count) < 0 ||
+	    gs_packwriter_begin_sink(&writer, sink, sink_ctx, (uint32_t)w.count) < 0 ||
 	    write_objects(&w, writer) < 0 ||
 	    gs_packwriter_finish(writer, hex) < 0)
 		goto done;

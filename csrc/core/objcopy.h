@@ -4,6 +4,7 @@
 #define GS_OBJCOPY_H
 
 #include "gs.h"
+#include "pack.h"
 
 /*
  * Write into `to`'s objects/pack one pack of every object reachable from
@@ -16,10 +17,13 @@ int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, in
 		    const git_oid *tips, size_t count, gs_mirror_progress_fn progress,
 		    void *progress_ctx);
 
-/* Every object reachable from `tips` in `from`, as a pack written to
- * `fd` from its current position (a bundle's); `name` is for errors. */
-int gs_objects_write_fd(size_t *written, git_repository *from, const git_oid *tips,
-			size_t count, int fd, const char *name, gs_mirror_progress_fn progress,
-			void *progress_ctx);
+/*
+ * Every object reachable from `tips` in `from`, less what the other side
+ * has (`present`: the ids its refs hold; their history and snapshots are
+ * left out), as one pack handed to `sink` (a bundle file, a server).
+ */
+int gs_objects_send(size_t *written, git_repository *from, const git_oid *tips, size_t count,
+		    const git_oid *present, size_t present_count, gs_pack_sink sink,
+		    void *sink_ctx, gs_mirror_progress_fn progress, void *progress_ctx);
 
 #endif

@@ -14,11 +14,11 @@
  * finish (renames both into place). */
 typedef struct gs_packwriter gs_packwriter;
 int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t count);
-/* The same as a stream into the caller's open file `fd` (a bundle),
- * from its current position: finish writes the checksum, and neither an
- * index nor a rename follows; the caller closes fd.  `name` is for
- * errors. */
-int gs_packwriter_begin_fd(gs_packwriter **out, int fd, const char *name, uint32_t count);
+/* The same as a stream handed to `sink` (into a bundle, or to a
+ * server): finish writes the checksum, and neither an index nor a rename
+ * follows.  A sink returns -1 to stop, its reason in the error record. */
+typedef int (*gs_pack_sink)(void *ctx, const void *data, size_t len);
+int gs_packwriter_begin_sink(gs_packwriter **out, gs_pack_sink sink, void *ctx, uint32_t count);
 int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
 		      size_t len);
 /* Many objects at once, deflated on several threads when worth it. */

@@ -38,9 +38,11 @@ static void deflater_end(deflater *d)
 }
 
 struct gs_packwriter {
-	char *dir;            /* NULL: writing to the caller's descriptor */
-	char *tmp_pack;       /* or, then, the name errors give */
+	char *dir;            /* NULL: writing to the caller's sink */
+	char *tmp_pack;
 	int fd;
+	gs_pack_sink sink;
+	void *sink_ctx;
 	gs_sha1 sha;
 	uint64_t offset;
 	uint32_t expected, count;
@@ -65,9 +67,14 @@ static int write_all(int fd, const void *data, size_t len, const char *what)
 
 #define WRITE_CHUNK (256 * 1024)
 
+static int pack_write(gs_packwriter *w, const void *data, size_t len)
+{
+	return w->sink ? w->sink(w->sink_ctx, data, len) : write_all(w->fd, data, len, w->tmp_pack);
+}
+
 static int pack_flush(gs_packwriter *w)
 {
-	int rc = write_all(w->fd, w->pending.data, w->pending.size, w->tmp_pack);
+	int rc = pack_write(w, w->pending.data, w->pending.size);
 	w->pending.size = 0;
 	return rc;
 }
@@ -78,7 +85,7 @@ static int pack_put(gs_packwriter *w, const void *data, size_t len)
 	gs_sha1_update(&w->sha, data, len);
 	w->offset += len;
 	if (len >= WRITE_CHUNK)
-		return pack_flush(w) < 0 ? -1 : write_all(w->fd, data, len, w->tmp_pack);
+		return pack_flush(w) < 0 ? -1 : pack_write(w, data, len);
 	if (gs_buf_put(&w->pending, data, len) < 0)
 		return -1;
 	return w->pending.size >= WRITE_CHUNK ? pack_flush(w) : 0;
@@ -123,21 +130,20 @@ fail:
 	return -1;
 }
 
-int gs_packwriter_begin_fd(gs_packwriter **out, int fd, const char *name, uint32_t count)
+int gs_packwriter_begin_sink(gs_packwriter **out, gs_pack_sink sink, void *ctx, uint32_t count)
 {
 	gs_packwriter *w = calloc(1, sizeof(*w));
 	unsigned char header[12] = {'P', 'A', 'C', 'K'};
 	uint32_t be;
 
 	*out = NULL;
-	if (!w || !(w->tmp_pack = strdup(name)) ||
-	    !(w->entries = malloc((count ? count : 1) * sizeof(*w->entries)))) {
-		if (w)
-			free(w->tmp_pack);
+	if (!w || !(w->entries = malloc((count ? count : 1) * sizeof(*w->entries)))) {
 		free(w);
 		return gs_error_set_os(ENOMEM, "out of memory");
 	}
-	w->fd = fd;
+	w->fd = -1;
+	w->sink = sink;
+	w->sink_ctx = ctx;
 	w->expected = count;
 	gs_sha1_init(&w->sha);
 	be = htonl(2);
@@ -145,7 +151,6 @@ int gs_packwriter_begin_fd(gs_packwriter **out, int fd, const char *name, uint32
 	be = htonl(count);
 	memcpy(header + 8, &be, 4);
 	if (pack_put(w, header, sizeof(header)) < 0) {
-		w->fd = -1;
 		gs_packwriter_free(w);
 		return -1;
 	}
@@ -433,11 +438,10 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	if (gs_buf_put(&w->pending, sum, sizeof(sum)) < 0 || pack_flush(w) < 0)
 		return -1;
 	if (!w->dir) {
-		/* The caller's file: it closes it; no index, no rename. */
+		/* The caller's sink: no index, no rename. */
 		git_oid name;
 		git_oid_fromraw(&name, sum);
 		git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &name);
-		w->fd = -1;
 		return 0;
 	}
 	/* Pack files are read-only, as git makes them. */
@@ -498,11 +502,12 @@ void gs_packwriter_free(gs_packwriter *w)
 {
 	if (!w)
 		return;
-	if (w->dir && w->fd >= 0)
+	if (w->fd >= 0)
 		close(w->fd);
-	if (w->dir && w->tmp_pack)
+	if (w->tmp_pack) {
 		unlink(w->tmp_pack);  /* not finished: drop the partial pack */
-	free(w->tmp_pack);
+		free(w->tmp_pack);
+	}
 	deflater_end(&w->z);
 	free(w->dir);
 	free(w->entries);

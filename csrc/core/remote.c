@@ -235,6 +235,7 @@ void gs_transfer_clear(gs_transfer *t)
 	free_secret(t->password);
 	free(t->host);
 	gs_buf_free(&t->rejected);
+	gs_buf_free(&t->advertisement);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -252,6 +253,11 @@ static int say(gs_transfer *t, const char *text, size_t len)
 int gs_transfer_say(gs_transfer *t, const char *text)
 {
 	return say(t, text, strlen(text)) < 0 ? -1 : 0;
+}
+
+int gs_transfer_say_len(gs_transfer *t, const char *text, size_t len)
+{
+	return say(t, text, len) < 0 ? -1 : 0;
 }
 
 /* "<what>: 40% (2/5)\r", once per percent; ", done.\n" at the end. */
@@ -534,11 +540,13 @@ typedef struct {
 	buffered_subtransport *owner;
 	char *buf;
 	size_t used;
+	int listing;          /* the ref advertisement: kept for push.c */
 } buffered_stream;
 
 struct buffered_subtransport {
 	git_smart_subtransport parent;
 	git_smart_subtransport *inner;
+	gs_transfer *transfer;
 	/* A connection that is not RPC (git://, ssh) serves every action on
 	 * one stream, and libgit2 checks it gets the same stream back. */
 	buffered_stream *current;
@@ -558,9 +566,17 @@ static int stream_read(git_smart_subtransport_stream *stream, char *buffer, size
 		       size_t *bytes_read)
 {
 	buffered_stream *s = (buffered_stream *)stream;
+	gs_buf *advert = &s->owner->transfer->advertisement;
 	int rc = stream_flush(s);
 
-	return rc < 0 ? rc : s->inner->read(s->inner, buffer, size, bytes_read);
+	if (rc < 0 || (rc = s->inner->read(s->inner, buffer, size, bytes_read)) < 0)
+		return rc;
+	if (s->listing && advert->size + *bytes_read <= (1u << 20) &&
+	    gs_buf_put(advert, buffer, *bytes_read) < 0) {
+		git_error_set_oom();
+		return -1;
+	}
+	return 0;
 }
 
 static int stream_write(git_smart_subtransport_stream *stream, const char *data, size_t len)
@@ -604,6 +620,7 @@ static int subtransport_action(git_smart_subtransport_stream **out,
 	if ((rc = sub->inner->action(&inner, sub->inner, url, action)) < 0)
 		return rc;
 	if (sub->current && sub->current->inner == inner) {
+		sub->current->listing = 0;
 		*out = &sub->current->parent;
 		return 0;
 	}
@@ -619,6 +636,7 @@ static int subtransport_action(git_smart_subtransport_stream **out,
 	s->parent.free = stream_free;
 	s->inner = inner;
 	s->owner = sub;
+	s->listing = action == GIT_SERVICE_RECEIVEPACK_LS || action == GIT_SERVICE_UPLOADPACK_LS;
 	sub->current = s;
 	*out = &s->parent;
 	return 0;
@@ -661,8 +679,20 @@ static int make_subtransport(git_smart_subtransport **out, git_transport *owner,
 	sub->parent.action = subtransport_action;
 	sub->parent.close = subtransport_close;
 	sub->parent.free = subtransport_free;
+	sub->transfer = t;
+	t->connection = &sub->parent;
 	*out = &sub->parent;
 	return 0;
+}
+
+int gs_transfer_push_stream(git_smart_subtransport_stream **out, gs_transfer *t)
+{
+	int rc;
+
+	if (!t->connection)
+		return gs_error_set(GS_ERR_GIT, "%s: not connected", t->display);
+	rc = t->connection->action(out, t->connection, t->url, GIT_SERVICE_RECEIVEPACK);
+	return rc < 0 ? gs_transfer_fail(t, rc) : 0;
 }
 
 static int make_transport(git_transport **out, git_remote *owner, void *param)
