@@ -236,28 +236,45 @@ static int say_count(copy_walk *w, const char *what, size_t done, size_t total, 
 #define BATCH_OBJECTS 2048
 #define BATCH_BYTES (64u << 20)
 
-/* Every listed object into `writer` (which gets them all, in order). */
+/* Every listed object into `writer`: entries of `from`'s packs byte for
+ * byte where they hold the object whole, the rest read and deflated. */
 static int write_objects(copy_walk *w, gs_packwriter *writer)
 {
 	git_odb *from_odb = NULL;
+	gs_pack_source *packs = NULL;
 	git_odb_object *held[BATCH_OBJECTS];
 	gs_pack_object batch[BATCH_OBJECTS];
-	size_t done = 0, held_count = 0;
+	char *pack_dir = NULL;
+	const char *gitdir = git_repository_path(w->from);
+	size_t done = 0, held_count = 0, next = 0;
 	int rc = -1, git_rc;
 
 	if ((git_rc = git_repository_odb(&from_odb, w->from)) < 0) {
 		gs_error_set_git(git_rc, "objects");
 		return -1;
 	}
-	while (done < w->count) {
+	if (!(pack_dir = malloc(strlen(gitdir) + sizeof("objects/pack")))) {
+		gs_error_set(GS_ERR_NOMEM, "out of memory");
+		goto done;
+	}
+	sprintf(pack_dir, "%sobjects/pack", gitdir);
+	if (gs_pack_source_open(&packs, pack_dir) < 0)
+		goto done;
+	while (next < w->count) {
 		size_t bytes = 0;
 
 		held_count = 0;
-		while (done + held_count < w->count && held_count < BATCH_OBJECTS &&
-		       bytes < BATCH_BYTES) {
-			const wanted_object *o = &w->list[done + held_count];
+		while (next < w->count && held_count < BATCH_OBJECTS && bytes < BATCH_BYTES) {
+			const wanted_object *o = &w->list[next++];
 			git_odb_object *obj = NULL;
+			int copied;
 
+			if (gs_pack_source_copy(&copied, packs, writer, &o->id) < 0)
+				goto done;
+			if (copied) {
+				done++;
+				continue;
+			}
 			if ((git_rc = git_odb_read(&obj, from_odb, &o->id)) < 0) {
 				gs_error_set_git(git_rc, git_oid_tostr_s(&o->id));
 				goto done;
@@ -283,6 +300,8 @@ static int write_objects(copy_walk *w, gs_packwriter *writer)
 done:
 	for (size_t i = 0; i < held_count; i++)
 		git_odb_object_free(held[i]);
+	gs_pack_source_free(packs);
+	free(pack_dir);
 	git_odb_free(from_odb);
 	return rc;
 }

@@ -52,4 +52,14 @@ int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer);
 void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
 void gs_pack_merge_free(gs_pack_merge *m);
 
+/* A repository's packs, indexed, to copy objects out of them byte for
+ * byte (whole objects; a delta is left to the caller). */
+typedef struct gs_pack_source gs_pack_source;
+int gs_pack_source_open(gs_pack_source **out, const char *pack_dir);
+/* *copied 1: `id` went into writer as its packed entry; 0: no pack
+ * holds it whole. */
+int gs_pack_source_copy(int *copied, gs_pack_source *src, gs_packwriter *writer,
+			const git_oid *id);
+void gs_pack_source_free(gs_pack_source *src);
+
 #endif
