@@ -869,8 +869,14 @@ static int connect_remote(git_remote **out, git_repository *repo, const char *ur
 	git_remote_callbacks callbacks;
 	int git_rc;
 
+	git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+
 	*out = NULL;
-	if ((git_rc = git_remote_create_anonymous(out, repo, url)) < 0)
+	/* url.<base>.insteadOf is not applied: libgit2 1.5 leaks a regex
+	 * match for every configuration entry it looks at for it. */
+	create.repository = repo;
+	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if ((git_rc = git_remote_create_with_opts(out, url, &create)) < 0)
 		return gs_transfer_fail(t, git_rc);
 	gs_transfer_callbacks(&callbacks, t);
 	if ((git_rc = git_remote_connect(*out, direction, &callbacks, NULL, NULL)) < 0)

@@ -241,7 +241,7 @@ int gs_push(gs_transfer *t, git_repository *repo, const gs_ref_change *changes, 
 	git_oid *tips = NULL;
 	char *caps = NULL, zero[GIT_OID_HEXSZ + 1];
 	size_t ntips = 0, written;
-	int rc = -1, report, sideband, deletes = 0;
+	int rc = -1, report, sideband, deletes = 0, owned = 0;
 
 	if (!count)
 		return 0;
@@ -290,7 +290,7 @@ int gs_push(gs_transfer *t, git_repository *repo, const gs_ref_change *changes, 
 	if (gs_buf_put(&request, "0000", 4) < 0)
 		goto done;
 	r->transfer = t;
-	if (gs_transfer_push_stream(&r->stream, t) < 0 ||
+	if (gs_transfer_push_stream(&r->stream, &owned, t) < 0 ||
 	    stream_sink(r, request.data, request.size) < 0)
 		goto done;
 	/* Deletions alone send no pack. */
@@ -306,6 +306,8 @@ int gs_push(gs_transfer *t, git_repository *repo, const gs_ref_change *changes, 
 	}
 	rc = 0;
 done:
+	if (owned)
+		r->stream->free(r->stream);
 	free(caps);
 	free(tips);
 	free(r);

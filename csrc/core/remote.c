@@ -607,6 +607,16 @@ static void stream_free(git_smart_subtransport_stream *stream)
 	free(s);
 }
 
+/* libgit2's own action, in a function of its own: libgit2 1.5.1's ssh
+ * connection leaks two small strings (its known_hosts path) each time,
+ * which the leak checker's suppressions name by this frame. */
+__attribute__((noinline)) static int libgit2_action(git_smart_subtransport_stream **out,
+						   git_smart_subtransport *inner,
+						   const char *url, git_smart_service_t action)
+{
+	return inner->action(out, inner, url, action);
+}
+
 static int subtransport_action(git_smart_subtransport_stream **out,
 			       git_smart_subtransport *transport, const char *url,
 			       git_smart_service_t action)
@@ -617,7 +627,7 @@ static int subtransport_action(git_smart_subtransport_stream **out,
 	int rc;
 
 	*out = NULL;
-	if ((rc = sub->inner->action(&inner, sub->inner, url, action)) < 0)
+	if ((rc = libgit2_action(&inner, sub->inner, url, action)) < 0)
 		return rc;
 	if (sub->current && sub->current->inner == inner) {
 		sub->current->listing = 0;
@@ -685,14 +695,23 @@ static int make_subtransport(git_smart_subtransport **out, git_transport *owner,
 	return 0;
 }
 
-int gs_transfer_push_stream(git_smart_subtransport_stream **out, gs_transfer *t)
+int gs_transfer_push_stream(git_smart_subtransport_stream **out, int *owned, gs_transfer *t)
 {
+	buffered_subtransport *sub = (buffered_subtransport *)t->connection;
+	buffered_stream *before;
 	int rc;
 
-	if (!t->connection)
+	*owned = 0;
+	if (!sub)
 		return gs_error_set(GS_ERR_GIT, "%s: not connected", t->display);
+	before = sub->current;
 	rc = t->connection->action(out, t->connection, t->url, GIT_SERVICE_RECEIVEPACK);
-	return rc < 0 ? gs_transfer_fail(t, rc) : 0;
+	if (rc < 0)
+		return gs_transfer_fail(t, rc);
+	/* git:// and ssh go on with the listing's stream, which libgit2
+	 * frees; an http request is a new stream, ours to free. */
+	*owned = (buffered_stream *)*out != before;
+	return 0;
 }
 
 static int make_transport(git_transport **out, git_remote *owner, void *param)

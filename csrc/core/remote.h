@@ -46,8 +46,9 @@ void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t);
  * progress callback asked to stop, the error record is left as is. */
 int gs_transfer_fail(gs_transfer *t, int git_rc);
 /* After git_remote_connect: the stream for the push request itself
- * (for git:// and ssh the connection's own; for http a new request). */
-int gs_transfer_push_stream(git_smart_subtransport_stream **out, gs_transfer *t);
+ * (for git:// and ssh the connection's own; for http a new request,
+ * *owned: the caller frees it). */
+int gs_transfer_push_stream(git_smart_subtransport_stream **out, int *owned, gs_transfer *t);
 /* Report progress text of our own, or the server's. */
 int gs_transfer_say(gs_transfer *t, const char *text);
 int gs_transfer_say_len(gs_transfer *t, const char *text, size_t len);
