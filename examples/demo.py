@@ -64,6 +64,17 @@ def main() -> int:
         fs = fs.archive_in(archive, "copy")
         print(f"archive_in committed {fs.message!r}; copy/ holds {fs.ls('copy')}")
 
+        # A backup makes another repository (here a bundle file too) an
+        # exact copy of every ref; a restore brings a store back from one.
+        mirror = Path(tmp) / "backup.git"
+        diff = store.backup(mirror)
+        print(f"\nbackup to {mirror.name}: {len(diff.add)} refs added")
+        store.backup(Path(tmp) / "offline.bundle")
+        copy = GitStore.open(Path(tmp) / "restored.git", branch=None)
+        diff = copy.restore(Path(tmp) / "offline.bundle")
+        print(f"restore from offline.bundle: {len(diff.add)} refs; main holds "
+              f"{copy.branches['main'].ls()}")
+
         # It is a plain git repository.
         git_log = subprocess.run(["git", "-C", str(path), "log", "--oneline", "main"],
                                  capture_output=True, text=True, check=True).stdout

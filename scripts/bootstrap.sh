@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 packages=(libgit2-dev libarchive-dev zlib1g-dev pkg-config gcc make git)
+# the servers the transport tests start on 127.0.0.1
+packages+=(lighttpd lighttpd-mod-openssl openssh-server openssh-client)
 if ! "$PYTHON" -c 'import ensurepip, sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then
     packages+=(python3-venv python3-dev)
 fi
@@ -20,8 +22,24 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing ${missing[*]}" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    # Packaged services (sshd on port 22, lighttpd on port 80) are not
+    # started: the tests run their own, and a start that fails (a port in
+    # use, no init system) would fail the whole install.  policy-rc.d is
+    # how Debian's maintainer scripts are told so.
+    policy=/usr/sbin/policy-rc.d
+    made_policy=""
+    if [ ! -e "$policy" ]; then
+        made_policy=1
+        trap "$sudo rm -f $policy" EXIT
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+    fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [ "$made_policy" ]; then
+        $sudo rm -f "$policy"
+        trap - EXIT
+    fi
 fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv

@@ -13,6 +13,7 @@
  * pack). */
 #include "gs_internal.h"
 #include "bundle.h"
+#include "objcopy.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -428,9 +429,6 @@ done:
 /* Writing                                                             */
 
 typedef struct {
-	progress_out out;
-	stage compressing, writing;
-	git_packbuilder *pb;
 	const char *path;
 	int fd;
 	char *buf;      /* CHUNK bytes */
@@ -471,108 +469,9 @@ static int put(bundle_writer *w, const void *data, size_t len)
 	return 0;
 }
 
-static int pack_chunk(void *data, size_t len, void *payload)
+static int pack_sink(void *ctx, const void *data, size_t len)
 {
-	bundle_writer *w = payload;
-
-	/* libgit2 ignores what its last deltification report returns */
-	if (w->failed || put(w, data, len) < 0 ||
-	    stage_show(&w->out, &w->writing, git_packbuilder_written(w->pb),
-		       git_packbuilder_object_count(w->pb)) < 0) {
-		w->failed = 1;
-		return -1;
-	}
-	return 0;
-}
-
-static int pack_progress(int what, uint32_t current, uint32_t total, void *payload)
-{
-	bundle_writer *w = payload;
-	int rc;
-
-	/* Deltas are searched on several threads, which report too. */
-	if (!pthread_equal(pthread_self(), w->out.caller))
-		return 0;
-	if (what == GIT_PACKBUILDER_ADDING_OBJECTS)
-		rc = say(&w->out, "Enumerating objects: %u\r", current);
-	else
-		rc = stage_show(&w->out, &w->compressing, current, total);
-	if (rc < 0)
-		w->failed = 1;
-	return rc;
-}
-
-static int git_failed(bundle_writer *w, int err)
-{
-	if (!w->failed)
-		gs_error_set_git(err, w->path);
-	return -1;
-}
-
-/* An object's type, looking again in a fresh object database on a miss. */
-static int object_type(git_object_t *out, bundle_writer *w, git_repository *repo,
-		       const git_oid *id, const char *name)
-{
-	char hex[GIT_OID_HEXSZ + 1];
-	int err = 0;
-
-	for (int attempt = 0; attempt < 2; attempt++) {
-		git_odb *odb;
-		size_t size;
-
-		if (attempt && gs_repo_reload(repo) < 0)
-			break;
-		if ((err = git_repository_odb(&odb, repo)) < 0)
-			return git_failed(w, err);
-		err = git_odb_read_header(&size, out, odb, id);
-		git_odb_free(odb);
-		if (err != GIT_ENOTFOUND)
-			break;
-	}
-	if (err == GIT_ENOTFOUND)
-		return gs_error_set(GS_ERR_GIT, "%s: %s names %s, which the repository lacks",
-				    w->path, name, git_oid_tostr(hex, sizeof(hex), id));
-	return err < 0 ? git_failed(w, err) : 0;
-}
-
-/* Put what a ref names in the pack: commits go to the walk (with their
- * history, trees and blobs), tags are followed to what they tag. */
-static int add_ref(bundle_writer *w, git_revwalk *walk, git_repository *repo,
-		   const gs_bundle_ref *ref)
-{
-	git_oid id;
-
-	git_oid_cpy(&id, &ref->id);
-	for (;;) {
-		git_object_t type;
-		git_tag *tag;
-		int err;
-
-		if (object_type(&type, w, repo, &id, ref->name) < 0)
-			return -1;
-		switch (type) {
-		case GIT_OBJECT_COMMIT:
-			err = git_revwalk_push(walk, &id);
-			break;
-		case GIT_OBJECT_TREE:
-			err = git_packbuilder_insert_tree(w->pb, &id);
-			break;
-		case GIT_OBJECT_BLOB:
-			err = git_packbuilder_insert(w->pb, &id, NULL);
-			break;
-		case GIT_OBJECT_TAG:
-			if ((err = git_packbuilder_insert(w->pb, &id, NULL)) < 0 ||
-			    (err = git_tag_lookup(&tag, repo, &id)) < 0)
-				break;
-			git_oid_cpy(&id, git_tag_target_id(tag));
-			git_tag_free(tag);
-			continue;
-		default:
-			return gs_error_set(GS_ERR_GIT, "%s: %s names an object of unknown type",
-					    w->path, ref->name);
-		}
-		return err < 0 ? git_failed(w, err) : 0;
-	}
+	return put(ctx, data, len);
 }
 
 /* A new file of our own next to path, so that the rename is atomic:
@@ -622,48 +521,35 @@ static int sync_dir(const char *path)
 	return err ? gs_error_set_path(err, path, "cannot write") : 0;
 }
 
+/*
+ * The pack is gitstore's own (objcopy.c): the objects as they are, no
+ * delta search, which made libgit2's packbuilder take several times what
+ * `git bundle create` takes.
+ */
 int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref *refs,
 		    size_t count, gs_mirror_progress_fn progress, void *ctx)
 {
-	bundle_writer w = {{progress, ctx, pthread_self(), 0},
-			   {"Compressing objects", -1, 0}, {"Writing objects", -1, 0},
-			   NULL, path, -1, NULL, 0, 0};
-	git_revwalk *walk = NULL;
+	bundle_writer w = {path, -1, NULL, 0};
+	git_oid *tips = NULL;
 	char *tmp = NULL;
+	size_t written;
 	int rc = -1, err, sys_err;
 
+	if (!(tips = malloc((count ? count : 1) * sizeof(*tips))) || !(w.buf = malloc(CHUNK))) {
+		gs_error_set(GS_ERR_NOMEM, "out of memory");
+		goto done;
+	}
 	for (size_t i = 0; i < count; i++) {
 		int valid = 0;
 		if ((err = git_reference_name_is_valid(&valid, refs[i].name)) < 0) {
-			git_failed(&w, err);
+			gs_error_set_git(err, path);
 			goto done;
 		}
-		if (!valid) {
+		if (!valid && strcmp(refs[i].name, "HEAD") != 0) {
 			gs_error_set(GS_ERR_INVALID, "Invalid ref name: %s", refs[i].name);
 			goto done;
 		}
-	}
-	if ((err = git_packbuilder_new(&w.pb, repo)) < 0 ||
-	    (err = git_revwalk_new(&walk, repo)) < 0 ||
-	    (err = git_packbuilder_set_callbacks(w.pb, pack_progress, &w)) < 0) {
-		git_failed(&w, err);
-		goto done;
-	}
-	git_packbuilder_set_threads(w.pb, 0);
-	for (size_t i = 0; i < count; i++)
-		if (add_ref(&w, walk, repo, &refs[i]) < 0)
-			goto done;
-	if ((err = git_packbuilder_insert_walk(w.pb, walk)) < 0) {
-		git_failed(&w, err);
-		goto done;
-	}
-	if (say(&w.out, "Enumerating objects: %zu, done.\n",
-		git_packbuilder_object_count(w.pb)) < 0)
-		goto done;
-
-	if (!(w.buf = malloc(CHUNK))) {
-		gs_error_set(GS_ERR_NOMEM, "out of memory");
-		goto done;
+		git_oid_cpy(&tips[i], &refs[i].id);
 	}
 	if (open_temp(&tmp, &w) < 0 ||
 	    put(&w, SIGNATURE_V2 "\n", sizeof(SIGNATURE_V2 "\n") - 1) < 0)
@@ -675,13 +561,10 @@ int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref 
 		    put(&w, refs[i].name, strlen(refs[i].name)) < 0 || put(&w, "\n", 1) < 0)
 			goto done;
 	}
-	if (put(&w, "\n", 1) < 0)
-		goto done;
-	if ((err = git_packbuilder_foreach(w.pb, pack_chunk, &w)) < 0) {
-		git_failed(&w, err);
-		goto done;
-	}
-	if (flush_out(&w) < 0)
+	if (put(&w, "\n", 1) < 0 ||
+	    gs_objects_send(&written, repo, tips, count, NULL, 0, pack_sink, &w, progress,
+			    ctx) < 0 ||
+	    flush_out(&w) < 0)
 		goto done;
 	sys_err = fsync(w.fd) < 0 ? errno : 0;
 	if (close(w.fd) < 0 && !sys_err)
@@ -706,7 +589,6 @@ done:
 		free(tmp);
 	}
 	free(w.buf);
-	git_revwalk_free(walk);
-	git_packbuilder_free(w.pb);
+	free(tips);
 	return rc;
 }

@@ -6,15 +6,6 @@
 
 #include "gs.h"
 
-#ifndef GS_MIRROR_PROGRESS_FN
-#define GS_MIRROR_PROGRESS_FN
-/* Progress text, git's way: "Writing objects:  40% (2/5)\r", then
- * "Writing objects: 100% (5/5), done.\n".  Returning -1 stops the
- * operation, which then fails without touching the error record (it
- * already says why, or the caller knows). */
-typedef int (*gs_mirror_progress_fn)(void *ctx, const char *text, size_t len);
-#endif
-
 typedef struct {
 	char *name;   /* full ref name, or "HEAD" */
 	git_oid id;

@@ -816,7 +816,6 @@ int gs_archive_read_file(gs_report *out, gs_changeset *cs, gs_txn *txn, const gi
 
 /* Progress text for a transfer ("Receiving objects:  40% (2/5)\r",
  * "...done.\n", or what the remote sends); -1 stops the transfer. */
-#define GS_MIRROR_PROGRESS_FN
 typedef int (*gs_mirror_progress_fn)(void *ctx, const char *text, size_t len);
 
 /* One ref a backup or restore creates (no old id), moves, or deletes

@@ -1,11 +1,11 @@
 /*
  * knownhosts.c - ssh host keys looked up in OpenSSH known_hosts files,
- * with the rules ssh(1) applies (sshd(8), "SSH_KNOWN_HOSTS FILE
- * FORMAT"), so that a file ssh accepts a server by accepts it here too.
+ * by the rules ssh(1) applies (sshd(8), "SSH_KNOWN_HOSTS FILE FORMAT"),
+ * so that a server is accepted exactly when ssh would accept it.
  *
- * The file is untrusted text: it is read one line at a time into a
- * buffer of fixed size, every field is bounded by its line, and pattern
- * matching takes time proportional to the pattern times the host name.
+ * The file is untrusted text: it is read a line at a time into a buffer
+ * of fixed size, every field is bounded by its line, and matching a
+ * line costs at most its length times the host name's.
  */
 #include "gs_internal.h"
 #include "knownhosts.h"
@@ -337,12 +337,18 @@ static int hashed_match(const char *field, size_t len, const char *name, size_t 
 /* ------------------------------------------------------------------ */
 /* Lines                                                               */
 
+/* What the lines say about one name of the host. */
 typedef struct {
-	const char *name;   /* the host as lines name it: "host" or "[host]:port" */
-	size_t name_len;
+	char name[1 + KH_HOST_MAX + sizeof("]:65535")];   /* as lines name it */
+	size_t len;
+	int named, matched, revoked;
+} host_name;
+
+typedef struct {
+	host_name names[2];   /* "host", or "[host]:port" and then "host" */
+	size_t count;
 	const unsigned char *key;
 	size_t key_len;
-	int named, matched, revoked;
 } lookup;
 
 static int is_blank(char c)
@@ -397,14 +403,14 @@ static int blob_valid(const unsigned char *blob, size_t len, const char *type, s
 /*
  * Judge one line (without its newline; decoded in place):
  *   [@revoked|@cert-authority] hosts keytype base64-key [comment]
- * `cut` says the line went on past its end.  Lines that do not name the
- * host, or are malformed, leave the lookup as it was.
+ * `cut` says the line went on past its end.  Lines that name none of
+ * the host's names, or are malformed, leave the lookup as it was.
  */
 static void check_line(lookup *l, char *line, size_t len, int cut)
 {
 	char *end = line + len, *p, *hosts, *type, *blob;
 	size_t hosts_len, type_len, blob_len;
-	int revoked = 0;
+	int revoked = 0, named[2] = {0, 0}, any = 0, same;
 
 	if (!cut && len && line[len - 1] == '\r')
 		end--;
@@ -429,8 +435,14 @@ static void check_line(lookup *l, char *line, size_t len, int cut)
 	hosts_len = (size_t)(p - hosts);
 	if (p == end)
 		return;   /* no key */
-	if (*hosts == '|' ? !hashed_match(hosts, hosts_len, l->name, l->name_len)
-			  : !patterns_match(hosts, hosts_len, l->name, l->name_len))
+	for (size_t i = 0; i < l->count; i++) {
+		const host_name *n = &l->names[i];
+
+		named[i] = *hosts == '|' ? hashed_match(hosts, hosts_len, n->name, n->len)
+					 : patterns_match(hosts, hosts_len, n->name, n->len);
+		any |= named[i];
+	}
+	if (!any)
 		return;
 
 	type = skip_blanks(p, end);
@@ -446,14 +458,19 @@ static void check_line(lookup *l, char *line, size_t len, int cut)
 	    !blob_valid((unsigned char *)blob, blob_len, type, type_len))
 		return;
 
-	if (blob_len == l->key_len && memcmp(blob, l->key, blob_len) == 0) {
-		if (revoked)
-			l->revoked = 1;
-		else
-			l->matched = 1;
+	same = blob_len == l->key_len && memcmp(blob, l->key, blob_len) == 0;
+	for (size_t i = 0; i < l->count; i++) {
+		host_name *n = &l->names[i];
+
+		if (!named[i])
+			continue;
+		if (revoked) {
+			n->revoked |= same;
+		} else {
+			n->named = 1;
+			n->matched |= same;
+		}
 	}
-	if (!revoked)
-		l->named = 1;
 }
 
 typedef struct {
@@ -535,13 +552,36 @@ static int next_line(char **line, size_t *len, int *cut, line_reader *r)
 	return 1;
 }
 
+/* ssh looks a host up by its lowercase name, on another port than 22
+ * as "[host]:port". */
+static void set_name(host_name *n, const char *host, size_t host_len, int port)
+{
+	size_t at = 0;
+
+	if (port)
+		n->name[at++] = '[';
+	for (size_t i = 0; i < host_len; i++)
+		n->name[at++] = (char)lower((unsigned char)host[i]);
+	if (port)
+		at += (size_t)snprintf(n->name + at, sizeof(n->name) - at, "]:%d", port);
+	n->len = at;
+}
+
+static gs_hostkey_status verdict(const host_name *n)
+{
+	if (n->revoked)
+		return GS_HOSTKEY_REVOKED;
+	if (n->matched)
+		return GS_HOSTKEY_MATCH;
+	return n->named ? GS_HOSTKEY_CHANGED : GS_HOSTKEY_UNKNOWN;
+}
+
 int gs_known_hosts_check(gs_hostkey_status *out, const char *path, const char *host,
 			 int port, const unsigned char *key, size_t key_len)
 {
-	char name[1 + KH_HOST_MAX + sizeof("]:65535")];
 	size_t host_len = strlen(host);
 	line_reader r = {.fd = -1, .path = path};
-	lookup l = {.name = name, .key = key, .key_len = key_len};
+	lookup l = {.key = key, .key_len = key_len};
 	int rc = -1, got, cut;
 	char *line;
 	size_t len;
@@ -553,20 +593,13 @@ int gs_known_hosts_check(gs_hostkey_status *out, const char *path, const char *h
 		return gs_error_set(GS_ERR_INVALID, "bad ssh port %d", port);
 	if (key_len < 4 || be32(key) == 0 || be32(key) > key_len - 4)
 		return gs_error_set(GS_ERR_INVALID, "malformed ssh host key");
-
-	/* ssh looks hosts up by their lowercase name, and on another port
-	 * than 22 as "[host]:port" */
 	if (port == 0 || port == 22) {
-		for (size_t i = 0; i < host_len; i++)
-			name[i] = (char)lower((unsigned char)host[i]);
-		l.name_len = host_len;
+		set_name(&l.names[0], host, host_len, 0);
+		l.count = 1;
 	} else {
-		name[0] = '[';
-		for (size_t i = 0; i < host_len; i++)
-			name[1 + i] = (char)lower((unsigned char)host[i]);
-		l.name_len = 1 + host_len;
-		l.name_len += (size_t)snprintf(name + l.name_len, sizeof(name) - l.name_len,
-					       "]:%d", port);
+		set_name(&l.names[0], host, host_len, port);
+		set_name(&l.names[1], host, host_len, 0);
+		l.count = 2;
 	}
 
 	if ((r.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -578,15 +611,18 @@ int gs_known_hosts_check(gs_hostkey_status *out, const char *path, const char *h
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
-	while (!l.revoked && (got = next_line(&line, &len, &cut, &r)) != 0) {
+	while (!l.names[0].revoked && (got = next_line(&line, &len, &cut, &r)) != 0) {
 		if (got < 0)
 			goto done;
 		check_line(&l, line, len, cut);
 	}
-	*out = l.revoked   ? GS_HOSTKEY_REVOKED
-	       : l.matched ? GS_HOSTKEY_MATCH
-	       : l.named   ? GS_HOSTKEY_CHANGED
-			   : GS_HOSTKEY_UNKNOWN;
+	*out = verdict(&l.names[0]);
+	/* As ssh does, a port no line names falls back on the host's bare
+	 * name, but only to accept the key there (or to refuse a revoked one):
+	 * a server on another port may share the host's keys, or not. */
+	if (*out == GS_HOSTKEY_UNKNOWN && l.count == 2 &&
+	    verdict(&l.names[1]) != GS_HOSTKEY_CHANGED)
+		*out = verdict(&l.names[1]);
 	rc = 0;
 done:
 	free(r.buf);

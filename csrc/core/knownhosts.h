@@ -18,14 +18,16 @@ typedef enum {
 /*
  * Look `host` (and `port`, 22 or 0 meaning the default) up in the
  * OpenSSH known_hosts file at `path`, as ssh does: plain, wildcard and
- * negated patterns, hashed names, "[host]:port" names for other ports,
- * @revoked lines (which win over every other line); @cert-authority
- * lines are ignored, malformed lines skipped.  `key` is the server's
- * public host key blob in SSH wire format (what libssh2_session_hostkey
- * returns, the base64-decoded second field of a known_hosts line).  A
- * missing file is GS_HOSTKEY_UNKNOWN, not an error; an unreadable one
- * is an OS error naming the file.  A host name over 255 bytes, a port
- * out of range or a key blob without its type is GS_ERR_INVALID.
+ * negated patterns, hashed names, "[host]:port" names for other ports
+ * (where no line names "[host]:port", a line naming the bare host with
+ * this key still matches), @revoked lines, which win over every other
+ * line; @cert-authority lines are ignored, malformed lines skipped.
+ * `key` is the server's public host key blob in SSH wire format (what
+ * libssh2_session_hostkey returns, the base64-decoded second field of a
+ * known_hosts line).  A missing file is GS_HOSTKEY_UNKNOWN, not an
+ * error; an unreadable one is an OS error naming the file.  A host name
+ * over 255 bytes, a port out of range or a key blob without its type is
+ * GS_ERR_INVALID.
  */
 int gs_known_hosts_check(gs_hostkey_status *out, const char *path, const char *host,
 			 int port, const unsigned char *key, size_t key_len);

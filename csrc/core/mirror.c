@@ -14,6 +14,7 @@
 #include "bundle.h"
 #include "lock.h"
 #include "objcopy.h"
+#include "push.h"
 #include "refs.h"
 #include "remote.h"
 
@@ -139,9 +140,9 @@ static int list_remote(ref_list *out, git_remote *remote, gs_transfer *t)
 	return 0;
 }
 
-/* A bundle's refs; *head_branch gets the first branch in the file at
- * HEAD's commit (a bundle names no branch for HEAD; git clone guesses
- * the same way), or NULL. */
+/* A bundle's refs; *head_branch gets the last branch in the file at
+ * HEAD's commit (a bundle names no branch for HEAD, and that is the one
+ * git clone takes), or NULL. */
 static int list_bundle(ref_list *out, char **head_branch, const char *path)
 {
 	gs_bundle_ref *refs = NULL;
@@ -162,7 +163,7 @@ static int list_bundle(ref_list *out, char **head_branch, const char *path)
 			ref_list_sort(out);
 		}
 	}
-	for (size_t i = 0; head && head_branch && !*head_branch && i < count; i++)
+	for (size_t i = count; head && head_branch && !*head_branch && i-- > 0;)
 		if (strncmp(refs[i].name, GS_REFS_HEADS, strlen(GS_REFS_HEADS)) == 0 &&
 		    git_oid_equal(&refs[i].id, head) && !(*head_branch = strdup(refs[i].name))) {
 			gs_error_set(GS_ERR_NOMEM, "out of memory");
@@ -800,7 +801,7 @@ static int backup_local(gs_ref_change **out, size_t *count, git_repository *repo
 		goto done;
 	}
 	if (new_tips(&tips, &ntips, *out, *count) < 0 ||
-	    gs_objects_copy(&copied, repo, dest, tips, ntips, opts->progress,
+	    gs_objects_copy(&copied, repo, dest, existing.count == 0, tips, ntips, opts->progress,
 			    opts->progress_ctx) < 0 ||
 	    move_destination_refs(dest, *out, *count, loc->display) < 0 ||
 	    say_done(opts, *count) < 0)
@@ -841,12 +842,10 @@ static int write_bundle(git_repository *repo, const location *loc, const selecti
 
 	if (!refs)
 		return gs_error_set(GS_ERR_NOMEM, "out of memory");
-	/* HEAD first, then its branch: git clone checks out the first
-	 * branch that matches HEAD. */
+	/* HEAD first and its branch last: of the branches at HEAD's commit,
+	 * git clone checks out the last one listed. */
 	if (head) {
 		refs[n].name = (char *)"HEAD";
-		git_oid_cpy(&refs[n++].id, &head->id);
-		refs[n].name = head->name;
 		git_oid_cpy(&refs[n++].id, &head->id);
 	}
 	for (size_t i = 0; i < sel->wanted.count; i++) {
@@ -855,61 +854,12 @@ static int write_bundle(git_repository *repo, const location *loc, const selecti
 		refs[n].name = sel->wanted.items[i].name;
 		git_oid_cpy(&refs[n++].id, &sel->wanted.items[i].id);
 	}
+	if (head) {
+		refs[n].name = head->name;
+		git_oid_cpy(&refs[n++].id, &head->id);
+	}
 	rc = gs_bundle_write(repo, loc->local, refs, n, t->progress, t->progress_ctx);
 	free(refs);   /* the names belong to sel */
-	return rc;
-}
-
-static int push_changes(git_remote *remote, gs_transfer *t, const selection *sel,
-			const gs_ref_change *changes, size_t count)
-{
-	git_push_options push = GIT_PUSH_OPTIONS_INIT;
-	git_strarray specs = {NULL, 0};
-	int rc = -1, git_rc;
-
-	if (!count)
-		return 0;
-	if (!(specs.strings = calloc(count, sizeof(char *)))) {
-		gs_error_set(GS_ERR_NOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < count; i++) {
-		const gs_ref_change *c = &changes[i];
-		char *spec;
-
-		if (c->has_new) {
-			const char *source = NULL;
-			for (size_t k = 0; k < sel->wanted.count && !source; k++)
-				if (strcmp(sel->wanted.items[k].name, c->ref) == 0)
-					source = sel->sources[k];
-			spec = malloc(strlen(source) + strlen(c->ref) + 3);
-			if (spec)
-				sprintf(spec, "+%s:%s", source, c->ref);
-		} else {
-			spec = join(":", c->ref);
-		}
-		if (!spec) {
-			gs_error_set(GS_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		specs.strings[specs.count++] = spec;
-	}
-	push.pb_parallelism = 0;
-	gs_transfer_callbacks(&push.callbacks, t);
-	if ((git_rc = git_remote_upload(remote, &specs, &push)) < 0) {
-		gs_transfer_fail(t, git_rc);
-		goto done;
-	}
-	if (t->rejected.size) {
-		gs_error_set(GS_ERR_GIT, "%s: the remote refused to update %.*s", t->display,
-			     (int)t->rejected.size, t->rejected.data);
-		goto done;
-	}
-	rc = 0;
-done:
-	for (size_t i = 0; i < specs.count; i++)
-		free(specs.strings[i]);
-	free(specs.strings);
 	return rc;
 }
 
@@ -981,8 +931,21 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	    list_remote(&dest, remote, &t) < 0 ||
 	    diff_refs(out, count, &sel, &dest) < 0)
 		goto done;
-	if (!opts->dry_run && push_changes(remote, &t, &sel, *out, *count) < 0)
-		goto done;
+	if (!opts->dry_run) {
+		git_oid *present = malloc((dest.count + 1) * sizeof(git_oid));
+		int failed;
+
+		if (!present) {
+			gs_error_set(GS_ERR_NOMEM, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < dest.count; i++)
+			git_oid_cpy(&present[i], &dest.items[i].id);
+		failed = gs_push(&t, repo, *out, *count, present, dest.count) < 0;
+		free(present);
+		if (failed)
+			goto done;
+	}
 	rc = 0;
 done:
 	if (remote) {
@@ -1182,7 +1145,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 			gs_error_set(GS_ERR_NOMEM, "out of memory");
 		for (size_t i = 0; !failed && i < sel.wanted.count; i++)
 			git_oid_cpy(&tips[i], &sel.wanted.items[i].id);
-		failed = failed || gs_objects_copy(&copied, source_repo, repo, tips,
+		failed = failed || gs_objects_copy(&copied, source_repo, repo, 0, tips,
 						   sel.wanted.count, opts->progress,
 						   opts->progress_ctx) < 0;
 		free(tips);

@@ -94,7 +94,7 @@ typedef struct {
 
 typedef struct {
 	git_repository *from;
-	git_odb *to;
+	git_odb *to;               /* NULL: the destination has nothing yet */
 	oid_set seen;
 	wanted_object *list;       /* what the destination lacks, in pack order */
 	size_t count, cap;
@@ -140,7 +140,7 @@ static int needed(int *out, copy_walk *w, const git_oid *id)
 
 	if (added < 0)
 		return -1;
-	*out = added && !git_odb_exists_ext(w->to, id, GIT_ODB_LOOKUP_NO_REFRESH);
+	*out = added && !(w->to && git_odb_exists_ext(w->to, id, GIT_ODB_LOOKUP_NO_REFRESH));
 	return 0;
 }
 
@@ -236,31 +236,45 @@ static int say_count(copy_walk *w, const char *what, size_t done, size_t total, 
 #define BATCH_OBJECTS 2048
 #define BATCH_BYTES (64u << 20)
 
-static int write_pack(copy_walk *w, const char *pack_dir)
+/* Every listed object into `writer`: entries of `from`'s packs byte for
+ * byte where they hold the object whole, the rest read and deflated. */
+static int write_objects(copy_walk *w, gs_packwriter *writer)
 {
 	git_odb *from_odb = NULL;
-	gs_packwriter *writer = NULL;
+	gs_pack_source *packs = NULL;
 	git_odb_object *held[BATCH_OBJECTS];
 	gs_pack_object batch[BATCH_OBJECTS];
-	char hex[GIT_OID_HEXSZ + 1];
-	size_t done = 0, held_count = 0;
+	char *pack_dir = NULL;
+	const char *gitdir = git_repository_path(w->from);
+	size_t done = 0, held_count = 0, next = 0;
 	int rc = -1, git_rc;
 
 	if ((git_rc = git_repository_odb(&from_odb, w->from)) < 0) {
 		gs_error_set_git(git_rc, "objects");
 		return -1;
 	}
-	if (gs_packwriter_begin(&writer, pack_dir, (uint32_t)w->count) < 0)
+	if (!(pack_dir = malloc(strlen(gitdir) + sizeof("objects/pack")))) {
+		gs_error_set(GS_ERR_NOMEM, "out of memory");
 		goto done;
-	while (done < w->count) {
+	}
+	sprintf(pack_dir, "%sobjects/pack", gitdir);
+	if (gs_pack_source_open(&packs, pack_dir) < 0)
+		goto done;
+	while (next < w->count) {
 		size_t bytes = 0;
 
 		held_count = 0;
-		while (done + held_count < w->count && held_count < BATCH_OBJECTS &&
-		       bytes < BATCH_BYTES) {
-			const wanted_object *o = &w->list[done + held_count];
+		while (next < w->count && held_count < BATCH_OBJECTS && bytes < BATCH_BYTES) {
+			const wanted_object *o = &w->list[next++];
 			git_odb_object *obj = NULL;
+			int copied;
 
+			if (gs_pack_source_copy(&copied, packs, writer, &o->id) < 0)
+				goto done;
+			if (copied) {
+				done++;
+				continue;
+			}
 			if ((git_rc = git_odb_read(&obj, from_odb, &o->id)) < 0) {
 				gs_error_set_git(git_rc, git_oid_tostr_s(&o->id));
 				goto done;
@@ -282,49 +296,156 @@ static int write_pack(copy_walk *w, const char *pack_dir)
 		if (say_count(w, "Writing objects", done, w->count, done == w->count) < 0)
 			goto done;
 	}
-	if (gs_packwriter_finish(writer, hex) < 0)
-		goto done;
 	rc = 0;
 done:
 	for (size_t i = 0; i < held_count; i++)
 		git_odb_object_free(held[i]);
-	gs_packwriter_free(writer);
+	gs_pack_source_free(packs);
+	free(pack_dir);
 	git_odb_free(from_odb);
 	return rc;
 }
 
-int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to,
+static int walk_all(copy_walk *w, const git_oid *tips, size_t count)
+{
+	int need;
+
+	for (size_t i = 0; i < count; i++)
+		if (needed(&need, w, &tips[i]) < 0 || (need && push_pending(w, &tips[i]) < 0))
+			return -1;
+	while (w->depth) {
+		git_oid id;
+		git_oid_cpy(&id, &w->stack[--w->depth]);
+		if (visit(w, &id) < 0)
+			return -1;
+		if ((w->count & 4095) == 0 && say_count(w, "Counting objects", w->count, 0, 0) < 0)
+			return -1;
+	}
+	return say_count(w, "Counting objects", w->count, 0, 1);
+}
+
+static void walk_free(copy_walk *w)
+{
+	free(w->list);
+	free(w->stack);
+	oid_set_free(&w->seen);
+	git_odb_free(w->to);
+}
+
+/* Mark what the other side has: `id` and, for a tree, all it holds. */
+static int mark_tree(copy_walk *w, const git_oid *id, int depth)
+{
+	git_tree *tree = NULL;
+	int added = oid_set_add(&w->seen, id), rc = 0;
+
+	if (added <= 0)
+		return added;
+	if (depth > GS_MAX_TREE_DEPTH || git_tree_lookup(&tree, w->from, id) < 0) {
+		git_error_clear();
+		return 0;   /* not ours to read: it is only not sent again */
+	}
+	for (size_t i = 0; rc == 0 && i < git_tree_entrycount(tree); i++) {
+		const git_tree_entry *e = git_tree_entry_byindex(tree, i);
+		if (git_tree_entry_type(e) == GIT_OBJECT_TREE)
+			rc = mark_tree(w, git_tree_entry_id(e), depth + 1);
+		else if (git_tree_entry_type(e) == GIT_OBJECT_BLOB)
+			rc = oid_set_add(&w->seen, git_tree_entry_id(e)) < 0 ? -1 : 0;
+	}
+	git_tree_free(tree);
+	return rc;
+}
+
+/* The other side has `id` (a ref's target there): neither it nor the
+ * snapshot it holds is sent.  Older history is found by the walk
+ * stopping at `id`; objects only older commits hold may be sent again,
+ * which costs bytes, never correctness. */
+static int mark_present(copy_walk *w, const git_oid *id)
+{
+	git_oid current;
+
+	git_oid_cpy(&current, id);
+	/* Through chains of tags, as far as peeling goes elsewhere. */
+	for (int hops = 0; hops < 64; hops++) {
+		git_object *obj = NULL;
+		git_object_t type;
+		int rc = 0;
+
+		if (git_object_lookup(&obj, w->from, &current, GIT_OBJECT_ANY) < 0) {
+			git_error_clear();
+			return 0;   /* we do not have it: nothing to leave out */
+		}
+		type = git_object_type(obj);
+		if (type == GIT_OBJECT_TREE)
+			rc = mark_tree(w, &current, 0);
+		else if (oid_set_add(&w->seen, &current) < 0)
+			rc = -1;
+		else if (type == GIT_OBJECT_COMMIT)
+			rc = mark_tree(w, git_commit_tree_id((git_commit *)obj), 0);
+		else if (type == GIT_OBJECT_TAG)
+			git_oid_cpy(&current, git_tag_target_id((git_tag *)obj));
+		git_object_free(obj);
+		if (rc < 0 || type != GIT_OBJECT_TAG)
+			return rc;
+	}
+	return 0;
+}
+
+int gs_objects_send(size_t *written, git_repository *from, const git_oid *tips, size_t count,
+		    const git_oid *present, size_t present_count, gs_pack_sink sink,
+		    void *sink_ctx, gs_mirror_progress_fn progress, void *progress_ctx)
+{
+	copy_walk w;
+	gs_packwriter *writer = NULL;
+	char hex[GIT_OID_HEXSZ + 1];
+	int rc = -1;
+
+	memset(&w, 0, sizeof(w));
+	*written = 0;
+	w.from = from;
+	w.progress = progress;
+	w.progress_ctx = progress_ctx;
+	for (size_t i = 0; i < present_count; i++)
+		if (mark_present(&w, &present[i]) < 0)
+			goto done;
+	if (walk_all(&w, tips, count) < 0 ||
+	    gs_packwriter_begin_sink(&writer, sink, sink_ctx, (uint32_t)w.count) < 0 ||
+	    write_objects(&w, writer) < 0 ||
+	    gs_packwriter_finish(writer, hex) < 0)
+		goto done;
+	*written = w.count;
+	rc = 0;
+done:
+	gs_packwriter_free(writer);
+	walk_free(&w);
+	return rc;
+}
+
+int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, int to_is_empty,
 		    const git_oid *tips, size_t count, gs_mirror_progress_fn progress,
 		    void *progress_ctx)
 {
 	copy_walk w;
 	const char *gitdir = git_repository_path(to);
-	char *pack_dir = NULL;
-	int rc = -1, git_rc, need;
+	gs_packwriter *writer = NULL;
+	char *pack_dir = NULL, hex[GIT_OID_HEXSZ + 1];
+	int rc = -1, git_rc;
 
 	memset(&w, 0, sizeof(w));
 	*copied = 0;
 	w.from = from;
 	w.progress = progress;
 	w.progress_ctx = progress_ctx;
-	if ((git_rc = git_repository_odb(&w.to, to)) < 0) {
-		gs_error_set_git(git_rc, gitdir);
-		goto done;
+	/* Asking a destination without refs about each object costs a
+	 * failed lookup in every pack and a stat() of a loose path each. */
+	if (!to_is_empty) {
+		if ((git_rc = git_repository_odb(&w.to, to)) < 0) {
+			gs_error_set_git(git_rc, gitdir);
+			goto done;
+		}
+		/* What another process packed since the handle was opened counts. */
+		git_odb_refresh(w.to);
 	}
-	/* What another process packed since the handle was opened counts. */
-	git_odb_refresh(w.to);
-	for (size_t i = 0; i < count; i++)
-		if (needed(&need, &w, &tips[i]) < 0 || (need && push_pending(&w, &tips[i]) < 0))
-			goto done;
-	while (w.depth) {
-		git_oid id;
-		git_oid_cpy(&id, &w.stack[--w.depth]);
-		if (visit(&w, &id) < 0)
-			goto done;
-		if ((w.count & 4095) == 0 && say_count(&w, "Counting objects", w.count, 0, 0) < 0)
-			goto done;
-	}
-	if (say_count(&w, "Counting objects", w.count, 0, 1) < 0)
+	if (walk_all(&w, tips, count) < 0)
 		goto done;
 	if (w.count) {
 		if (!(pack_dir = malloc(strlen(gitdir) + sizeof("objects/pack")))) {
@@ -332,17 +453,15 @@ int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to,
 			goto done;
 		}
 		sprintf(pack_dir, "%sobjects/pack", gitdir);
-		if (write_pack(&w, pack_dir) < 0)
+		if (gs_packwriter_begin(&writer, pack_dir, (uint32_t)w.count) < 0 ||
+		    write_objects(&w, writer) < 0 || gs_packwriter_finish(writer, hex) < 0)
 			goto done;
-		git_odb_refresh(w.to);
 	}
 	*copied = w.count;
 	rc = 0;
 done:
+	gs_packwriter_free(writer);
 	free(pack_dir);
-	free(w.list);
-	free(w.stack);
-	oid_set_free(&w.seen);
-	git_odb_free(w.to);
+	walk_free(&w);
 	return rc;
 }

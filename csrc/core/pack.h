@@ -14,6 +14,11 @@
  * finish (renames both into place). */
 typedef struct gs_packwriter gs_packwriter;
 int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t count);
+/* The same as a stream handed to `sink` (into a bundle, or to a
+ * server): finish writes the checksum, and neither an index nor a rename
+ * follows.  A sink returns -1 to stop, its reason in the error record. */
+typedef int (*gs_pack_sink)(void *ctx, const void *data, size_t len);
+int gs_packwriter_begin_sink(gs_packwriter **out, gs_pack_sink sink, void *ctx, uint32_t count);
 int gs_packwriter_add(gs_packwriter *w, const git_oid *id, git_object_t type, const void *data,
 		      size_t len);
 /* Many objects at once, deflated on several threads when worth it. */
@@ -46,5 +51,15 @@ size_t gs_pack_merge_skip(gs_pack_merge *m, int (*written)(void *ctx, const git_
 int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer);
 void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
 void gs_pack_merge_free(gs_pack_merge *m);
+
+/* A repository's packs, indexed, to copy objects out of them byte for
+ * byte (whole objects; a delta is left to the caller). */
+typedef struct gs_pack_source gs_pack_source;
+int gs_pack_source_open(gs_pack_source **out, const char *pack_dir);
+/* *copied 1: `id` went into writer as its packed entry; 0: no pack
+ * holds it whole. */
+int gs_pack_source_copy(int *copied, gs_pack_source *src, gs_packwriter *writer,
+			const git_oid *id);
+void gs_pack_source_free(gs_pack_source *src);
 
 #endif

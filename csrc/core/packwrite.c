@@ -38,9 +38,11 @@ static void deflater_end(deflater *d)
 }
 
 struct gs_packwriter {
-	char *dir;
+	char *dir;            /* NULL: writing to the caller's sink */
 	char *tmp_pack;
 	int fd;
+	gs_pack_sink sink;
+	void *sink_ctx;
 	gs_sha1 sha;
 	uint64_t offset;
 	uint32_t expected, count;
@@ -65,9 +67,14 @@ static int write_all(int fd, const void *data, size_t len, const char *what)
 
 #define WRITE_CHUNK (256 * 1024)
 
+static int pack_write(gs_packwriter *w, const void *data, size_t len)
+{
+	return w->sink ? w->sink(w->sink_ctx, data, len) : write_all(w->fd, data, len, w->tmp_pack);
+}
+
 static int pack_flush(gs_packwriter *w)
 {
-	int rc = write_all(w->fd, w->pending.data, w->pending.size, w->tmp_pack);
+	int rc = pack_write(w, w->pending.data, w->pending.size);
 	w->pending.size = 0;
 	return rc;
 }
@@ -78,7 +85,7 @@ static int pack_put(gs_packwriter *w, const void *data, size_t len)
 	gs_sha1_update(&w->sha, data, len);
 	w->offset += len;
 	if (len >= WRITE_CHUNK)
-		return pack_flush(w) < 0 ? -1 : write_all(w->fd, data, len, w->tmp_pack);
+		return pack_flush(w) < 0 ? -1 : pack_write(w, data, len);
 	if (gs_buf_put(&w->pending, data, len) < 0)
 		return -1;
 	return w->pending.size >= WRITE_CHUNK ? pack_flush(w) : 0;
@@ -121,6 +128,34 @@ int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t coun
 fail:
 	gs_packwriter_free(w);
 	return -1;
+}
+
+int gs_packwriter_begin_sink(gs_packwriter **out, gs_pack_sink sink, void *ctx, uint32_t count)
+{
+	gs_packwriter *w = calloc(1, sizeof(*w));
+	unsigned char header[12] = {'P', 'A', 'C', 'K'};
+	uint32_t be;
+
+	*out = NULL;
+	if (!w || !(w->entries = malloc((count ? count : 1) * sizeof(*w->entries)))) {
+		free(w);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	w->fd = -1;
+	w->sink = sink;
+	w->sink_ctx = ctx;
+	w->expected = count;
+	gs_sha1_init(&w->sha);
+	be = htonl(2);
+	memcpy(header + 4, &be, 4);
+	be = htonl(count);
+	memcpy(header + 8, &be, 4);
+	if (pack_put(w, header, sizeof(header)) < 0) {
+		gs_packwriter_free(w);
+		return -1;
+	}
+	*out = w;
+	return 0;
 }
 
 /*
@@ -402,6 +437,13 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	gs_sha1_final(&w->sha, sum);
 	if (gs_buf_put(&w->pending, sum, sizeof(sum)) < 0 || pack_flush(w) < 0)
 		return -1;
+	if (!w->dir) {
+		/* The caller's sink: no index, no rename. */
+		git_oid name;
+		git_oid_fromraw(&name, sum);
+		git_oid_tostr(hex, GIT_OID_HEXSZ + 1, &name);
+		return 0;
+	}
 	/* Pack files are read-only, as git makes them. */
 	if (gs_close_read_only(w->fd, w->tmp_pack) < 0) {
 		w->fd = -1;

@@ -235,6 +235,7 @@ void gs_transfer_clear(gs_transfer *t)
 	free_secret(t->password);
 	free(t->host);
 	gs_buf_free(&t->rejected);
+	gs_buf_free(&t->advertisement);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -252,6 +253,11 @@ static int say(gs_transfer *t, const char *text, size_t len)
 int gs_transfer_say(gs_transfer *t, const char *text)
 {
 	return say(t, text, strlen(text)) < 0 ? -1 : 0;
+}
+
+int gs_transfer_say_len(gs_transfer *t, const char *text, size_t len)
+{
+	return say(t, text, len) < 0 ? -1 : 0;
 }
 
 /* "<what>: 40% (2/5)\r", once per percent; ", done.\n" at the end. */
@@ -446,37 +452,50 @@ static int on_credentials(git_credential **out, const char *url, const char *use
 /* ------------------------------------------------------------------ */
 /* Host keys and certificates                                           */
 
+/* How much a lookup's answer weighs when two files answer. */
+static int hostkey_weight(gs_hostkey_status status)
+{
+	switch (status) {
+	case GS_HOSTKEY_REVOKED: return 3;
+	case GS_HOSTKEY_MATCH: return 2;
+	case GS_HOSTKEY_CHANGED: return 1;
+	default: return 0;
+	}
+}
+
+/* ssh reads the user's and the system's known_hosts together: a revoked
+ * key in either refuses, a match in either accepts. */
 static int check_host_key(gs_transfer *t, const git_cert_hostkey *cert, const char *host)
 {
+	char *files[2] = {home_file(".ssh/known_hosts"), strdup("/etc/ssh/ssh_known_hosts")};
 	gs_hostkey_status status = GS_HOSTKEY_UNKNOWN;
-	char fingerprint[128];
-	int port = t->port ? t->port : 22;
-	char *user_file;
-	int rc;
+	char fingerprint[GS_HOSTKEY_FINGERPRINT_SIZE];
+	const unsigned char *key = (const unsigned char *)cert->hostkey;
+	int port = t->port ? t->port : 22, rc = 0;
 
 	if (!(cert->type & GIT_CERT_SSH_RAW) || !cert->hostkey || !cert->hostkey_len)
-		return refuse(t, "the ssh server's host key cannot be checked");
+		rc = refuse(t, "the ssh server's host key cannot be checked");
 	if (!host || !*host)
 		host = t->host;
-	if (!(user_file = home_file(".ssh/known_hosts")))
-		return refuse(t, "out of memory");
-	rc = gs_known_hosts_check(&status, user_file, host, port,
-				  (const unsigned char *)cert->hostkey, cert->hostkey_len);
-	free(user_file);
-	if (rc == 0 && status == GS_HOSTKEY_UNKNOWN)
-		rc = gs_known_hosts_check(&status, "/etc/ssh/ssh_known_hosts", host, port,
-					  (const unsigned char *)cert->hostkey,
-					  cert->hostkey_len);
-	if (rc < 0)
-		return refuse(t, "cannot check the ssh host key: %s", gs_error_last()->message);
-	if (status == GS_HOSTKEY_MATCH)
-		return 0;
-	gs_hostkey_fingerprint(fingerprint, sizeof(fingerprint),
-			       (const unsigned char *)cert->hostkey, cert->hostkey_len);
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		gs_hostkey_status found;
+		if (!files[i]) {
+			rc = refuse(t, "out of memory");
+		} else if (gs_known_hosts_check(&found, files[i], host, port, key,
+						cert->hostkey_len) < 0) {
+			rc = refuse(t, "cannot check the ssh host key: %s", gs_error_last()->message);
+		} else if (hostkey_weight(found) > hostkey_weight(status)) {
+			status = found;
+		}
+	}
+	free(files[0]);
+	free(files[1]);
+	if (rc < 0 || status == GS_HOSTKEY_MATCH)
+		return rc;
+	gs_hostkey_fingerprint(fingerprint, sizeof(fingerprint), key, cert->hostkey_len);
 	if (status == GS_HOSTKEY_CHANGED)
 		return refuse(t, "the ssh host key of %s has CHANGED (it is now %s, and "
-			      "~/.ssh/known_hosts records another): refusing to connect",
-			      host, fingerprint);
+			      "known_hosts records another): refusing to connect", host, fingerprint);
 	if (status == GS_HOSTKEY_REVOKED)
 		return refuse(t, "the ssh host key of %s (%s) is revoked in known_hosts",
 			      host, fingerprint);
@@ -501,6 +520,191 @@ static int on_certificate(git_cert *cert, int valid, const char *host, void *pay
 	return GIT_ECERTIFICATE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Buffered streams                                                     */
+
+/*
+ * libgit2's smart protocol hands the pack to the connection an object at
+ * a time: over git:// that is two send() calls per object, and a push
+ * of a few thousand small objects spent most of its time in them.  The
+ * stream below gathers writes into large ones; reading flushes first, so
+ * the conversation keeps its order.
+ */
+#define STREAM_BUFFER (256 * 1024)
+
+typedef struct buffered_subtransport buffered_subtransport;
+
+typedef struct {
+	git_smart_subtransport_stream parent;
+	git_smart_subtransport_stream *inner;
+	buffered_subtransport *owner;
+	char *buf;
+	size_t used;
+	int listing;          /* the ref advertisement: kept for push.c */
+} buffered_stream;
+
+struct buffered_subtransport {
+	git_smart_subtransport parent;
+	git_smart_subtransport *inner;
+	gs_transfer *transfer;
+	/* A connection that is not RPC (git://, ssh) serves every action on
+	 * one stream, and libgit2 checks it gets the same stream back. */
+	buffered_stream *current;
+};
+
+static int stream_flush(buffered_stream *s)
+{
+	int rc = 0;
+
+	if (s->used)
+		rc = s->inner->write(s->inner, s->buf, s->used);
+	s->used = 0;
+	return rc;
+}
+
+static int stream_read(git_smart_subtransport_stream *stream, char *buffer, size_t size,
+		       size_t *bytes_read)
+{
+	buffered_stream *s = (buffered_stream *)stream;
+	gs_buf *advert = &s->owner->transfer->advertisement;
+	int rc = stream_flush(s);
+
+	if (rc < 0 || (rc = s->inner->read(s->inner, buffer, size, bytes_read)) < 0)
+		return rc;
+	if (s->listing && advert->size + *bytes_read <= (1u << 20) &&
+	    gs_buf_put(advert, buffer, *bytes_read) < 0) {
+		git_error_set_oom();
+		return -1;
+	}
+	return 0;
+}
+
+static int stream_write(git_smart_subtransport_stream *stream, const char *data, size_t len)
+{
+	buffered_stream *s = (buffered_stream *)stream;
+	int rc;
+
+	if (s->used + len > STREAM_BUFFER && (rc = stream_flush(s)) < 0)
+		return rc;
+	if (len >= STREAM_BUFFER)
+		return s->inner->write(s->inner, data, len);
+	memcpy(s->buf + s->used, data, len);
+	s->used += len;
+	return 0;
+}
+
+static void stream_free(git_smart_subtransport_stream *stream)
+{
+	buffered_stream *s = (buffered_stream *)stream;
+
+	/* What is still buffered goes out (a last flush packet, say); a
+	 * failure here has nobody left to tell. */
+	(void)stream_flush(s);
+	if (s->owner->current == s)
+		s->owner->current = NULL;
+	s->inner->free(s->inner);
+	free(s->buf);
+	free(s);
+}
+
+static int subtransport_action(git_smart_subtransport_stream **out,
+			       git_smart_subtransport *transport, const char *url,
+			       git_smart_service_t action)
+{
+	buffered_subtransport *sub = (buffered_subtransport *)transport;
+	git_smart_subtransport_stream *inner = NULL;
+	buffered_stream *s;
+	int rc;
+
+	*out = NULL;
+	if ((rc = sub->inner->action(&inner, sub->inner, url, action)) < 0)
+		return rc;
+	if (sub->current && sub->current->inner == inner) {
+		sub->current->listing = 0;
+		*out = &sub->current->parent;
+		return 0;
+	}
+	if (!(s = calloc(1, sizeof(*s))) || !(s->buf = malloc(STREAM_BUFFER))) {
+		free(s);
+		inner->free(inner);
+		git_error_set_oom();
+		return -1;
+	}
+	s->parent.subtransport = transport;
+	s->parent.read = stream_read;
+	s->parent.write = stream_write;
+	s->parent.free = stream_free;
+	s->inner = inner;
+	s->owner = sub;
+	s->listing = action == GIT_SERVICE_RECEIVEPACK_LS || action == GIT_SERVICE_UPLOADPACK_LS;
+	sub->current = s;
+	*out = &s->parent;
+	return 0;
+}
+
+static int subtransport_close(git_smart_subtransport *transport)
+{
+	buffered_subtransport *sub = (buffered_subtransport *)transport;
+	return sub->inner->close(sub->inner);
+}
+
+static void subtransport_free(git_smart_subtransport *transport)
+{
+	buffered_subtransport *sub = (buffered_subtransport *)transport;
+	sub->inner->free(sub->inner);
+	free(sub);
+}
+
+static int make_subtransport(git_smart_subtransport **out, git_transport *owner, void *param)
+{
+	gs_transfer *t = param;
+	buffered_subtransport *sub;
+	int rc;
+
+	*out = NULL;
+	if (!(sub = calloc(1, sizeof(*sub)))) {
+		git_error_set_oom();
+		return -1;
+	}
+	if (t->is_http)
+		rc = git_smart_subtransport_http(&sub->inner, owner, NULL);
+	else if (strncmp(t->url, "ssh://", 6) == 0)
+		rc = git_smart_subtransport_ssh(&sub->inner, owner, NULL);
+	else
+		rc = git_smart_subtransport_git(&sub->inner, owner, NULL);
+	if (rc < 0) {
+		free(sub);
+		return rc;
+	}
+	sub->parent.action = subtransport_action;
+	sub->parent.close = subtransport_close;
+	sub->parent.free = subtransport_free;
+	sub->transfer = t;
+	t->connection = &sub->parent;
+	*out = &sub->parent;
+	return 0;
+}
+
+int gs_transfer_push_stream(git_smart_subtransport_stream **out, gs_transfer *t)
+{
+	int rc;
+
+	if (!t->connection)
+		return gs_error_set(GS_ERR_GIT, "%s: not connected", t->display);
+	rc = t->connection->action(out, t->connection, t->url, GIT_SERVICE_RECEIVEPACK);
+	return rc < 0 ? gs_transfer_fail(t, rc) : 0;
+}
+
+static int make_transport(git_transport **out, git_remote *owner, void *param)
+{
+	gs_transfer *t = param;
+
+	t->subtransport.callback = make_subtransport;
+	t->subtransport.rpc = (unsigned)t->is_http;
+	t->subtransport.param = t;
+	return git_transport_smart(out, owner, &t->subtransport);
+}
+
 void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
 {
 	git_remote_init_callbacks(cb, GIT_REMOTE_CALLBACKS_VERSION);
@@ -511,6 +715,7 @@ void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
 	cb->pack_progress = on_pack_progress;
 	cb->push_transfer_progress = on_push_progress;
 	cb->push_update_reference = on_update_reference;
+	cb->transport = make_transport;
 	cb->payload = t;
 }
 

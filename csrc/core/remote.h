@@ -8,6 +8,8 @@
 
 #include "gs.h"
 
+#include <git2/sys/transport.h>
+
 #include <pthread.h>
 
 typedef struct {
@@ -27,6 +29,9 @@ typedef struct {
 	unsigned last_percent[3];
 	int stage_done[3];
 	char refusal[512];        /* why a callback refused, for the error */
+	git_smart_subtransport_definition subtransport;
+	git_smart_subtransport *connection;   /* ours, wrapping libgit2's */
+	gs_buf advertisement;     /* what the server said first (up to 1 MiB) */
 	gs_buf rejected;          /* refs the remote refused to update */
 } gs_transfer;
 
@@ -40,8 +45,12 @@ void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t);
  * what a callback said, credentials removed.  Always -1.  After the
  * progress callback asked to stop, the error record is left as is. */
 int gs_transfer_fail(gs_transfer *t, int git_rc);
-/* Report a line of progress text of our own. */
+/* After git_remote_connect: the stream for the push request itself
+ * (for git:// and ssh the connection's own; for http a new request). */
+int gs_transfer_push_stream(git_smart_subtransport_stream **out, gs_transfer *t);
+/* Report progress text of our own, or the server's. */
 int gs_transfer_say(gs_transfer *t, const char *text);
+int gs_transfer_say_len(gs_transfer *t, const char *text, size_t len);
 /* The URL with its user-info replaced by "***" (http and https: any
  * user-info; other schemes: one that holds a password).  malloc'd. */
 char *gs_url_hide_credentials(const char *url);
