@@ -829,6 +829,7 @@ typedef struct {
 typedef struct {
 	int dry_run;                /* compare only: nothing is created or moved */
 	int bundle;                 /* a bundle file, whatever its name */
+	int local_path;             /* url is a local path, even if it looks like a URL */
 	/* The refs to mirror: names on the source side (short names look in
 	 * refs/heads/, refs/tags/, refs/notes/), and their names on the
 	 * destination (NULL: the same; short ones take the source's prefix).

@@ -20,6 +20,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <ftw.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -497,19 +498,15 @@ static char *scp_to_ssh(const char *url, const char *colon)
 		size_t host_len = (size_t)(colon - host);
 		char *p = out;
 		p += sprintf(p, "ssh://%.*s", (int)user_len, url);
-		if (host[0] == '[' && host_len > 2 && host[host_len - 1] == ']' &&
-		    memchr(host, ':', host_len) && !memchr(host + 1, '[', host_len - 2)) {
-			/* [host:port] -> host:port ([::1] stays bracketed) */
+		if (host[0] == '[' && host_len > 2 && host[host_len - 1] == ']') {
+			/* [host:port] gives a port; [v6 address] stays bracketed */
 			const char *inner = host + 1;
 			size_t inner_len = host_len - 2;
-			const char *last = inner + inner_len;
-			while (last > inner && last[-1] != ':')
-				last--;
-			if (memchr(inner, ':', (size_t)(last - inner - 1)))
-				p += sprintf(p, "[%.*s]:%.*s", (int)(last - inner - 1), inner,
-					     (int)(inner_len - (size_t)(last - inner)), last);
-			else
+			const char *colon = memchr(inner, ':', inner_len);
+			if (colon && !memchr(colon + 1, ':', inner_len - (size_t)(colon + 1 - inner)))
 				p += sprintf(p, "%.*s", (int)inner_len, inner);
+			else
+				p += sprintf(p, "[%.*s]", (int)inner_len, inner);
 		} else {
 			p += sprintf(p, "%.*s", (int)host_len, host);
 		}
@@ -534,7 +531,7 @@ static int ends_with_bundle(const char *path)
  * scp-like "[user@]host:path" are remote; file:// and everything else is
  * a local path ("~" expanded).  Another scheme is GS_ERR_INVALID.
  */
-static int locate(location *loc, const char *url, int force_bundle)
+static int locate(location *loc, const char *url, int force_bundle, int local_path)
 {
 	static const char *const remote_schemes[] = {"http", "https", "git", "ssh"};
 	const char *sep = strstr(url, "://");
@@ -543,6 +540,11 @@ static int locate(location *loc, const char *url, int force_bundle)
 	char quoted[600];
 
 	memset(loc, 0, sizeof(*loc));
+	if (local_path) {
+		if (!(loc->local = strdup(url)))
+			goto nomem;
+		goto local;
+	}
 	for (size_t i = 0; has_scheme && i < scheme_len; i++)
 		if (!isalnum((unsigned char)url[i]) && !strchr("+-.", url[i]))
 			has_scheme = 0;
@@ -646,6 +648,60 @@ static int dir_is_empty(const char *path, int *empty)
 	return 0;
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/*
+ * A new bare repository at loc->local (missing, or an empty directory),
+ * HEAD on `head`: made under a temporary name beside it and renamed into
+ * place, so that a process killed meanwhile leaves no half-made
+ * repository where backups go.
+ */
+static int create_repository(const location *loc, const char *head)
+{
+	git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+	git_repository *repo = NULL;
+	static unsigned counter;
+	size_t len = strlen(loc->local);
+	char *tmp = malloc(len + 64);
+	int rc = -1, git_rc;
+
+	if (!tmp)
+		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	while (len > 1 && loc->local[len - 1] == '/')
+		len--;
+	snprintf(tmp, len + 64, "%.*s.gitstore-new-%ld-%u", (int)len, loc->local, (long)getpid(),
+		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+	if (mkdir(tmp, 0777) < 0) {
+		gs_error_set_path(errno, loc->local, "cannot create");
+		free(tmp);
+		return -1;
+	}
+	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
+	init.initial_head = head;
+	if ((git_rc = git_repository_init_ext(&repo, tmp, &init)) < 0) {
+		gs_error_set_git(git_rc, loc->display);
+		goto done;
+	}
+	git_repository_free(repo);
+	/* rename() replaces a missing path or an empty directory alike. */
+	if (rename(tmp, loc->local) < 0) {
+		gs_error_set_path(errno, loc->local, "cannot create");
+		goto done;
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(tmp);
+	return rc;
+}
+
 /*
  * A backup's local destination: it must be a repository, or missing (or
  * an empty directory), in which case it is made a bare one whose HEAD is
@@ -654,10 +710,8 @@ static int dir_is_empty(const char *path, int *empty)
 static int prepare_destination(int *missing, const location *loc, const char *head,
 			       int dry_run)
 {
-	git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
-	git_repository *repo = NULL;
 	struct stat st;
-	int empty = 0, git_rc;
+	int empty = 0;
 
 	*missing = 0;
 	if (stat(loc->local, &st) < 0) {
@@ -681,8 +735,6 @@ static int prepare_destination(int *missing, const location *loc, const char *he
 			free(parent);
 			return rc;
 		}
-		if (mkdir(loc->local, 0777) < 0)
-			return gs_error_set_path(errno, loc->local, "cannot create");
 	} else if (S_ISDIR(st.st_mode)) {
 		if (is_repository(loc->local))
 			return 0;
@@ -697,12 +749,7 @@ static int prepare_destination(int *missing, const location *loc, const char *he
 	} else {
 		return gs_error_set(GS_ERR_GIT, "%s: not a git repository", loc->display);
 	}
-	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
-	init.initial_head = head;
-	if ((git_rc = git_repository_init_ext(&repo, loc->local, &init)) < 0)
-		return gs_error_set_git(git_rc, loc->display);
-	git_repository_free(repo);
-	return 0;
+	return create_repository(loc, head);
 }
 
 
@@ -727,6 +774,16 @@ static int new_tips(git_oid **out, size_t *n, const gs_ref_change *changes, size
 	for (size_t i = 0; i < count; i++)
 		if (changes[i].has_new)
 			git_oid_cpy(&(*out)[(*n)++], &changes[i].new_id);
+	return 0;
+}
+
+/* The ids a ref list holds. */
+static int ref_ids(git_oid **out, const ref_list *refs)
+{
+	if (!(*out = malloc((refs->count + 1) * sizeof(git_oid))))
+		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	for (size_t i = 0; i < refs->count; i++)
+		git_oid_cpy(&(*out)[i], &refs->items[i].id);
 	return 0;
 }
 
@@ -788,7 +845,7 @@ static int backup_local(gs_ref_change **out, size_t *count, git_repository *repo
 {
 	git_repository *dest = NULL;
 	ref_list existing = {0};
-	git_oid *tips = NULL;
+	git_oid *tips = NULL, *present = NULL;
 	size_t ntips, copied;
 	int rc = -1;
 
@@ -801,14 +858,16 @@ static int backup_local(gs_ref_change **out, size_t *count, git_repository *repo
 		goto done;
 	}
 	if (new_tips(&tips, &ntips, *out, *count) < 0 ||
-	    gs_objects_copy(&copied, repo, dest, existing.count == 0, tips, ntips, opts->progress,
-			    opts->progress_ctx) < 0 ||
+	    ref_ids(&present, &existing) < 0 ||
+	    gs_objects_copy(&copied, repo, dest, present, existing.count, tips, ntips,
+			    opts->progress, opts->progress_ctx) < 0 ||
 	    move_destination_refs(dest, *out, *count, loc->display) < 0 ||
 	    say_done(opts, *count) < 0)
 		goto done;
 	rc = 0;
 done:
 	free(tips);
+	free(present);
 	ref_list_free(&existing);
 	git_repository_free(dest);
 	return rc;
@@ -902,7 +961,7 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	*count = 0;
 	memset(&sel, 0, sizeof(sel));
 	memset(&t, 0, sizeof(t));
-	if (locate(&loc, url, opts->bundle) < 0)
+	if (locate(&loc, url, opts->bundle, opts->local_path) < 0)
 		goto done;
 	if (!opts->dry_run && gs_lock_acquire(&lock, store) < 0)
 		goto done;
@@ -917,7 +976,8 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	if (loc.bundle) {
 		if (access(loc.local, F_OK) == 0 && list_bundle(&dest, NULL, loc.local) < 0)
 			goto done;
-		if (gs_transfer_init(&t, loc.local, opts->progress, opts->progress_ctx) < 0 ||
+		if (gs_transfer_init(&t, loc.local, opts->progress, opts->progress_ctx,
+				     loc.display) < 0 ||
 		    diff_refs(out, count, &sel, &dest) < 0)
 			goto done;
 		if (!opts->dry_run && write_bundle(repo, &loc, &sel, dest_head, &t) < 0)
@@ -932,22 +992,15 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 					      : backup_local(out, count, repo, &loc, &sel, opts);
 		goto done;
 	}
-	if (gs_transfer_init(&t, loc.remote, opts->progress, opts->progress_ctx) < 0 ||
+	if (gs_transfer_init(&t, loc.remote, opts->progress, opts->progress_ctx, loc.display) < 0 ||
 	    connect_remote(&remote, repo, t.url, &t, GIT_DIRECTION_PUSH) < 0 ||
 	    list_remote(&dest, remote, &t) < 0 ||
 	    diff_refs(out, count, &sel, &dest) < 0)
 		goto done;
 	if (!opts->dry_run) {
-		git_oid *present = malloc((dest.count + 1) * sizeof(git_oid));
-		int failed;
-
-		if (!present) {
-			gs_error_set(GS_ERR_NOMEM, "out of memory");
-			goto done;
-		}
-		for (size_t i = 0; i < dest.count; i++)
-			git_oid_cpy(&present[i], &dest.items[i].id);
-		failed = gs_push(&t, repo, *out, *count, present, dest.count) < 0;
+		git_oid *present = NULL;
+		int failed = ref_ids(&present, &dest) < 0 ||
+			     gs_push(&t, repo, *out, *count, present, dest.count) < 0;
 		free(present);
 		if (failed)
 			goto done;
@@ -1106,7 +1159,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 	*count = 0;
 	memset(&sel, 0, sizeof(sel));
 	memset(&t, 0, sizeof(t));
-	if (locate(&loc, url, opts->bundle) < 0 || gs_repo_acquire(&repo, store) < 0)
+	if (locate(&loc, url, opts->bundle, opts->local_path) < 0 || gs_repo_acquire(&repo, store) < 0)
 		goto done;
 	if (loc.local) {
 		struct stat st;
@@ -1125,7 +1178,8 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 		    head_target(&head, source_repo) < 0)
 			goto done;
 	} else {
-		if (gs_transfer_init(&t, loc.remote, opts->progress, opts->progress_ctx) < 0 ||
+		if (gs_transfer_init(&t, loc.remote, opts->progress, opts->progress_ctx,
+				     loc.display) < 0 ||
 		    connect_remote(&remote, repo, t.url, &t, GIT_DIRECTION_FETCH) < 0 ||
 		    list_remote(&source, remote, &t) < 0)
 			goto done;
@@ -1143,18 +1197,18 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 		if (gs_bundle_unpack(repo, loc.local, opts->progress, opts->progress_ctx) < 0)
 			goto done;
 	} else if (source_repo) {
-		git_oid *tips = malloc((sel.wanted.count + 1) * sizeof(git_oid));
+		ref_list mine = {0};
+		git_oid *tips = NULL, *present = NULL;
 		size_t copied;
-		int failed = !tips;
+		int failed = list_local(&mine, repo, store->path) < 0 ||
+			     ref_ids(&present, &mine) < 0 || ref_ids(&tips, &sel.wanted) < 0 ||
+			     gs_objects_copy(&copied, source_repo, repo, present, mine.count, tips,
+					     sel.wanted.count, opts->progress,
+					     opts->progress_ctx) < 0;
 
-		if (failed)
-			gs_error_set(GS_ERR_NOMEM, "out of memory");
-		for (size_t i = 0; !failed && i < sel.wanted.count; i++)
-			git_oid_cpy(&tips[i], &sel.wanted.items[i].id);
-		failed = failed || gs_objects_copy(&copied, source_repo, repo, 0, tips,
-						   sel.wanted.count, opts->progress,
-						   opts->progress_ctx) < 0;
 		free(tips);
+		free(present);
+		ref_list_free(&mine);
 		if (failed)
 			goto done;
 	} else if (fetch_objects(remote, &t, &sel) < 0) {

@@ -133,14 +133,21 @@ static int want(copy_walk *w, const git_oid *id, git_object_t type)
 	return 0;
 }
 
-/* Is `id` new to the walk and missing at the destination? */
-static int needed(int *out, copy_walk *w, const git_oid *id)
+/*
+ * Is `id` new to the walk, and not at the destination?  What the
+ * destination's refs reach is marked seen before the walk; beyond that
+ * only a blob's presence there is trusted: a commit or tree the
+ * destination merely holds (left over from an interrupted transfer, say)
+ * may lack what it points to.
+ */
+static int needed(int *out, copy_walk *w, const git_oid *id, int is_blob)
 {
 	int added = oid_set_add(&w->seen, id);
 
 	if (added < 0)
 		return -1;
-	*out = added && !(w->to && git_odb_exists_ext(w->to, id, GIT_ODB_LOOKUP_NO_REFRESH));
+	*out = added && !(is_blob && w->to &&
+			  git_odb_exists_ext(w->to, id, GIT_ODB_LOOKUP_NO_REFRESH));
 	return 0;
 }
 
@@ -155,7 +162,7 @@ static int visit_tree(copy_walk *w, const git_tree *tree)
 
 		if (type != GIT_OBJECT_BLOB && type != GIT_OBJECT_TREE)
 			continue;   /* a submodule's commit lives elsewhere */
-		if (needed(&need, w, git_tree_entry_id(e)) < 0)
+		if (needed(&need, w, git_tree_entry_id(e), type == GIT_OBJECT_BLOB) < 0)
 			return -1;
 		if (!need)
 			continue;
@@ -185,18 +192,18 @@ static int visit(copy_walk *w, const git_oid *id)
 		const git_commit *c = (const git_commit *)obj;
 		unsigned parents = git_commit_parentcount(c);
 
-		if (needed(&need, w, git_commit_tree_id(c)) < 0 ||
+		if (needed(&need, w, git_commit_tree_id(c), 0) < 0 ||
 		    (need && push_pending(w, git_commit_tree_id(c)) < 0))
 			goto done;
 		for (unsigned i = 0; i < parents; i++)
-			if (needed(&need, w, git_commit_parent_id(c, i)) < 0 ||
+			if (needed(&need, w, git_commit_parent_id(c, i), 0) < 0 ||
 			    (need && push_pending(w, git_commit_parent_id(c, i)) < 0))
 				goto done;
 		break;
 	}
 	case GIT_OBJECT_TAG: {
 		const git_oid *target = git_tag_target_id((const git_tag *)obj);
-		if (needed(&need, w, target) < 0 || (need && push_pending(w, target) < 0))
+		if (needed(&need, w, target, 0) < 0 || (need && push_pending(w, target) < 0))
 			goto done;
 		break;
 	}
@@ -311,7 +318,7 @@ static int walk_all(copy_walk *w, const git_oid *tips, size_t count)
 	int need;
 
 	for (size_t i = 0; i < count; i++)
-		if (needed(&need, w, &tips[i]) < 0 || (need && push_pending(w, &tips[i]) < 0))
+		if (needed(&need, w, &tips[i], 0) < 0 || (need && push_pending(w, &tips[i]) < 0))
 			return -1;
 	while (w->depth) {
 		git_oid id;
@@ -420,9 +427,9 @@ done:
 	return rc;
 }
 
-int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, int to_is_empty,
-		    const git_oid *tips, size_t count, gs_mirror_progress_fn progress,
-		    void *progress_ctx)
+int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to,
+		    const git_oid *present, size_t present_count, const git_oid *tips,
+		    size_t count, gs_mirror_progress_fn progress, void *progress_ctx)
 {
 	copy_walk w;
 	const char *gitdir = git_repository_path(to);
@@ -435,9 +442,9 @@ int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, in
 	w.from = from;
 	w.progress = progress;
 	w.progress_ctx = progress_ctx;
-	/* Asking a destination without refs about each object costs a
-	 * failed lookup in every pack and a stat() of a loose path each. */
-	if (!to_is_empty) {
+	/* A destination without refs is not asked about each blob: that
+	 * costs a failed lookup in every pack and a stat() each. */
+	if (present_count) {
 		if ((git_rc = git_repository_odb(&w.to, to)) < 0) {
 			gs_error_set_git(git_rc, gitdir);
 			goto done;
@@ -445,6 +452,9 @@ int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, in
 		/* What another process packed since the handle was opened counts. */
 		git_odb_refresh(w.to);
 	}
+	for (size_t i = 0; i < present_count; i++)
+		if (mark_present(&w, &present[i]) < 0)
+			goto done;
 	if (walk_all(&w, tips, count) < 0)
 		goto done;
 	if (w.count) {

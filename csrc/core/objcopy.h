@@ -9,13 +9,13 @@
 /*
  * Write into `to`'s objects/pack one pack of every object reachable from
  * `tips` in `from` that `to` lacks (nothing when it lacks none), without
- * delta search.  With to_is_empty (`to` has no refs) nothing is looked up
- * there: everything is copied.  *copied gets the number of objects written.  Memory is
- * bounded by a batch of objects, not by the repository's size.
+ * delta search.  `present` are the ids `to`'s refs hold: what they reach
+ * is not copied again.  Memory is bounded by a batch of objects, not by
+ * the repository's size.
  */
-int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to, int to_is_empty,
-		    const git_oid *tips, size_t count, gs_mirror_progress_fn progress,
-		    void *progress_ctx);
+int gs_objects_copy(size_t *copied, git_repository *from, git_repository *to,
+		    const git_oid *present, size_t present_count, const git_oid *tips,
+		    size_t count, gs_mirror_progress_fn progress, void *progress_ctx);
 
 /*
  * Every object reachable from `tips` in `from`, less what the other side

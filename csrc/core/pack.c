@@ -567,11 +567,19 @@ int gs_pack_source_open(gs_pack_source **out, const char *pack_dir)
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (size_t i = 0; i < src->count; i++)
-		if (map_pack(&src->maps[i], &src->map_sizes[i], src->packs[i].base) < 0 ||
+	for (size_t i = 0; i < src->count; i++) {
+		size_t before = src->nentries;
+		if (map_pack(&src->maps[i], &src->map_sizes[i], src->packs[i].base) == 0 &&
 		    read_pack_entries(&src->entries, &src->nentries, &cap, src->packs[i].base, i,
-				      src->map_sizes[i]) < 0)
+				      src->map_sizes[i]) == 0)
+			continue;
+		/* A pack another process merged away meanwhile: its objects
+		 * are read through libgit2 instead. */
+		if (gs_error_last()->os_errno != ENOENT)
 			goto fail;
+		gs_error_clear();
+		src->nentries = before;
+	}
 	if (src->nentries > 1)
 		qsort(src->entries, src->nentries, sizeof(*src->entries), compare_entry_ids);
 	*out = src;

@@ -151,18 +151,29 @@ static int has_capability(const char *caps, const char *name)
 /* ------------------------------------------------------------------ */
 /* The reply                                                            */
 
-/* report-status: "unpack ok", then "ok <ref>" or "ng <ref> <why>". */
-static int check_report(gs_transfer *t, const char *line, size_t len)
+/* What report-status said: "unpack ok", then "ok <ref>" or "ng <ref>
+ * <why>" for every command. */
+typedef struct {
+	int unpacked;
+	size_t answered;
+} push_report;
+
+static int check_report(gs_transfer *t, push_report *report, const char *line, size_t len)
 {
 	while (len && line[len - 1] == '\n')
 		len--;
 	if (len >= 7 && memcmp(line, "unpack ", 7) == 0) {
-		if (len == 9 && memcmp(line + 7, "ok", 2) == 0)
+		if (len == 9 && memcmp(line + 7, "ok", 2) == 0) {
+			report->unpacked = 1;
 			return 0;
+		}
 		return gs_error_set(GS_ERR_GIT, "%s: the remote could not store the objects: %.*s",
 				    t->display, (int)(len - 7), line + 7);
 	}
-	if (len >= 3 && memcmp(line, "ng ", 3) == 0) {
+	if (len >= 3 && memcmp(line, "ok ", 3) == 0) {
+		report->answered++;
+	} else if (len >= 3 && memcmp(line, "ng ", 3) == 0) {
+		report->answered++;
 		if ((t->rejected.size && gs_buf_puts(&t->rejected, ", ") < 0) ||
 		    gs_buf_put(&t->rejected, line + 3, len - 3) < 0)
 			return -1;
@@ -170,8 +181,12 @@ static int check_report(gs_transfer *t, const char *line, size_t len)
 	return 0;
 }
 
-static int read_reply(pkt_reader *r, int sideband)
+/* A report larger than this is not one. */
+#define REPORT_LIMIT (1u << 20)
+
+static int read_reply(pkt_reader *r, int sideband, size_t commands)
 {
+	push_report result = {0, 0};
 	gs_buf report = {0};
 	const char *data = NULL;
 	size_t len = 0;
@@ -183,13 +198,18 @@ static int read_reply(pkt_reader *r, int sideband)
 		if (flush)
 			break;
 		if (!sideband) {
-			if (check_report(r->transfer, data, len) < 0)
+			if (check_report(r->transfer, &result, data, len) < 0)
 				goto done;
 			continue;
 		}
 		if (len < 1)
 			continue;
 		if (data[0] == 1) {
+			if (report.size + len > REPORT_LIMIT) {
+				gs_error_set(GS_ERR_GIT, "%s: the server's reply is too long",
+					     r->transfer->display);
+				goto done;
+			}
 			if (gs_buf_put(&report, data + 1, len - 1) < 0)
 				goto done;
 		} else if (data[0] == 2) {
@@ -213,9 +233,14 @@ static int read_reply(pkt_reader *r, int sideband)
 		}
 		if (pos + n > report.size)
 			break;
-		if (check_report(r->transfer, report.data + pos + 4, n - 4) < 0)
+		if (check_report(r->transfer, &result, report.data + pos + 4, n - 4) < 0)
 			goto done;
 		pos += n;
+	}
+	if (!result.unpacked || result.answered < commands) {
+		gs_error_set(GS_ERR_GIT, "%s: the server did not report on the push",
+			     r->transfer->display);
+		goto done;
 	}
 	rc = 0;
 done:
@@ -250,7 +275,13 @@ int gs_push(gs_transfer *t, git_repository *repo, const gs_ref_change *changes, 
 	if (server_capabilities(&caps, &t->advertisement) < 0)
 		goto done;
 	report = has_capability(caps, "report-status");
-	sideband = report && has_capability(caps, "side-band-64k");
+	sideband = has_capability(caps, "side-band-64k");
+	if (!report) {
+		/* Without a report nothing would tell a refused push. */
+		gs_error_set(GS_ERR_GIT, "%s: the server does not report on pushes "
+			     "(report-status); git older than 1.6 cannot be pushed to", t->display);
+		goto done;
+	}
 	if (!(r = calloc(1, sizeof(*r))) || !(tips = malloc(count * sizeof(*tips)))) {
 		gs_error_set(GS_ERR_NOMEM, "out of memory");
 		goto done;
@@ -277,7 +308,7 @@ int gs_push(gs_transfer *t, git_repository *repo, const gs_ref_change *changes, 
 			/* Our capabilities ride after a NUL on the first command;
 			 * atomic: the server moves all the refs or none. */
 			n += snprintf(line + n + 1, sizeof(line) - (size_t)n - 1, "%s%s%sagent=gitstore",
-				      report ? "report-status " : "",
+				      "report-status ",
 				      sideband ? "side-band-64k " : "",
 				      has_capability(caps, "atomic") ? "atomic " : "") + 1;
 		if (put_pkt(&request, line, (size_t)n) < 0)
@@ -297,7 +328,7 @@ int gs_push(gs_transfer *t, git_repository *repo, const gs_ref_change *changes, 
 	if (ntips && gs_objects_send(&written, repo, tips, ntips, present, present_count,
 				     stream_sink, r, t->progress, t->progress_ctx) < 0)
 		goto done;
-	if (report && read_reply(r, sideband) < 0)
+	if (read_reply(r, sideband, count) < 0)
 		goto done;
 	if (t->rejected.size) {
 		gs_error_set(GS_ERR_GIT, "%s: the remote refused to update %.*s", t->display,

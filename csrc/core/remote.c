@@ -27,7 +27,9 @@
 /* URLs                                                                */
 
 /* Where the user-info of a "scheme://" URL is: [*start, *end), the '@'
- * at *end.  0 when there is none. */
+ * at *end.  0 when there is none.  The authority is taken to end at the
+ * first '/' only: a password holding '?' or '#' unescaped must still
+ * count as one. */
 static int find_userinfo(const char *url, size_t *start, size_t *end)
 {
 	const char *sep = strstr(url, "://");
@@ -37,7 +39,7 @@ static int find_userinfo(const char *url, size_t *start, size_t *end)
 	if (!sep)
 		return 0;
 	auth = sep + 3;
-	auth_len = strcspn(auth, "/?#");
+	auth_len = strcspn(auth, "/");
 	at = NULL;
 	for (const char *p = auth; p < auth + auth_len; p++)
 		if (*p == '@')
@@ -201,7 +203,8 @@ static int apply_ca_file(void)
 /* ------------------------------------------------------------------ */
 /* The transfer                                                         */
 
-int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn progress, void *ctx)
+int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn progress, void *ctx,
+		     const char *display)
 {
 	memset(t, 0, sizeof(*t));
 	t->url = url;
@@ -209,7 +212,7 @@ int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn prog
 	t->progress_ctx = ctx;
 	t->thread = pthread_self();
 	t->is_http = is_http_url(url);
-	if (!(t->display = gs_url_hide_credentials(url)))
+	if (!(t->display = display ? strdup(display) : gs_url_hide_credentials(url)))
 		return gs_error_set(GS_ERR_NOMEM, "out of memory");
 	if (parse_authority(t, url) < 0)
 		return -1;
@@ -741,31 +744,27 @@ void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
 /* ------------------------------------------------------------------ */
 /* Errors                                                               */
 
-/* Replace every occurrence of `secret` in buf with "***". */
-static void scrub(char *buf, size_t size, const char *secret)
+/* Replace every occurrence of `secret` (len bytes) in buf with "***". */
+static void scrub(char *buf, const char *secret, size_t slen)
 {
-	size_t slen;
-	char *hit;
+	char *from = buf, *hit;
 
-	if (!secret || !(slen = strlen(secret)))
+	if (!secret || slen == 0)
 		return;
-	while ((hit = strstr(buf, secret)) != NULL) {
+	while ((hit = memmem(from, strlen(from), secret, slen)) != NULL) {
 		size_t tail = strlen(hit + slen);
-		if (slen >= 3) {
-			memcpy(hit, "***", 3);
-			memmove(hit + 3, hit + slen, tail + 1);
-		} else {
-			/* A secret shorter than its mask: cut it out. */
-			memmove(hit, hit + slen, tail + 1);
-		}
+		size_t mask = slen >= 3 ? 3 : 0;   /* a shorter secret is cut out */
+		memcpy(hit, "***", mask);
+		memmove(hit + mask, hit + slen, tail + 1);
+		from = hit + mask;
 	}
-	(void)size;
 }
 
 int gs_transfer_fail(gs_transfer *t, int git_rc)
 {
 	const git_error *e = git_error_last();
 	char detail[1024];
+	size_t start, end;
 
 	if (t->stopped)
 		return -1;
@@ -774,9 +773,14 @@ int gs_transfer_fail(gs_transfer *t, int git_rc)
 	else
 		snprintf(detail, sizeof(detail), "%s",
 			 (e && e->message) ? e->message : "the transfer failed");
-	scrub(detail, sizeof(detail), t->password);
-	if (t->is_http)
-		scrub(detail, sizeof(detail), t->user);
+	/* libgit2 quotes URLs in some messages: the user-info as written,
+	 * then its parts as decoded (a user name that is a token too). */
+	if (find_userinfo(t->url, &start, &end))
+		scrub(detail, t->url + start, end - start);
+	if (t->password)
+		scrub(detail, t->password, strlen(t->password));
+	if (t->is_http && t->user && strlen(t->user) >= 8)
+		scrub(detail, t->user, strlen(t->user));
 	(void)git_rc;
 	return gs_error_set(GS_ERR_GIT, "%s: %s", t->display ? t->display : "remote", detail);
 }

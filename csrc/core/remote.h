@@ -35,9 +35,10 @@ typedef struct {
 	gs_buf rejected;          /* refs the remote refused to update */
 } gs_transfer;
 
-/* Prepare for a transfer with `url`; `display` is set even on failure
- * (when there is memory). */
-int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn progress, void *ctx);
+/* Prepare for a transfer with `url`; errors name `display` (credentials
+ * already hidden), or url with its credentials hidden when NULL. */
+int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn progress, void *ctx,
+		     const char *display);
 void gs_transfer_clear(gs_transfer *t);
 /* Fill libgit2's callbacks for this transfer. */
 void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t);

@@ -41,12 +41,12 @@ static int refs_arg(PyObject *arg, PyObject **names, PyObject **renames)
 			     Py_TYPE(arg)->tp_name);
 		return -1;
 	}
-	if (PyDict_Check(arg)) {
-		items = PyDict_Items(arg);
-	} else if (PyMapping_Check(arg) && PyObject_HasAttrString(arg, "items")) {
-		PyObject *view = PyMapping_Items(arg);
-		items = view ? PySequence_List(view) : NULL;
-		Py_XDECREF(view);
+	if (PyDict_Check(arg) || (PyMapping_Check(arg) && PyObject_HasAttrString(arg, "items"))) {
+		/* A copy as a dict: its items are (key, value) pairs for sure. */
+		PyObject *copy = PyDict_New();
+		if (copy && PyDict_Merge(copy, arg, 1) == 0)
+			items = PyDict_Items(copy);
+		Py_XDECREF(copy);
 	} else {
 		*names = PySequence_List(arg);
 		if (!*names) {
@@ -71,7 +71,7 @@ static int refs_arg(PyObject *arg, PyObject **names, PyObject **renames)
 		PyList_SET_ITEM(*names, i, Py_NewRef(PyTuple_GET_ITEM(pair, 0)));
 		PyList_SET_ITEM(*renames, i, Py_NewRef(PyTuple_GET_ITEM(pair, 1)));
 	}
-	Py_DECREF(items);
+	Py_CLEAR(items);
 check:
 	for (int k = 0; k < 2; k++) {
 		PyObject *list = k ? *renames : *names;
@@ -179,6 +179,12 @@ static PyObject *mirror(GitStoreObject *self, PyObject *args, PyObject *kwargs, 
 	}
 	if (!(url = gsp_path_encoded(url_obj)) || refs_arg(refs, &names, &renames) < 0)
 		goto done;
+	if (memchr(PyBytes_AS_STRING(url), '\0', (size_t)PyBytes_GET_SIZE(url))) {
+		PyErr_SetString(PyExc_ValueError, "url contains a NUL character");
+		goto done;
+	}
+	/* An os.PathLike names a local path, whatever it looks like. */
+	opts.local_path = !PyUnicode_Check(url_obj);
 	if (names) {
 		Py_ssize_t n = PyList_GET_SIZE(names);
 		ref_names = PyMem_Calloc((size_t)n + 1, sizeof(char *));
