@@ -1212,22 +1212,25 @@ class TestSigkill:
         old_refs = assert_repo_valid(old_dest)
         new_refs = big.advance()
 
-        # Destinations that exist before the backup starts: an empty
-        # repository (every object to send) or a copy of the old backup.
-        for k in range(6):
+        # Destinations: an empty repository (every object to send), a
+        # copy of the old backup, or none (the backup creates it).
+        for k in range(9):
             dest = tmp_path / f"k{k}.git"
-            empty = k % 2 == 0
-            if empty:
+            mode = k % 3
+            empty = mode != 1
+            if mode == 0:
                 git_run("init", "--bare", "-q", dest)
-            else:
+            elif mode == 1:
                 shutil.copytree(old_dest, dest)
             ran = _run_backup_worker(big.path, dest, rng.uniform(0.0, full * 1.2))
             where = f"seed {seed}, kill {k} after {ran:.3f}s of ~{full:.3f}s"
+            if mode == 2 and not dest.exists():
+                continue   # killed before the new repository was renamed into place
             after = assert_repo_valid(dest)
             before = {} if empty else old_refs
             for name in after:
                 assert after[name] in (before.get(name), new_refs.get(name)), (where, name)
-            if k < 4:
+            if k < 6:
                 continue
             # A later backup completes the job.  A ref's lock file left by
             # the killed process stops it, naming the file (as git does);
