@@ -122,3 +122,12 @@ def test_push_without_a_report_is_an_error(store):
             store.backup(f"git://127.0.0.1:{server.port}/x.git")
     finally:
         server.close()
+
+
+def test_progress_callback_writing_to_the_store_fails_instead_of_hanging(store, tmp_path):
+    def progress(line):
+        store.branches["main"].write("b.txt", b"b")
+
+    with pytest.raises(GitError, match="already held by this thread"):
+        store.backup(tmp_path / "dest.git", progress=progress)
+    assert store.branches["main"].ls() == ["a.txt"]

@@ -18,6 +18,10 @@ typedef struct repo_mutex {
 	dev_t dev;
 	ino_t ino;
 	pthread_mutex_t mutex;
+	/* Who holds it: a thread asking again (a progress callback writing
+	 * to the store a backup is pushing, say) would wait for itself. */
+	pthread_t owner;
+	int held;
 	struct repo_mutex *next;
 } repo_mutex;
 
@@ -69,7 +73,15 @@ int gs_lock_acquire(gs_lock **out, gs_store *store)
 		goto done;
 	if (!(path = gs_store_file(store, "gitstore.lock", "")))
 		goto done;
+	if (__atomic_load_n(&lock->mutex->held, __ATOMIC_ACQUIRE) &&
+	    pthread_equal(lock->mutex->owner, pthread_self())) {
+		gs_error_set(GS_ERR_GIT, "the repository lock is already held by this thread "
+			     "(a callback may not write to the store whose operation called it)");
+		goto done;
+	}
 	pthread_mutex_lock(&lock->mutex->mutex);
+	lock->mutex->owner = pthread_self();
+	__atomic_store_n(&lock->mutex->held, 1, __ATOMIC_RELEASE);
 	lock->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0777);
 	if (lock->fd < 0) {
 		gs_error_set_path(errno, path, "cannot open lock file");
@@ -88,6 +100,7 @@ int gs_lock_acquire(gs_lock **out, gs_store *store)
 unlock:
 	if (lock->fd >= 0)
 		close(lock->fd);
+	__atomic_store_n(&lock->mutex->held, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock->mutex->mutex);
 done:
 	free(lock);
@@ -101,6 +114,7 @@ void gs_lock_release(gs_lock *lock)
 		return;
 	/* Closing the descriptor drops the flock. */
 	close(lock->fd);
+	__atomic_store_n(&lock->mutex->held, 0, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lock->mutex->mutex);
 	free(lock);
 }
