@@ -147,9 +147,13 @@ static int parse_authority(gs_transfer *t, const char *url)
 /*
  * libgit2 keeps one set of trusted certificates for the process.  When
  * GIT_SSL_CAINFO (or SSL_CERT_FILE) names a file, that file is the set;
- * when neither is set any more, the system's bundle is put back.
+ * when neither is set any more, the system's bundle is put back.  libgit2
+ * frees the old set when it is replaced, so every http(s) transfer holds
+ * ca_use for reading while it runs, and the set changes only when none
+ * does (a change while one runs is an error, not a wait: the transfer
+ * may be this thread's own, from a progress callback).
  */
-static pthread_mutex_t ca_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t ca_use = PTHREAD_RWLOCK_INITIALIZER;
 static char *ca_applied;   /* the file last applied; NULL: libgit2's default */
 
 static const char *system_ca_file(void)
@@ -166,38 +170,55 @@ static const char *system_ca_file(void)
 	return NULL;
 }
 
-static int apply_ca_file(void)
+static const char *wanted_ca_file(void)
 {
 	const char *wanted = getenv("GIT_SSL_CAINFO");
-	int rc = 0;
 
 	if (!wanted || !*wanted)
 		wanted = getenv("SSL_CERT_FILE");
-	if (wanted && !*wanted)
-		wanted = NULL;
-	pthread_mutex_lock(&ca_lock);
-	if (wanted && (!ca_applied || strcmp(wanted, ca_applied) != 0)) {
-		char *copy = strdup(wanted);
-		if (!copy) {
-			rc = gs_error_set(GS_ERR_NOMEM, "out of memory");
-		} else if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, wanted, NULL) < 0) {
-			free(copy);
-			rc = gs_error_set_git(-1, wanted);
-		} else {
-			free(ca_applied);
-			ca_applied = copy;
-		}
-	} else if (!wanted && ca_applied) {
-		const char *system = system_ca_file();
-		if (system && git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, system, NULL) < 0) {
-			rc = gs_error_set_git(-1, system);
-		} else {
-			free(ca_applied);
-			ca_applied = NULL;
-		}
+	return wanted && *wanted ? wanted : NULL;
+}
+
+/* Under the write lock: make libgit2 trust `wanted` (NULL: the system). */
+static int change_ca_file(const char *wanted)
+{
+	const char *file = wanted ? wanted : system_ca_file();
+	char *copy = NULL;
+
+	if (!file)
+		return 0;   /* nothing to put back: keep what is there */
+	if (wanted && !(copy = strdup(wanted)))
+		return gs_error_set(GS_ERR_NOMEM, "out of memory");
+	if (git_libgit2_opts(GIT_OPT_SET_SSL_CERT_LOCATIONS, file, NULL) < 0) {
+		free(copy);
+		return gs_error_set_git(-1, file);
 	}
-	pthread_mutex_unlock(&ca_lock);
-	return rc;
+	free(ca_applied);
+	ca_applied = copy;
+	return 0;
+}
+
+/* Take ca_use for reading, the certificates set as the environment says. */
+static int use_ca_file(void)
+{
+	for (;;) {
+		const char *wanted;
+		int current, rc;
+
+		pthread_rwlock_rdlock(&ca_use);
+		wanted = wanted_ca_file();
+		current = wanted ? (ca_applied && strcmp(wanted, ca_applied) == 0) : !ca_applied;
+		if (current)
+			return 0;
+		pthread_rwlock_unlock(&ca_use);
+		if ((rc = pthread_rwlock_trywrlock(&ca_use)) != 0)
+			return gs_error_set(GS_ERR_GIT, "GIT_SSL_CAINFO changed while another "
+					    "http(s) transfer is running");
+		rc = change_ca_file(wanted_ca_file());
+		pthread_rwlock_unlock(&ca_use);
+		if (rc < 0)
+			return -1;
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -216,8 +237,12 @@ int gs_transfer_init(gs_transfer *t, const char *url, gs_mirror_progress_fn prog
 		return gs_error_set(GS_ERR_NOMEM, "out of memory");
 	if (parse_authority(t, url) < 0)
 		return -1;
-	if (strncasecmp(url, "https://", 8) == 0 && apply_ca_file() < 0)
-		return -1;
+	if (t->is_http) {
+		/* http:// too: a redirect may lead to https. */
+		if (use_ca_file() < 0)
+			return -1;
+		t->holds_ca = 1;
+	}
 	return 0;
 }
 
@@ -233,6 +258,8 @@ static void free_secret(char *s)
 
 void gs_transfer_clear(gs_transfer *t)
 {
+	if (t->holds_ca)
+		pthread_rwlock_unlock(&ca_use);
 	free(t->display);
 	free_secret(t->user);
 	free_secret(t->password);

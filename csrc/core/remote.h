@@ -19,6 +19,7 @@ typedef struct {
 	char *host;
 	int port;                 /* 0: the scheme's default */
 	int is_http;
+	int holds_ca;             /* holds the certificates' read lock */
 	gs_mirror_progress_fn progress;
 	void *progress_ctx;
 	pthread_t thread;         /* the caller's: the only one that reports */
