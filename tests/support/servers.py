@@ -85,6 +85,17 @@ def _answers(port: int) -> bool:
         return False
 
 
+def _unix_answers(path: Path) -> bool:
+    # the socket file exists from bind() on, but takes connections only
+    # after listen()
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(path))
+            return True
+    except OSError:
+        return False
+
+
 def _die_with_parent() -> None:
     """In the child before exec: a server outlives no test run, not even
     one killed before its fixtures could stop it (Linux only)."""
@@ -500,9 +511,13 @@ def ssh_agent(tmp_path_factory, ssh_server):
     sock = (short or base) / "agent.sock"
     log = base / "agent.log"
     proc = Process("ssh-agent", ["ssh-agent", "-D", "-a", sock], log, base)
-    if not proc.wait_ready(sock.exists, time.monotonic() + START_TIMEOUT):
+    if not proc.wait_ready(lambda: _unix_answers(sock), time.monotonic() + START_TIMEOUT):
         pytest.fail(f"ssh-agent exited; its log:\n{proc.log_text()}", pytrace=False)
-    _run(["ssh-add", "-q", ssh_server.agent_key], base, env={"SSH_AUTH_SOCK": str(sock)})
+    try:
+        _run(["ssh-add", "-q", ssh_server.agent_key], base, env={"SSH_AUTH_SOCK": str(sock)})
+    except BaseException:
+        proc.stop()
+        raise
     public = base / "agent_ed25519.pub"
     shutil.copy(ssh_server.agent_key.with_name(ssh_server.agent_key.name + ".pub"), public)
     yield SshAgent(sock, public)
