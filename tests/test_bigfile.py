@@ -19,7 +19,7 @@ import textwrap
 
 import pytest
 
-from support import Git, assert_fsck_clean, loose_object_ids
+from support import Git, assert_fsck_clean, git_run, loose_object_ids
 
 MiB = 1 << 20
 BIG = 256 * MiB                 # sparse, with markers
@@ -290,3 +290,35 @@ def test_one_mib_threshold(tmp_path):
     assert fs.read("large") == b"l" * MiB
     assert fs.read("small", offset=MiB - 4) == b"sss"
     assert_fsck_clean(repo)
+
+
+def _objects_size(repo) -> int:
+    return sum(f.stat().st_size for f in (repo / "objects").rglob("*") if f.is_file())
+
+
+@pytest.mark.parametrize("random_first", [True, False])
+def test_compression_is_decided_along_the_file(tmp_path, random_first):
+    """A big file that changes from random bytes to text (or back) takes
+    about the room git gives it: compression is decided per span of the
+    content, not once from its start."""
+    from gitstore import GitStore
+    import random
+    rng = random.Random(7)
+    noise = rng.randbytes(MiB)
+    text = b"".join(b"line %d of ordinary text that compresses\n" % i
+                    for i in range(200_000))[:7 * MiB]
+    data = noise + text if random_first else text + noise
+    ours = tmp_path / "ours.git"
+    fs = GitStore.open(ours).branches["main"]
+    before = _objects_size(ours)
+    fs = fs.write("mixed.bin", data)
+    ours_size = _objects_size(ours) - before
+
+    theirs = tmp_path / "theirs.git"
+    git_run("init", "-q", "--bare", theirs)
+    (tmp_path / "mixed.bin").write_bytes(data)
+    git_run("--git-dir", theirs, "hash-object", "-w", tmp_path / "mixed.bin")
+    git_size = _objects_size(theirs)
+    assert ours_size <= 1.2 * git_size, (ours_size, git_size)
+    assert fs.read("mixed.bin") == data
+    assert_fsck_clean(ours)

@@ -48,6 +48,10 @@
 #define STREAM_CHUNK (1024 * 1024)
 /* Sample of a big blob used to decide how hard to compress it. */
 #define SAMPLE_SIZE (64 * 1024)
+/* The decision is taken again for every span of this much content, from
+ * a smaller sample: a file may change from media to text midway. */
+#define DECISION_SPAN STREAM_CHUNK
+#define SPAN_SAMPLE (8 * 1024)
 /* Bytes before the compressed content: wrapper, padding blocks, header
  * block.  37 frames every header from "blob 0\0" to 20 digits. */
 #define LOOSE_PREFIX 37
@@ -75,6 +79,8 @@ struct gs_blob_stream {
 	uint64_t end;            /* bytes in the file, the prefix's hole included */
 	z_stream z;
 	int z_ready;
+	int level;               /* the zlib level in use */
+	uint64_t span_left;      /* content before the level is decided again */
 	uLong adler;             /* of the content */
 	gs_sha1 sha;             /* header + content, when the size was announced */
 	unsigned char *out;      /* STREAM_CHUNK bytes */
@@ -218,10 +224,44 @@ static int deflate_chunk(gs_blob_stream *s, const void *data, size_t len, int fl
 	return 0;
 }
 
+/* Switch the zlib level between two pieces of content. */
+static int set_level(gs_blob_stream *s, int level)
+{
+	int zrc;
+
+	if (level == s->level)
+		return 0;
+	do {
+		size_t produced;
+		s->z.next_out = s->out;
+		s->z.avail_out = STREAM_CHUNK;
+		/* What is pending is compressed at the old level first. */
+		zrc = deflateParams(&s->z, level, Z_DEFAULT_STRATEGY);
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+			return gs_error_set(GS_ERR_GIT, "compressing a blob failed");
+		produced = STREAM_CHUNK - s->z.avail_out;
+		if (write_all(s, s->out, produced, s->end) < 0)
+			return -1;
+		s->end += produced;
+	} while (zrc == Z_BUF_ERROR);
+	s->level = level;
+	return 0;
+}
+
 static int loose_add(gs_blob_stream *s, const char *data, size_t len)
 {
 	while (len > 0) {
 		size_t n = len < STREAM_CHUNK ? len : STREAM_CHUNK;
+
+		if (s->span_left == 0) {
+			size_t sample = n < SPAN_SAMPLE ? n : SPAN_SAMPLE;
+			if (set_level(s, compression_for(data, sample)) < 0)
+				return -1;
+			s->span_left = DECISION_SPAN;
+		}
+		if (n > s->span_left)
+			n = (size_t)s->span_left;
+		s->span_left -= n;
 		s->adler = adler32(s->adler, (const Bytef *)data, (uInt)n);
 		if (s->declared != GS_BLOB_SIZE_UNKNOWN)
 			gs_sha1_update(&s->sha, data, n);
@@ -246,10 +286,11 @@ static int loose_begin(gs_blob_stream *s, const void *sample, size_t sample_len)
 		return -1;
 	}
 	/* Raw deflate: the wrapper is written with the prefix. */
-	if (deflateInit2(&s->z, compression_for(sample, sample_len), Z_DEFLATED, -15, 8,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
+	s->level = compression_for(sample, sample_len);
+	if (deflateInit2(&s->z, s->level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return gs_error_set_os(ENOMEM, "out of memory");
 	s->z_ready = 1;
+	s->span_left = DECISION_SPAN;
 	s->end = LOOSE_PREFIX;
 	s->adler = adler32(0, NULL, 0);
 	if (s->declared != GS_BLOB_SIZE_UNKNOWN)
