@@ -107,36 +107,43 @@ void gs_dirlist_free(gs_dirlist *list)
 	list->count = 0;
 }
 
+/* The names share one block: a walk lists every tree, and one allocation
+ * per name was a large part of its time. */
 int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *id)
 {
 	git_tree *tree = NULL;
-	size_t n;
+	size_t n, name_bytes = 0;
+	char *next;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (gs_tree_get(&tree, repo, id) < 0)
 		return -1;
 	n = git_tree_entrycount(tree);
-	if (n > 0) {
-		out->items = calloc(n, sizeof(*out->items));
-		if (!out->items) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
+	if (n == 0) {
+		rc = 0;
+		goto done;
 	}
+	for (size_t i = 0; i < n; i++)
+		name_bytes += strlen(git_tree_entry_name(git_tree_entry_byindex(tree, i))) + 1;
+	if (!(out->items = malloc(n * sizeof(*out->items))) || !(out->names = malloc(name_bytes))) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
+	}
+	next = out->names;
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(entry);
+		size_t len = strlen(name) + 1;
 		gs_dirent *dst = &out->items[i];
 
-		dst->name = strdup(git_tree_entry_name(entry));
-		if (!dst->name) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
-		out->count++;
+		memcpy(next, name, len);
+		dst->name = next;
+		next += len;
 		git_oid_cpy(&dst->id, git_tree_entry_id(entry));
 		dst->mode = git_tree_entry_filemode_raw(entry);
 	}
+	out->count = n;
 	rc = 0;
 done:
 	if (rc < 0)
