@@ -108,12 +108,13 @@ void gs_dirlist_free(gs_dirlist *list)
 }
 
 /* The names share one block: a walk lists every tree, and one allocation
- * per name was a large part of its time. */
+ * per name was a large part of its time.  Each name is measured once; the
+ * block may move while it grows, so names are placed by offset first. */
 int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *id)
 {
 	git_tree *tree = NULL;
-	size_t n, name_bytes = 0;
-	char *next;
+	gs_buf names = {0};
+	size_t n, *offsets = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -124,30 +125,32 @@ int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *id)
 		rc = 0;
 		goto done;
 	}
-	for (size_t i = 0; i < n; i++)
-		name_bytes += strlen(git_tree_entry_name(git_tree_entry_byindex(tree, i))) + 1;
-	if (!(out->items = malloc(n * sizeof(*out->items))) || !(out->names = malloc(name_bytes))) {
+	if (!(out->items = malloc(n * sizeof(*out->items))) ||
+	    !(offsets = malloc(n * sizeof(*offsets))) || gs_buf_grow(&names, n * 16) < 0) {
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
-	next = out->names;
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
 		const char *name = git_tree_entry_name(entry);
-		size_t len = strlen(name) + 1;
-		gs_dirent *dst = &out->items[i];
 
-		memcpy(next, name, len);
-		dst->name = next;
-		next += len;
-		git_oid_cpy(&dst->id, git_tree_entry_id(entry));
-		dst->mode = git_tree_entry_filemode_raw(entry);
+		offsets[i] = names.size;
+		if (gs_buf_put(&names, name, strlen(name) + 1) < 0)
+			goto done;
+		git_oid_cpy(&out->items[i].id, git_tree_entry_id(entry));
+		out->items[i].mode = git_tree_entry_filemode_raw(entry);
 	}
+	for (size_t i = 0; i < n; i++)
+		out->items[i].name = names.data + offsets[i];
+	out->names = names.data;
+	names.data = NULL;
 	out->count = n;
 	rc = 0;
 done:
 	if (rc < 0)
 		gs_dirlist_free(out);
+	gs_buf_free(&names);
+	free(offsets);
 	git_tree_free(tree);
 	return rc;
 }
