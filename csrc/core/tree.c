@@ -107,40 +107,50 @@ void gs_dirlist_free(gs_dirlist *list)
 	list->count = 0;
 }
 
+/* The names share one block: a walk lists every tree, and one allocation
+ * per name was a large part of its time.  Each name is measured once; the
+ * block may move while it grows, so names are placed by offset first. */
 int gs_tree_list(gs_dirlist *out, git_repository *repo, const git_oid *id)
 {
 	git_tree *tree = NULL;
-	size_t n;
+	gs_buf names = {0};
+	size_t n, *offsets = NULL;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	if (gs_tree_get(&tree, repo, id) < 0)
 		return -1;
 	n = git_tree_entrycount(tree);
-	if (n > 0) {
-		out->items = calloc(n, sizeof(*out->items));
-		if (!out->items) {
-			gs_error_set_os(ENOMEM, "out of memory");
-			goto done;
-		}
+	if (n == 0) {
+		rc = 0;
+		goto done;
+	}
+	if (!(out->items = malloc(n * sizeof(*out->items))) ||
+	    !(offsets = malloc(n * sizeof(*offsets))) || gs_buf_grow(&names, n * 16) < 0) {
+		gs_error_set_os(ENOMEM, "out of memory");
+		goto done;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *entry = git_tree_entry_byindex(tree, i);
-		gs_dirent *dst = &out->items[i];
+		const char *name = git_tree_entry_name(entry);
 
-		dst->name = strdup(git_tree_entry_name(entry));
-		if (!dst->name) {
-			gs_error_set_os(ENOMEM, "out of memory");
+		offsets[i] = names.size;
+		if (gs_buf_put(&names, name, strlen(name) + 1) < 0)
 			goto done;
-		}
-		out->count++;
-		git_oid_cpy(&dst->id, git_tree_entry_id(entry));
-		dst->mode = git_tree_entry_filemode_raw(entry);
+		git_oid_cpy(&out->items[i].id, git_tree_entry_id(entry));
+		out->items[i].mode = git_tree_entry_filemode_raw(entry);
 	}
+	for (size_t i = 0; i < n; i++)
+		out->items[i].name = names.data + offsets[i];
+	out->names = names.data;
+	names.data = NULL;
+	out->count = n;
 	rc = 0;
 done:
 	if (rc < 0)
 		gs_dirlist_free(out);
+	gs_buf_free(&names);
+	free(offsets);
 	git_tree_free(tree);
 	return rc;
 }

@@ -63,6 +63,10 @@ typedef struct {
 	X(PyObject, filetype_exec) \
 	X(PyObject, filetype_link) \
 	X(PyObject, filetype_tree) \
+	X(PyObject, mode_blob)             /* the four filemodes as ints */ \
+	X(PyObject, mode_exec) \
+	X(PyObject, mode_link) \
+	X(PyObject, mode_tree) \
 	X(PyObject, StatResult) \
 	X(PyObject, WalkEntry) \
 	X(PyObject, ReflogEntry) \

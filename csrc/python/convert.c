@@ -59,11 +59,30 @@ PyObject *gsp_hex(const git_oid *id)
 	return PyUnicode_FromStringAndSize(hex, GIT_OID_HEXSZ);
 }
 
+/* The two hex digits of every byte value, for gsp_hex_bytes. */
+static const char hex_pairs[] =
+	"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	"202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+	"404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+	"606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+	"808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+	"a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+	"c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+	"e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
 PyObject *gsp_hex_bytes(const git_oid *id)
 {
-	char hex[GIT_OID_HEXSZ + 1];
-	git_oid_tostr(hex, sizeof(hex), id);
-	return PyBytes_FromStringAndSize(hex, GIT_OID_HEXSZ);
+	/* Written straight into the new object, two digits at a time: walks
+	 * make one per file. */
+	PyObject *result = PyBytes_FromStringAndSize(NULL, GIT_OID_HEXSZ);
+	char *hex;
+
+	if (!result)
+		return NULL;
+	hex = PyBytes_AS_STRING(result);
+	for (size_t i = 0; i < GIT_OID_RAWSZ; i++)
+		memcpy(hex + 2 * i, hex_pairs + 2 * id->id[i], 2);
+	return result;
 }
 
 int gsp_oid_arg(PyObject *arg, git_oid *out)
@@ -116,6 +135,20 @@ PyObject *gsp_filetype(gsp_state_t *st, uint32_t mode)
 	return PyObject_CallMethod(st->FileType, "from_filemode", "I", (unsigned int)mode);
 }
 
+/* The int for a filemode: the four git knows are made once. */
+static PyObject *mode_int(gsp_state_t *st, uint32_t mode)
+{
+	PyObject *known = NULL;
+
+	switch (mode) {
+	case GS_MODE_BLOB: known = st->mode_blob; break;
+	case GS_MODE_EXEC: known = st->mode_exec; break;
+	case GS_MODE_LINK: known = st->mode_link; break;
+	case GS_MODE_TREE: known = st->mode_tree; break;
+	}
+	return known ? Py_NewRef(known) : PyLong_FromUnsignedLong(mode);
+}
+
 PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry)
 {
 	/* WalkEntry is a NamedTuple: fill the tuple directly rather than run
@@ -123,10 +156,14 @@ PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry)
 	PyTypeObject *type = (PyTypeObject *)st->WalkEntry;
 	PyObject *name = gsp_str(entry->name);
 	PyObject *oid = gsp_hex_bytes(&entry->id);
-	PyObject *mode = PyLong_FromUnsignedLong(entry->mode);
+	PyObject *mode = mode_int(st, entry->mode);
 	PyObject *result = NULL;
 
-	if (name && oid && mode && (result = type->tp_alloc(type, 3))) {
+	/* Allocated untracked (tp_alloc would zero it and track it): a str,
+	 * bytes and int cannot close a cycle, so the collector need not scan
+	 * the entry.  A named tuple has no __dict__ to make room for. */
+	if (name && oid && mode &&
+	    (result = (PyObject *)PyObject_GC_NewVar(PyTupleObject, type, 3))) {
 		PyTuple_SET_ITEM(result, 0, name);
 		PyTuple_SET_ITEM(result, 1, oid);
 		PyTuple_SET_ITEM(result, 2, mode);

@@ -103,18 +103,30 @@ static int walk_push(WalkIterObject *self, const char *parent, const gs_dirent *
 static PyObject *walk_item(WalkIterObject *self, const char *dirpath, gs_dirlist *dir)
 {
 	gsp_state_t *st = gsp_state_of(self);
-	PyObject *dirnames = PyList_New(0), *files = PyList_New(0), *result = NULL;
+	PyObject *dirnames = NULL, *files = NULL, *result = NULL;
+	Py_ssize_t ndirs = 0, nfiles = 0;
 
-	if (!dirnames || !files)
+	for (size_t i = 0; i < dir->count; i++)
+		ndirs += dir->items[i].mode == GS_MODE_TREE;
+	/* Sized up front: a failure leaves empty slots, which lists allow. */
+	if (!(dirnames = PyList_New(ndirs)) ||
+	    !(files = PyList_New((Py_ssize_t)dir->count - ndirs)))
 		goto done;
+	ndirs = 0;
 	for (size_t i = 0; i < dir->count; i++) {
 		gs_dirent *e = &dir->items[i];
-		PyObject *item = e->mode == GS_MODE_TREE ? gsp_str(e->name) : gsp_walk_entry(st, e);
-		int rc = item ? PyList_Append(e->mode == GS_MODE_TREE ? dirnames : files, item)
-			      : -1;
-		Py_XDECREF(item);
-		if (rc < 0)
-			goto done;
+
+		if (e->mode == GS_MODE_TREE) {
+			PyObject *name = gsp_str(e->name);
+			if (!name)
+				goto done;
+			PyList_SET_ITEM(dirnames, ndirs++, name);
+		} else {
+			PyObject *entry = gsp_walk_entry(st, e);
+			if (!entry)
+				goto done;
+			PyList_SET_ITEM(files, nfiles++, entry);
+		}
 	}
 	for (size_t i = dir->count; i-- > 0;) {
 		if (dir->items[i].mode == GS_MODE_TREE && walk_push(self, dirpath, &dir->items[i]) < 0) {

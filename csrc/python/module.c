@@ -38,12 +38,15 @@ static int import_values(gsp_state_t *st)
 	static const char *const filetype_names[] = {"BLOB", "EXECUTABLE", "LINK", "TREE"};
 	PyObject **filetype_slots[] = {&st->filetype_blob, &st->filetype_exec, &st->filetype_link,
 				       &st->filetype_tree};
+	static const uint32_t modes[] = {GS_MODE_BLOB, GS_MODE_EXEC, GS_MODE_LINK, GS_MODE_TREE};
+	PyObject **mode_slots[] = {&st->mode_blob, &st->mode_exec, &st->mode_link, &st->mode_tree};
 
 	if (import_attrs("gitstore._types", type_names, type_slots) < 0 ||
 	    import_attrs("datetime", datetime_names, datetime_slots) < 0)
 		return -1;
 	for (int i = 0; i < 4; i++)
-		if (!(*filetype_slots[i] = PyObject_GetAttrString(st->FileType, filetype_names[i])))
+		if (!(*filetype_slots[i] = PyObject_GetAttrString(st->FileType, filetype_names[i])) ||
+		    !(*mode_slots[i] = PyLong_FromUnsignedLong(modes[i])))
 			return -1;
 	return 0;
 }
