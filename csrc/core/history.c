@@ -4,11 +4,144 @@
  * trace stops at the first level whose id equals the child's: the rest
  * of the path is the same below it, as in git's tree comparison. */
 #include "gs_internal.h"
-#include "tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The commit-graph file git writes (objects/info/commit-graph, one file,
+ * no chain of base graphs): the tree and first parent of each commit in
+ * it, found by bisecting its sorted ids instead of inflating the commit.
+ * Commits it does not hold are read from the object database. */
+typedef struct {
+	unsigned char *map;
+	size_t size;
+	const unsigned char *fanout, *ids, *data;
+	uint32_t count;
+} commit_graph;
+
+#define GRAPH_DATA_WIDTH (GIT_OID_RAWSZ + 16)
+#define GRAPH_NO_PARENT 0x70000000u
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* Map and check the file; anything unexpected leaves the graph unused. */
+static void graph_open(commit_graph *g, gs_store *store)
+{
+	git_repository *repo = NULL;
+	char *path = NULL;
+	struct stat st;
+	uint64_t data_size = 0;
+	unsigned nchunks;
+	int fd = -1;
+
+	memset(g, 0, sizeof(*g));
+	if (gs_repo_acquire(&repo, store) < 0) {
+		gs_error_clear();
+		return;
+	}
+	path = malloc(strlen(git_repository_path(repo)) + sizeof("objects/info/commit-graph"));
+	if (path)
+		sprintf(path, "%sobjects/info/commit-graph", git_repository_path(repo));
+	gs_repo_release(store, repo);
+	if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	    st.st_size < 8 + 12)
+		goto done;
+	g->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (g->map == MAP_FAILED) {
+		g->map = NULL;
+		goto done;
+	}
+	g->size = (size_t)st.st_size;
+	nchunks = g->map[6];
+	/* Signature, version 1, SHA-1, no base graphs. */
+	if (memcmp(g->map, "CGPH", 4) || g->map[4] != 1 || g->map[5] != 1 || g->map[7] != 0 ||
+	    8 + ((size_t)nchunks + 1) * 12 > g->size)
+		goto fail;
+	for (unsigned i = 0; i < nchunks; i++) {
+		const unsigned char *c = g->map + 8 + (size_t)i * 12;
+		uint64_t start = be64(c + 4), end = be64(c + 16);
+		const unsigned char *at = g->map + start;
+
+		if (start > end || end > g->size)
+			goto fail;
+		if (!memcmp(c, "OIDF", 4) && end - start == 256 * 4)
+			g->fanout = at;
+		else if (!memcmp(c, "OIDL", 4))
+			g->ids = at, g->count = (uint32_t)((end - start) / GIT_OID_RAWSZ);
+		else if (!memcmp(c, "CDAT", 4))
+			g->data = at, data_size = end - start;
+	}
+	if (g->fanout && g->ids && g->data && be32(g->fanout + 255 * 4) == g->count &&
+	    data_size >= (uint64_t)g->count * GRAPH_DATA_WIDTH)
+		goto done;
+fail:
+	munmap(g->map, g->size);
+	memset(g, 0, sizeof(*g));
+done:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+}
+
+static void graph_close(commit_graph *g)
+{
+	if (g->map)
+		munmap(g->map, g->size);
+	memset(g, 0, sizeof(*g));
+}
+
+/* The links of commit `id` from the graph: 1 when it holds the commit. */
+static int graph_links(gs_commit_info *out, const commit_graph *g, const git_oid *id)
+{
+	uint32_t lo, hi, parent;
+	const unsigned char *entry;
+
+	if (!g->map)
+		return 0;
+	lo = id->id[0] ? be32(g->fanout + (id->id[0] - 1) * 4) : 0;
+	hi = be32(g->fanout + id->id[0] * 4);
+	if (hi > g->count)
+		return 0;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int cmp = memcmp(id->id, g->ids + (size_t)mid * GIT_OID_RAWSZ, GIT_OID_RAWSZ);
+
+		if (cmp == 0) {
+			entry = g->data + (size_t)mid * GRAPH_DATA_WIDTH;
+			parent = be32(entry + GIT_OID_RAWSZ);
+			if (parent != GRAPH_NO_PARENT && parent >= g->count)
+				return 0;
+			memset(out, 0, sizeof(*out));
+			git_oid_cpy(&out->id, id);
+			git_oid_fromraw(&out->tree, entry);
+			if (parent != GRAPH_NO_PARENT) {
+				git_oid_fromraw(&out->parent, g->ids + (size_t)parent * GIT_OID_RAWSZ);
+				out->has_parent = 1;
+			}
+			return 1;
+		}
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
 
 /* The objects along the path in one commit: level 0 is the root tree,
  * level i the entry named by the i-th segment in the tree at level i-1.
@@ -36,6 +169,7 @@ struct gs_history {
 	int current_traced;
 	path_trace traces[2];
 	path_trace *mine, *theirs;
+	commit_graph graph;
 };
 
 static int trace_alloc(path_trace *t, size_t levels)
@@ -76,23 +210,37 @@ static int split_path(gs_history *h, const char *path)
 		? -1 : 0;
 }
 
+/* The error for a failed read of object `id`, a `what` (-1). */
+static int read_error(int git_rc, const git_oid *id, const char *what)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (git_rc == GIT_ENOTFOUND)
+		return gs_error_set(GS_ERR_GIT, "%s %s is missing from the repository", what, hex);
+	if (git_rc < 0)
+		return gs_error_set_git(git_rc, hex);
+	return gs_error_set(GS_ERR_GIT, "object %s is not a valid %s", hex, what);
+}
+
 /* Only the id, tree and first parent of commit `id`, parsed from the raw
  * object: the walk needs no more from commits it does not yield. */
-static int read_links(gs_commit_info *out, gs_store *store, const git_oid *id)
+static int read_links(gs_commit_info *out, gs_store *store, const commit_graph *graph,
+		      const git_oid *id)
 {
 	git_repository *repo = NULL;
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
-	char hex[GIT_OID_HEXSZ + 1];
 	const char *data, *end;
 	int rc = -1, git_rc;
 
+	if (graph_links(out, graph, id))
+		return 0;
 	memset(out, 0, sizeof(*out));
-	git_oid_tostr(hex, sizeof(hex), id);
 	if (gs_repo_acquire(&repo, store) < 0)
 		return -1;
 	if ((git_rc = git_repository_odb(&odb, repo)) < 0) {
-		gs_error_set_git(git_rc, hex);
+		read_error(git_rc, id, "commit");
 		goto done;
 	}
 	git_rc = git_odb_read(&obj, odb, id);
@@ -102,12 +250,8 @@ static int read_links(gs_commit_info *out, gs_store *store, const git_oid *id)
 		if ((git_rc = git_repository_odb(&odb, repo)) == 0)
 			git_rc = git_odb_read(&obj, odb, id);
 	}
-	if (git_rc == GIT_ENOTFOUND) {
-		gs_error_set(GS_ERR_GIT, "commit %s is missing from the repository", hex);
-		goto done;
-	}
 	if (git_rc < 0) {
-		gs_error_set_git(git_rc, hex);
+		read_error(git_rc, id, "commit");
 		goto done;
 	}
 	data = git_odb_object_data(obj);
@@ -115,13 +259,13 @@ static int read_links(gs_commit_info *out, gs_store *store, const git_oid *id)
 	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT || end - data < 46 ||
 	    memcmp(data, "tree ", 5) || data[45] != '\n' ||
 	    git_oid_fromstrn(&out->tree, data + 5, GIT_OID_HEXSZ) < 0) {
-		gs_error_set(GS_ERR_GIT, "object %s is not a valid commit", hex);
+		read_error(0, id, "commit");
 		goto done;
 	}
 	data += 46;
 	if (end - data >= 48 && !memcmp(data, "parent ", 7) && data[47] == '\n') {
 		if (git_oid_fromstrn(&out->parent, data + 7, GIT_OID_HEXSZ) < 0) {
-			gs_error_set(GS_ERR_GIT, "object %s is not a valid commit", hex);
+			read_error(0, id, "commit");
 			goto done;
 		}
 		out->has_parent = 1;
@@ -136,9 +280,10 @@ done:
 }
 
 /* Commit `id` read whole, or only its links (see read_links). */
-static int read_commit(gs_commit_info *out, gs_store *store, const git_oid *id, int whole)
+static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, int whole)
 {
-	return whole ? gs_commit_info_read(out, store, id) : read_links(out, store, id);
+	return whole ? gs_commit_info_read(out, h->store, id)
+		     : read_links(out, h->store, &h->graph, id);
 }
 
 /* Whether the filters need more of a commit than its links. */
@@ -169,6 +314,7 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 	}
 	h->has_current = 1;
 	h->current_full = 1;
+	graph_open(&h->graph, store);
 	*out = h;
 	return 0;
 }
@@ -178,6 +324,7 @@ void gs_history_free(gs_history *h)
 	if (!h)
 		return;
 	gs_commit_info_clear(&h->current);
+	graph_close(&h->graph);
 	trace_free(&h->traces[0]);
 	trace_free(&h->traces[1]);
 	free(h->segs);
@@ -206,23 +353,71 @@ static int path_found(const gs_history *h, const path_trace *t)
 	return t->depth == h->nseg + 1;
 }
 
+/* The entry `name` of tree `id`, scanned in the raw object (a trace
+ * needs one entry of each tree, not the tree parsed): 1 found, 0 not. */
+static int raw_entry(git_oid *entry_id, uint32_t *mode, git_odb *odb, git_repository *repo,
+		     const git_oid *id, const char *name)
+{
+	git_odb_object *obj = NULL;
+	const char *data, *end;
+	size_t name_len = strlen(name);
+	int rc = -1, git_rc;
+
+	git_rc = git_odb_read(&obj, odb, id);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
+		git_odb *fresh = NULL;
+		if ((git_rc = git_repository_odb(&fresh, repo)) == 0)
+			git_rc = git_odb_read(&obj, fresh, id);
+		git_odb_free(fresh);
+	}
+	if (git_rc < 0)
+		return read_error(git_rc, id, "tree");
+	if (git_odb_object_type(obj) != GIT_OBJECT_TREE) {
+		read_error(0, id, "tree");
+		goto done;
+	}
+	data = git_odb_object_data(obj);
+	end = data + git_odb_object_size(obj);
+	rc = 0;
+	while (data < end) {
+		const char *space = memchr(data, ' ', (size_t)(end - data)), *nul;
+		uint32_t m = 0;
+
+		nul = space ? memchr(space, '\0', (size_t)(end - space)) : NULL;
+		if (!nul || end - nul < 1 + GIT_OID_RAWSZ) {
+			rc = read_error(0, id, "tree");
+			break;
+		}
+		for (const char *c = data; c < space; c++)
+			m = m * 8 + (uint32_t)(*c - '0');
+		if ((size_t)(nul - space - 1) == name_len && !memcmp(space + 1, name, name_len)) {
+			git_oid_fromraw(entry_id, (const unsigned char *)nul + 1);
+			*mode = m;
+			rc = 1;
+			break;
+		}
+		data = nul + 1 + GIT_OID_RAWSZ;
+	}
+done:
+	git_odb_object_free(obj);
+	return rc;
+}
+
 /* Trace the path below root tree `root` into `out`; from a level whose
  * object and mode equal those of `known` (NULL: none) on, copy `known`. */
 static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 		      const path_trace *known)
 {
 	git_repository *repo = NULL;
+	git_odb *odb = NULL;
 	size_t k;
-	int rc = -1;
+	int rc = -1, has;
 
 	git_oid_cpy(&out->ids[0], root);
 	out->modes[0] = GS_MODE_TREE;
 	out->is_tree[0] = 1;
 	out->depth = 1;
 	for (k = 0;; k++) {
-		git_tree *tree = NULL;
-		const git_tree_entry *entry;
-
 		if (known && k < known->depth && out->modes[k] == known->modes[k] &&
 		    git_oid_equal(&out->ids[k], &known->ids[k])) {
 			size_t rest = known->depth - k - 1;
@@ -234,23 +429,28 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 		}
 		if (k == h->nseg || !out->is_tree[k])
 			break;
-		if (!repo && gs_repo_acquire(&repo, h->store) < 0)
-			return -1;
-		if (gs_tree_get(&tree, repo, &out->ids[k]) < 0)
-			goto done;
-		entry = git_tree_entry_byname(tree, h->segs[k]);
-		if (entry) {
-			git_oid_cpy(&out->ids[k + 1], git_tree_entry_id(entry));
-			out->modes[k + 1] = git_tree_entry_filemode_raw(entry);
-			out->is_tree[k + 1] = git_tree_entry_type(entry) == GIT_OBJECT_TREE;
-			out->depth = k + 2;
+		if (!repo) {
+			if (gs_repo_acquire(&repo, h->store) < 0)
+				return -1;
+			if ((rc = git_repository_odb(&odb, repo)) < 0) {
+				gs_error_set_git(rc, "object database");
+				rc = -1;
+				goto done;
+			}
 		}
-		git_tree_free(tree);
-		if (!entry)
+		has = raw_entry(&out->ids[k + 1], &out->modes[k + 1], odb, repo, &out->ids[k],
+				h->segs[k]);
+		if (has < 0)
+			goto done;
+		if (!has)
 			break;
+		/* As git_tree_entry_type: a directory mode names a tree. */
+		out->is_tree[k + 1] = (out->modes[k + 1] & 0170000) == 0040000;
+		out->depth = k + 2;
 	}
 	rc = 0;
 done:
+	git_odb_free(odb);
 	if (repo)
 		gs_repo_release(h->store, repo);
 	return rc;
@@ -296,7 +496,7 @@ int gs_history_next(gs_commit_info *out, int *found, gs_history *h)
 
 		parent_full = need_whole(h);
 		if (has_parent &&
-		    read_commit(&parent, h->store, &h->current.parent, parent_full) < 0)
+		    read_commit(&parent, h, &h->current.parent, parent_full) < 0)
 			return -1;
 		if (h->has_before && !h->before_reached) {
 			if ((double)h->current.time > h->before)
@@ -342,20 +542,28 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 			size_t n)
 {
 	gs_commit_info links = {0};
+	commit_graph graph;
+	int rc = -1;
 
 	*found = 0;
 	git_oid_cpy(&links.parent, start);
 	links.has_parent = 1;
+	graph_open(&graph, store);
 	for (size_t i = 0; i <= n; i++) {
 		git_oid next;
 
-		if (!links.has_parent)
-			return 0;
+		if (!links.has_parent) {
+			rc = 0;
+			goto done;
+		}
 		git_oid_cpy(&next, &links.parent);
-		if (read_links(&links, store, &next) < 0)
-			return -1;
+		if (read_links(&links, store, &graph, &next) < 0)
+			goto done;
 	}
 	git_oid_cpy(out, &links.id);
 	*found = 1;
-	return 0;
+	rc = 0;
+done:
+	graph_close(&graph);
+	return rc;
 }
