@@ -223,67 +223,46 @@ static int read_error(int git_rc, const git_oid *id, const char *what)
 	return gs_error_set(GS_ERR_GIT, "object %s is not a valid %s", hex, what);
 }
 
-/* Only the id, tree and first parent of commit `id`, parsed from the raw
- * object: the walk needs no more from commits it does not yield. */
-static int read_links(gs_commit_info *out, gs_store *store, const commit_graph *graph,
+/* Only the id, tree and first parent of commit `id`: the walk needs no
+ * more from commits it does not yield.  Parsed commits stay in libgit2's
+ * cache, so walking the same history again reads nothing. */
+static int read_links(gs_commit_info *out, git_repository *repo, const commit_graph *graph,
 		      const git_oid *id)
 {
-	git_repository *repo = NULL;
-	git_odb *odb = NULL;
-	git_odb_object *obj = NULL;
-	const char *data, *end;
-	int rc = -1, git_rc;
+	git_commit *commit = NULL;
+	int git_rc;
 
 	if (graph_links(out, graph, id))
 		return 0;
 	memset(out, 0, sizeof(*out));
-	if (gs_repo_acquire(&repo, store) < 0)
-		return -1;
-	if ((git_rc = git_repository_odb(&odb, repo)) < 0) {
-		read_error(git_rc, id, "commit");
-		goto done;
-	}
-	git_rc = git_odb_read(&obj, odb, id);
-	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
-		git_odb_free(odb);
-		odb = NULL;
-		if ((git_rc = git_repository_odb(&odb, repo)) == 0)
-			git_rc = git_odb_read(&obj, odb, id);
-	}
-	if (git_rc < 0) {
-		read_error(git_rc, id, "commit");
-		goto done;
-	}
-	data = git_odb_object_data(obj);
-	end = data + git_odb_object_size(obj);
-	if (git_odb_object_type(obj) != GIT_OBJECT_COMMIT || end - data < 46 ||
-	    memcmp(data, "tree ", 5) || data[45] != '\n' ||
-	    git_oid_fromstrn(&out->tree, data + 5, GIT_OID_HEXSZ) < 0) {
-		read_error(0, id, "commit");
-		goto done;
-	}
-	data += 46;
-	if (end - data >= 48 && !memcmp(data, "parent ", 7) && data[47] == '\n') {
-		if (git_oid_fromstrn(&out->parent, data + 7, GIT_OID_HEXSZ) < 0) {
-			read_error(0, id, "commit");
-			goto done;
-		}
+	git_rc = git_commit_lookup(&commit, repo, id);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
+		git_rc = git_commit_lookup(&commit, repo, id);
+	if (git_rc < 0)
+		return read_error(git_rc, id, "commit");
+	git_oid_cpy(&out->id, id);
+	git_oid_cpy(&out->tree, git_commit_tree_id(commit));
+	if (git_commit_parentcount(commit) > 0) {
+		git_oid_cpy(&out->parent, git_commit_parent_id(commit, 0));
 		out->has_parent = 1;
 	}
-	git_oid_cpy(&out->id, id);
-	rc = 0;
-done:
-	git_odb_object_free(obj);
-	git_odb_free(odb);
-	gs_repo_release(store, repo);
-	return rc;
+	git_commit_free(commit);
+	return 0;
 }
 
 /* Commit `id` read whole, or only its links (see read_links). */
 static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, int whole)
 {
-	return whole ? gs_commit_info_read(out, h->store, id)
-		     : read_links(out, h->store, &h->graph, id);
+	git_repository *repo = NULL;
+	int rc;
+
+	if (whole)
+		return gs_commit_info_read(out, h->store, id);
+	if (gs_repo_acquire(&repo, h->store) < 0)
+		return -1;
+	rc = read_links(out, repo, &h->graph, id);
+	gs_repo_release(h->store, repo);
+	return rc;
 }
 
 /* Whether the filters need more of a commit than its links. */
@@ -542,6 +521,7 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 			size_t n)
 {
 	gs_commit_info links = {0};
+	git_repository *repo = NULL;
 	commit_graph graph;
 	int rc = -1;
 
@@ -549,6 +529,8 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 	git_oid_cpy(&links.parent, start);
 	links.has_parent = 1;
 	graph_open(&graph, store);
+	if (gs_repo_acquire(&repo, store) < 0)
+		goto done;
 	for (size_t i = 0; i <= n; i++) {
 		git_oid next;
 
@@ -557,13 +539,15 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 			goto done;
 		}
 		git_oid_cpy(&next, &links.parent);
-		if (read_links(&links, store, &graph, &next) < 0)
+		if (read_links(&links, repo, &graph, &next) < 0)
 			goto done;
 	}
 	git_oid_cpy(out, &links.id);
 	*found = 1;
 	rc = 0;
 done:
+	if (repo)
+		gs_repo_release(store, repo);
 	graph_close(&graph);
 	return rc;
 }
