@@ -1,8 +1,10 @@
 /* history.c - a snapshot's history: its first-parent chain, filtered by
- * time, message and path.  Each commit is read once.  With a path filter
- * each commit's trees along the path are traced once, and a parent's
- * trace stops at the first level whose id equals the child's: the rest
- * of the path is the same below it, as in git's tree comparison. */
+ * time, message and path, and the ancestor n commits back.  A commit the
+ * walk does not yield is read for its links only (tree, first parent),
+ * from git's commit-graph when it holds them.  With a path filter each
+ * commit's trees along the path are traced once, and a parent's trace
+ * stops at the first level whose id equals the child's: the rest of the
+ * path is the same below it, as in git's tree comparison. */
 #include "gs_internal.h"
 
 #include <errno.h>
