@@ -830,3 +830,22 @@ class TestGitInterplay:
         assert back.redo().commit_hash == shas["m"]
         assert store.branches["main"].undo(2).commit_hash == shas["c1"]
         assert_fsck_clean(path)
+
+    def test_log_and_back_through_a_commit_graph(self, env):
+        """History read partly from the commit-graph git wrote, partly (the
+        commits written after it) from the objects: the same answers as git."""
+        fs = env.initial
+        for i in range(1, 31):
+            fs = fs.write(f"d{i % 3}/s{i % 2}/f{i % 5}.txt", b"%d" % i)
+        env.g("commit-graph", "write", "--reachable")
+        assert (env.path / "objects" / "info" / "commit-graph").exists()
+        for i in range(31, 41):
+            fs = fs.write(f"d{i % 3}/s{i % 2}/f{i % 5}.txt", b"%d" % i)
+        fs = env.fs
+        for path in ["d1/s0/f2.txt", "d1/s0", "d2", "d0/s1/f3.txt/x", "none"]:
+            want = env.g.lines("log", "--first-parent", "--format=%H", "main", "--", path)
+            assert [s.commit_hash for s in fs.log(path=path)] == want, path
+        for n in [0, 1, 9, 10, 11, 40]:
+            assert fs.back(n).commit_hash == env.g.rev(f"main~{n}")
+        with pytest.raises(ValueError, match="history too short"):
+            fs.back(41)

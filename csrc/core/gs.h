@@ -239,6 +239,10 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 /* The next commit kept (*found 0 at the end); *out is the caller's to clear. */
 int gs_history_next(gs_commit_info *out, int *found, gs_history *h);
 void gs_history_free(gs_history *h);
+/* The commit `n` first parents back from `start` (*found 0 when the
+ * chain is shorter); only the parent links are read. */
+int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid *start,
+			size_t n);
 
 /* Move refs/heads/<branch> from `expected` to `target` under the lock
  * (undo/redo): GS_ERR_KEY when the branch is missing, GS_ERR_STALE when

@@ -1,26 +1,277 @@
 /* history.c - a snapshot's history: its first-parent chain, filtered by
- * time, message and path.  Each commit is read once; with a path filter,
- * the entry at the path in a parent is kept for the next step, so the
- * path is looked up once per commit, not twice. */
+ * time, message and path, and the ancestor n commits back.  A commit the
+ * walk does not yield is read for its links only (tree, first parent),
+ * from git's commit-graph when it holds them.  With a path filter each
+ * commit's trees along the path are traced once, and a parent's trace
+ * stops at the first level whose id equals the child's: the rest of the
+ * path is the same below it, as in git's tree comparison. */
 #include "gs_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The commit-graph file git writes (objects/info/commit-graph, one file,
+ * no chain of base graphs): the tree and first parent of each commit in
+ * it, found by bisecting its sorted ids instead of inflating the commit.
+ * Commits it does not hold are read from the object database. */
+typedef struct {
+	unsigned char *map;
+	size_t size;
+	const unsigned char *fanout, *ids, *data;
+	uint32_t count;
+} commit_graph;
+
+#define GRAPH_DATA_WIDTH (GIT_OID_RAWSZ + 16)
+#define GRAPH_NO_PARENT 0x70000000u
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t be64(const unsigned char *p)
+{
+	return (uint64_t)be32(p) << 32 | be32(p + 4);
+}
+
+/* Map and check the file; anything unexpected leaves the graph unused. */
+static void graph_open(commit_graph *g, gs_store *store)
+{
+	git_repository *repo = NULL;
+	char *path = NULL;
+	struct stat st;
+	uint64_t data_size = 0;
+	unsigned nchunks;
+	int fd = -1;
+
+	memset(g, 0, sizeof(*g));
+	if (gs_repo_acquire(&repo, store) < 0) {
+		gs_error_clear();
+		return;
+	}
+	path = malloc(strlen(git_repository_path(repo)) + sizeof("objects/info/commit-graph"));
+	if (path)
+		sprintf(path, "%sobjects/info/commit-graph", git_repository_path(repo));
+	gs_repo_release(store, repo);
+	if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
+	    st.st_size < 8 + 12)
+		goto done;
+	g->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (g->map == MAP_FAILED) {
+		g->map = NULL;
+		goto done;
+	}
+	g->size = (size_t)st.st_size;
+	nchunks = g->map[6];
+	/* Signature, version 1, SHA-1, no base graphs. */
+	if (memcmp(g->map, "CGPH", 4) || g->map[4] != 1 || g->map[5] != 1 || g->map[7] != 0 ||
+	    8 + ((size_t)nchunks + 1) * 12 > g->size)
+		goto fail;
+	for (unsigned i = 0; i < nchunks; i++) {
+		const unsigned char *c = g->map + 8 + (size_t)i * 12;
+		uint64_t start = be64(c + 4), end = be64(c + 16);
+		const unsigned char *at = g->map + start;
+
+		if (start > end || end > g->size)
+			goto fail;
+		if (!memcmp(c, "OIDF", 4) && end - start == 256 * 4)
+			g->fanout = at;
+		else if (!memcmp(c, "OIDL", 4))
+			g->ids = at, g->count = (uint32_t)((end - start) / GIT_OID_RAWSZ);
+		else if (!memcmp(c, "CDAT", 4))
+			g->data = at, data_size = end - start;
+	}
+	if (g->fanout && g->ids && g->data && be32(g->fanout + 255 * 4) == g->count &&
+	    data_size >= (uint64_t)g->count * GRAPH_DATA_WIDTH)
+		goto done;
+fail:
+	munmap(g->map, g->size);
+	memset(g, 0, sizeof(*g));
+done:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+}
+
+static void graph_close(commit_graph *g)
+{
+	if (g->map)
+		munmap(g->map, g->size);
+	memset(g, 0, sizeof(*g));
+}
+
+/* The links of commit `id` from the graph: 1 when it holds the commit. */
+static int graph_links(gs_commit_info *out, const commit_graph *g, const git_oid *id)
+{
+	uint32_t lo, hi, parent;
+	const unsigned char *entry;
+
+	if (!g->map)
+		return 0;
+	lo = id->id[0] ? be32(g->fanout + (id->id[0] - 1) * 4) : 0;
+	hi = be32(g->fanout + id->id[0] * 4);
+	if (hi > g->count)
+		return 0;
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int cmp = memcmp(id->id, g->ids + (size_t)mid * GIT_OID_RAWSZ, GIT_OID_RAWSZ);
+
+		if (cmp == 0) {
+			entry = g->data + (size_t)mid * GRAPH_DATA_WIDTH;
+			parent = be32(entry + GIT_OID_RAWSZ);
+			if (parent != GRAPH_NO_PARENT && parent >= g->count)
+				return 0;
+			memset(out, 0, sizeof(*out));
+			git_oid_cpy(&out->id, id);
+			git_oid_fromraw(&out->tree, entry);
+			if (parent != GRAPH_NO_PARENT) {
+				git_oid_fromraw(&out->parent, g->ids + (size_t)parent * GIT_OID_RAWSZ);
+				out->has_parent = 1;
+			}
+			return 1;
+		}
+		if (cmp < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+/* The objects along the path in one commit: level 0 is the root tree,
+ * level i the entry named by the i-th segment in the tree at level i-1.
+ * `depth` levels are known; the path is there when all nseg + 1 are. */
+typedef struct {
+	git_oid *ids;
+	uint32_t *modes;
+	unsigned char *is_tree;
+	size_t depth;
+} path_trace;
 
 struct gs_history {
 	gs_store *store;
-	char *path;
+	char *path;             /* its segments, NUL-separated */
+	char **segs;
+	size_t nseg;
 	char *match;
 	int has_before;
 	double before;
 	int before_reached;     /* once a commit is old enough, stop checking */
 	gs_commit_info current; /* the commit to consider next */
 	int has_current;
-	/* The entry at path in `current`, when the last step found it out. */
-	int entry_known, entry_found;
-	gs_entry entry;
+	int current_full;       /* all of it read, not only its links */
+	/* The trace of the path in `current`, when the last step made it. */
+	int current_traced;
+	path_trace traces[2];
+	path_trace *mine, *theirs;
+	commit_graph graph;
 };
+
+static int trace_alloc(path_trace *t, size_t levels)
+{
+	t->ids = calloc(levels, sizeof(*t->ids));
+	t->modes = calloc(levels, sizeof(*t->modes));
+	t->is_tree = calloc(levels, 1);
+	return t->ids && t->modes && t->is_tree ? 0 : -1;
+}
+
+static void trace_free(path_trace *t)
+{
+	free(t->ids);
+	free(t->modes);
+	free(t->is_tree);
+}
+
+static int split_path(gs_history *h, const char *path)
+{
+	size_t n = 1;
+
+	if (!(h->path = strdup(path)))
+		return -1;
+	for (const char *c = path; *c; c++)
+		n += *c == '/';
+	if (!(h->segs = calloc(n, sizeof(*h->segs))))
+		return -1;
+	h->segs[0] = h->path;
+	for (char *c = h->path; *c; c++)
+		if (*c == '/') {
+			*c = '\0';
+			h->segs[++h->nseg] = c + 1;
+		}
+	h->nseg = n;
+	h->mine = &h->traces[0];
+	h->theirs = &h->traces[1];
+	return trace_alloc(&h->traces[0], n + 1) < 0 || trace_alloc(&h->traces[1], n + 1) < 0
+		? -1 : 0;
+}
+
+/* The error for a failed read of object `id`, a `what` (-1). */
+static int read_error(int git_rc, const git_oid *id, const char *what)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+
+	git_oid_tostr(hex, sizeof(hex), id);
+	if (git_rc == GIT_ENOTFOUND)
+		return gs_error_set(GS_ERR_GIT, "%s %s is missing from the repository", what, hex);
+	if (git_rc < 0)
+		return gs_error_set_git(git_rc, hex);
+	return gs_error_set(GS_ERR_GIT, "object %s is not a valid %s", hex, what);
+}
+
+/* Only the id, tree and first parent of commit `id`: the walk needs no
+ * more from commits it does not yield.  Parsed commits stay in libgit2's
+ * cache, so walking the same history again reads nothing. */
+static int read_links(gs_commit_info *out, git_repository *repo, const commit_graph *graph,
+		      const git_oid *id)
+{
+	git_commit *commit = NULL;
+	int git_rc;
+
+	if (graph_links(out, graph, id))
+		return 0;
+	memset(out, 0, sizeof(*out));
+	git_rc = git_commit_lookup(&commit, repo, id);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
+		git_rc = git_commit_lookup(&commit, repo, id);
+	if (git_rc < 0)
+		return read_error(git_rc, id, "commit");
+	git_oid_cpy(&out->id, id);
+	git_oid_cpy(&out->tree, git_commit_tree_id(commit));
+	if (git_commit_parentcount(commit) > 0) {
+		git_oid_cpy(&out->parent, git_commit_parent_id(commit, 0));
+		out->has_parent = 1;
+	}
+	git_commit_free(commit);
+	return 0;
+}
+
+/* Commit `id` read whole, or only its links (see read_links). */
+static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, int whole)
+{
+	git_repository *repo = NULL;
+	int rc;
+
+	if (whole)
+		return gs_commit_info_read(out, h->store, id);
+	if (gs_repo_acquire(&repo, h->store) < 0)
+		return -1;
+	rc = read_links(out, repo, &h->graph, id);
+	gs_repo_release(h->store, repo);
+	return rc;
+}
+
+/* Whether the filters need more of a commit than its links. */
+static int need_whole(const gs_history *h)
+{
+	return h->match || (h->has_before && !h->before_reached);
+}
 
 int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 		    const gs_history_filter *filter)
@@ -33,7 +284,7 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 	h->store = store;
 	h->has_before = filter->has_before;
 	h->before = filter->before;
-	if ((filter->path && !(h->path = strdup(filter->path))) ||
+	if ((filter->path && split_path(h, filter->path) < 0) ||
 	    (filter->match && !(h->match = strdup(filter->match)))) {
 		gs_history_free(h);
 		return gs_error_set_os(ENOMEM, "out of memory");
@@ -43,6 +294,8 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 		return -1;
 	}
 	h->has_current = 1;
+	h->current_full = 1;
+	graph_open(&h->graph, store);
 	*out = h;
 	return 0;
 }
@@ -52,6 +305,10 @@ void gs_history_free(gs_history *h)
 	if (!h)
 		return;
 	gs_commit_info_clear(&h->current);
+	graph_close(&h->graph);
+	trace_free(&h->traces[0]);
+	trace_free(&h->traces[1]);
+	free(h->segs);
 	free(h->path);
 	free(h->match);
 	free(h);
@@ -72,30 +329,141 @@ static int message_matches(int *out, const char *message, const char *pattern)
 	return 0;
 }
 
+static int path_found(const gs_history *h, const path_trace *t)
+{
+	return t->depth == h->nseg + 1;
+}
+
+/* The entry `name` of tree `id`, scanned in the raw object (a trace
+ * needs one entry of each tree, not the tree parsed): 1 found, 0 not. */
+static int raw_entry(git_oid *entry_id, uint32_t *mode, git_odb *odb, git_repository *repo,
+		     const git_oid *id, const char *name)
+{
+	git_odb_object *obj = NULL;
+	const char *data, *end;
+	size_t name_len = strlen(name);
+	int rc = -1, git_rc;
+
+	git_rc = git_odb_read(&obj, odb, id);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
+		git_odb *fresh = NULL;
+		if ((git_rc = git_repository_odb(&fresh, repo)) == 0)
+			git_rc = git_odb_read(&obj, fresh, id);
+		git_odb_free(fresh);
+	}
+	if (git_rc < 0)
+		return read_error(git_rc, id, "tree");
+	if (git_odb_object_type(obj) != GIT_OBJECT_TREE) {
+		read_error(0, id, "tree");
+		goto done;
+	}
+	data = git_odb_object_data(obj);
+	end = data + git_odb_object_size(obj);
+	rc = 0;
+	while (data < end) {
+		const char *space = memchr(data, ' ', (size_t)(end - data)), *nul;
+		uint32_t m = 0;
+
+		nul = space ? memchr(space, '\0', (size_t)(end - space)) : NULL;
+		if (!nul || end - nul < 1 + GIT_OID_RAWSZ) {
+			rc = read_error(0, id, "tree");
+			break;
+		}
+		for (const char *c = data; c < space; c++)
+			m = m * 8 + (uint32_t)(*c - '0');
+		if ((size_t)(nul - space - 1) == name_len && !memcmp(space + 1, name, name_len)) {
+			git_oid_fromraw(entry_id, (const unsigned char *)nul + 1);
+			*mode = m;
+			rc = 1;
+			break;
+		}
+		data = nul + 1 + GIT_OID_RAWSZ;
+	}
+done:
+	git_odb_object_free(obj);
+	return rc;
+}
+
+/* Trace the path below root tree `root` into `out`; from a level whose
+ * object and mode equal those of `known` (NULL: none) on, copy `known`. */
+static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
+		      const path_trace *known)
+{
+	git_repository *repo = NULL;
+	git_odb *odb = NULL;
+	size_t k;
+	int rc = -1, has;
+
+	git_oid_cpy(&out->ids[0], root);
+	out->modes[0] = GS_MODE_TREE;
+	out->is_tree[0] = 1;
+	out->depth = 1;
+	for (k = 0;; k++) {
+		if (known && k < known->depth && out->modes[k] == known->modes[k] &&
+		    git_oid_equal(&out->ids[k], &known->ids[k])) {
+			size_t rest = known->depth - k - 1;
+			memcpy(&out->ids[k + 1], &known->ids[k + 1], rest * sizeof(*out->ids));
+			memcpy(&out->modes[k + 1], &known->modes[k + 1], rest * sizeof(*out->modes));
+			memcpy(&out->is_tree[k + 1], &known->is_tree[k + 1], rest);
+			out->depth = known->depth;
+			break;
+		}
+		if (k == h->nseg || !out->is_tree[k])
+			break;
+		if (!repo) {
+			if (gs_repo_acquire(&repo, h->store) < 0)
+				return -1;
+			if ((rc = git_repository_odb(&odb, repo)) < 0) {
+				gs_error_set_git(rc, "object database");
+				rc = -1;
+				goto done;
+			}
+		}
+		has = raw_entry(&out->ids[k + 1], &out->modes[k + 1], odb, repo, &out->ids[k],
+				h->segs[k]);
+		if (has < 0)
+			goto done;
+		if (!has)
+			break;
+		/* As git_tree_entry_type: a directory mode names a tree. */
+		out->is_tree[k + 1] = (out->modes[k + 1] & 0170000) == 0040000;
+		out->depth = k + 2;
+	}
+	rc = 0;
+done:
+	git_odb_free(odb);
+	if (repo)
+		gs_repo_release(h->store, repo);
+	return rc;
+}
+
 /* Whether the entry at the path differs between `current` and `parent`
  * (NULL: a root commit, which changed the path when it has it). */
 static int path_changed(int *out, gs_history *h, const gs_commit_info *parent)
 {
-	gs_entry theirs;
-	int found_theirs = 0;
+	path_trace *swap;
+	size_t n = h->nseg;
 
-	if (!h->entry_known &&
-	    gs_snap_entry_opt(&h->entry_found, &h->entry, h->store, &h->current.tree,
-			      h->path) < 0)
+	if (!h->current_traced && trace_path(h->mine, h, &h->current.tree, NULL) < 0)
 		return -1;
-	if (parent && gs_snap_entry_opt(&found_theirs, &theirs, h->store, &parent->tree,
-					h->path) < 0)
+	if (!parent) {
+		*out = path_found(h, h->mine);
+		h->current_traced = 0;
+		return 0;
+	}
+	if (trace_path(h->theirs, h, &parent->tree, h->mine) < 0)
 		return -1;
-	if (h->entry_found != found_theirs)
+	if (path_found(h, h->mine) != path_found(h, h->theirs))
 		*out = 1;
 	else
-		*out = h->entry_found && (h->entry.mode != theirs.mode ||
-					  !git_oid_equal(&h->entry.id, &theirs.id));
-	/* The parent is considered next: what was found there stays known. */
-	h->entry_known = parent != NULL;
-	h->entry_found = found_theirs;
-	if (found_theirs)
-		h->entry = theirs;
+		*out = path_found(h, h->mine) &&
+		       (h->mine->modes[n] != h->theirs->modes[n] ||
+			!git_oid_equal(&h->mine->ids[n], &h->theirs->ids[n]));
+	/* The parent is considered next: its trace is kept. */
+	swap = h->mine;
+	h->mine = h->theirs;
+	h->theirs = swap;
+	h->current_traced = 1;
 	return 0;
 }
 
@@ -105,9 +473,11 @@ int gs_history_next(gs_commit_info *out, int *found, gs_history *h)
 	memset(out, 0, sizeof(*out));
 	while (h->has_current) {
 		gs_commit_info parent = {0};
-		int has_parent = h->current.has_parent, keep = 1;
+		int has_parent = h->current.has_parent, keep = 1, parent_full;
 
-		if (has_parent && gs_commit_info_read(&parent, h->store, &h->current.parent) < 0)
+		parent_full = need_whole(h);
+		if (has_parent &&
+		    read_commit(&parent, h, &h->current.parent, parent_full) < 0)
 			return -1;
 		if (h->has_before && !h->before_reached) {
 			if ((double)h->current.time > h->before)
@@ -121,7 +491,14 @@ int gs_history_next(gs_commit_info *out, int *found, gs_history *h)
 			if (path_changed(&keep, h, has_parent ? &parent : NULL) < 0)
 				goto fail;
 		} else {
-			h->entry_known = 0;
+			h->current_traced = 0;
+		}
+		if (keep && !h->current_full) {
+			git_oid id;
+			git_oid_cpy(&id, &h->current.id);
+			gs_commit_info_clear(&h->current);
+			if (gs_commit_info_read(&h->current, h->store, &id) < 0)
+				goto fail;
 		}
 		if (keep) {
 			*out = h->current;
@@ -131,6 +508,7 @@ int gs_history_next(gs_commit_info *out, int *found, gs_history *h)
 		}
 		h->current = parent;
 		h->has_current = has_parent;
+		h->current_full = parent_full;
 		if (keep)
 			return 0;
 		continue;
@@ -139,4 +517,39 @@ fail:
 		return -1;
 	}
 	return 0;
+}
+
+int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid *start,
+			size_t n)
+{
+	gs_commit_info links = {0};
+	git_repository *repo = NULL;
+	commit_graph graph;
+	int rc = -1;
+
+	*found = 0;
+	git_oid_cpy(&links.parent, start);
+	links.has_parent = 1;
+	graph_open(&graph, store);
+	if (gs_repo_acquire(&repo, store) < 0)
+		goto done;
+	for (size_t i = 0; i <= n; i++) {
+		git_oid next;
+
+		if (!links.has_parent) {
+			rc = 0;
+			goto done;
+		}
+		git_oid_cpy(&next, &links.parent);
+		if (read_links(&links, repo, &graph, &next) < 0)
+			goto done;
+	}
+	git_oid_cpy(out, &links.id);
+	*found = 1;
+	rc = 0;
+done:
+	if (repo)
+		gs_repo_release(store, repo);
+	graph_close(&graph);
+	return rc;
 }

@@ -634,31 +634,27 @@ static PyObject *fs_back(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"n", NULL};
 	Py_ssize_t n = 1;
-	FSObject *current;
+	git_oid target;
+	int found, rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|n:back", kwlist, &n))
 		return NULL;
 	if (n < 0)
 		return PyErr_Format(PyExc_ValueError, "back() requires n >= 0, got %zd", n);
-	current = (FSObject *)Py_NewRef(self);
-	for (Py_ssize_t i = 0; i < n; i++) {
-		FSObject *next;
-		if (!current->info.has_parent) {
-			Py_DECREF(current);
-			char msg[128];
-			/* The dash is U+2014, which PyErr_Format cannot take. */
-			snprintf(msg, sizeof(msg),
-				 "Cannot go back %zd commits \xe2\x80\x94 history too short", n);
-			PyErr_SetString(PyExc_ValueError, msg);
-			return NULL;
-		}
-		next = (FSObject *)gsp_fs_derive(current, &current->info.parent);
-		Py_DECREF(current);
-		if (!next)
-			return NULL;
-		current = next;
+	if (n == 0)
+		return Py_NewRef(self);
+	GSP_CALL(rc, gs_history_ancestor(&target, &found, STORE(self), &self->info.id, (size_t)n));
+	if (rc < 0)
+		return gsp_raise(gsp_state_of(self));
+	if (!found) {
+		char msg[128];
+		/* The dash is U+2014, which PyErr_Format cannot take. */
+		snprintf(msg, sizeof(msg),
+			 "Cannot go back %zd commits \xe2\x80\x94 history too short", n);
+		PyErr_SetString(PyExc_ValueError, msg);
+		return NULL;
 	}
-	return (PyObject *)current;
+	return gsp_fs_derive(self, &target);
 }
 
 static PyObject *fs_log(FSObject *self, PyObject *args, PyObject *kwargs)
