@@ -58,13 +58,14 @@ static int corrupt(const char *hex, const char *why)
 	return gs_error_set(GS_ERR_GIT, "corrupt loose object %s: %s", hex, why);
 }
 
-/* More input at fpos; running out of it here means a cut object. */
-static int fill(loose_reader *r)
+/* Up to `want` more bytes of input at fpos; running out of it here means
+ * a cut object. */
+static int fill_up_to(loose_reader *r, size_t want)
 {
 	ssize_t n;
 
 	do
-		n = pread(r->fd, r->in, sizeof(r->in), (off_t)r->fpos);
+		n = pread(r->fd, r->in, want, (off_t)r->fpos);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return gs_error_set_os(errno, "cannot read loose object %s", r->hex);
@@ -74,6 +75,11 @@ static int fill(loose_reader *r)
 	r->in_len = (size_t)n;
 	r->fpos += (uint64_t)n;
 	return 0;
+}
+
+static int fill(loose_reader *r)
+{
+	return fill_up_to(r, sizeof(r->in));
 }
 
 /* ------------------------------------------------------------------ */
@@ -168,9 +174,13 @@ static int switch_to_zlib(loose_reader *r)
 /* ------------------------------------------------------------------ */
 /* Stored blocks                                                        */
 
+/* Block headers are read a few bytes at a time: stepping over blocks
+ * reads nothing else. */
+#define HEADER_READ 16
+
 static int next_byte(loose_reader *r, unsigned *out)
 {
-	if (r->in_pos == r->in_len && fill(r) < 0)
+	if (r->in_pos == r->in_len && fill_up_to(r, HEADER_READ) < 0)
 		return -1;
 	*out = r->in[r->in_pos++];
 	return 0;

@@ -209,6 +209,8 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	int rc, found = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->store = store;
+	git_oid_cpy(&out->id, id);
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_repository_odb(&odb, repo)) < 0)
 		return gs_error_set_git(rc, "object database");
@@ -227,6 +229,8 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 				size = total - offset;
 			out->size = size;
 			out->at_end = offset + size == total;
+			out->total = total;
+			out->pos = offset;
 			if (gs_loose_read(out->loose, NULL, offset) < 0) {
 				gs_blob_free(out);
 				return -1;
@@ -257,7 +261,53 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	out->obj = obj;
 	out->data = (const char *)git_odb_object_data(obj) + offset;
 	out->size = size;
+	out->total = total;
 	return 0;
+}
+
+int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t len)
+{
+	*got = 0;
+	if (offset >= blob->total)
+		return 0;
+	if (len > blob->total - offset)
+		len = blob->total - offset;
+	if (blob->data) {
+		memcpy(dst, blob->data + offset, len);
+		*got = len;
+		return 0;
+	}
+	if (offset < blob->pos) {
+		gs_loose *again = NULL;
+		size_t total;
+		int found;
+		if (gs_loose_open(&again, &found, &total, blob->store, &blob->id) < 0)
+			return -1;
+		if (!found || total != blob->total) {
+			gs_loose_close(again);
+			return gs_error_set(GS_ERR_GIT, "object %s changed while it was read",
+					    git_oid_tostr_s(&blob->id));
+		}
+		gs_loose_close(blob->loose);
+		blob->loose = again;
+		blob->pos = 0;
+	}
+	/* After a failure the stream's place is unknown: the next read
+	 * opens the object again. */
+	if (offset > blob->pos && gs_loose_read(blob->loose, NULL, offset - blob->pos) < 0)
+		goto failed;
+	blob->pos = offset;
+	if (gs_loose_read(blob->loose, dst, len) < 0)
+		goto failed;
+	blob->pos += len;
+	/* Reaching the end lets the stream's own end be checked. */
+	if (blob->pos == blob->total && gs_loose_finish(blob->loose) < 0)
+		goto failed;
+	*got = len;
+	return 0;
+failed:
+	blob->pos = SIZE_MAX;
+	return -1;
 }
 
 int gs_blob_fill(gs_blob *blob, char *dst)
