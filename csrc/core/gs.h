@@ -359,7 +359,6 @@ typedef struct {
 	gs_store *store;
 	git_oid id;
 	size_t total;         /* the blob's size */
-	size_t pos;           /* where the loose stream stands in the content */
 } gs_blob;
 
 /* Copy the blob's `size` bytes to dst. */

@@ -367,6 +367,9 @@ static int read_header(loose_reader *r, size_t *size)
 struct gs_loose {
 	loose_reader r;
 	char *hexbuf;
+	size_t size;
+	uint64_t header_len;   /* out_pos where the content starts */
+	int failed;
 };
 
 int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *store,
@@ -396,11 +399,13 @@ int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *sto
 	*found = 1;
 	if ((begun = stored_begin(&l->r)) < 0 ||
 	    (begun == NEED_ZLIB && switch_to_zlib(&l->r) < 0) ||
-	    read_header(&l->r, total) < 0) {
+	    read_header(&l->r, &l->size) < 0) {
 		gs_loose_close(l);
 		l = NULL;
 		goto done;
 	}
+	l->header_len = l->r.out_pos;
+	*total = l->size;
 	*out = l;
 	l = NULL;
 	rc = 0;
@@ -413,12 +418,28 @@ done:
 	return rc;
 }
 
-int gs_loose_read(gs_loose *l, char *dst, size_t len)
+size_t gs_loose_size(const gs_loose *l)
 {
-	return raw_read(&l->r, dst, len);
+	return l->size;
 }
 
-int gs_loose_finish(gs_loose *l)
+size_t gs_loose_tell(const gs_loose *l)
+{
+	return l->failed ? SIZE_MAX : (size_t)(l->r.out_pos - l->header_len);
+}
+
+int gs_loose_read(gs_loose *l, char *dst, size_t len)
+{
+	if (l->failed)
+		return gs_error_set(GS_ERR_GIT, "loose object %s: read after a failure", l->r.hex);
+	if (raw_read(&l->r, dst, len) < 0) {
+		l->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+static int check_end(gs_loose *l)
 {
 	if (!l->r.zlib_mode) {
 		int rc = stored_check_end(&l->r);
@@ -428,6 +449,17 @@ int gs_loose_finish(gs_loose *l)
 			return -1;
 	}
 	return zlib_check_end(&l->r);
+}
+
+int gs_loose_finish(gs_loose *l)
+{
+	if (l->failed)
+		return gs_error_set(GS_ERR_GIT, "loose object %s: read after a failure", l->r.hex);
+	if (check_end(l) < 0) {
+		l->failed = 1;
+		return -1;
+	}
+	return 0;
 }
 
 void gs_loose_close(gs_loose *l)

@@ -122,8 +122,13 @@ static PyObject *read_bytes(PyObject *self, size_t want)
 		Py_DECREF(result);
 		return NULL;
 	}
-	if (got < want && _PyBytes_Resize(&result, (Py_ssize_t)got) < 0)
-		return NULL;
+	if (got < want) {
+		/* The content ended early: only a changed object does that. */
+		PyObject *shorter = PyBytes_FromStringAndSize(PyBytes_AS_STRING(result),
+							      (Py_ssize_t)got);
+		Py_DECREF(result);
+		return shorter;
+	}
 	return result;
 }
 
