@@ -25,6 +25,7 @@ from gitstore._types import (
 from gitstore._core import (
     FS,
     Batch,
+    BlobFile,
     ExcludeFilter,
     GitError,
     GitStore,
@@ -46,5 +47,5 @@ __all__ = [
     "StatResult", "WriteEntry", "retry_write", "StaleSnapshotError", "Batch",
     "BlobOid", "GitError", "ChangeReport", "ChangeAction", "ChangeActionKind",
     "ChangeError", "ExcludeFilter", "FileEntry", "FileType", "disk_glob",
-    "WalkEntry",
+    "WalkEntry", "BlobFile",
 ]

@@ -359,10 +359,21 @@ typedef struct {
 	const char *data;     /* the content, once in memory */
 	size_t size;          /* bytes the read yields */
 	int at_end;           /* the read reaches the end of the blob */
+	/* For gs_blob_pread. */
+	gs_store *store;
+	git_oid id;
+	size_t total;         /* the blob's size */
 } gs_blob;
 
 /* Copy the blob's `size` bytes to dst. */
 int gs_blob_fill(gs_blob *blob, char *dst);
+/*
+ * Up to len bytes at `offset` of a blob opened at offset 0 (a file
+ * object's reads); *got is less than len only at the end.  A loose blob
+ * goes on from where the last read stopped, so sequential reads cost what
+ * they return; an offset before that opens the object again.
+ */
+int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t len);
 void gs_blob_free(gs_blob *blob);
 
 /* ------------------------------------------------------------------ */

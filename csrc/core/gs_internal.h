@@ -60,6 +60,12 @@ struct gs_store {
 	pthread_mutex_t tree_cache_lock;
 	struct gs_cached_tree *tree_cache;
 	size_t tree_cache_count;
+	/* The loose blob a read stopped in the middle of (tree.c): a read of
+	 * the same blob at or after that place goes on from there, so a big
+	 * file read in pieces costs what the pieces hold. */
+	pthread_mutex_t parked_lock;
+	gs_loose *parked;
+	git_oid parked_id;
 };
 
 struct gs_handle {

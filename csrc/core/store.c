@@ -1,5 +1,6 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
+#include "loose.h"
 #include "build.h"
 #include "commit.h"
 #include "refs.h"
@@ -287,6 +288,7 @@ static int store_alloc(gs_store **out, git_repository *repo, const char *path,
 	/* The locks first: gs_store_free destroys them whenever handles is set. */
 	pthread_mutex_init(&store->pool_lock, NULL);
 	pthread_mutex_init(&store->tree_cache_lock, NULL);
+	pthread_mutex_init(&store->parked_lock, NULL);
 	store->handles = calloc(4, sizeof(*store->handles));
 	store->handle_cap = 4;
 	if (!store->path || !store->name || !store->email || !store->gitdir ||
@@ -311,6 +313,8 @@ void gs_store_free(gs_store *store)
 		pthread_mutex_destroy(&store->pool_lock);
 		gs_tree_cache_set(store, NULL, 0);
 		pthread_mutex_destroy(&store->tree_cache_lock);
+		gs_loose_close(store->parked);
+		pthread_mutex_destroy(&store->parked_lock);
 	}
 	free(store->handles);
 	free(store->pack_dir);

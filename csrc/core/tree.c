@@ -209,6 +209,41 @@ static int in_packs(git_odb *odb, const git_oid *id)
 	return packs->exists(packs, id) == 1;
 }
 
+/* The parked reader of blob id when it stands at or before offset:
+ * *at is where. */
+static gs_loose *unpark(size_t *at, gs_store *store, const git_oid *id, size_t offset)
+{
+	gs_loose *taken = NULL;
+
+	pthread_mutex_lock(&store->parked_lock);
+	if (store->parked && git_oid_equal(&store->parked_id, id) &&
+	    gs_loose_tell(store->parked) <= offset) {
+		taken = store->parked;
+		*at = gs_loose_tell(taken);
+		store->parked = NULL;
+	}
+	pthread_mutex_unlock(&store->parked_lock);
+	return taken;
+}
+
+/* Keep a reader that stopped before the end, and did not fail, for the
+ * next read; close any other. */
+static void park(gs_store *store, gs_loose *loose, const git_oid *id)
+{
+	gs_loose *old;
+
+	if (gs_loose_tell(loose) >= gs_loose_size(loose)) {
+		gs_loose_close(loose);
+		return;
+	}
+	pthread_mutex_lock(&store->parked_lock);
+	old = store->parked;
+	store->parked = loose;
+	git_oid_cpy(&store->parked_id, id);
+	pthread_mutex_unlock(&store->parked_lock);
+	gs_loose_close(old);
+}
+
 int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
 		 size_t offset, size_t size)
 {
@@ -219,13 +254,19 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	int rc, found = 0;
 
 	memset(out, 0, sizeof(*out));
+	out->store = store;
+	git_oid_cpy(&out->id, id);
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_repository_odb(&odb, repo)) < 0)
 		return gs_error_set_git(rc, "object database");
 	/* Packed objects go through libgit2; loose ones we inflate ourselves,
 	 * only as far as the read needs. */
 	if (!in_packs(odb, id)) {
-		if (gs_loose_open(&out->loose, &found, &total, store, id) < 0) {
+		size_t at = 0;
+		if ((out->loose = unpark(&at, store, id, offset))) {
+			found = 1;
+			total = gs_loose_size(out->loose);
+		} else if (gs_loose_open(&out->loose, &found, &total, store, id) < 0) {
 			git_odb_free(odb);
 			return -1;
 		}
@@ -237,7 +278,8 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 				size = total - offset;
 			out->size = size;
 			out->at_end = offset + size == total;
-			if (gs_loose_read(out->loose, NULL, offset) < 0) {
+			out->total = total;
+			if (gs_loose_read(out->loose, NULL, offset - at) < 0) {
 				gs_blob_free(out);
 				return -1;
 			}
@@ -267,6 +309,43 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	out->obj = obj;
 	out->data = (const char *)git_odb_object_data(obj) + offset;
 	out->size = size;
+	out->total = total;
+	return 0;
+}
+
+int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t len)
+{
+	*got = 0;
+	if (offset >= blob->total)
+		return 0;
+	if (len > blob->total - offset)
+		len = blob->total - offset;
+	if (blob->data) {
+		memcpy(dst, blob->data + offset, len);
+		*got = len;
+		return 0;
+	}
+	/* Before the stream's place, or after a failure: open it again. */
+	if (offset < gs_loose_tell(blob->loose)) {
+		gs_loose *again = NULL;
+		size_t total;
+		int found;
+		if (gs_loose_open(&again, &found, &total, blob->store, &blob->id) < 0)
+			return -1;
+		if (!found || total != blob->total) {
+			gs_loose_close(again);
+			return gs_error_set(GS_ERR_GIT, "object %s changed while it was read",
+					    git_oid_tostr_s(&blob->id));
+		}
+		gs_loose_close(blob->loose);
+		blob->loose = again;
+	}
+	if (gs_loose_read(blob->loose, NULL, offset - gs_loose_tell(blob->loose)) < 0 ||
+	    gs_loose_read(blob->loose, dst, len) < 0 ||
+	    /* Reaching the end lets the stream's own end be checked. */
+	    (offset + len == blob->total && gs_loose_finish(blob->loose) < 0))
+		return -1;
+	*got = len;
 	return 0;
 }
 
@@ -304,7 +383,8 @@ int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_
 void gs_blob_free(gs_blob *blob)
 {
 	git_odb_object_free(blob->obj);
-	gs_loose_close(blob->loose);
+	if (blob->loose)
+		park(blob->store, blob->loose, &blob->id);
 	free(blob->owned);
 	memset(blob, 0, sizeof(*blob));
 }

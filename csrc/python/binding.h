@@ -39,6 +39,7 @@ typedef struct {
 #define GSP_STATE_OBJECTS(X) \
 	X(PyTypeObject, GitStoreType) \
 	X(PyTypeObject, FSType) \
+	X(PyTypeObject, BlobFileType) \
 	X(PyTypeObject, RefDictBaseType) \
 	X(PyTypeObject, BatchType) \
 	X(PyTypeObject, SnapshotWriterType) \
@@ -221,6 +222,9 @@ PyObject *gsp_fs_child(FSObject *parent, const git_oid *commit, const git_oid *t
 void gsp_fs_set_changes(FSObject *fs, PyObject *changes);
 /* fs.write(path, <the stream's content>): the new FS (or fs for a no-op). */
 PyObject *gsp_fs_write_stream(FSObject *fs, PyObject *path, gs_blob_stream *stream);
+/* blobfile.c: BlobFile, the file objects FS.open returns. */
+int gsp_blobfile_register(PyObject *module);
+PyObject *gsp_blobfile_new(FSObject *fs, PyObject *path);
 /* fs_bulk.c: the bulk methods of FS (remove, ...), in FS's method table. */
 extern PyMethodDef gsp_fs_bulk_methods[];
 /* A `sources` argument as the core takes it: a str or os.PathLike is one

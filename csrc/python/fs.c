@@ -428,6 +428,16 @@ static PyObject *fs_read(FSObject *self, PyObject *args, PyObject *kwargs)
 	return blob_bytes(st, &blob);
 }
 
+static PyObject *fs_open(FSObject *self, PyObject *args, PyObject *kwargs)
+{
+	static char *kwlist[] = {"path", NULL};
+	PyObject *path;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:open", kwlist, &path))
+		return NULL;
+	return gsp_blobfile_new(self, path);
+}
+
 static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"path", "encoding", NULL};
@@ -1240,6 +1250,19 @@ static PyMethodDef fs_methods[] = {
 	 "    IsADirectoryError: *path* is a directory.\n"
 	 "    NotADirectoryError: *path* runs through a file.\n"
 	 "    ValueError: *path* is malformed, or *offset*/*size* is negative.\n"},
+	{"open", FN(fs_open), KW,
+	 "open($self, /, path)\n--\n\n"
+	 "The file at *path* as a read-only, seekable binary file object.\n\n"
+	 "It streams: memory stays a few buffers whatever the file's size, and\n"
+	 "sequential reads cost what they return.  It works wherever a binary\n"
+	 "file does (``shutil.copyfileobj``, ``zipfile.ZipFile``,\n"
+	 "``pandas.read_csv``) and as a context manager.\n\n"
+	 "Args:\n    path: Repository path (a symlink gives its target).\n\n"
+	 "Returns:\n    BlobFile: An ``io.RawIOBase`` positioned at the start.\n\n"
+	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
+	 "    IsADirectoryError: *path* is a directory.\n"
+	 "    NotADirectoryError: *path* runs through a file.\n"
+	 "    ValueError: *path* is malformed.\n"},
 	{"read_text", FN(fs_read_text), KW,
 	 "read_text($self, /, path, encoding='utf-8')\n--\n\n"
 	 "The content of the file at *path*, decoded.\n\n"

@@ -86,6 +86,7 @@ static int module_exec(PyObject *module)
 	    gsp_store_register(module) < 0 ||
 	    gsp_refdict_register(module) < 0 ||
 	    gsp_fs_register(module) < 0 ||
+	    gsp_blobfile_register(module) < 0 ||
 	    gsp_batch_register(module) < 0 ||
 	    gsp_writer_register(module) < 0 ||
 	    gsp_exclude_register(module) < 0 ||

@@ -1,0 +1,364 @@
+"""FS.open: files of a snapshot as read-only, seekable binary file objects,
+and reading loose blobs (stored deflate blocks, zlib, both in one object).
+git is the oracle for content."""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import shutil
+import struct
+import zipfile
+import zlib
+
+import pytest
+
+from gitstore import BlobFile, GitError, GitStore
+
+from support import Git, loose_object_path
+
+RANDOM = random.Random(15).randbytes(3 * 1024 * 1024 + 12345)          # stored blocks
+TEXT = b"".join(b"line %d of some text\n" % i for i in range(120_000))  # deflated
+SMALL = b"small\nfile\n"                                              # packed
+
+
+@pytest.fixture(scope="module")
+def store_path(tmp_path_factory):
+    return tmp_path_factory.mktemp("open") / "s.git"
+
+
+@pytest.fixture(scope="module")
+def store(store_path):
+    return GitStore.open(store_path, create="main")
+
+
+@pytest.fixture(scope="module")
+def fs(store):
+    fs = store.branches["main"]
+    fs = fs.write("big.bin", RANDOM)
+    fs = fs.write("text.txt", TEXT)
+    fs = fs.write("small.txt", SMALL)
+    fs = fs.write("dir/inner.txt", b"inner\n")
+    return fs.write_symlink("link", "small.txt")
+
+
+
+def cat(store_path, fs, path) -> bytes:
+    return Git(store_path).raw("cat-file", "blob", fs.object_hash(path))
+
+
+CONTENTS = {"big.bin": RANDOM, "text.txt": TEXT, "small.txt": SMALL}
+
+
+class TestFileObject:
+    def test_is_a_raw_binary_file(self, fs):
+        with fs.open("small.txt") as f:
+            assert isinstance(f, io.RawIOBase) and isinstance(f, BlobFile)
+            assert f.readable() and f.seekable() and not f.writable()
+            assert f.name == "small.txt" and f.size == len(SMALL)
+            assert not f.closed
+            with pytest.raises(io.UnsupportedOperation):
+                f.fileno()
+
+    @pytest.mark.parametrize("path", sorted(CONTENTS))
+    def test_whole_content_matches_git(self, fs, store_path, path):
+        with fs.open(path) as f:
+            data = f.read()
+        assert data == CONTENTS[path] == cat(store_path, fs, path)
+        with fs.open(path) as f:
+            assert f.readall() == CONTENTS[path]
+            assert f.read() == b"" and f.read(10) == b""
+
+    @pytest.mark.parametrize("path", sorted(CONTENTS))
+    @pytest.mark.parametrize("chunk", [1, 4095, 65536, 1 << 20])
+    def test_chunks_rebuild_the_content(self, fs, path, chunk):
+        if chunk == 1 and len(CONTENTS[path]) > 100_000:
+            chunk = 7
+        parts = []
+        with fs.open(path) as f:
+            buf = bytearray(chunk)
+            while n := f.readinto(buf):
+                parts.append(bytes(buf[:n]))
+            assert f.tell() == len(CONTENTS[path])
+        assert b"".join(parts) == CONTENTS[path]
+
+    @pytest.mark.parametrize("path", sorted(CONTENTS))
+    def test_random_seeks(self, fs, path):
+        data = CONTENTS[path]
+        rng = random.Random(path)
+        with fs.open(path) as f:
+            for _ in range(60):
+                at = rng.randrange(len(data) + 10)
+                n = rng.choice([0, 1, 100, 70_000, 300_000])
+                assert f.seek(at) == at
+                assert f.read(n) == data[at:at + n]
+                assert f.tell() == at + len(data[at:at + n])
+
+    def test_seek_whence(self, fs):
+        with fs.open("big.bin") as f:
+            assert f.seek(-10, os.SEEK_END) == len(RANDOM) - 10
+            assert f.read() == RANDOM[-10:]
+            assert f.seek(-20, os.SEEK_CUR) == len(RANDOM) - 20
+            assert f.read(5) == RANDOM[-20:-15]
+            assert f.seek(len(RANDOM) + 100) == len(RANDOM) + 100
+            assert f.read(5) == b"" and f.readinto(bytearray(5)) == 0
+            with pytest.raises(ValueError):
+                f.seek(-1)
+            with pytest.raises(ValueError):
+                f.seek(-len(RANDOM) - 1, os.SEEK_END)
+            with pytest.raises(ValueError):
+                f.seek(0, 3)
+
+    def test_lines_and_text(self, fs):
+        with fs.open("text.txt") as f:
+            assert f.readline() == b"line 0 of some text\n"
+            assert f.readline() == b"line 1 of some text\n"
+            assert f.tell() == 40
+        with io.TextIOWrapper(io.BufferedReader(fs.open("text.txt")), "ascii") as t:
+            lines = t.readlines()
+        assert lines == TEXT.decode().splitlines(keepends=True)
+
+    def test_close(self, fs):
+        f = fs.open("big.bin")
+        f.read(10)
+        f.close()
+        assert f.closed
+        f.close()
+        for call in (f.read, f.readall, f.tell, lambda: f.seek(0),
+                     lambda: f.readinto(bytearray(3)), f.readable, f.seekable):
+            with pytest.raises(ValueError):
+                call()
+        with fs.open("small.txt") as g:
+            pass
+        assert g.closed
+
+    def test_symlink_gives_its_target(self, fs):
+        with fs.open("link") as f:
+            assert f.read() == b"small.txt"
+        assert fs.read("link") == b"small.txt"
+
+    def test_errors(self, fs):
+        with pytest.raises(FileNotFoundError):
+            fs.open("nope")
+        with pytest.raises(IsADirectoryError):
+            fs.open("dir")
+        with pytest.raises(NotADirectoryError):
+            fs.open("small.txt/x")
+        with pytest.raises(TypeError):
+            BlobFile()
+
+    def test_reads_its_snapshot_after_the_branch_moves(self, store, fs):
+        f = fs.open("small.txt")
+        store.branches["main"].write("small.txt", b"changed\n")
+        assert store.branches["main"].read("small.txt") == b"changed\n"
+        assert f.read() == SMALL
+        f.close()
+
+    def test_copyfileobj_and_zipfile(self, store, fs):
+        out = io.BytesIO()
+        with fs.open("big.bin") as f:
+            shutil.copyfileobj(f, out, 1 << 20)
+        assert out.getvalue() == RANDOM
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("a.txt", TEXT[:50_000])
+            z.writestr("sub/b.bin", RANDOM[:2_000_000])
+        fs = store.branches["main"].write("data.zip", archive.getvalue())
+        with zipfile.ZipFile(fs.open("data.zip")) as z:
+            assert z.namelist() == ["a.txt", "sub/b.bin"]
+            assert z.read("sub/b.bin") == RANDOM[:2_000_000]
+            assert z.read("a.txt") == TEXT[:50_000]
+            assert z.testzip() is None
+
+
+# ---------------------------------------------------------------------------
+# Loose objects however they were deflated
+
+def _commit_loose(path, name: str, data: bytes, *git_config: str) -> str:
+    g = Git(path)
+    sha = g(*git_config, "hash-object", "-w", "--stdin", input=data)
+    tree = g("mktree", input=f"100644 blob {sha}\t{name}\n".encode())
+    g("update-ref", "refs/heads/main", g("commit-tree", tree, "-m", "loose"))
+    return sha
+
+
+def _stored(data: bytes, final: bool) -> bytes:
+    return bytes([1 if final else 0]) + struct.pack("<HH", len(data), ~len(data) & 0xffff) + data
+
+
+@pytest.fixture
+def empty(tmp_path):
+    path = tmp_path / "loose.git"
+    GitStore.open(path, create="main")
+    return path
+
+
+def _check_reads(path, name, data):
+    fs = GitStore.open(path, create=False).branches["main"]
+    assert fs.read(name) == data
+    rng = random.Random(name)
+    for _ in range(25):
+        at, n = rng.randrange(len(data)), rng.randrange(200_000)
+        assert fs.read(name, offset=at, size=n) == data[at:at + n]
+    with fs.open(name) as f:
+        for _ in range(25):
+            at, n = rng.randrange(len(data)), rng.randrange(200_000)
+            f.seek(at)
+            assert f.read(n) == data[at:at + n]
+
+
+@pytest.mark.parametrize("level", ["0", "1", "9"])
+def test_objects_git_wrote(empty, level):
+    data = RANDOM[:1_500_000] + TEXT[:800_000]
+    sha = _commit_loose(empty, "f", data, "-c", f"core.compression={level}",
+                        "-c", f"core.loosecompression={level}")
+    assert loose_object_path(empty, sha).exists()
+    _check_reads(empty, "f", data)
+
+
+def test_stored_blocks_then_deflated(empty):
+    """An object that starts in stored blocks and goes on deflated: the
+    reader meets the deflated part mid-read."""
+    data = RANDOM[:200_000] + TEXT[:1_000_000]
+    sha = _commit_loose(empty, "mixed", data)
+    raw = b"blob %d\0" % len(data) + data
+    body = b"\x78\x01" + _stored(raw[:20], False)
+    cut = 20 + 150_000
+    for at in range(20, cut, 65_535):
+        body += _stored(raw[at:min(at + 65_535, cut)], False)
+    z = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body += z.compress(raw[cut:]) + z.flush()
+    body += struct.pack(">I", zlib.adler32(raw))
+    assert zlib.decompress(body) == raw
+    obj = loose_object_path(empty, sha)
+    os.chmod(obj, 0o644)
+    obj.write_bytes(body)
+    _check_reads(empty, "mixed", data)
+    assert Git(empty).raw("cat-file", "blob", sha) == data
+
+
+class TestDamagedStoredObjects:
+    @pytest.fixture
+    def damaged(self, tmp_path):
+        store = GitStore.open(tmp_path / "d.git", create="main")
+        fs = store.branches["main"].write("big.bin", RANDOM)
+        obj = loose_object_path(tmp_path / "d.git", fs.object_hash("big.bin"))
+        os.chmod(obj, 0o644)
+        return tmp_path / "d.git", obj
+
+    def _fs(self, path):
+        return GitStore.open(path, create=False).branches["main"]
+
+    def test_cut_in_half(self, damaged):
+        path, obj = damaged
+        obj.write_bytes(obj.read_bytes()[: obj.stat().st_size // 2])
+        fs = self._fs(path)
+        with pytest.raises(GitError):
+            fs.read("big.bin")
+        with pytest.raises(GitError):
+            fs.read("big.bin", offset=len(RANDOM) - 10)
+        with fs.open("big.bin") as f:
+            with pytest.raises(GitError):
+                f.read()
+            f.seek(0)
+            assert f.read(1000) == RANDOM[:1000]
+
+    def test_cut_at_the_checksum(self, damaged):
+        path, obj = damaged
+        obj.write_bytes(obj.read_bytes()[:-2])
+        with pytest.raises(GitError):
+            self._fs(path).read("big.bin")
+
+    def test_longer_than_its_header(self, damaged):
+        path, obj = damaged
+        raw = zlib.decompress(obj.read_bytes())
+        header, content = raw.split(b"\0", 1)
+        liar = b"blob %d\0" % (len(content) - 5) + content
+        body = b"\x78\x01" + _stored(liar[:30], False) + _stored(liar[30:60_000], False)
+        body += _stored(liar[60_000:120_000], True) + struct.pack(">I", 0)
+        obj.write_bytes(body)
+        fs = self._fs(path)
+        with pytest.raises(GitError):
+            fs.read("big.bin")
+
+    def test_bad_block_length(self, damaged):
+        path, obj = damaged
+        body = bytearray(obj.read_bytes())
+        body[40] ^= 0xFF   # the first content block's length complement
+        obj.write_bytes(bytes(body))
+        fs = self._fs(path)
+        with pytest.raises(GitError):
+            fs.read("big.bin")
+        with pytest.raises(GitError):
+            fs.open("big.bin").read(100_000)
+
+
+# ---------------------------------------------------------------------------
+# read(offset=, size=) in pieces: a read goes on from where the last stopped
+
+class TestReadInPieces:
+    def test_sequential_interleaved_and_backwards(self, fs):
+        rng = random.Random(7)
+        at = {"big.bin": 0, "text.txt": 0}
+        for _ in range(80):
+            path = rng.choice(sorted(at))
+            data = CONTENTS[path]
+            if rng.random() < 0.15:
+                at[path] = rng.randrange(len(data))   # backwards or forwards
+            n = rng.choice([1, 1000, 65_535, 65_536, 200_000])
+            assert fs.read(path, offset=at[path], size=n) == data[at[path]:at[path] + n]
+            at[path] = min(at[path] + n, len(data))
+        assert fs.read("big.bin", offset=len(RANDOM) - 3) == RANDOM[-3:]
+        assert fs.read("big.bin", offset=5, size=3) == RANDOM[5:8]
+
+    def test_threads_reading_one_blob(self, fs):
+        import threading
+        errors = []
+
+        def reader(seed):
+            rng = random.Random(seed)
+            try:
+                for path in ("big.bin", "text.txt") * 2:
+                    data, at = CONTENTS[path], rng.randrange(1000)
+                    while at < len(data):
+                        n = rng.randrange(1, 300_000)
+                        if fs.read(path, offset=at, size=n) != data[at:at + n]:
+                            errors.append((seed, path, at, n))
+                            return
+                        at += n
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+
+    def test_a_damaged_piece_does_not_stay_parked(self, tmp_path):
+        store = GitStore.open(tmp_path / "p.git", create="main")
+        fs = store.branches["main"].write("big.bin", RANDOM)
+        assert fs.read("big.bin", offset=0, size=100_000) == RANDOM[:100_000]
+        obj = loose_object_path(tmp_path / "p.git", fs.object_hash("big.bin"))
+        os.chmod(obj, 0o644)
+        obj.write_bytes(obj.read_bytes()[:500_000])
+        # Cut in place: the kept reader reads what is still there, fails
+        # where the file ends, and is not kept after failing.
+        assert fs.read("big.bin", offset=100_000, size=10) == RANDOM[100_000:100_010]
+        with pytest.raises(GitError):
+            fs.read("big.bin", offset=100_010, size=len(RANDOM))
+        with pytest.raises(GitError):
+            fs.read("big.bin", offset=600_000, size=10)
+
+    def test_after_other_readers_of_the_blob(self, fs, tmp_path):
+        # copy_out and archive_out read loose blobs their own way; what they
+        # leave behind must not be taken for a reader standing elsewhere.
+        fs.copy_out("big.bin", tmp_path / "out")
+        assert (tmp_path / "out" / "big.bin").read_bytes() == RANDOM
+        assert fs.read("big.bin", offset=5, size=10) == RANDOM[5:15]
+        fs.archive_out(tmp_path / "a.tar")
+        assert fs.read("big.bin", offset=15, size=10) == RANDOM[15:25]
+        fs.copy_out("big.bin", tmp_path / "out2")
+        assert fs.read("big.bin") == RANDOM
