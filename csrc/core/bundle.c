@@ -433,7 +433,6 @@ typedef struct {
 	int fd;
 	char *buf;      /* CHUNK bytes */
 	size_t len;
-	int failed;     /* the error record says why, or progress said stop */
 } bundle_writer;
 
 static int write_all(bundle_writer *w, const char *data, size_t len)

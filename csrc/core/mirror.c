@@ -158,11 +158,22 @@ static int list_bundle(ref_list *out, char **head_branch, const char *path)
 	for (size_t i = 0; i < count; i++) {
 		if (strcmp(refs[i].name, "HEAD") == 0) {
 			head = &refs[i].id;
-		} else if (mirrored_name(refs[i].name) && !ref_list_find(out, refs[i].name)) {
-			if (ref_list_add(out, refs[i].name, &refs[i].id) < 0)
-				goto done;
-			ref_list_sort(out);
+		} else if (mirrored_name(refs[i].name) &&
+			   ref_list_add(out, refs[i].name, &refs[i].id) < 0) {
+			goto done;
 		}
+	}
+	/* Sorted once, at the end; a name listed twice is kept once. */
+	ref_list_sort(out);
+	if (out->count > 1) {
+		size_t kept = 1;
+		for (size_t i = 1; i < out->count; i++) {
+			if (strcmp(out->items[i].name, out->items[kept - 1].name) == 0)
+				free(out->items[i].name);
+			else
+				out->items[kept++] = out->items[i];
+		}
+		out->count = kept;
 	}
 	for (size_t i = count; head && head_branch && !*head_branch && i-- > 0;)
 		if (strncmp(refs[i].name, GS_REFS_HEADS, strlen(GS_REFS_HEADS)) == 0 &&

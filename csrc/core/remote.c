@@ -280,11 +280,6 @@ static int say(gs_transfer *t, const char *text, size_t len)
 	return 0;
 }
 
-int gs_transfer_say(gs_transfer *t, const char *text)
-{
-	return say(t, text, strlen(text)) < 0 ? -1 : 0;
-}
-
 int gs_transfer_say_len(gs_transfer *t, const char *text, size_t len)
 {
 	return say(t, text, len) < 0 ? -1 : 0;
@@ -327,40 +322,6 @@ static int on_fetch_progress(const git_indexer_progress *stats, void *payload)
 		rc = say_stage(t, 1, "Resolving deltas", stats->indexed_deltas,
 			       stats->total_deltas, 0);
 	return rc;
-}
-
-static int on_push_progress(unsigned int current, unsigned int total, size_t bytes, void *payload)
-{
-	(void)bytes;   /* libgit2 1.5 passes no byte count for local pushes */
-	return say_stage(payload, 2, "Writing objects", current, total, 0);
-}
-
-static int on_pack_progress(int stage, uint32_t current, uint32_t total, void *payload)
-{
-	gs_transfer *t = payload;
-	char line[96];
-	int n;
-
-	/* Counting happens in the caller's thread; delta search may run in
-	 * libgit2's worker threads, which must not call back (say() skips
-	 * them). */
-	if (stage != GIT_PACKBUILDER_ADDING_OBJECTS)
-		return 0;
-	n = snprintf(line, sizeof(line), "Counting objects: %u\r", current);
-	return say(t, line, (size_t)n);
-}
-
-static int on_update_reference(const char *refname, const char *status, void *payload)
-{
-	gs_transfer *t = payload;
-
-	if (!status)
-		return 0;
-	if ((t->rejected.size && gs_buf_puts(&t->rejected, ", ") < 0) ||
-	    gs_buf_puts(&t->rejected, refname) < 0 || gs_buf_puts(&t->rejected, " (") < 0 ||
-	    gs_buf_puts(&t->rejected, status) < 0 || gs_buf_puts(&t->rejected, ")") < 0)
-		return -1;
-	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -776,9 +737,6 @@ void gs_transfer_callbacks(git_remote_callbacks *cb, gs_transfer *t)
 	cb->credentials = on_credentials;
 	cb->certificate_check = on_certificate;
 	cb->transfer_progress = on_fetch_progress;
-	cb->pack_progress = on_pack_progress;
-	cb->push_transfer_progress = on_push_progress;
-	cb->push_update_reference = on_update_reference;
 	cb->transport = make_transport;
 	cb->payload = t;
 }

@@ -27,8 +27,8 @@ typedef struct {
 	int ssh_attempt;
 	int userpass_given;
 	int stopped;              /* the progress callback asked to stop */
-	unsigned last_percent[3];
-	int stage_done[3];
+	unsigned last_percent[2];
+	int stage_done[2];
 	char refusal[512];        /* why a callback refused, for the error */
 	git_smart_subtransport_definition subtransport;
 	git_smart_subtransport *connection;   /* ours, wrapping libgit2's */
@@ -51,8 +51,7 @@ int gs_transfer_fail(gs_transfer *t, int git_rc);
  * (for git:// and ssh the connection's own; for http a new request,
  * *owned: the caller frees it). */
 int gs_transfer_push_stream(git_smart_subtransport_stream **out, int *owned, gs_transfer *t);
-/* Report progress text of our own, or the server's. */
-int gs_transfer_say(gs_transfer *t, const char *text);
+/* Report progress text (the server's). */
 int gs_transfer_say_len(gs_transfer *t, const char *text, size_t len);
 /* The URL with its user-info replaced by "***" (http and https: any
  * user-info; other schemes: one that holds a password).  malloc'd. */
