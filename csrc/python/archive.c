@@ -6,57 +6,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * The Python side of a core call that runs without the GIL: the file
- * object and progress callable it calls back (taking the GIL for each
- * call), and the first exception one of them raised, re-raised once the
- * core has stopped.
- */
+/* The Python side of an archive call: the file object and progress
+ * callable the core calls back, and the last buffer a read returned. */
 typedef struct {
+	gsp_callout call;
 	PyObject *file;
 	PyObject *progress;
-	PyThreadState *tstate;
-	PyObject *exc_type, *exc_value, *exc_tb;
-	Py_buffer view;          /* the bytes the last read returned */
+	Py_buffer view;
 	int has_view;
 } py_io;
-
-static void io_enter(py_io *io)
-{
-	PyEval_RestoreThread(io->tstate);
-}
-
-/* Leave Python again; a pending exception is kept for later, and -1 says
- * the core should stop. */
-static int io_leave(py_io *io, int failed)
-{
-	if (failed && PyErr_Occurred() && !io->exc_type)
-		PyErr_Fetch(&io->exc_type, &io->exc_value, &io->exc_tb);
-	PyErr_Clear();
-	io->tstate = PyEval_SaveThread();
-	return failed ? -1 : 0;
-}
 
 static void io_clear(py_io *io)
 {
 	if (io->has_view)
 		PyBuffer_Release(&io->view);
 	io->has_view = 0;
-	Py_CLEAR(io->exc_type);
-	Py_CLEAR(io->exc_value);
-	Py_CLEAR(io->exc_tb);
-}
-
-/* After a failed core call: what a callback raised, else the core's error. */
-static PyObject *io_raise(gsp_state_t *st, py_io *io)
-{
-	if (io->exc_type) {
-		PyErr_Restore(io->exc_type, io->exc_value, io->exc_tb);
-		io->exc_type = io->exc_value = io->exc_tb = NULL;
-		gs_error_clear();
-		return NULL;
-	}
-	return gsp_raise(st);
+	gsp_callout_clear(&io->call);
 }
 
 static int io_write(void *ctx, const void *data, size_t len)
@@ -65,7 +30,7 @@ static int io_write(void *ctx, const void *data, size_t len)
 	const char *p = data;
 	int failed = 0;
 
-	io_enter(io);
+	gsp_callout_enter(&io->call);
 	while (len > 0 && !failed) {
 		PyObject *chunk = PyBytes_FromStringAndSize(p, (Py_ssize_t)len), *n = NULL;
 		Py_ssize_t written = (Py_ssize_t)len;
@@ -89,7 +54,7 @@ static int io_write(void *ctx, const void *data, size_t len)
 			len -= (size_t)written;
 		}
 	}
-	return io_leave(io, failed);
+	return gsp_callout_leave(&io->call, failed);
 }
 
 /* Bytes asked of a file object at once. */
@@ -101,7 +66,7 @@ static int64_t io_read(void *ctx, const void **data)
 	PyObject *chunk;
 	int64_t n = -1;
 
-	io_enter(io);
+	gsp_callout_enter(&io->call);
 	if (io->has_view) {
 		PyBuffer_Release(&io->view);
 		io->has_view = 0;
@@ -115,7 +80,7 @@ static int64_t io_read(void *ctx, const void **data)
 		n = io->view.len;
 	}
 	Py_XDECREF(chunk);
-	io_leave(io, n < 0);
+	gsp_callout_leave(&io->call, n < 0);
 	return n;
 }
 
@@ -125,7 +90,7 @@ static int64_t io_seek(void *ctx, int64_t offset, int whence)
 	PyObject *at;
 	int64_t pos = -1;
 
-	io_enter(io);
+	gsp_callout_enter(&io->call);
 	at = PyObject_CallMethod(io->file, "seek", "Li", (long long)offset, whence);
 	if (at) {
 		pos = PyLong_AsLongLong(at);
@@ -133,7 +98,7 @@ static int64_t io_seek(void *ctx, int64_t offset, int whence)
 			pos = -1;
 	}
 	Py_XDECREF(at);
-	io_leave(io, pos < 0);
+	gsp_callout_leave(&io->call, pos < 0);
 	return pos;
 }
 
@@ -142,21 +107,12 @@ static int io_progress(void *ctx, size_t done, size_t total)
 	py_io *io = ctx;
 	PyObject *r;
 
-	io_enter(io);
+	gsp_callout_enter(&io->call);
 	r = total ? PyObject_CallFunction(io->progress, "nn", (Py_ssize_t)done, (Py_ssize_t)total)
 		  : PyObject_CallFunction(io->progress, "nO", (Py_ssize_t)done, Py_None);
 	Py_XDECREF(r);
-	return io_leave(io, !r);
+	return gsp_callout_leave(&io->call, !r);
 }
-
-/* Run `call` without the GIL, callbacks taking it back through io. */
-#define IO_CALL(io, status_var, call) do { \
-	gs_error_clear(); \
-	(io).tstate = PyEval_SaveThread(); \
-	status_var = (call); \
-	PyEval_RestoreThread((io).tstate); \
-	(io).tstate = NULL; \
-} while (0)
 
 /* A str, bytes or os.PathLike argument: its file system bytes, else
  * NULL without an exception (a file object). */
@@ -190,19 +146,6 @@ static int format_arg(gsp_state_t *st, PyObject *arg, gs_archive_format *out)
 	return 0;
 }
 
-static int progress_arg(PyObject *arg, py_io *io)
-{
-	if (arg == Py_None)
-		return 0;
-	if (!PyCallable_Check(arg)) {
-		PyErr_Format(PyExc_TypeError, "progress must be callable or None, not %s",
-			     Py_TYPE(arg)->tp_name);
-		return -1;
-	}
-	io->progress = arg;
-	return 0;
-}
-
 static PyObject *fs_archive_out(FSObject *self, PyObject *args, PyObject *kwargs)
 {
 	static char *kwlist[] = {"dest", "path", "format", "progress", NULL};
@@ -218,7 +161,7 @@ static PyObject *fs_archive_out(FSObject *self, PyObject *args, PyObject *kwargs
 	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OOO:archive_out", kwlist, &dest,
 					 &path_obj, &format_obj, &progress_obj) ||
 	    gsp_path_arg(st, path_obj, 1, &path) < 0 || format_arg(st, format_obj, &opts.format) < 0 ||
-	    progress_arg(progress_obj, &io) < 0 || fs_path_arg(dest, &encoded) < 0)
+	    gsp_progress_arg(progress_obj, &io.progress) < 0 || fs_path_arg(dest, &encoded) < 0)
 		goto done;
 	if (!encoded && !PyObject_HasAttrString(dest, "write")) {
 		PyErr_Format(PyExc_TypeError, "dest must be a path or a writable binary file "
@@ -244,14 +187,15 @@ static PyObject *fs_archive_out(FSObject *self, PyObject *args, PyObject *kwargs
 	}
 	io.file = dest;
 	if (encoded)
-		IO_CALL(io, status, gs_archive_write_file(&report, self->store->store,
-							  &self->info.tree, &opts,
-							  PyBytes_AS_STRING(encoded)));
+		GSP_CALLOUT(io.call, status,
+			    gs_archive_write_file(&report, self->store->store, &self->info.tree,
+						  &opts, PyBytes_AS_STRING(encoded)));
 	else
-		IO_CALL(io, status, gs_archive_write(&report, self->store->store, &self->info.tree,
-						     &opts, io_write, &io));
+		GSP_CALLOUT(io.call, status,
+			    gs_archive_write(&report, self->store->store, &self->info.tree,
+					     &opts, io_write, &io));
 	if (status < 0) {
-		io_raise(st, &io);
+		gsp_callout_raise(st, &io.call);
 		goto done;
 	}
 	report_obj = gsp_report_new(st, &report);
@@ -311,7 +255,7 @@ static PyObject *fs_archive_in(FSObject *self, PyObject *args, PyObject *kwargs)
 					 &progress_obj) ||
 	    gsp_check_writable(self, "write to") < 0 ||
 	    (dest_obj && gsp_path_arg(st, dest_obj, 1, &dest) < 0) ||
-	    format_arg(st, format_obj, &opts.format) < 0 || progress_arg(progress_obj, &io) < 0 ||
+	    format_arg(st, format_obj, &opts.format) < 0 || gsp_progress_arg(progress_obj, &io.progress) < 0 ||
 	    fs_path_arg(source, &encoded) < 0)
 		goto done;
 	if (encoded) {
@@ -340,13 +284,14 @@ static PyObject *fs_archive_in(FSObject *self, PyObject *args, PyObject *kwargs)
 	if (!(txn = gsp_txn_begin(self->store)) || !(cs = gsp_changeset_new(st)))
 		goto done;
 	if (encoded)
-		IO_CALL(io, status, gs_archive_read_file(&report, cs, txn, &self->info.tree, &opts,
-							 PyBytes_AS_STRING(encoded)));
+		GSP_CALLOUT(io.call, status,
+			    gs_archive_read_file(&report, cs, txn, &self->info.tree, &opts,
+						 PyBytes_AS_STRING(encoded)));
 	else
-		IO_CALL(io, status, gs_archive_read(&report, cs, txn, &self->info.tree, &opts,
-						    &reader));
+		GSP_CALLOUT(io.call, status,
+			    gs_archive_read(&report, cs, txn, &self->info.tree, &opts, &reader));
 	if (status < 0) {
-		io_raise(st, &io);
+		gsp_callout_raise(st, &io.call);
 		goto done;
 	}
 	if (!(report_obj = gsp_report_new(st, &report)))

@@ -172,6 +172,29 @@ PyObject *gsp_raise(gsp_state_t *st);
 	Py_END_ALLOW_THREADS \
 } while (0)
 
+/* callout.c: a core call run without the GIL whose callbacks (progress
+ * callables, file objects) take it back one at a time.  A callback brackets
+ * its Python work with enter/leave; leave keeps the first exception and
+ * returns -1 for a failure, which tells the core to stop.  After a failed
+ * call, raise re-raises that exception, else the core's error. */
+typedef struct {
+	PyThreadState *tstate;
+	PyObject *exc_type, *exc_value, *exc_tb;
+} gsp_callout;
+void gsp_callout_enter(gsp_callout *c);
+int gsp_callout_leave(gsp_callout *c, int failed);
+PyObject *gsp_callout_raise(gsp_state_t *st, gsp_callout *c);
+void gsp_callout_clear(gsp_callout *c);
+#define GSP_CALLOUT(c, status_var, call) do { \
+	gs_error_clear(); \
+	(c).tstate = PyEval_SaveThread(); \
+	status_var = (call); \
+	PyEval_RestoreThread((c).tstate); \
+	(c).tstate = NULL; \
+} while (0)
+/* A progress argument: None (*out NULL) or a callable (borrowed). */
+int gsp_progress_arg(PyObject *arg, PyObject **out);
+
 /* convert.c */
 /* A repository path argument: str or os.PathLike[str].  With allow_root,
  * root forms (None, "", "/") give *out = NULL.  Otherwise normalised. */

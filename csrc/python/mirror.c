@@ -4,27 +4,21 @@
 
 #include <string.h>
 
-/* The progress callable, called back with the GIL taken for each line
- * while the core runs without it, and the first exception it raised. */
+/* The progress callable, called back for each line of text. */
 typedef struct {
+	gsp_callout call;
 	PyObject *progress;
-	PyThreadState *tstate;
-	PyObject *exc_type, *exc_value, *exc_tb;
 } mirror_call;
 
 static int call_progress(void *ctx, const char *text, size_t len)
 {
-	mirror_call *call = ctx;
+	mirror_call *m = ctx;
 	PyObject *r;
 
-	PyEval_RestoreThread(call->tstate);
-	r = PyObject_CallFunction(call->progress, "y#", text, (Py_ssize_t)len);
+	gsp_callout_enter(&m->call);
+	r = PyObject_CallFunction(m->progress, "y#", text, (Py_ssize_t)len);
 	Py_XDECREF(r);
-	if (!r && !call->exc_type)
-		PyErr_Fetch(&call->exc_type, &call->exc_value, &call->exc_tb);
-	PyErr_Clear();
-	call->tstate = PyEval_SaveThread();
-	return r ? 0 : -1;
+	return gsp_callout_leave(&m->call, !r);
 }
 
 /* refs: None, a mapping {source: destination} or an iterable of names. */
@@ -159,11 +153,8 @@ static PyObject *mirror(GitStoreObject *self, PyObject *args, PyObject *kwargs, 
 			     Py_TYPE(url_obj)->tp_name);
 		return NULL;
 	}
-	if (progress != Py_None && !PyCallable_Check(progress)) {
-		PyErr_Format(PyExc_TypeError, "progress must be callable or None, not %s",
-			     Py_TYPE(progress)->tp_name);
+	if (gsp_progress_arg(progress, &call.progress) < 0)
 		return NULL;
-	}
 	if (format != Py_None) {
 		if (!PyUnicode_Check(format)) {
 			PyErr_Format(PyExc_TypeError, "format must be str or None, not %s",
@@ -203,30 +194,18 @@ static PyObject *mirror(GitStoreObject *self, PyObject *args, PyObject *kwargs, 
 		opts.ref_count = (size_t)n;
 	}
 	opts.dry_run = dry_run;
-	if (progress != Py_None) {
-		call.progress = progress;
+	if (call.progress) {
 		opts.progress = call_progress;
 		opts.progress_ctx = &call;
 	}
-	gs_error_clear();
-	call.tstate = PyEval_SaveThread();
-	rc = fn(&changes, &count, self->store, PyBytes_AS_STRING(url), &opts);
-	PyEval_RestoreThread(call.tstate);
+	GSP_CALLOUT(call.call, rc, fn(&changes, &count, self->store, PyBytes_AS_STRING(url), &opts));
 	if (rc < 0) {
-		if (call.exc_type) {
-			PyErr_Restore(call.exc_type, call.exc_value, call.exc_tb);
-			call.exc_type = call.exc_value = call.exc_tb = NULL;
-			gs_error_clear();
-		} else {
-			gsp_raise(st);
-		}
+		gsp_callout_raise(st, &call.call);
 		goto done;
 	}
 	result = diff_new(st, changes, count);
 done:
-	Py_XDECREF(call.exc_type);
-	Py_XDECREF(call.exc_value);
-	Py_XDECREF(call.exc_tb);
+	gsp_callout_clear(&call.call);
 	gs_ref_changes_free(changes, count);
 	PyMem_Free(ref_names);
 	PyMem_Free(ref_renames);
