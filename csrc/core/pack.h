@@ -54,7 +54,8 @@ void gs_packwriter_free(gs_packwriter *w);
 
 /*
  * Merging packs, under the repository lock.  A plan picks the packs to
- * merge once there are at least `threshold` (*out NULL: none now); skip
+ * merge once there are at least `threshold` (*out NULL: none now; 0:
+ * every pack, even a single one, as GitStore.pack() does); skip
  * marks the objects the new pack has anyway (`written` says which) and
  * returns how many are left to copy; copy adds those to the writer;
  * remove deletes the merged packs once the new one (`hex`) is in place.
