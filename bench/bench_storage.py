@@ -20,7 +20,8 @@ objects/ (every file under it) are reported:
 
 Ratios are ours / `git gc` on git's.  Times of GitStore.pack() and of `git
 gc` on git's repository are from R runs, interleaved on fresh copies, and
-the median is quoted.  Answers are checked first: the tip trees of both
+the median is quoted, wall and CPU time (git's threads and children
+included: on a busy machine the CPU time is the steadier one).  Answers are checked first: the tip trees of both
 histories are the same object, and `git fsck --strict` passes on every
 repository measured.
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -104,6 +106,17 @@ def timed(fn) -> float:
     return time.perf_counter() - t
 
 
+def cpu_timed(fn) -> tuple[float, float]:
+    """Wall and CPU seconds (this process's and its children's) of fn()."""
+    def cpu() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    c, t = cpu(), time.perf_counter()
+    fn()
+    return time.perf_counter() - t, cpu() - c
+
+
 def gs_pack(repo: Path) -> None:
     gitstore.GitStore.open(repo, create=False).pack()
 
@@ -131,11 +144,11 @@ def main() -> None:
         check(ours, tip_tree)
 
         sizes: dict[str, int] = {"ours": objects_size(ours), "git's": objects_size(theirs)}
-        times: dict[str, list[float]] = {"pack()": [], "git gc (git's)": [],
-                                         "git gc (ours)": [], "repack -adf (git's)": []}
+        times: dict[str, list[tuple[float, float]]] = {
+            "pack()": [], "git gc (git's)": [], "git gc (ours)": [], "repack -adf (git's)": []}
         for run in range(args.runs):
             r = copy(ours, work / "ours-pack.git")
-            times["pack()"].append(timed(lambda: gs_pack(r)))
+            times["pack()"].append(cpu_timed(lambda: gs_pack(r)))
             sizes["ours, pack()"] = objects_size(r)
             if run == 0:
                 check(r, tip_tree)
@@ -143,16 +156,16 @@ def main() -> None:
                 check(r, tip_tree)
                 sizes["ours, pack()+gc"] = objects_size(r)
             r = copy(theirs, work / "git-gc.git")
-            times["git gc (git's)"].append(timed(lambda: git("--git-dir", r, "gc", "--quiet")))
+            times["git gc (git's)"].append(cpu_timed(lambda: git("--git-dir", r, "gc", "--quiet")))
             sizes["git's, git gc"] = objects_size(r)
             r = copy(ours, work / "ours-gc.git")
-            times["git gc (ours)"].append(timed(lambda: git("--git-dir", r, "gc", "--quiet")))
+            times["git gc (ours)"].append(cpu_timed(lambda: git("--git-dir", r, "gc", "--quiet")))
             sizes["ours, git gc"] = objects_size(r)
             if run == 0:
                 check(r, tip_tree)
             r = copy(theirs, work / "git-repack.git")
             times["repack -adf (git's)"].append(
-                timed(lambda: git("--git-dir", r, "repack", "-a", "-d", "-f", "--quiet")))
+                cpu_timed(lambda: git("--git-dir", r, "repack", "-a", "-d", "-f", "--quiet")))
             sizes["git's, repack -adf"] = objects_size(r)
 
         print(f"{args.files} files, {args.commits} commits of one changed line each; "
@@ -164,11 +177,13 @@ def main() -> None:
         for name in order:
             ratio = f"{sizes[name] / gc:.2f}x" if name.startswith("ours") else ""
             print(f"{name:<22}{sizes[name]:>12,}{ratio:>16}")
-        med = {k: statistics.median(v) for k, v in times.items()}
-        base = med["git gc (git's)"]
-        print(f"times (median of {args.runs}, interleaved):")
-        for k, v in med.items():
-            print(f"  {k:<22}{v * 1000:9.0f} ms {v / base:8.2f}x git gc (git's)")
+        wall = {k: statistics.median(w for w, _ in v) for k, v in times.items()}
+        cpu = {k: statistics.median(c for _, c in v) for k, v in times.items()}
+        ref = "git gc (git's)"
+        print(f"times (median of {args.runs}, interleaved; ratios to {ref}):")
+        for k in times:
+            print(f"  {k:<22}{wall[k] * 1000:9.0f} ms wall {wall[k] / wall[ref]:6.2f}x"
+                  f"{cpu[k] * 1000:9.0f} ms CPU {cpu[k] / cpu[ref]:6.2f}x")
     finally:
         if args.keep:
             print("kept:", work, file=sys.stderr)
