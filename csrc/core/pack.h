@@ -33,12 +33,29 @@ int gs_packwriter_add_all(gs_packwriter *w, const gs_pack_object *objects, size_
  * whole, non-delta object), with the CRC-32 that pack's index gives it. */
 int gs_packwriter_add_raw(gs_packwriter *w, const git_oid *id, const void *entry, size_t len,
 			  uint32_t crc);
+/* Write the rest compact: trees deflated too, and every object deflated
+ * at zlib's default level rather than the fastest; for packs meant to
+ * last. */
+void gs_packwriter_compact(gs_packwriter *w);
+/* Where the next entry goes: a delta names its base by that offset. */
+uint64_t gs_packwriter_offset(const gs_packwriter *w);
+/* A delta entry (git's delta format, see delta.h): its base is the entry
+ * at base_offset in this pack (OFS_DELTA), or, when base_offset is 0,
+ * the object base_id, which the pack holds too (REF_DELTA).  The delta is
+ * deflated here; the _raw form takes its zlib data as copied from
+ * another pack's entry. */
+int gs_packwriter_add_delta(gs_packwriter *w, const git_oid *id, uint64_t base_offset,
+			    const git_oid *base_id, const void *delta, size_t len);
+int gs_packwriter_add_delta_raw(gs_packwriter *w, const git_oid *id, uint64_t base_offset,
+				const git_oid *base_id, size_t delta_len, const void *zdata,
+				size_t zlen);
 int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1]);
 void gs_packwriter_free(gs_packwriter *w);
 
 /*
  * Merging packs, under the repository lock.  A plan picks the packs to
- * merge once there are at least `threshold` (*out NULL: none now); skip
+ * merge once there are at least `threshold` (*out NULL: none now; 0:
+ * every pack, even a single one, as GitStore.pack() does); skip
  * marks the objects the new pack has anyway (`written` says which) and
  * returns how many are left to copy; copy adds those to the writer;
  * remove deletes the merged packs once the new one (`hex`) is in place.

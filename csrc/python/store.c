@@ -214,10 +214,13 @@ static PyObject *store_pack(GitStoreObject *self, PyObject *unused)
 static PyMethodDef store_methods[] = {
 	{"pack", (PyCFunction)store_pack, METH_NOARGS,
 	 "pack($self, /)\n--\n\n"
-	 "Merge the repository's packs of objects into one.\n\n"
+	 "Merge the repository's packs of objects into one, compact pack.\n\n"
 	 "Every commit stores its new objects as one small pack, and gitstore\n"
 	 "merges them by itself once more than a few dozen pile up, so calling\n"
-	 "this is never required; it is useful before copying or archiving a\n"
+	 "this is never required.  The pack it writes is smaller: every object\n"
+	 "is compressed, and each older version of a file or directory is\n"
+	 "stored as a delta against the newer version at the same path, much\n"
+	 "as ``git gc`` would store it; use it before copying or archiving a\n"
 	 "repository.  It holds the repository lock while it works; readers are\n"
 	 "not disturbed.  Packs marked with a ``.keep`` file are left alone.\n\n"
 	 "Raises:\n    GitError: The objects could not be read or written.\n"},
