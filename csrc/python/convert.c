@@ -149,21 +149,19 @@ static PyObject *mode_int(gsp_state_t *st, uint32_t mode)
 	return known ? Py_NewRef(known) : PyLong_FromUnsignedLong(mode);
 }
 
-PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry)
+PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry, PyObject *name)
 {
 	/* WalkEntry is a NamedTuple: fill the tuple directly rather than run
 	 * its Python __new__ once per entry (walks make thousands). */
 	PyTypeObject *type = (PyTypeObject *)st->WalkEntry;
-	PyObject *name = gsp_str(entry->name);
-	PyObject *oid = gsp_hex_bytes(&entry->id);
-	PyObject *mode = mode_int(st, entry->mode);
+	PyObject *oid = name ? gsp_hex_bytes(&entry->id) : NULL;
+	PyObject *mode = oid ? mode_int(st, entry->mode) : NULL;
 	PyObject *result = NULL;
 
 	/* Allocated untracked (tp_alloc would zero it and track it): a str,
 	 * bytes and int cannot close a cycle, so the collector need not scan
 	 * the entry.  A named tuple has no __dict__ to make room for. */
-	if (name && oid && mode &&
-	    (result = (PyObject *)PyObject_GC_NewVar(PyTupleObject, type, 3))) {
+	if (mode && (result = (PyObject *)PyObject_GC_NewVar(PyTupleObject, type, 3))) {
 		PyTuple_SET_ITEM(result, 0, name);
 		PyTuple_SET_ITEM(result, 1, oid);
 		PyTuple_SET_ITEM(result, 2, mode);
