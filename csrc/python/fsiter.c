@@ -26,8 +26,10 @@ typedef struct {
 
 /* Names met earlier in the walk, by a hash of their bytes: trees repeat
  * names (every package's __init__.py, every leaf's README.md), and a str
- * shared by its entries is cheaper than one made for each.  A slot holds
- * the last ASCII name that hashed to it. */
+ * shared by its entries is cheaper than one made for each.  A hash picks
+ * a pair of slots, which hold the two ASCII names last used of those
+ * that hash to it, the latest first (with one slot per hash, two names
+ * of one directory that hash alike would push each other out for good). */
 #define NAME_BITS 10
 #define NAME_SLOTS (1u << NAME_BITS)
 
@@ -141,21 +143,31 @@ static PyObject *walk_name(WalkIterObject *self, const char *name)
 	if (any & 0x80)
 		return gsp_str(name);
 	len = (size_t)(p - (const unsigned char *)name);
-	slot = &self->names[(hash * 0x9e3779b1u) >> (32 - NAME_BITS)];
-	if (slot->str && slot->hash == hash) {
+	slot = &self->names[((hash * 0x9e3779b1u) >> (33 - NAME_BITS)) * 2];
+	for (int way = 0; way < 2; way++) {
+		if (!slot[way].str || slot[way].hash != hash)
+			continue;
 		/* Both end in a NUL, which no name holds. */
 		p = (const unsigned char *)name;
-		q = PyUnicode_1BYTE_DATA(slot->str);
+		q = PyUnicode_1BYTE_DATA(slot[way].str);
 		while (*p && *p == *q)
 			p++, q++;
-		if (*p == *q)
-			return Py_NewRef(slot->str);
+		if (*p != *q)
+			continue;
+		if (way) {
+			name_slot latest = slot[1];
+			slot[1] = slot[0];
+			slot[0] = latest;
+		}
+		return Py_NewRef(slot[0].str);
 	}
 	if (!(str = PyUnicode_New((Py_ssize_t)len, 127)))
 		return NULL;
 	memcpy(PyUnicode_1BYTE_DATA(str), name, len);
-	Py_XSETREF(slot->str, Py_NewRef(str));
-	slot->hash = hash;
+	Py_XDECREF(slot[1].str);
+	slot[1] = slot[0];
+	slot[0].str = Py_NewRef(str);
+	slot[0].hash = hash;
 	return str;
 }
 
