@@ -6,7 +6,10 @@ vs the git CLI, contenders interleaved in one run.
 
 - walk(): every file of a 1k, 10k and 100k-file tree (100 files per
   directory), gitstore's FS.walk() against the os.walk-style pygit2 loop of
-  bench_read.py; the answers (sorted paths) are compared.
+  bench_read.py; the answers (sorted paths) are compared.  The file names
+  of that tree recur in every directory (f00.txt ... f99.py), and a walk
+  makes a repeated name's str once; the same trees with every file name
+  distinct are measured too.
 - glob("**/*.txt") on the 100k tree against `git ls-tree -r --name-only`
   alone and followed by fnmatch (the answers compared).
 - Threads: 1, 2 and 4 threads reading small files through one FS (each
@@ -42,6 +45,14 @@ from bench_read import (  # noqa: E402
 
 SIZES = [1_000, 10_000, 100_000]
 PATTERN = "**/*.txt"
+WALK_ROUND = 20_000   # files walked in a timed round at least
+
+
+def distinct_files(total: int) -> dict[str, bytes]:
+    """wide_files(total) with every file name different (the number of
+    the file instead of its place in the directory)."""
+    return {f"{path.rsplit('/', 1)[0]}/f{n:06d}.{path.rsplit('.', 1)[1]}": data
+            for n, (path, data) in enumerate(wide_files(total).items())}
 
 
 def gitstore_walk_paths(fs) -> list[str]:
@@ -62,15 +73,18 @@ def ls_tree(repo: Path) -> list[str]:
     return out.decode().split("\0")[:-1]
 
 
-def interleaved(contenders: dict, rounds: int) -> dict[str, float]:
-    """Best time of each contender over `rounds` rounds, taking turns."""
+def interleaved(contenders: dict, rounds: int, repeat: int = 1) -> dict[str, float]:
+    """Best time of one call of each contender over `rounds` rounds, taking
+    turns; a round times `repeat` calls in a row (after gc.collect(), whose
+    cold caches and emptied free lists cost the first call tens of µs)."""
     best = {name: float("inf") for name in contenders}
     for _ in range(rounds):
         for name, fn in contenders.items():
             gc.collect()
             start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
+            for _ in range(repeat):
+                fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / repeat)
     return best
 
 
@@ -113,20 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     try:
         repos = {n: build(parent, f"w{n}.git", wide_files(n)) for n in SIZES}
         if "walk" in parts:
-            print(f"\nwalk() of every file; best of {rounds} interleaved rounds\n")
-            print(f"{'files':>8}  {'gitstore':>10}  {'pygit2':>10}  {'pygit2/gitstore':>15}")
-            for n, repo in repos.items():
-                fs = gitstore.GitStore.open(str(repo), create=False).branches[BRANCH]
-                snap = Pygit2Snapshot(repo, BRANCH)
-                if sorted(gitstore_walk_paths(fs)) != sorted(pygit2_walk_paths(snap)):
-                    print(f"{n:>8}  ANSWERS DIFFER")
-                    return 1
-                best = interleaved({"gitstore": lambda: walk_count(fs.walk()),
-                                    "pygit2": lambda: walk_count(snap.walk())}, rounds)
-                ratio = best["pygit2"] / best["gitstore"]
-                print(f"{n:>8,}  {fmt_time(best['gitstore']):>10}  "
-                      f"{fmt_time(best['pygit2']):>10}  {ratio:>14.2f}x")
-                report[f"walk_{n}"] = {**best, "ratio": ratio}
+            trees = [("names repeat", "walk", repos)]
+            trees.append(("names distinct", "walk_distinct",
+                          {n: build(parent, f"d{n}.git", distinct_files(n)) for n in SIZES}))
+            for title, key, walked in trees:
+                print(f"\nwalk() of every file, {title}; best of {rounds} interleaved rounds "
+                      f"of {WALK_ROUND:,} files or more (several walks of a small tree)\n")
+                print(f"{'files':>8}  {'gitstore':>10}  {'pygit2':>10}  {'pygit2/gitstore':>15}")
+                for n, repo in walked.items():
+                    fs = gitstore.GitStore.open(str(repo), create=False).branches[BRANCH]
+                    snap = Pygit2Snapshot(repo, BRANCH)
+                    if sorted(gitstore_walk_paths(fs)) != sorted(pygit2_walk_paths(snap)):
+                        print(f"{n:>8}  ANSWERS DIFFER")
+                        return 1
+                    best = interleaved({"gitstore": lambda: walk_count(fs.walk()),
+                                        "pygit2": lambda: walk_count(snap.walk())}, rounds,
+                                       max(1, WALK_ROUND // n))
+                    ratio = best["pygit2"] / best["gitstore"]
+                    print(f"{n:>8,}  {fmt_time(best['gitstore']):>10}  "
+                          f"{fmt_time(best['pygit2']):>10}  {ratio:>14.2f}x")
+                    report[f"{key}_{n}"] = {**best, "ratio": ratio}
         if "glob" in parts:
             n = SIZES[-1]
             repo = repos[n]

@@ -271,6 +271,40 @@ class TestWalk:
         assert files == git_files
         assert dirs == git_dirs
 
+    def test_names_shared_between_directories_match_git(self, tmp_path):
+        # Names recur in every directory (also as directory names), differ
+        # in one byte, are prefixes of each other, are not ASCII or not
+        # UTF-8, and are more than a walk keeps at once.
+        names = ["a", "ab", "abc", "b", "ba", "é", "e\u0301", "x" * 300, "m0", "m1"]
+        names += [f"n{i}" for i in range(1100)]
+        files: dict = {}
+        for d in ["m0", "m1", "p/m0", "ab/a", "é"]:
+            for k, n in enumerate(names):
+                files[f"{d}/{n}"] = b"%d %s" % (k, d.encode())
+            files[d.encode() + b"/raw\xff"] = b"raw"
+        path = tmp_path / "names.git"
+        build_repo(path, [Commit(files)])
+        fs = GitStore.open(path, create=False).branches["main"]
+        got_files, got_dirs = {}, set()
+        for d, dirnames, entries in fs.walk():
+            for name in dirnames:
+                got_dirs.add(f"{d}/{name}" if d else name)
+            for e in entries:
+                got_files[f"{d}/{e.name}" if d else e.name] = (e.oid.decode(), e.mode)
+        git_files, git_dirs = {}, set()
+        for item in Git(path).raw("ls-tree", "-r", "-t", "-z", "main").split(b"\0"):
+            if item:
+                meta, name = item.split(b"\t", 1)
+                mode, typ, oid = meta.decode().split(" ")
+                name = name.decode("utf-8", "surrogateescape")
+                if typ == "tree":
+                    git_dirs.add(name)
+                else:
+                    git_files[name] = (oid, int(mode, 8))
+        assert got_files == git_files
+        assert got_dirs == git_dirs
+        assert len(got_files) == 5 * (len(names) + 1)
+
     def test_symlinks_and_executables_are_files(self, hist):
         root = next(iter(hist.walk()))
         modes = {e.name: e.mode for e in root[2]}

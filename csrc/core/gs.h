@@ -329,6 +329,7 @@ typedef struct {
 	gs_dirent *items;
 	size_t count;
 	char *names;   /* when set, one block holding every item's name */
+	git_tree *tree;   /* when set, the tree every name points into */
 } gs_dirlist;
 
 void gs_dirlist_free(gs_dirlist *list);

@@ -211,7 +211,9 @@ PyObject *gsp_hex_bytes(const git_oid *id);
 /* A 40-hex str or bytes object id; ValueError when malformed. */
 int gsp_oid_arg(PyObject *arg, git_oid *out);
 PyObject *gsp_filetype(gsp_state_t *st, uint32_t mode);  /* FileType member, KeyError */
-PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry);
+/* A WalkEntry for entry named `name`, a reference it takes (NULL: making
+ * the name failed, and so does this). */
+PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry, PyObject *name);
 /* A non-negative int or None (SIZE_MAX) for offset/size arguments. */
 int gsp_size_arg(PyObject *arg, const char *what, size_t *out);
 

@@ -556,7 +556,7 @@ static PyObject *fs_listdir(FSObject *self, PyObject *args, PyObject *kwargs)
 		return NULL;
 	list = PyList_New((Py_ssize_t)dir.count);
 	for (size_t i = 0; list && i < dir.count; i++) {
-		PyObject *entry = gsp_walk_entry(st, &dir.items[i]);
+		PyObject *entry = gsp_walk_entry(st, &dir.items[i], gsp_str(dir.items[i].name));
 		if (!entry) {
 			Py_CLEAR(list);
 			break;

@@ -24,6 +24,20 @@ typedef struct {
 	git_oid tree;
 } pending_dir;
 
+/* Names met earlier in the walk, by a hash of their bytes: trees repeat
+ * names (every package's __init__.py, every leaf's README.md), and a str
+ * shared by its entries is cheaper than one made for each.  A hash picks
+ * a pair of slots, which hold the two ASCII names last used of those
+ * that hash to it, the latest first (with one slot per hash, two names
+ * of one directory that hash alike would push each other out for good). */
+#define NAME_BITS 10
+#define NAME_SLOTS (1u << NAME_BITS)
+
+typedef struct {
+	PyObject *str;
+	uint32_t hash;
+} name_slot;
+
 typedef struct {
 	PyObject_HEAD
 	FSObject *fs;
@@ -31,6 +45,7 @@ typedef struct {
 	int started;
 	pending_dir *stack;
 	size_t depth, cap;
+	name_slot *names; /* NAME_SLOTS, made by the first next() */
 	int busy;         /* a next() is running */
 } WalkIterObject;
 
@@ -45,6 +60,7 @@ PyObject *gsp_walk_iter_new(FSObject *fs, const char *path)
 	self->started = 0;
 	self->stack = NULL;
 	self->depth = self->cap = 0;
+	self->names = NULL;
 	self->busy = 0;
 	PyObject_GC_Track(self);
 	if (path && !self->start) {
@@ -64,6 +80,11 @@ static void walk_dealloc(WalkIterObject *self)
 		free(self->stack[i].path);
 	free(self->stack);
 	free(self->start);
+	if (self->names) {
+		for (size_t i = 0; i < NAME_SLOTS; i++)
+			Py_XDECREF(self->names[i].str);
+		free(self->names);
+	}
 	PyObject_GC_Del(self);
 	Py_DECREF(type);
 }
@@ -77,8 +98,9 @@ static int walk_traverse(WalkIterObject *self, visitproc visit, void *arg)
 
 static int walk_push(WalkIterObject *self, const char *parent, const gs_dirent *entry)
 {
-	size_t len = strlen(parent) + strlen(entry->name) + 2;
+	size_t plen = strlen(parent), nlen = strlen(entry->name);
 	pending_dir *dir;
+	char *path;
 
 	if (self->depth == self->cap) {
 		size_t cap = self->cap ? self->cap * 2 : 16;
@@ -89,13 +111,64 @@ static int walk_push(WalkIterObject *self, const char *parent, const gs_dirent *
 		self->cap = cap;
 	}
 	dir = &self->stack[self->depth];
-	dir->path = malloc(len);
-	if (!dir->path)
+	if (!(path = malloc(plen + nlen + 2)))
 		return -1;
-	snprintf(dir->path, len, "%s%s%s", parent, *parent ? "/" : "", entry->name);
+	memcpy(path, parent, plen);
+	if (plen)
+		path[plen++] = '/';
+	memcpy(path + plen, entry->name, nlen + 1);
+	dir->path = path;
 	git_oid_cpy(&dir->tree, &entry->id);
 	self->depth++;
 	return 0;
+}
+
+/* The str of an entry's name: an ASCII name is copied into a new str, or
+ * shared with an equal one made before; others are decoded. */
+static PyObject *walk_name(WalkIterObject *self, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name, *q;
+	uint32_t hash = 0;
+	unsigned char any = 0;
+	name_slot *slot;
+	PyObject *str;
+	size_t len;
+
+	/* A rotate and xor per byte, mixed once at the end: a multiply per
+	 * byte was a tenth of a walk. */
+	for (; *p; p++) {
+		hash = ((hash << 5) | (hash >> 27)) ^ *p;
+		any |= *p;
+	}
+	if (any & 0x80)
+		return gsp_str(name);
+	len = (size_t)(p - (const unsigned char *)name);
+	slot = &self->names[((hash * 0x9e3779b1u) >> (33 - NAME_BITS)) * 2];
+	for (int way = 0; way < 2; way++) {
+		if (!slot[way].str || slot[way].hash != hash)
+			continue;
+		/* Both end in a NUL, which no name holds. */
+		p = (const unsigned char *)name;
+		q = PyUnicode_1BYTE_DATA(slot[way].str);
+		while (*p && *p == *q)
+			p++, q++;
+		if (*p != *q)
+			continue;
+		if (way) {
+			name_slot latest = slot[1];
+			slot[1] = slot[0];
+			slot[0] = latest;
+		}
+		return Py_NewRef(slot[0].str);
+	}
+	if (!(str = PyUnicode_New((Py_ssize_t)len, 127)))
+		return NULL;
+	memcpy(PyUnicode_1BYTE_DATA(str), name, len);
+	Py_XDECREF(slot[1].str);
+	slot[1] = slot[0];
+	slot[0].str = Py_NewRef(str);
+	slot[0].hash = hash;
+	return str;
 }
 
 /* (dirpath, dirnames, files) for one listing; subdirectories are pushed
@@ -103,7 +176,7 @@ static int walk_push(WalkIterObject *self, const char *parent, const gs_dirent *
 static PyObject *walk_item(WalkIterObject *self, const char *dirpath, gs_dirlist *dir)
 {
 	gsp_state_t *st = gsp_state_of(self);
-	PyObject *dirnames = NULL, *files = NULL, *result = NULL;
+	PyObject *dirnames = NULL, *files = NULL, *path = NULL, *result = NULL;
 	Py_ssize_t ndirs = 0, nfiles = 0;
 
 	for (size_t i = 0; i < dir->count; i++)
@@ -117,12 +190,12 @@ static PyObject *walk_item(WalkIterObject *self, const char *dirpath, gs_dirlist
 		gs_dirent *e = &dir->items[i];
 
 		if (e->mode == GS_MODE_TREE) {
-			PyObject *name = gsp_str(e->name);
+			PyObject *name = walk_name(self, e->name);
 			if (!name)
 				goto done;
 			PyList_SET_ITEM(dirnames, ndirs++, name);
 		} else {
-			PyObject *entry = gsp_walk_entry(st, e);
+			PyObject *entry = gsp_walk_entry(st, e, walk_name(self, e->name));
 			if (!entry)
 				goto done;
 			PyList_SET_ITEM(files, nfiles++, entry);
@@ -134,7 +207,13 @@ static PyObject *walk_item(WalkIterObject *self, const char *dirpath, gs_dirlist
 			goto done;
 		}
 	}
-	result = Py_BuildValue("(NOO)", gsp_str(dirpath), dirnames, files);
+	if ((path = gsp_str(dirpath)) && (result = PyTuple_New(3))) {
+		PyTuple_SET_ITEM(result, 0, path);
+		PyTuple_SET_ITEM(result, 1, dirnames);
+		PyTuple_SET_ITEM(result, 2, files);
+		return result;
+	}
+	Py_XDECREF(path);
 done:
 	Py_XDECREF(dirnames);
 	Py_XDECREF(files);
@@ -151,6 +230,10 @@ static PyObject *walk_next(WalkIterObject *self)
 
 	if (iter_take((PyObject *)self, &self->busy, "walk") < 0)
 		return NULL;
+	if (!self->names && !(self->names = calloc(NAME_SLOTS, sizeof(*self->names)))) {
+		PyErr_NoMemory();
+		goto done;
+	}
 	if (!self->started) {
 		self->started = 1;
 		GSP_CALL(rc, gs_snap_list(&dir, NULL, store, &self->fs->info.tree, self->start));
