@@ -340,10 +340,11 @@ int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t l
 		gs_loose_close(blob->loose);
 		blob->loose = again;
 	}
-	if (gs_loose_read(blob->loose, NULL, offset - gs_loose_tell(blob->loose)) < 0 ||
-	    gs_loose_read(blob->loose, dst, len) < 0 ||
-	    /* Reaching the end lets the stream's own end be checked. */
-	    (offset + len == blob->total && gs_loose_finish(blob->loose) < 0))
+	if (gs_loose_read(blob->loose, NULL, offset - gs_loose_tell(blob->loose)) < 0)
+		return -1;
+	/* Reaching the end lets the stream's own end be checked. */
+	if (offset + len == blob->total ? gs_loose_read_all(blob->loose, dst) < 0
+					: gs_loose_read(blob->loose, dst, len) < 0)
 		return -1;
 	*got = len;
 	return 0;
@@ -355,10 +356,10 @@ int gs_blob_fill(gs_blob *blob, char *dst)
 		memcpy(dst, blob->data, blob->size);
 		return 0;
 	}
-	if (gs_loose_read(blob->loose, dst, blob->size) < 0)
-		return -1;
-	/* A read to the end lets zlib check the whole stream. */
-	return blob->at_end ? gs_loose_finish(blob->loose) : 0;
+	/* A read to the end lets the whole stream be checked. */
+	if (blob->at_end)
+		return gs_loose_read_all(blob->loose, dst);
+	return gs_loose_read(blob->loose, dst, blob->size);
 }
 
 int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
