@@ -531,3 +531,75 @@ def test_stored_content_is_checked_against_its_checksum(tmp_path):
             at += 1 << 20
     # A piece that does not reach the end is what the blocks hold.
     assert fs.read("big.bin", offset=0, size=1000) == RANDOM[:1000]
+
+
+# ---------------------------------------------------------------------------
+# Big blobs in packs (decoded in one call when stored whole)
+
+def _fast_import(path, files: dict[str, bytes]) -> dict[str, str]:
+    """Commit files on main with git fast-import, into a pack even when
+    there are few objects; returns their blob ids."""
+    stream = b"commit refs/heads/main\ncommitter t <t@t> 0 +0000\ndata 0\n"
+    stream += b"".join(b"M 100644 inline %s\ndata %d\n%s\n" % (name.encode(), len(data), data)
+                       for name, data in files.items())
+    g = Git(path)
+    g("-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--force", input=stream)
+    return {name: g.rev(f"main:{name}") for name in files}
+
+
+PACKED = {
+    "just-under": TEXT[: (1 << 20) - 1],
+    "exactly": TEXT[: 1 << 20],
+    "text": TEXT,
+    "random": RANDOM,
+}
+
+
+def test_big_blobs_packed_whole(empty):
+    ids = _fast_import(empty, PACKED)
+    for sha in ids.values():
+        assert not loose_object_path(empty, sha).exists()
+    for name, data in PACKED.items():
+        _whole_reads_agree(empty, name, data)
+        fs = GitStore.open(empty, create=False).branches["main"]
+        assert fs.read(name, offset=1000, size=5000) == data[1000:6000]
+
+
+def test_big_blobs_packed_as_deltas(empty):
+    files = {"a": TEXT + RANDOM[:100_000], "b": TEXT + RANDOM[100_000:200_000]}
+    ids = _fast_import(empty, files)
+    g = Git(empty)
+    g("repack", "-a", "-d", "-f", "-q")
+    pack = next((empty / "objects" / "pack").glob("*.pack"))
+    listed = [line.split() for line in g.lines("verify-pack", "-v", str(pack))]
+    assert any(len(f) == 7 and f[0] in ids.values() for f in listed)   # a delta
+    for name, data in files.items():
+        _whole_reads_agree(empty, name, data)
+
+
+def test_a_pack_written_after_the_first_read(empty):
+    store = GitStore.open(empty, create=False)
+    _fast_import(empty, {"one": TEXT})
+    assert store.branches["main"].read("one") == TEXT
+    # Another process adds a pack: the store's view of the directory follows.
+    _fast_import(empty, {"one": TEXT, "two": TEXT[::-1]})
+    assert store.branches["main"].read("two") == TEXT[::-1]
+    Git(empty)("repack", "-a", "-d", "-q")
+    assert store.branches["main"].read("one") == TEXT
+    assert store.branches["main"].read("two") == TEXT[::-1]
+
+
+@pytest.mark.parametrize("where", [0.2, 0.5, 0.8])
+def test_damaged_packed_blob(empty, where):
+    sha = _fast_import(empty, {"f": TEXT})["f"]
+    pack = max((empty / "objects" / "pack").glob("*.pack"), key=lambda p: p.stat().st_size)
+    body = bytearray(pack.read_bytes())
+    at = int(len(body) * where)
+    body[at] ^= 0x55
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(body))
+    fs = GitStore.open(empty, create=False).branches["main"]
+    with pytest.raises(GitError):
+        fs.read_by_hash(sha)
+    with pytest.raises(GitError):
+        fs.read("f")

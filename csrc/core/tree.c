@@ -1,6 +1,7 @@
 /* tree.c - resolving paths in trees, listing trees, reading blobs. */
 #include "gs_internal.h"
 #include "loose.h"
+#include "packed.h"
 #include "tree.h"
 
 #include <git2/sys/odb_backend.h>
@@ -250,6 +251,7 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
+	gs_packed_where where;
 	size_t total;
 	int rc, found = 0;
 
@@ -259,9 +261,34 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_repository_odb(&odb, repo)) < 0)
 		return gs_error_set_git(rc, "object database");
-	/* Packed objects go through libgit2; loose ones we inflate ourselves,
-	 * only as far as the read needs. */
-	if (!in_packs(odb, id)) {
+	/* Packed objects go through libgit2, except big blobs stored whole;
+	 * loose ones we inflate ourselves, only as far as the read needs.  A
+	 * pack the store has not mapped yet is looked for once libgit2 has
+	 * found the object packed. */
+	rc = gs_packed_read_big(&out->owned, &total, &where, store->packed, id);
+	if (rc == 0 && where == GS_PACKED_UNSEEN && in_packs(odb, id)) {
+		rc = gs_packed_rescan(store->packed);
+		if (rc == 0)
+			rc = gs_packed_read_big(&out->owned, &total, &where, store->packed, id);
+		if (where == GS_PACKED_UNSEEN)
+			where = GS_PACKED_OTHER;
+	}
+	if (rc < 0) {
+		git_odb_free(odb);
+		return -1;
+	}
+	if (where == GS_PACKED_READ) {
+		git_odb_free(odb);
+		if (offset > total)
+			offset = total;
+		if (size > total - offset)
+			size = total - offset;
+		out->data = out->owned + offset;
+		out->size = size;
+		out->total = total;
+		return 0;
+	}
+	if (where == GS_PACKED_UNSEEN) {
 		size_t at = 0;
 		if ((out->loose = unpark(&at, store, id, offset))) {
 			found = 1;
