@@ -11,12 +11,14 @@
  * small, is left to libgit2.  The lookup here replaces libgit2's own
  * "is it packed" lookup, so small reads pay nothing for it.
  *
- * The store keeps the indexes and packs it has seen mapped.  When libgit2
- * finds packed an object they do not list, the directory is looked at
- * again if its mtime moved (or may have moved unseen); a pack removed by a
- * merge stays mapped until then, and its objects stay readable: a pack
- * never changes once written.  Lookups share a read lock, held while a
- * blob is decoded, so that a rescan never unmaps a pack in use.
+ * The store keeps the indexes and packs it has seen mapped.  The directory
+ * is looked at again when libgit2 finds packed an object they do not list,
+ * at the first read after this store merged packs, and otherwise at most
+ * every RECHECK_NS, as the store's handles do (store.c): each time only if
+ * its mtime moved (or may have moved unseen).  A pack another process
+ * merged away stays mapped until then, and its objects stay readable: a
+ * pack never changes once written.  Lookups share a read lock, held while
+ * a blob is decoded, so that a rescan never unmaps a pack in use.
  */
 #include "gs_internal.h"
 #include "packed.h"
@@ -26,6 +28,7 @@
 #include <fcntl.h>
 #include <libdeflate.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@
 
 #define IDX_HEADER (8 + 256 * 4)   /* magic, version, fan-out table */
 #define PACK_TRAILER 20            /* the pack's SHA-1 */
+#define RECHECK_NS 10000000LL
 
 typedef struct {
 	char *name;                 /* "pack-<hex>" */
@@ -55,6 +59,8 @@ struct gs_packed_index {
 	struct timespec scanned_mtime;   /* the directory's mtime at the last scan, */
 	time_t scanned_at;               /* and when that scan was */
 	int scanned;
+	atomic_int merged;               /* this store removed packs since */
+	atomic_llong checked_ns;         /* CLOCK_MONOTONIC_COARSE of the last look */
 };
 
 static uint32_t be32(const unsigned char *p)
@@ -305,6 +311,19 @@ static int read_entry(char **out, size_t *size, gs_packed_where *where, const pa
 	return 0;
 }
 
+/* Whether the directory is due for a look before this lookup. */
+static int look_due(gs_packed_index *ix)
+{
+	struct timespec clock;
+	long long now_ns;
+
+	if (atomic_load_explicit(&ix->merged, memory_order_relaxed))
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &clock);
+	now_ns = (long long)clock.tv_sec * 1000000000LL + clock.tv_nsec;
+	return now_ns - atomic_load_explicit(&ix->checked_ns, memory_order_relaxed) >= RECHECK_NS;
+}
+
 int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_packed_index *ix,
 		       const git_oid *id)
 {
@@ -313,6 +332,8 @@ int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_pack
 	*out = NULL;
 	*size = 0;
 	*where = GS_PACKED_UNSEEN;
+	if (look_due(ix) && gs_packed_rescan(ix) < 0)
+		return -1;
 	pthread_rwlock_rdlock(&ix->lock);
 	for (size_t i = 0; i < ix->count; i++) {
 		uint64_t offset;
@@ -327,12 +348,21 @@ int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_pack
 
 int gs_packed_rescan(gs_packed_index *ix)
 {
-	int rc;
+	struct timespec clock;
+	int rc, merged;
 
 	pthread_rwlock_wrlock(&ix->lock);
-	rc = may_have_changed(ix) ? rescan(ix) : 0;
+	merged = atomic_exchange(&ix->merged, 0);
+	rc = merged || may_have_changed(ix) ? rescan(ix) : 0;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &clock);
+	atomic_store(&ix->checked_ns, (long long)clock.tv_sec * 1000000000LL + clock.tv_nsec);
 	pthread_rwlock_unlock(&ix->lock);
 	return rc;
+}
+
+void gs_packed_merged(gs_packed_index *ix)
+{
+	atomic_store(&ix->merged, 1);
 }
 
 int gs_packed_index_new(gs_packed_index **out, const char *pack_dir)

@@ -23,5 +23,7 @@ int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_pack
 		       const git_oid *id);
 /* Look at the pack directory again if it may have changed since. */
 int gs_packed_rescan(gs_packed_index *ix);
+/* This store removed packs: the next lookup lets go of them. */
+void gs_packed_merged(gs_packed_index *ix);
 
 #endif

@@ -137,6 +137,8 @@ void gs_store_packs_changed(gs_store *store, int removed)
 	struct timespec now;
 
 	packs_mtime(&now, store);
+	if (removed)
+		gs_packed_merged(store->packed);
 	pthread_mutex_lock(&store->pool_lock);
 	store->packs_removed += removed != 0;
 	store->packs_written_at = now;
