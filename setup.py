@@ -1,5 +1,5 @@
-"""Build the gitstore C extension against the system libgit2 and libarchive
-(found with pkg-config).
+"""Build the gitstore C extension against the system libgit2, libarchive, zlib
+and libdeflate (found with pkg-config).
 
 pkg-config runs only when the extension is compiled, so that making an
 sdist needs no development files.
@@ -14,10 +14,12 @@ import sys
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
-REQUIRED = {"libgit2": "1.5", "libarchive": "3.4", "zlib": "1.2"}
+REQUIRED = {"libgit2": "1.5", "libarchive": "3.4", "zlib": "1.2", "libdeflate": "1.10"}
 INSTALL_HINT = (
-    "gitstore needs the libgit2 and libarchive development files and pkg-config.\n"
-    "On Debian/Ubuntu: apt-get install libgit2-dev libarchive-dev zlib1g-dev pkg-config"
+    "gitstore needs the libgit2, libarchive, zlib and libdeflate development files\n"
+    "and pkg-config.\n"
+    "On Debian/Ubuntu: apt-get install libgit2-dev libarchive-dev zlib1g-dev libdeflate-dev"
+    " pkg-config"
 )
 
 

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
-packages=(libgit2-dev libarchive-dev zlib1g-dev pkg-config gcc make git)
+packages=(libgit2-dev libarchive-dev zlib1g-dev libdeflate-dev pkg-config gcc make git)
 # the servers the transport tests start on 127.0.0.1
 packages+=(lighttpd lighttpd-mod-openssl openssh-server openssh-client)
 if ! "$PYTHON" -c 'import ensurepip, sysconfig, os, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' 2>/dev/null; then

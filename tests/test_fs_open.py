@@ -362,3 +362,244 @@ class TestReadInPieces:
         assert fs.read("big.bin", offset=15, size=10) == RANDOM[15:25]
         fs.copy_out("big.bin", tmp_path / "out2")
         assert fs.read("big.bin") == RANDOM
+
+
+# ---------------------------------------------------------------------------
+# Whole reads of deflated loose objects (decoded in one call), against git
+
+def _own_block_layout(data: bytes, level: int = 6, header_as_dictionary: bool = False) -> bytes:
+    """A loose object as gitstore writes big ones: the header alone in a
+    stored block, the content deflated on its own after it."""
+    header = b"blob %d\0" % len(data)
+    if header_as_dictionary:
+        z = zlib.compressobj(level, zlib.DEFLATED, -15, zdict=header)
+    else:
+        z = zlib.compressobj(level, zlib.DEFLATED, -15)
+    body = b"\x78\x01" + _stored(header, False) + z.compress(data) + z.flush()
+    return body + struct.pack(">I", zlib.adler32(header + data))
+
+
+def _replace_loose(path, sha: str, body: bytes) -> None:
+    obj = loose_object_path(path, sha)
+    os.chmod(obj, 0o644)
+    obj.write_bytes(body)
+
+
+def _whole_reads_agree(path, name, data):
+    fs = GitStore.open(path, create=False).branches["main"]
+    sha = fs.object_hash(name)
+    assert Git(path).raw("cat-file", "blob", sha) == data
+    assert fs.read(name) == data
+    assert fs.read_by_hash(sha) == data
+    with fs.open(name) as f:
+        assert f.read() == data
+    if data:
+        assert fs.read(name, offset=1) == data[1:]
+
+
+SIZES = [0, 1, 65_535, 65_536, 1 << 20, (1 << 20) + 1]
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("level", ["1", "9"])
+def test_whole_reads_of_objects_git_deflated(empty, size, level):
+    data = TEXT[:size]
+    sha = _commit_loose(empty, "f", data, "-c", f"core.loosecompression={level}")
+    assert loose_object_path(empty, sha).exists()
+    _whole_reads_agree(empty, "f", data)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_whole_reads_of_content_in_its_own_blocks(empty, size):
+    data = (TEXT + RANDOM)[:size]
+    sha = _commit_loose(empty, "f", data)
+    _replace_loose(empty, sha, _own_block_layout(data))
+    _whole_reads_agree(empty, "f", data)
+
+
+def test_content_that_refers_back_into_the_header(empty):
+    """Deflate may copy from anything before, the header included: such
+    content cannot be decoded on its own, and is read all the same."""
+    data = (b"blob 600000\0" * 50_000)
+    sha = _commit_loose(empty, "f", data)
+    body = _own_block_layout(data, header_as_dictionary=True)
+    assert zlib.decompress(body) == b"blob %d\0" % len(data) + data
+    _replace_loose(empty, sha, body)
+    _whole_reads_agree(empty, "f", data)
+
+
+def test_big_files_gitstore_deflated(tmp_path):
+    """What the store writes itself: text deflated, random bytes stored,
+    and a file that changes from one to the other."""
+    fs = GitStore.open(tmp_path / "s.git", create="main").branches["main"]
+    files = {"text": TEXT * 3, "random": RANDOM, "mixed": RANDOM[:2 << 20] + TEXT * 2,
+             "mixed2": TEXT[:1 << 20] + RANDOM[:2 << 20] + TEXT[:1 << 20]}
+    for name, data in files.items():
+        fs = fs.write(name, data)
+    for name, data in files.items():
+        assert loose_object_path(tmp_path / "s.git", fs.object_hash(name)).exists()
+        _whole_reads_agree(tmp_path / "s.git", name, data)
+
+
+class TestDamagedDeflatedObjects:
+    """Damaged compressed content raises GitError on every way of reading
+    it whole; nothing crashes or returns wrong bytes."""
+
+    @pytest.fixture(params=["gitstore", "git"])
+    def damaged(self, request, tmp_path):
+        path = tmp_path / "d.git"
+        store = GitStore.open(path, create="main")
+        data = TEXT * 2
+        if request.param == "gitstore":
+            sha = store.branches["main"].write("f", data).object_hash("f")
+        else:
+            sha = _commit_loose(path, "f", data)
+        obj = loose_object_path(path, sha)
+        os.chmod(obj, 0o644)
+        return path, obj, data
+
+    def _raises(self, path, data):
+        fs = GitStore.open(path, create=False).branches["main"]
+        with pytest.raises(GitError):
+            fs.read("f")
+        with pytest.raises(GitError):
+            fs.read_by_hash(fs.object_hash("f"))
+        with pytest.raises(GitError):
+            fs.read_text("f")
+        with pytest.raises(GitError):
+            with fs.open("f") as f:
+                f.read()
+        # The same again: a failed reader is not kept for the next read.
+        with pytest.raises(GitError):
+            fs.read("f")
+
+    @pytest.mark.parametrize("where", [0.1, 0.5, 0.9])
+    def test_flipped_byte(self, damaged, where):
+        path, obj, data = damaged
+        body = bytearray(obj.read_bytes())
+        at = int(len(body) * where)
+        body[at] ^= 0x55
+        obj.write_bytes(bytes(body))
+        self._raises(path, data)
+
+    def test_checksum(self, damaged):
+        path, obj, data = damaged
+        body = bytearray(obj.read_bytes())
+        body[-1] ^= 1
+        obj.write_bytes(bytes(body))
+        self._raises(path, data)
+
+    @pytest.mark.parametrize("keep", [0.5, 0.999])
+    def test_cut(self, damaged, keep):
+        path, obj, data = damaged
+        body = obj.read_bytes()
+        obj.write_bytes(body[: int(len(body) * keep)])
+        self._raises(path, data)
+
+    @pytest.mark.parametrize("delta", [-1, 1])
+    def test_header_lies_about_the_size(self, damaged, delta):
+        path, obj, data = damaged
+        raw = zlib.decompress(obj.read_bytes())
+        content = raw.split(b"\0", 1)[1]
+        liar = b"blob %d\0" % (len(content) + delta) + content
+        obj.write_bytes(zlib.compress(liar, 1))
+        self._raises(path, data)
+
+
+def test_stored_content_is_checked_against_its_checksum(tmp_path):
+    """Stored blocks are summed as they are copied: a changed byte fails a
+    read that covers the whole object, whichever way it is read."""
+    path = tmp_path / "d.git"
+    fs = GitStore.open(path, create="main").branches["main"].write("big.bin", RANDOM)
+    obj = loose_object_path(path, fs.object_hash("big.bin"))
+    os.chmod(obj, 0o644)
+    body = bytearray(obj.read_bytes())
+    at = len(body) // 2
+    body[at] ^= 0x55
+    obj.write_bytes(bytes(body))
+    fs = GitStore.open(path, create=False).branches["main"]
+    with pytest.raises(GitError, match="incorrect data check"):
+        fs.read("big.bin")
+    with pytest.raises(GitError, match="incorrect data check"):
+        with fs.open("big.bin") as f:
+            while f.read(1 << 20):
+                pass
+    with pytest.raises(GitError, match="incorrect data check"):
+        at = 0
+        while at < len(RANDOM):
+            fs.read("big.bin", offset=at, size=1 << 20)
+            at += 1 << 20
+    # A piece that does not reach the end is what the blocks hold.
+    assert fs.read("big.bin", offset=0, size=1000) == RANDOM[:1000]
+
+
+# ---------------------------------------------------------------------------
+# Big blobs in packs (decoded in one call when stored whole)
+
+def _fast_import(path, files: dict[str, bytes]) -> dict[str, str]:
+    """Commit files on main with git fast-import, into a pack even when
+    there are few objects; returns their blob ids."""
+    stream = b"commit refs/heads/main\ncommitter t <t@t> 0 +0000\ndata 0\n"
+    stream += b"".join(b"M 100644 inline %s\ndata %d\n%s\n" % (name.encode(), len(data), data)
+                       for name, data in files.items())
+    g = Git(path)
+    g("-c", "fastimport.unpackLimit=0", "fast-import", "--quiet", "--force", input=stream)
+    return {name: g.rev(f"main:{name}") for name in files}
+
+
+PACKED = {
+    "just-under": TEXT[: (1 << 20) - 1],
+    "exactly": TEXT[: 1 << 20],
+    "text": TEXT,
+    "random": RANDOM,
+}
+
+
+def test_big_blobs_packed_whole(empty):
+    ids = _fast_import(empty, PACKED)
+    for sha in ids.values():
+        assert not loose_object_path(empty, sha).exists()
+    for name, data in PACKED.items():
+        _whole_reads_agree(empty, name, data)
+        fs = GitStore.open(empty, create=False).branches["main"]
+        assert fs.read(name, offset=1000, size=5000) == data[1000:6000]
+
+
+def test_big_blobs_packed_as_deltas(empty):
+    files = {"a": TEXT + RANDOM[:100_000], "b": TEXT + RANDOM[100_000:200_000]}
+    ids = _fast_import(empty, files)
+    g = Git(empty)
+    g("repack", "-a", "-d", "-f", "-q")
+    pack = next((empty / "objects" / "pack").glob("*.pack"))
+    listed = [line.split() for line in g.lines("verify-pack", "-v", str(pack))]
+    assert any(len(f) == 7 and f[0] in ids.values() for f in listed)   # a delta
+    for name, data in files.items():
+        _whole_reads_agree(empty, name, data)
+
+
+def test_a_pack_written_after_the_first_read(empty):
+    store = GitStore.open(empty, create=False)
+    _fast_import(empty, {"one": TEXT})
+    assert store.branches["main"].read("one") == TEXT
+    # Another process adds a pack: the store's view of the directory follows.
+    _fast_import(empty, {"one": TEXT, "two": TEXT[::-1]})
+    assert store.branches["main"].read("two") == TEXT[::-1]
+    Git(empty)("repack", "-a", "-d", "-q")
+    assert store.branches["main"].read("one") == TEXT
+    assert store.branches["main"].read("two") == TEXT[::-1]
+
+
+@pytest.mark.parametrize("where", [0.2, 0.5, 0.8])
+def test_damaged_packed_blob(empty, where):
+    sha = _fast_import(empty, {"f": TEXT})["f"]
+    pack = max((empty / "objects" / "pack").glob("*.pack"), key=lambda p: p.stat().st_size)
+    body = bytearray(pack.read_bytes())
+    at = int(len(body) * where)
+    body[at] ^= 0x55
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(body))
+    fs = GitStore.open(empty, create=False).branches["main"]
+    with pytest.raises(GitError):
+        fs.read_by_hash(sha)
+    with pytest.raises(GitError):
+        fs.read("f")

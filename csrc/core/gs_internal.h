@@ -66,6 +66,8 @@ struct gs_store {
 	pthread_mutex_t parked_lock;
 	gs_loose *parked;
 	git_oid parked_id;
+	/* The packs, mapped, for big blobs read whole (packed.c). */
+	struct gs_packed_index *packed;
 };
 
 struct gs_handle {

@@ -11,17 +11,33 @@
  * two more passes over the data (copying out of the input buffer and the
  * Adler-32), twice the time of reading the file.  Stored blocks carry their
  * own framing (each length is followed by its complement), which catches a
- * cut or misframed object; the content itself is what the object id
- * vouches for (`git fsck`).  At the first block that is not stored the
- * reader starts over with zlib and skips what it has already produced. */
+ * cut or misframed object.  The content is checked against the stream's
+ * Adler-32 as well: libdeflate's sum, taken block by block while the block
+ * is still in the cache, costs some 0.04 s of CPU per GiB, nothing
+ * measurable in a whole read and a tenth of a read through FS.open (zlib's
+ * took a quarter of a whole read).  So stored content is checked whenever
+ * the reader has seen every byte before the end; a read that skipped part
+ * of the object cannot sum it, and `git fsck` checks the object id.  At the
+ * first block that is not stored the reader starts over with zlib and
+ * skips what it has already produced.
+ *
+ * A read of the whole content (gs_loose_read_all) decodes deflated blocks
+ * with libdeflate in one call over the mapped file, in half zlib's time
+ * (256 MiB of log lines): straight into the caller's buffer when the
+ * content starts a block of its own (blobstream.c's layout), else the
+ * header and content together into a buffer of ours, then copied (git's
+ * layout: the header shares the first block). */
 #include "gs_internal.h"
 #include "loose.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libdeflate.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -47,6 +63,8 @@ typedef struct {
 	int nbits;
 	size_t left;          /* bytes left in the current block */
 	int last;             /* the current block is the final one */
+	uint32_t adler;       /* Adler-32 of what they produced, */
+	int adler_known;      /* unless some of it was skipped unread */
 	/* zlib. */
 	z_stream z;
 	int z_ready;
@@ -270,11 +288,13 @@ static int stored_read(loose_reader *r, char **dst, size_t *len)
 			k = r->in_len - r->in_pos < n ? r->in_len - r->in_pos : n;
 			if (*dst)
 				memcpy(*dst, r->in + r->in_pos, k);
+			r->adler = libdeflate_adler32(r->adler, r->in + r->in_pos, k);
 			r->in_pos += k;
 		} else if (!*dst) {
 			/* A later read meets the end of a cut file. */
 			k = n;
 			r->fpos += k;
+			r->adler_known = 0;
 		} else if (n >= DIRECT_MIN) {
 			/* The payload straight into dst, the next header behind it. */
 			struct iovec iov[2] = {{*dst, n}, {r->in, 8}};
@@ -290,6 +310,7 @@ static int stored_read(loose_reader *r, char **dst, size_t *len)
 			k = (size_t)got < n ? (size_t)got : n;
 			r->in_pos = 0;
 			r->in_len = (size_t)got - k;
+			r->adler = libdeflate_adler32(r->adler, *dst, k);
 		} else {
 			if (fill(r) < 0)
 				return -1;
@@ -308,6 +329,7 @@ static int stored_read(loose_reader *r, char **dst, size_t *len)
  * one, then the four bytes of the checksum. */
 static int stored_check_end(loose_reader *r)
 {
+	uint32_t sum = 0;
 	unsigned b;
 	int rc;
 
@@ -317,9 +339,13 @@ static int stored_check_end(loose_reader *r)
 	if (r->left)
 		return corrupt(r->hex, "content longer than its header says");
 	drop_bits(r, r->nbits);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
 		if (next_byte(r, &b) < 0)
 			return -1;
+		sum = sum << 8 | b;
+	}
+	if (r->adler_known && sum != r->adler)
+		return corrupt(r->hex, "incorrect data check");
 	return 0;
 }
 
@@ -370,6 +396,7 @@ struct gs_loose {
 	size_t size;
 	uint64_t header_len;   /* out_pos where the content starts */
 	int failed;
+	int read_all;          /* gs_loose_read_all took the rest */
 };
 
 int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *store,
@@ -391,6 +418,8 @@ int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *sto
 		goto done;
 	}
 	l->r.hex = l->hexbuf;
+	l->r.adler = 1;
+	l->r.adler_known = 1;
 	l->r.fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (l->r.fd < 0) {
 		rc = errno == ENOENT ? 0 : gs_error_set_path(errno, path, "cannot open");
@@ -425,13 +454,24 @@ size_t gs_loose_size(const gs_loose *l)
 
 size_t gs_loose_tell(const gs_loose *l)
 {
-	return l->failed ? SIZE_MAX : (size_t)(l->r.out_pos - l->header_len);
+	if (l->failed)
+		return SIZE_MAX;
+	return l->read_all ? l->size : (size_t)(l->r.out_pos - l->header_len);
+}
+
+static int spent(const gs_loose *l)
+{
+	if (l->failed)
+		return gs_error_set(GS_ERR_GIT, "loose object %s: read after a failure", l->r.hex);
+	return gs_error_set(GS_ERR_GIT, "loose object %s: read past the end", l->r.hex);
 }
 
 int gs_loose_read(gs_loose *l, char *dst, size_t len)
 {
-	if (l->failed)
-		return gs_error_set(GS_ERR_GIT, "loose object %s: read after a failure", l->r.hex);
+	if (l->failed || (l->read_all && len))
+		return spent(l);
+	if (!len)
+		return 0;
 	if (raw_read(&l->r, dst, len) < 0) {
 		l->failed = 1;
 		return -1;
@@ -454,11 +494,150 @@ static int check_end(gs_loose *l)
 int gs_loose_finish(gs_loose *l)
 {
 	if (l->failed)
-		return gs_error_set(GS_ERR_GIT, "loose object %s: read after a failure", l->r.hex);
+		return spent(l);
+	if (l->read_all)
+		return 0;
 	if (check_end(l) < 0) {
 		l->failed = 1;
 		return -1;
 	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The whole content in one call                                       */
+
+typedef struct {
+	const unsigned char *data;
+	size_t len;
+} mapped;
+
+static int map_file(mapped *out, const loose_reader *r)
+{
+	struct stat st;
+	void *p;
+
+	if (fstat(r->fd, &st) < 0)
+		return gs_error_set_os(errno, "cannot read loose object %s", r->hex);
+	if (st.st_size == 0)
+		return corrupt(r->hex, "truncated");
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+	if (p == MAP_FAILED)
+		return gs_error_set_os(errno, "cannot map loose object %s", r->hex);
+	out->data = p;
+	out->len = (size_t)st.st_size;
+	return 0;
+}
+
+static const char *libdeflate_says(enum libdeflate_result rc)
+{
+	switch (rc) {
+	case LIBDEFLATE_SHORT_OUTPUT:
+		return "content shorter than its header says";
+	case LIBDEFLATE_INSUFFICIENT_SPACE:
+		return "content longer than its header says";
+	default:
+		return "invalid compressed data";
+	}
+}
+
+/* The content as a raw deflate stream at file offset `start` (a block
+ * boundary), followed by the Adler-32 of everything: `adler` is the sum
+ * of the header.  1 when the stream is not one that can be read from
+ * there (a back-reference into the header): the caller tries the whole
+ * stream. */
+static int inflate_content(gs_loose *l, struct libdeflate_decompressor *d, const mapped *m,
+			   uint64_t start, uint32_t adler, char *dst)
+{
+	const unsigned char *tail;
+	size_t used;
+
+	if (start > m->len ||
+	    libdeflate_deflate_decompress_ex(d, m->data + start, m->len - start, dst, l->size,
+					     &used, NULL) != LIBDEFLATE_SUCCESS)
+		return 1;
+	if (m->len - start - used < 4)
+		return 1;
+	tail = m->data + start + used;
+	if (libdeflate_adler32(adler, dst, l->size) !=
+	    ((uint32_t)tail[0] << 24 | (uint32_t)tail[1] << 16 | (uint32_t)tail[2] << 8 | tail[3]))
+		return 1;
+	return 0;
+}
+
+/* The whole zlib stream, header and content, into a buffer of ours;
+ * libdeflate checks the Adler-32. */
+static int inflate_whole(gs_loose *l, struct libdeflate_decompressor *d, const mapped *m,
+			 char *dst)
+{
+	size_t header_len = (size_t)l->header_len, all;
+	enum libdeflate_result rc;
+	char *buf;
+
+	if (l->size > SIZE_MAX - header_len)
+		return gs_error_set_os(ENOMEM, "out of memory");
+	all = header_len + l->size;
+	if (!(buf = malloc(all)))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	rc = libdeflate_zlib_decompress(d, m->data, m->len, buf, all, NULL);
+	if (rc == LIBDEFLATE_SUCCESS)
+		memcpy(dst, buf + header_len, l->size);
+	free(buf);
+	return rc == LIBDEFLATE_SUCCESS ? 0 : corrupt(l->r.hex, libdeflate_says(rc));
+}
+
+/* Nothing after the header read yet: stored blocks are copied as
+ * gs_loose_read copies them (the Adler-32 summed on the way); the first
+ * deflated block hands the whole content to libdeflate. */
+static int read_whole(gs_loose *l, char *dst)
+{
+	loose_reader *r = &l->r;
+	struct libdeflate_decompressor *d = NULL;
+	mapped m = {NULL, 0};
+	uint64_t start = 0;
+	uint32_t adler = r->adler;
+	int own_block = 0, rc;
+
+	if (!r->zlib_mode) {
+		char *at = dst;
+		size_t len = l->size;
+
+		/* blobstream.c's header block ends where the content starts. */
+		own_block = r->left == 0 && !r->last && r->nbits == 0;
+		start = r->fpos - (r->in_len - r->in_pos);
+		rc = stored_read(r, &at, &len);
+		if (rc == 0)
+			rc = stored_check_end(r);
+		if (rc <= 0)
+			return rc;
+	}
+	if (!(d = libdeflate_alloc_decompressor()))
+		return gs_error_set_os(ENOMEM, "out of memory");
+	if ((rc = map_file(&m, r)) == 0) {
+		rc = own_block ? inflate_content(l, d, &m, start, adler, dst) : 1;
+		if (rc > 0)
+			rc = inflate_whole(l, d, &m, dst);
+		munmap((void *)m.data, m.len);
+	}
+	libdeflate_free_decompressor(d);
+	return rc;
+}
+
+int gs_loose_read_all(gs_loose *l, char *dst)
+{
+	size_t at = gs_loose_tell(l);
+
+	if (l->failed)
+		return spent(l);
+	if (l->read_all)
+		return 0;
+	if (at != 0)
+		return gs_loose_read(l, dst, l->size - at) < 0 ? -1 : gs_loose_finish(l);
+	if (read_whole(l, dst) < 0) {
+		l->failed = 1;
+		return -1;
+	}
+	l->read_all = 1;
 	return 0;
 }
 

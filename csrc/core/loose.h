@@ -9,6 +9,9 @@ int gs_loose_open(gs_loose **out, int *found, size_t *total, const gs_store *sto
 		  const git_oid *id);
 int gs_loose_read(gs_loose *loose, char *dst, size_t len);   /* dst NULL: skip */
 int gs_loose_finish(gs_loose *loose);   /* the stream must end here */
+/* The rest of the content into dst, and the end checked: gs_loose_read
+ * then gs_loose_finish, in one call from the start (see loose.c). */
+int gs_loose_read_all(gs_loose *loose, char *dst);
 size_t gs_loose_size(const gs_loose *loose);   /* the blob's size, from its header */
 /* Where the next read starts in the content; SIZE_MAX after a failure
  * (the stream's place is then unknown). */

@@ -1,6 +1,7 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
 #include "loose.h"
+#include "packed.h"
 #include "build.h"
 #include "commit.h"
 #include "refs.h"
@@ -136,6 +137,8 @@ void gs_store_packs_changed(gs_store *store, int removed)
 	struct timespec now;
 
 	packs_mtime(&now, store);
+	if (removed)
+		gs_packed_merged(store->packed);
 	pthread_mutex_lock(&store->pool_lock);
 	store->packs_removed += removed != 0;
 	store->packs_written_at = now;
@@ -292,7 +295,8 @@ static int store_alloc(gs_store **out, git_repository *repo, const char *path,
 	store->handles = calloc(4, sizeof(*store->handles));
 	store->handle_cap = 4;
 	if (!store->path || !store->name || !store->email || !store->gitdir ||
-	    !store->pack_dir || !store->handles) {
+	    !store->pack_dir || !store->handles ||
+	    gs_packed_index_new(&store->packed, store->pack_dir) < 0) {
 		gs_store_free(store);
 		return gs_error_set_os(ENOMEM, "out of memory");
 	}
@@ -317,6 +321,7 @@ void gs_store_free(gs_store *store)
 		pthread_mutex_destroy(&store->parked_lock);
 	}
 	free(store->handles);
+	gs_packed_index_free(store->packed);
 	free(store->pack_dir);
 	free(store->path);
 	free(store->gitdir);

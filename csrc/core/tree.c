@@ -1,6 +1,7 @@
 /* tree.c - resolving paths in trees, listing trees, reading blobs. */
 #include "gs_internal.h"
 #include "loose.h"
+#include "packed.h"
 #include "tree.h"
 
 #include <git2/sys/odb_backend.h>
@@ -227,6 +228,7 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
+	gs_packed_where where;
 	size_t total;
 	int rc, found = 0;
 
@@ -236,9 +238,34 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_repository_odb(&odb, repo)) < 0)
 		return gs_error_set_git(rc, "object database");
-	/* Packed objects go through libgit2; loose ones we inflate ourselves,
-	 * only as far as the read needs. */
-	if (!in_packs(odb, id)) {
+	/* Packed objects go through libgit2, except big blobs stored whole;
+	 * loose ones we inflate ourselves, only as far as the read needs.  A
+	 * pack the store has not mapped yet is looked for once libgit2 has
+	 * found the object packed. */
+	rc = gs_packed_read_big(&out->owned, &total, &where, store->packed, id);
+	if (rc == 0 && where == GS_PACKED_UNSEEN && in_packs(odb, id)) {
+		rc = gs_packed_rescan(store->packed);
+		if (rc == 0)
+			rc = gs_packed_read_big(&out->owned, &total, &where, store->packed, id);
+		if (where == GS_PACKED_UNSEEN)
+			where = GS_PACKED_OTHER;
+	}
+	if (rc < 0) {
+		git_odb_free(odb);
+		return -1;
+	}
+	if (where == GS_PACKED_READ) {
+		git_odb_free(odb);
+		if (offset > total)
+			offset = total;
+		if (size > total - offset)
+			size = total - offset;
+		out->data = out->owned + offset;
+		out->size = size;
+		out->total = total;
+		return 0;
+	}
+	if (where == GS_PACKED_UNSEEN) {
 		size_t at = 0;
 		if ((out->loose = unpark(&at, store, id, offset))) {
 			found = 1;
@@ -317,10 +344,11 @@ int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t l
 		gs_loose_close(blob->loose);
 		blob->loose = again;
 	}
-	if (gs_loose_read(blob->loose, NULL, offset - gs_loose_tell(blob->loose)) < 0 ||
-	    gs_loose_read(blob->loose, dst, len) < 0 ||
-	    /* Reaching the end lets the stream's own end be checked. */
-	    (offset + len == blob->total && gs_loose_finish(blob->loose) < 0))
+	if (gs_loose_read(blob->loose, NULL, offset - gs_loose_tell(blob->loose)) < 0)
+		return -1;
+	/* Reaching the end lets the stream's own end be checked. */
+	if (offset + len == blob->total ? gs_loose_read_all(blob->loose, dst) < 0
+					: gs_loose_read(blob->loose, dst, len) < 0)
 		return -1;
 	*got = len;
 	return 0;
@@ -332,10 +360,10 @@ int gs_blob_fill(gs_blob *blob, char *dst)
 		memcpy(dst, blob->data, blob->size);
 		return 0;
 	}
-	if (gs_loose_read(blob->loose, dst, blob->size) < 0)
-		return -1;
-	/* A read to the end lets zlib check the whole stream. */
-	return blob->at_end ? gs_loose_finish(blob->loose) : 0;
+	/* A read to the end lets the whole stream be checked. */
+	if (blob->at_end)
+		return gs_loose_read_all(blob->loose, dst);
+	return gs_loose_read(blob->loose, dst, blob->size);
 }
 
 int gs_blob_read(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
