@@ -216,8 +216,10 @@ static PyMethodDef store_methods[] = {
 	 "pack($self, /)\n--\n\n"
 	 "Merge the repository's packs of objects into one.\n\n"
 	 "Every commit stores its new objects as one small pack, and gitstore\n"
-	 "merges them by itself once more than a few dozen pile up, so calling\n"
-	 "this is never required; it is useful before copying or archiving a\n"
+	 "merges the small ones by itself as they pile up, so calling this is\n"
+	 "never required; packs past half a MiB (or a sixteenth of all of them)\n"
+	 "are left whole by commits, so that no commit pays for rewriting them,\n"
+	 "and merged only here.  It is useful before copying or archiving a\n"
 	 "repository.  It holds the repository lock while it works; readers are\n"
 	 "not disturbed.  Packs marked with a ``.keep`` file are left alone.\n\n"
 	 "Raises:\n    GitError: The objects could not be read or written.\n"},
