@@ -53,18 +53,19 @@ static int name_listed(char *const *names, size_t n, const char *name)
 }
 
 /*
- * The packs of the repository that may be merged (an index, no .keep).
- * This runs before every merge: the directory's names are read once and
- * a pack's siblings looked up among them, so that a pack costs one stat
- * (its size), not three.
+ * The packs of the repository that may be merged (an index, no .keep);
+ * none when there are fewer than `at_least` .pack files.  This runs every
+ * few commits: the directory's names are read once, and a pack's
+ * siblings looked up among them, so that a pack costs one stat (its
+ * size), not three.
  */
-static int list_packs(pack_file **out, size_t *count, const char *dir)
+static int list_packs(pack_file **out, size_t *count, const char *dir, size_t at_least)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	char **names = NULL;
 	pack_file *packs = NULL;
-	size_t nnames = 0, names_cap = 0, n = 0, cap = 0, dir_len = strlen(dir);
+	size_t nnames = 0, names_cap = 0, listed, n = 0, cap = 0, dir_len = strlen(dir);
 	int rc = -1;
 
 	*out = NULL;
@@ -86,9 +87,13 @@ static int list_packs(pack_file **out, size_t *count, const char *dir)
 			goto nomem;
 		nnames++;
 	}
-	if (nnames > 1)
-		qsort(names, nnames, sizeof(*names), compare_names);
-	for (size_t i = 0; i < nnames; i++) {
+	for (size_t i = 0; i < nnames; i++)
+		n += has_suffix(names[i], ".pack");
+	listed = n >= at_least ? nnames : 0;
+	n = 0;
+	if (listed > 1)
+		qsort(names, listed, sizeof(*names), compare_names);
+	for (size_t i = 0; i < listed; i++) {
 		char sibling[PATH_BUF], path[SUFFIXED_BUF];
 		size_t stem = strlen(names[i]) - 5;
 		struct stat st;
@@ -98,10 +103,10 @@ static int list_packs(pack_file **out, size_t *count, const char *dir)
 			continue;
 		memcpy(sibling, names[i], stem);
 		strcpy(sibling + stem, ".keep");
-		if (name_listed(names, nnames, sibling))
+		if (name_listed(names, listed, sibling))
 			continue;
 		strcpy(sibling + stem, ".idx");
-		if (!name_listed(names, nnames, sibling))
+		if (!name_listed(names, listed, sibling))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
 		if (stat(path, &st) < 0)
@@ -283,22 +288,6 @@ static int compare_size_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Number of .pack files, by name only: this runs after every commit. */
-static size_t count_packs(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (strncmp(e->d_name, "pack-", 5) == 0 && has_suffix(e->d_name, ".pack"))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /*
  * Which packs to merge: the largest ones are kept as they are while each
  * outweighs everything smaller put together (twice over), or while the
@@ -433,18 +422,18 @@ int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
 		return 0;
 	}
 	store->packs_written = 0;
-	/* Packs too big to merge now do not count towards the threshold. */
-	if (count_packs(dir) < threshold + store->packs_kept) {
-		free(dir);
-		return 0;
-	}
 	if (!(m = calloc(1, sizeof(*m)))) {
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
 	m->store = store;
-	if (list_packs(&m->packs, &m->count, dir) < 0)
+	/* Packs too big to merge now do not count towards the threshold. */
+	if (list_packs(&m->packs, &m->count, dir, threshold + store->packs_kept) < 0)
 		goto done;
+	if (m->count == 0) {
+		rc = 0;
+		goto done;
+	}
 	if (m->count > 1)
 		qsort(m->packs, m->count, sizeof(*m->packs), compare_size_desc);
 	/* A merge asked for (threshold 1) takes in every pack. */
@@ -620,7 +609,7 @@ int gs_pack_source_open(gs_pack_source **out, const char *pack_dir)
 	*out = NULL;
 	if (!src)
 		return gs_error_set_os(ENOMEM, "out of memory");
-	if (list_packs(&src->packs, &src->count, pack_dir) < 0)
+	if (list_packs(&src->packs, &src->count, pack_dir, 0) < 0)
 		goto fail;
 	src->maps = calloc(src->count + 1, sizeof(*src->maps));
 	src->map_sizes = calloc(src->count + 1, sizeof(*src->map_sizes));
