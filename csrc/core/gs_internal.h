@@ -54,6 +54,7 @@ struct gs_store {
 	struct timespec packs_mtime;   /* objects/pack's mtime when last looked at, */
 	long long packs_checked_ns;    /* and when that was (CLOCK_MONOTONIC_COARSE) */
 	unsigned packs_written;   /* since packs were last counted (under the lock) */
+	size_t packs_kept;        /* left out of the last merge as too big (pack.c) */
 	/* The trees this store's last commit wrote, raw: the next commit
 	 * starts from them, and reading them back through libgit2 would mean
 	 * finding, mapping and inflating the pack just written. */

@@ -1,10 +1,10 @@
 /* pack.c - consolidating packs.  Every commit writes a small pack, and a
  * lookup searches pack by pack (4.9 us among 16, 0.6 us in one), so once
  * GS_PACK_LIMIT of them pile up the next commit's pack takes in their
- * objects and they are removed.  Entries are copied byte for byte, deltas
- * included, not rebuilt with git_packbuilder, which searches for deltas:
- * 16 packs of 1,000 blobs merge in 34 ms, against 4.7 s
- * (bench/libgit2_compare.c).
+ * objects and they are removed; big packs are left to GitStore.pack().
+ * Entries are copied byte for byte, deltas included, not rebuilt with
+ * git_packbuilder, which searches for deltas: 16 packs of 1,000 blobs
+ * merge in 34 ms, against 4.7 s (bench/libgit2_compare.c).
  *
  * GitStore.pack() merges every pack and makes it compact: an older
  * version of a tree or blob becomes a delta against the newer version at
@@ -50,47 +50,76 @@ static int has_suffix(const char *s, const char *suffix)
 	return ls >= lx && strcmp(s + ls - lx, suffix) == 0;
 }
 
-static int file_exists(const char *base, const char *suffix)
+static int compare_names(const void *a, const void *b)
 {
-	char path[SUFFIXED_BUF];
-	struct stat st;
-
-	if (strlen(base) + strlen(suffix) >= sizeof(path))
-		return 0;
-	memcpy(path, base, strlen(base) + 1);
-	strcat(path, suffix);
-	return stat(path, &st) == 0;
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The packs of the repository that may be merged (no .keep). */
-static int list_packs(pack_file **out, size_t *count, const char *dir)
+static int name_listed(char *const *names, size_t n, const char *name)
+{
+	return bsearch(&name, names, n, sizeof(*names), compare_names) != NULL;
+}
+
+/*
+ * The packs of the repository that may be merged (an index, no .keep);
+ * none when there are fewer than `at_least` .pack files.  This runs every
+ * few commits: the directory's names are read once, and a pack's
+ * siblings looked up among them, so that a pack costs one stat (its
+ * size), not three.
+ */
+static int list_packs(pack_file **out, size_t *count, const char *dir, size_t at_least)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
+	char **names = NULL;
 	pack_file *packs = NULL;
-	size_t n = 0, cap = 0;
+	size_t nnames = 0, names_cap = 0, listed, n = 0, cap = 0, dir_len = strlen(dir);
+	int rc = -1;
 
 	*out = NULL;
 	*count = 0;
 	if (!d)
 		return errno == ENOENT ? 0 : gs_error_set_path(errno, dir, "cannot list");
 	while ((e = readdir(d))) {
-		char path[SUFFIXED_BUF];
+		if (strncmp(e->d_name, "pack-", 5) != 0)
+			continue;
+		if (nnames == names_cap) {
+			size_t grown_cap = names_cap ? names_cap * 2 : 64;
+			char **grown = realloc(names, grown_cap * sizeof(*grown));
+			if (!grown)
+				goto nomem;
+			names = grown;
+			names_cap = grown_cap;
+		}
+		if (!(names[nnames] = strdup(e->d_name)))
+			goto nomem;
+		nnames++;
+	}
+	for (size_t i = 0; i < nnames; i++)
+		n += has_suffix(names[i], ".pack");
+	listed = n >= at_least ? nnames : 0;
+	n = 0;
+	if (listed > 1)
+		qsort(names, listed, sizeof(*names), compare_names);
+	for (size_t i = 0; i < listed; i++) {
+		char sibling[PATH_BUF], path[SUFFIXED_BUF];
+		size_t stem = strlen(names[i]) - 5;
 		struct stat st;
-		size_t len = strlen(e->d_name);
 
-		if (strncmp(e->d_name, "pack-", 5) != 0 || !has_suffix(e->d_name, ".pack"))
+		if (!has_suffix(names[i], ".pack") || stem + 8 > sizeof(sibling) ||
+		    dir_len + stem + 2 > PATH_BUF)
 			continue;
-		if (strlen(dir) + len + 2 > PATH_BUF)
+		memcpy(sibling, names[i], stem);
+		strcpy(sibling + stem, ".keep");
+		if (name_listed(names, listed, sibling))
 			continue;
-		memcpy(path, dir, strlen(dir));
-		path[strlen(dir)] = '/';
-		memcpy(path + strlen(dir) + 1, e->d_name, len - 5);
-		path[strlen(dir) + 1 + len - 5] = '\0';
-		if (file_exists(path, ".keep") || !file_exists(path, ".idx") ||
-		    stat(strcat(path, ".pack"), &st) < 0)
+		strcpy(sibling + stem, ".idx");
+		if (!name_listed(names, listed, sibling))
 			continue;
-		path[strlen(path) - 5] = '\0';
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		if (stat(path, &st) < 0)
+			continue;   /* merged away meanwhile */
+		path[dir_len + 1 + stem] = '\0';
 		if (n == cap) {
 			size_t grown_cap = cap ? cap * 2 : 32;
 			pack_file *grown = realloc(packs, grown_cap * sizeof(*grown));
@@ -103,14 +132,21 @@ static int list_packs(pack_file **out, size_t *count, const char *dir)
 			goto nomem;
 		packs[n++].size = st.st_size;
 	}
-	closedir(d);
 	*out = packs;
 	*count = n;
-	return 0;
+	packs = NULL;
+	n = 0;
+	rc = 0;
+	goto done;
 nomem:
+	gs_error_set_os(ENOMEM, "out of memory");
+done:
 	closedir(d);
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
 	packs_free(packs, n);
-	return gs_error_set_os(ENOMEM, "out of memory");
+	return rc;
 }
 
 static int read_all(int fd, void *buf, size_t len)
@@ -271,29 +307,14 @@ static int compare_size_desc(const void *a, const void *b)
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
-/* Number of .pack files, by name only: this runs after every commit. */
-static size_t count_packs(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	size_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		if (strncmp(e->d_name, "pack-", 5) == 0 && has_suffix(e->d_name, ".pack"))
-			n++;
-	closedir(d);
-	return n;
-}
-
 /*
  * Which packs to merge: the largest ones are kept as they are while each
- * outweighs everything smaller put together (twice over); the rest are
- * merged.  Sizes then grow geometrically and every object is rewritten
- * only a logarithmic number of times.  `packs` is sorted largest first.
+ * outweighs everything smaller put together (twice over), or while the
+ * merge would copy more than `budget` bytes; the rest are merged.  Sizes
+ * then grow geometrically and every object is rewritten only a
+ * logarithmic number of times.  `packs` is sorted largest first.
  */
-static size_t packs_to_keep(const pack_file *packs, size_t count)
+static size_t packs_to_keep(const pack_file *packs, size_t count, off_t budget)
 {
 	off_t rest = 0;
 	size_t keep;
@@ -302,10 +323,31 @@ static size_t packs_to_keep(const pack_file *packs, size_t count)
 		rest += packs[i].size;
 	for (keep = 0; keep < count; keep++) {
 		rest -= packs[keep].size;   /* now: everything smaller than it */
-		if (packs[keep].size < 2 * rest)
+		if (packs[keep].size < 2 * rest && packs[keep].size + rest <= budget)
 			break;
 	}
 	return keep;
+}
+
+/*
+ * What a merge at commit time may copy: a commit must not pay for
+ * rewriting a big pack (merging the 6 MB pack of a 100,000-file tree took
+ * a third of a second, several hundred commits' worth), so packs beyond
+ * this stay as they are until GitStore.pack().  Half a MiB copies in
+ * about as long as a commit of hand-rolled pygit2 takes.  The budget
+ * grows with the store (a sixteenth of all its packs) so that the packs
+ * left whole stay few: each was at least a sixteenth of the store when
+ * written, so there are at most about sixteen per doubling of its size.
+ */
+#define MERGE_BUDGET_MIN ((off_t)512 * 1024)
+
+static off_t merge_budget(const pack_file *packs, size_t count)
+{
+	off_t total = 0;
+
+	for (size_t i = 0; i < count; i++)
+		total += packs[i].size;
+	return total / 16 > MERGE_BUDGET_MIN ? total / 16 : MERGE_BUDGET_MIN;
 }
 
 /* Map a pack file read-only; *size is its length. */
@@ -384,6 +426,9 @@ void gs_pack_merge_free(gs_pack_merge *m)
 	free(m);
 }
 
+/* Commits between two counts of the packs. */
+#define COUNT_EVERY 4
+
 /* threshold 0: every pack, even a single one (GitStore.pack()). */
 int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
 {
@@ -396,27 +441,31 @@ int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
 	if (!dir)
 		return -1;
 	/* Listing the directory for every commit costs more than the commit
-	 * itself on a fast disk: look only every few packs (other processes'
-	 * packs are found at the next look). */
-	if (threshold > 1 && ++store->packs_written < threshold / 4) {
+	 * itself on a fast disk: look only every COUNT_EVERY packs (other
+	 * processes' packs are found at the next look). */
+	if (threshold > 1 && ++store->packs_written < COUNT_EVERY) {
 		free(dir);
 		return 0;
 	}
 	store->packs_written = 0;
-	if (count_packs(dir) < threshold) {
-		free(dir);
-		return 0;
-	}
 	if (!(m = calloc(1, sizeof(*m)))) {
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
 	m->store = store;
-	if (list_packs(&m->packs, &m->count, dir) < 0)
+	/* Packs too big to merge now do not count towards the threshold. */
+	if (list_packs(&m->packs, &m->count, dir,
+		       threshold > 1 ? threshold + store->packs_kept : 0) < 0)
 		goto done;
+	if (m->count == 0) {
+		rc = 0;
+		goto done;
+	}
 	if (m->count > 1)
 		qsort(m->packs, m->count, sizeof(*m->packs), compare_size_desc);
-	m->keep = threshold ? packs_to_keep(m->packs, m->count) : 0;
+	m->keep = threshold > 1 ? packs_to_keep(m->packs, m->count,
+						merge_budget(m->packs, m->count)) : 0;
+	store->packs_kept = m->keep;
 	nmerge = m->count - m->keep;
 	if (nmerge < (threshold ? 2u : 1u)) {
 		rc = 0;
@@ -1319,7 +1368,7 @@ int gs_pack_source_open(gs_pack_source **out, const char *pack_dir)
 	*out = NULL;
 	if (!src)
 		return gs_error_set_os(ENOMEM, "out of memory");
-	if (list_packs(&src->packs, &src->count, pack_dir) < 0)
+	if (list_packs(&src->packs, &src->count, pack_dir, 0) < 0)
 		goto fail;
 	src->maps = calloc(src->count + 1, sizeof(*src->maps));
 	src->map_sizes = calloc(src->count + 1, sizeof(*src->map_sizes));

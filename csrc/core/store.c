@@ -40,7 +40,7 @@
  * itself when an object is missing.
  */
 #define POOL_MAX 16
-#define HANDLE_MERGES 8
+#define HANDLE_MERGES 32
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static int global_rc;
