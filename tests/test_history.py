@@ -13,10 +13,12 @@ from unittest import mock
 import pytest
 
 import gitstore
-from gitstore import FS, FileType, GitStore, ReflogEntry, StaleSnapshotError, retry_write
+from gitstore import (
+    FS, FileType, GitError, GitStore, ReflogEntry, StaleSnapshotError, retry_write,
+)
 
 from support import (
-    ZERO_SHA, Commit, Git, assert_fsck_clean, build_repo, reflog_lines,
+    ZERO_SHA, Commit, Git, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
 )
 
 NAME, EMAIL = "Hist Orian", "hist@example.org"
@@ -849,3 +851,53 @@ class TestGitInterplay:
             assert fs.back(n).commit_hash == env.g.rev(f"main~{n}")
         with pytest.raises(ValueError, match="history too short"):
             fs.back(41)
+
+    def test_log_and_back_through_a_fast_import_pack(self, tmp_path):
+        """History in one pack git fast-import wrote (trees deltified, no
+        commit-graph): the same answers as git, walked twice (the second
+        time from the links the first one kept)."""
+        path = tmp_path / "fi.git"
+        commits = [Commit({f"d{i % 3}/s{i % 2}/f{i % 5}.txt": b"%d" % i for i in range(8)},
+                          time=1700000000)]
+        for i in range(1, 60):
+            files = dict(commits[-1].files)
+            files[f"d{i % 3}/s{i % 2}/f{i % 5}.txt"] = b"v%d" % i
+            if i % 7 == 0:
+                files.pop(f"d{i % 3}/s{(i + 1) % 2}/f{i % 5}.txt", None)
+            commits.append(Commit(files, time=1700000000 + i))
+        build_repo(path, commits)
+        g = Git(path)
+        assert not (path / "objects" / "info" / "commit-graph").exists()
+        for _ in range(2):
+            fs = GitStore.open(path, create=False).branches["main"]
+            for p in ["d1/s0/f2.txt", "d1/s1", "d2", "d0/s1/f3.txt/x", "none", "d0/s0/f0.txt"]:
+                want = g.lines("log", "--first-parent", "--format=%H", "main", "--", p)
+                assert [s.commit_hash for s in fs.log(path=p)] == want, p
+            for n in [0, 1, 25, 58, 59]:
+                assert fs.back(n).commit_hash == g.rev(f"main~{n}")
+            with pytest.raises(ValueError, match="history too short"):
+                fs.back(60)
+
+    def test_back_reads_each_repository_for_itself(self, tmp_path):
+        """Two repositories holding the same commits: what back() learnt
+        in one does not stand in for a commit missing from the other."""
+        commits = [Commit({"a": b"%d" % i}, label=f"c{i}") for i in range(4)]
+        shas = build_repo(tmp_path / "one.git", commits)
+        assert build_repo(tmp_path / "two.git", commits) == shas
+        one = GitStore.open(tmp_path / "one.git", create=False).branches["main"]
+        assert one.back(3).commit_hash == shas["c0"]
+        two = tmp_path / "two.git"
+        g = Git(two)
+        g("repack", "-a", "-d", "-q")
+        pack = next((two / "objects" / "pack").glob("*.pack"))
+        data = pack.read_bytes()
+        for f in (two / "objects" / "pack").iterdir():
+            f.unlink()
+        g.raw("unpack-objects", "-q", input=data)
+        loose_object_path(two, shas["c1"]).unlink()
+        fs = GitStore.open(two, create=False).branches["main"]
+        assert fs.back(1).commit_hash == shas["c2"]
+        with pytest.raises(GitError):
+            fs.back(3)
+        with pytest.raises(GitError):
+            list(fs.log(path="a"))

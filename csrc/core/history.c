@@ -7,7 +7,10 @@
  * path is the same below it, as in git's tree comparison. */
 #include "gs_internal.h"
 
+#include <git2/sys/odb_backend.h>
+
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,9 +45,8 @@ static uint64_t be64(const unsigned char *p)
 }
 
 /* Map and check the file; anything unexpected leaves the graph unused. */
-static void graph_open(commit_graph *g, gs_store *store)
+static void graph_open(commit_graph *g, git_repository *repo)
 {
-	git_repository *repo = NULL;
 	char *path = NULL;
 	struct stat st;
 	uint64_t data_size = 0;
@@ -52,14 +54,9 @@ static void graph_open(commit_graph *g, gs_store *store)
 	int fd = -1;
 
 	memset(g, 0, sizeof(*g));
-	if (gs_repo_acquire(&repo, store) < 0) {
-		gs_error_clear();
-		return;
-	}
 	path = malloc(strlen(git_repository_path(repo)) + sizeof("objects/info/commit-graph"));
 	if (path)
 		sprintf(path, "%sobjects/info/commit-graph", git_repository_path(repo));
-	gs_repo_release(store, repo);
 	if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
 	    st.st_size < 8 + 12)
 		goto done;
@@ -172,6 +169,7 @@ struct gs_history {
 	path_trace traces[2];
 	path_trace *mine, *theirs;
 	commit_graph graph;
+	uint64_t repo_tag;      /* its entries in the links cache */
 };
 
 static int trace_alloc(path_trace *t, size_t levels)
@@ -225,31 +223,223 @@ static int read_error(int git_rc, const git_oid *id, const char *what)
 	return gs_error_set(GS_ERR_GIT, "object %s is not a valid %s", hex, what);
 }
 
-/* Only the id, tree and first parent of commit `id`: the walk needs no
- * more from commits it does not yield.  Parsed commits stay in libgit2's
- * cache, so walking the same history again reads nothing. */
-static int read_links(gs_commit_info *out, git_repository *repo, const commit_graph *graph,
-		      const git_oid *id)
+/* An object read from the repository's backends directly (see
+ * raw_read), or through git_odb_read (`obj`). */
+typedef struct {
+	const char *data;
+	size_t len;
+	git_object_t type;
+	git_odb_backend *backend; /* owns data, when it came from one */
+	git_odb_object *obj;
+} raw_object;
+
+static void raw_free(raw_object *o)
 {
-	git_commit *commit = NULL;
+	if (o->backend)
+		git_odb_backend_data_free(o->backend, (void *)o->data);
+	git_odb_object_free(o->obj);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Object `id` as the backends (packs, loose objects) hold it.  The walk
+ * reads thousands of small objects once each: git_odb_read would hash
+ * every one again (a third of the time; git itself leaves that to fsck)
+ * and put it in the object cache.  What no backend has yet goes through
+ * git_odb_read, which knows built-in objects and rescans for new packs,
+ * then through a reloaded database. */
+static int raw_read(raw_object *out, git_repository *repo, const git_oid *id, const char *what)
+{
+	git_odb *odb = NULL;
+	size_t count;
 	int git_rc;
 
-	if (graph_links(out, graph, id))
-		return 0;
 	memset(out, 0, sizeof(*out));
-	git_rc = git_commit_lookup(&commit, repo, id);
-	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
-		git_rc = git_commit_lookup(&commit, repo, id);
+	if ((git_rc = git_repository_odb(&odb, repo)) < 0)
+		return gs_error_set_git(git_rc, "object database");
+	count = git_odb_num_backends(odb);
+	for (size_t i = 0; i < count; i++) {
+		git_odb_backend *backend;
+		void *data;
+
+		if (git_odb_get_backend(&backend, odb, i) < 0 || !backend->read)
+			continue;
+		git_rc = backend->read(&data, &out->len, &out->type, backend, id);
+		if (git_rc == 0) {
+			out->data = data;
+			out->backend = backend;
+			git_odb_free(odb);
+			return 0;
+		}
+		if (git_rc != GIT_ENOTFOUND && git_rc != GIT_PASSTHROUGH)
+			break;
+	}
+	git_error_clear();
+	git_rc = git_odb_read(&out->obj, odb, id);
+	git_odb_free(odb);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
+		if ((git_rc = git_repository_odb(&odb, repo)) == 0)
+			git_rc = git_odb_read(&out->obj, odb, id);
+		git_odb_free(odb);
+	}
 	if (git_rc < 0)
-		return read_error(git_rc, id, "commit");
-	git_oid_cpy(&out->id, id);
-	git_oid_cpy(&out->tree, git_commit_tree_id(commit));
-	if (git_commit_parentcount(commit) > 0) {
-		git_oid_cpy(&out->parent, git_commit_parent_id(commit, 0));
+		return read_error(git_rc, id, what);
+	out->data = git_odb_object_data(out->obj);
+	out->len = git_odb_object_size(out->obj);
+	out->type = git_odb_object_type(out->obj);
+	return 0;
+}
+
+/* The links of a raw commit: its header starts with the tree, then
+ * the parents, each "<key> <hex id>\n"; 0, or -1 when it does not. */
+static int parse_links(gs_commit_info *out, const char *data, size_t len)
+{
+	const size_t line = 5 + GIT_OID_HEXSZ + 1, parent_line = 7 + GIT_OID_HEXSZ + 1;
+
+	if (len < line || memcmp(data, "tree ", 5) || data[line - 1] != '\n' ||
+	    git_oid_fromstrn(&out->tree, data + 5, GIT_OID_HEXSZ) < 0)
+		return -1;
+	data += line;
+	len -= line;
+	if (len >= 7 && !memcmp(data, "parent ", 7)) {
+		if (len < parent_line || data[parent_line - 1] != '\n' ||
+		    git_oid_fromstrn(&out->parent, data + 7, GIT_OID_HEXSZ) < 0)
+			return -1;
 		out->has_parent = 1;
 	}
-	git_commit_free(commit);
 	return 0;
+}
+
+/*
+ * The links of commits read so far, for the whole process, each with a
+ * tag of the repository it was read from (a hash of its path): back(n)
+ * asked again, or log() walked again, follows these instead of reading
+ * the commits, and a commit missing from one repository is not found
+ * through another.  Open addressing on the id's first bytes (uniformly
+ * spread); kept at most half full, it grows to LINKS_MAX slots, then
+ * starts over.
+ */
+typedef struct {
+	git_oid id, tree, parent;
+	uint64_t repo;
+	unsigned char used, has_parent;
+} link_slot;
+
+#define LINKS_MIN 4096
+#define LINKS_MAX ((size_t)1 << 18)
+
+static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER;
+static link_slot *links;
+static size_t links_size, links_count;
+
+/* The tag of a repository: FNV-1a of its path. */
+static uint64_t repo_tag(git_repository *repo)
+{
+	uint64_t tag = 14695981039346656037u;
+
+	for (const char *c = git_repository_path(repo); *c; c++)
+		tag = (tag ^ (unsigned char)*c) * 1099511628211u;
+	return tag;
+}
+
+static link_slot *links_slot(link_slot *table, size_t size, uint64_t repo, const git_oid *id)
+{
+	size_t i = (size_t)(be32(id->id) ^ repo) & (size - 1);
+
+	while (table[i].used && (table[i].repo != repo || !git_oid_equal(&table[i].id, id)))
+		i = (i + 1) & (size - 1);
+	return &table[i];
+}
+
+/* The cached links of `id`: 1 found.  The caller holds links_lock. */
+static int links_find_locked(gs_commit_info *out, uint64_t repo, const git_oid *id)
+{
+	link_slot *s;
+
+	if (!links)
+		return 0;
+	s = links_slot(links, links_size, repo, id);
+	if (!s->used)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	git_oid_cpy(&out->id, id);
+	git_oid_cpy(&out->tree, &s->tree);
+	git_oid_cpy(&out->parent, &s->parent);
+	out->has_parent = s->has_parent;
+	return 1;
+}
+
+static int links_find(gs_commit_info *out, uint64_t repo, const git_oid *id)
+{
+	int found;
+
+	pthread_mutex_lock(&links_lock);
+	found = links_find_locked(out, repo, id);
+	pthread_mutex_unlock(&links_lock);
+	return found;
+}
+
+/* Remember `info`'s links; without memory the cache just stays as is. */
+static void links_add(uint64_t repo, const gs_commit_info *info)
+{
+	link_slot *s;
+
+	pthread_mutex_lock(&links_lock);
+	if ((links_count + 1) * 2 > links_size) {
+		size_t size = links_size ? links_size * 2 : LINKS_MIN;
+		link_slot *table;
+
+		if (size > LINKS_MAX)
+			size = LINKS_MAX;
+		if ((table = calloc(size, sizeof(*table)))) {
+			links_count = 0;
+			if (size > links_size)
+				for (size_t i = 0; i < links_size; i++)
+					if (links[i].used) {
+						*links_slot(table, size, links[i].repo,
+							    &links[i].id) = links[i];
+						links_count++;
+					}
+			free(links);
+			links = table;
+			links_size = size;
+		}
+	}
+	if (links && (links_count + 1) * 2 <= links_size) {
+		s = links_slot(links, links_size, repo, &info->id);
+		if (!s->used) {
+			s->used = 1;
+			s->repo = repo;
+			git_oid_cpy(&s->id, &info->id);
+			git_oid_cpy(&s->tree, &info->tree);
+			git_oid_cpy(&s->parent, &info->parent);
+			s->has_parent = (unsigned char)info->has_parent;
+			links_count++;
+		}
+	}
+	pthread_mutex_unlock(&links_lock);
+}
+
+/* Only the id, tree and first parent of commit `id`: the walk needs no
+ * more from commits it does not yield.  From the cache, the
+ * commit-graph, or the raw commit. */
+static int read_links(gs_commit_info *out, git_repository *repo, uint64_t tag,
+		      const commit_graph *graph, const git_oid *id)
+{
+	raw_object raw;
+	int rc;
+
+	if (links_find(out, tag, id) || graph_links(out, graph, id))
+		return 0;
+	memset(out, 0, sizeof(*out));
+	if (raw_read(&raw, repo, id, "commit") < 0)
+		return -1;
+	git_oid_cpy(&out->id, id);
+	rc = raw.type == GIT_OBJECT_COMMIT && parse_links(out, raw.data, raw.len) == 0
+		? 0 : read_error(0, id, "commit");
+	raw_free(&raw);
+	if (rc == 0)
+		links_add(tag, out);
+	return rc;
 }
 
 /* Commit `id` read whole, or only its links (see read_links). */
@@ -262,7 +452,7 @@ static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, in
 		return gs_commit_info_read(out, h->store, id);
 	if (gs_repo_acquire(&repo, h->store) < 0)
 		return -1;
-	rc = read_links(out, repo, &h->graph, id);
+	rc = read_links(out, repo, h->repo_tag, &h->graph, id);
 	gs_repo_release(h->store, repo);
 	return rc;
 }
@@ -277,6 +467,7 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 		    const gs_history_filter *filter)
 {
 	gs_history *h = calloc(1, sizeof(*h));
+	git_repository *repo = NULL;
 
 	*out = NULL;
 	if (!h)
@@ -295,7 +486,13 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 	}
 	h->has_current = 1;
 	h->current_full = 1;
-	graph_open(&h->graph, store);
+	if (gs_repo_acquire(&repo, store) < 0) {
+		gs_history_free(h);
+		return -1;
+	}
+	graph_open(&h->graph, repo);
+	h->repo_tag = repo_tag(repo);
+	gs_repo_release(store, repo);
 	*out = h;
 	return 0;
 }
@@ -336,29 +533,22 @@ static int path_found(const gs_history *h, const path_trace *t)
 
 /* The entry `name` of tree `id`, scanned in the raw object (a trace
  * needs one entry of each tree, not the tree parsed): 1 found, 0 not. */
-static int raw_entry(git_oid *entry_id, uint32_t *mode, git_odb *odb, git_repository *repo,
+static int raw_entry(git_oid *entry_id, uint32_t *mode, git_repository *repo,
 		     const git_oid *id, const char *name)
 {
-	git_odb_object *obj = NULL;
+	raw_object obj;
 	const char *data, *end;
 	size_t name_len = strlen(name);
-	int rc = -1, git_rc;
+	int rc = -1;
 
-	git_rc = git_odb_read(&obj, odb, id);
-	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
-		git_odb *fresh = NULL;
-		if ((git_rc = git_repository_odb(&fresh, repo)) == 0)
-			git_rc = git_odb_read(&obj, fresh, id);
-		git_odb_free(fresh);
-	}
-	if (git_rc < 0)
-		return read_error(git_rc, id, "tree");
-	if (git_odb_object_type(obj) != GIT_OBJECT_TREE) {
+	if (raw_read(&obj, repo, id, "tree") < 0)
+		return -1;
+	if (obj.type != GIT_OBJECT_TREE) {
 		read_error(0, id, "tree");
 		goto done;
 	}
-	data = git_odb_object_data(obj);
-	end = data + git_odb_object_size(obj);
+	data = obj.data;
+	end = data + obj.len;
 	rc = 0;
 	while (data < end) {
 		const char *space = memchr(data, ' ', (size_t)(end - data)), *nul;
@@ -380,7 +570,7 @@ static int raw_entry(git_oid *entry_id, uint32_t *mode, git_odb *odb, git_reposi
 		data = nul + 1 + GIT_OID_RAWSZ;
 	}
 done:
-	git_odb_object_free(obj);
+	raw_free(&obj);
 	return rc;
 }
 
@@ -390,7 +580,6 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 		      const path_trace *known)
 {
 	git_repository *repo = NULL;
-	git_odb *odb = NULL;
 	size_t k;
 	int rc = -1, has;
 
@@ -410,16 +599,9 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 		}
 		if (k == h->nseg || !out->is_tree[k])
 			break;
-		if (!repo) {
-			if (gs_repo_acquire(&repo, h->store) < 0)
-				return -1;
-			if ((rc = git_repository_odb(&odb, repo)) < 0) {
-				gs_error_set_git(rc, "object database");
-				rc = -1;
-				goto done;
-			}
-		}
-		has = raw_entry(&out->ids[k + 1], &out->modes[k + 1], odb, repo, &out->ids[k],
+		if (!repo && gs_repo_acquire(&repo, h->store) < 0)
+			return -1;
+		has = raw_entry(&out->ids[k + 1], &out->modes[k + 1], repo, &out->ids[k],
 				h->segs[k]);
 		if (has < 0)
 			goto done;
@@ -431,7 +613,6 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 	}
 	rc = 0;
 done:
-	git_odb_free(odb);
 	if (repo)
 		gs_repo_release(h->store, repo);
 	return rc;
@@ -524,16 +705,20 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 {
 	gs_commit_info links = {0};
 	git_repository *repo = NULL;
-	commit_graph graph;
+	commit_graph graph = {0};
+	uint64_t tag;
+	size_t i = 0;
 	int rc = -1;
 
 	*found = 0;
 	git_oid_cpy(&links.parent, start);
 	links.has_parent = 1;
-	graph_open(&graph, store);
 	if (gs_repo_acquire(&repo, store) < 0)
-		goto done;
-	for (size_t i = 0; i <= n; i++) {
+		return -1;
+	graph_open(&graph, repo);
+	tag = repo_tag(repo);
+	/* n + 1 commits are read: the ancestor must be one too. */
+	while (i <= n) {
 		git_oid next;
 
 		if (!links.has_parent) {
@@ -541,15 +726,24 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 			goto done;
 		}
 		git_oid_cpy(&next, &links.parent);
-		if (read_links(&links, repo, &graph, &next) < 0)
+		if (read_links(&links, repo, tag, &graph, &next) < 0)
 			goto done;
+		i++;
+		/* Cached links are followed under one hold of the lock. */
+		pthread_mutex_lock(&links_lock);
+		while (i <= n && links.has_parent) {
+			git_oid_cpy(&next, &links.parent);
+			if (!links_find_locked(&links, tag, &next))
+				break;
+			i++;
+		}
+		pthread_mutex_unlock(&links_lock);
 	}
 	git_oid_cpy(out, &links.id);
 	*found = 1;
 	rc = 0;
 done:
-	if (repo)
-		gs_repo_release(store, repo);
+	gs_repo_release(store, repo);
 	graph_close(&graph);
 	return rc;
 }
