@@ -6,6 +6,7 @@
  * stops at the first level whose id equals the child's: the rest of the
  * path is the same below it, as in git's tree comparison. */
 #include "gs_internal.h"
+#include "packread.h"
 
 #include <git2/sys/odb_backend.h>
 
@@ -142,6 +143,32 @@ static int graph_links(gs_commit_info *out, const commit_graph *g, const git_oid
 	return 0;
 }
 
+/* Where a walk reads the links of commits from, first to last: the
+ * links cache (below), git's commit-graph, the packs read directly, and
+ * libgit2. */
+typedef struct {
+	uint64_t tag;           /* the repository's, in the links cache */
+	commit_graph graph;
+	gs_pack_reader *packs;  /* mapped at the first commit read from them */
+	int packs_tried;
+} link_source;
+
+static uint64_t repo_tag(git_repository *repo);
+
+static void source_open(link_source *src, git_repository *repo)
+{
+	memset(src, 0, sizeof(*src));
+	src->tag = repo_tag(repo);
+	graph_open(&src->graph, repo);
+}
+
+static void source_close(link_source *src)
+{
+	graph_close(&src->graph);
+	gs_pack_reader_free(src->packs);
+	memset(src, 0, sizeof(*src));
+}
+
 /* The objects along the path in one commit: level 0 is the root tree,
  * level i the entry named by the i-th segment in the tree at level i-1.
  * `depth` levels are known; the path is there when all nseg + 1 are. */
@@ -168,8 +195,7 @@ struct gs_history {
 	int current_traced;
 	path_trace traces[2];
 	path_trace *mine, *theirs;
-	commit_graph graph;
-	uint64_t repo_tag;      /* its entries in the links cache */
+	link_source links;
 };
 
 static int trace_alloc(path_trace *t, size_t levels)
@@ -289,6 +315,28 @@ static int raw_read(raw_object *out, git_repository *repo, const git_oid *id, co
 	return 0;
 }
 
+static int hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Id `out` from 40 hex digits: 0, or -1 on anything else.
+ * git_oid_fromstrn took a fifth of a commit's reading time. */
+static int hex_id(git_oid *out, const char *hex)
+{
+	for (size_t i = 0; i < GIT_OID_RAWSZ; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+
+		if ((hi | lo) < 0)
+			return -1;
+		out->id[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
 /* The links of a raw commit: its header starts with the tree, then
  * the parents, each "<key> <hex id>\n"; 0, or -1 when it does not. */
 static int parse_links(gs_commit_info *out, const char *data, size_t len)
@@ -296,13 +344,13 @@ static int parse_links(gs_commit_info *out, const char *data, size_t len)
 	const size_t line = 5 + GIT_OID_HEXSZ + 1, parent_line = 7 + GIT_OID_HEXSZ + 1;
 
 	if (len < line || memcmp(data, "tree ", 5) || data[line - 1] != '\n' ||
-	    git_oid_fromstrn(&out->tree, data + 5, GIT_OID_HEXSZ) < 0)
+	    hex_id(&out->tree, data + 5) < 0)
 		return -1;
 	data += line;
 	len -= line;
 	if (len >= 7 && !memcmp(data, "parent ", 7)) {
 		if (len < parent_line || data[parent_line - 1] != '\n' ||
-		    git_oid_fromstrn(&out->parent, data + 7, GIT_OID_HEXSZ) < 0)
+		    hex_id(&out->parent, data + 7) < 0)
 			return -1;
 		out->has_parent = 1;
 	}
@@ -419,17 +467,45 @@ static void links_add(uint64_t repo, const gs_commit_info *info)
 	pthread_mutex_unlock(&links_lock);
 }
 
+/* The links of a commit from the start of it in a pack: 1 found. */
+static int pack_links(gs_commit_info *out, link_source *src, git_repository *repo,
+		      const git_oid *id)
+{
+	char head[5 + GIT_OID_HEXSZ + 1 + 7 + GIT_OID_HEXSZ + 1];
+	git_object_t type;
+	size_t len;
+
+	if (!src->packs_tried) {
+		src->packs_tried = 1;
+		if (gs_pack_reader_open(&src->packs, repo) < 0)
+			gs_error_clear();
+	}
+	if (!src->packs || !gs_pack_reader_head(&type, &len, src->packs, id, head, sizeof(head)) ||
+	    type != GIT_OBJECT_COMMIT)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	if (parse_links(out, head, len) < 0)
+		return 0;
+	git_oid_cpy(&out->id, id);
+	return 1;
+}
+
 /* Only the id, tree and first parent of commit `id`: the walk needs no
  * more from commits it does not yield.  From the cache, the
- * commit-graph, or the raw commit. */
-static int read_links(gs_commit_info *out, git_repository *repo, uint64_t tag,
-		      const commit_graph *graph, const git_oid *id)
+ * commit-graph, the start of the commit in its pack, or the commit read
+ * through libgit2. */
+static int read_links(gs_commit_info *out, git_repository *repo, link_source *src,
+		      const git_oid *id)
 {
 	raw_object raw;
 	int rc;
 
-	if (links_find(out, tag, id) || graph_links(out, graph, id))
+	if (links_find(out, src->tag, id) || graph_links(out, &src->graph, id))
 		return 0;
+	if (pack_links(out, src, repo, id)) {
+		links_add(src->tag, out);
+		return 0;
+	}
 	memset(out, 0, sizeof(*out));
 	if (raw_read(&raw, repo, id, "commit") < 0)
 		return -1;
@@ -438,7 +514,7 @@ static int read_links(gs_commit_info *out, git_repository *repo, uint64_t tag,
 		? 0 : read_error(0, id, "commit");
 	raw_free(&raw);
 	if (rc == 0)
-		links_add(tag, out);
+		links_add(src->tag, out);
 	return rc;
 }
 
@@ -452,7 +528,7 @@ static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, in
 		return gs_commit_info_read(out, h->store, id);
 	if (gs_repo_acquire(&repo, h->store) < 0)
 		return -1;
-	rc = read_links(out, repo, h->repo_tag, &h->graph, id);
+	rc = read_links(out, repo, &h->links, id);
 	gs_repo_release(h->store, repo);
 	return rc;
 }
@@ -490,8 +566,7 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 		gs_history_free(h);
 		return -1;
 	}
-	graph_open(&h->graph, repo);
-	h->repo_tag = repo_tag(repo);
+	source_open(&h->links, repo);
 	gs_repo_release(store, repo);
 	*out = h;
 	return 0;
@@ -502,7 +577,7 @@ void gs_history_free(gs_history *h)
 	if (!h)
 		return;
 	gs_commit_info_clear(&h->current);
-	graph_close(&h->graph);
+	source_close(&h->links);
 	trace_free(&h->traces[0]);
 	trace_free(&h->traces[1]);
 	free(h->segs);
@@ -705,8 +780,7 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 {
 	gs_commit_info links = {0};
 	git_repository *repo = NULL;
-	commit_graph graph = {0};
-	uint64_t tag;
+	link_source src;
 	size_t i = 0;
 	int rc = -1;
 
@@ -715,8 +789,7 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 	links.has_parent = 1;
 	if (gs_repo_acquire(&repo, store) < 0)
 		return -1;
-	graph_open(&graph, repo);
-	tag = repo_tag(repo);
+	source_open(&src, repo);
 	/* n + 1 commits are read: the ancestor must be one too. */
 	while (i <= n) {
 		git_oid next;
@@ -726,14 +799,14 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 			goto done;
 		}
 		git_oid_cpy(&next, &links.parent);
-		if (read_links(&links, repo, tag, &graph, &next) < 0)
+		if (read_links(&links, repo, &src, &next) < 0)
 			goto done;
 		i++;
 		/* Cached links are followed under one hold of the lock. */
 		pthread_mutex_lock(&links_lock);
 		while (i <= n && links.has_parent) {
 			git_oid_cpy(&next, &links.parent);
-			if (!links_find_locked(&links, tag, &next))
+			if (!links_find_locked(&links, src.tag, &next))
 				break;
 			i++;
 		}
@@ -744,6 +817,6 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 	rc = 0;
 done:
 	gs_repo_release(store, repo);
-	graph_close(&graph);
+	source_close(&src);
 	return rc;
 }
