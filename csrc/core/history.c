@@ -145,11 +145,13 @@ static int graph_links(gs_commit_info *out, const commit_graph *g, const git_oid
 
 /* Where a walk reads the links of commits from, first to last: the
  * links cache (below), git's commit-graph, the packs read directly, and
- * libgit2. */
+ * libgit2.  The files are mapped at the first commit the cache does
+ * not hold: a walk the cache answers opens none. */
 typedef struct {
 	uint64_t tag;           /* the repository's, in the links cache */
 	commit_graph graph;
-	gs_pack_reader *packs;  /* mapped at the first commit read from them */
+	int graph_tried;
+	gs_pack_reader *packs;
 	int packs_tried;
 } link_source;
 
@@ -159,7 +161,6 @@ static void source_open(link_source *src, git_repository *repo)
 {
 	memset(src, 0, sizeof(*src));
 	src->tag = repo_tag(repo);
-	graph_open(&src->graph, repo);
 }
 
 static void source_close(link_source *src)
@@ -500,9 +501,13 @@ static int read_links(gs_commit_info *out, git_repository *repo, link_source *sr
 	raw_object raw;
 	int rc;
 
-	if (links_find(out, src->tag, id) || graph_links(out, &src->graph, id))
+	if (links_find(out, src->tag, id))
 		return 0;
-	if (pack_links(out, src, repo, id)) {
+	if (!src->graph_tried) {
+		src->graph_tried = 1;
+		graph_open(&src->graph, repo);
+	}
+	if (graph_links(out, &src->graph, id) || pack_links(out, src, repo, id)) {
 		links_add(src->tag, out);
 		return 0;
 	}
