@@ -2,10 +2,12 @@
 """History benchmark: log(path=...) over a long first-parent chain and
 back(n) + a read through it, gitstore vs hand-rolled pygit2 vs the git CLI.
 
-    python bench/bench_history.py [--quick] [--commits N] [--dir DIR] [--keep]
+    python bench/bench_history.py [--quick] [--commits N] [--commit-graph | --pack]
+                                  [--dir DIR] [--keep]
 
 The repository is written by `git fast-import` (one pack, no commit-graph)
-and, with --commit-graph, given one by `git commit-graph write`. Commit i
+and, with --commit-graph, given one by `git commit-graph write`; with
+--pack, by GitStore.pack() (the graph every contender then reads). Commit i
 rewrites file i % 1000 of d?/s?/f?.txt; every 25th commit also rewrites
 the followed path, so log(path=) yields commits/25 snapshots.  "Fresh"
 numbers run each contender in a new process and time the operation only
@@ -54,7 +56,7 @@ def stream(commits: int) -> bytes:
     return b"".join(out)
 
 
-def build(parent: Path, commits: int, graph: bool) -> Path:
+def build(parent: Path, commits: int, graph: bool, pack: bool, env: dict) -> Path:
     repo = parent / "history.git"
     subprocess.run(["git", "init", "--quiet", "--bare", f"--initial-branch={BRANCH}",
                     str(repo)], check=True)
@@ -63,6 +65,11 @@ def build(parent: Path, commits: int, graph: bool) -> Path:
     if graph:
         subprocess.run(["git", "--git-dir", str(repo), "commit-graph", "write", "--reachable"],
                        check=True, capture_output=True)
+    if pack:
+        subprocess.run([sys.executable, "-c", "import gitstore, sys; "
+                        "gitstore.GitStore.open(sys.argv[1], create=False).pack()", str(repo)],
+                       env=env, check=True)
+        subprocess.run(["git", "--git-dir", str(repo), "commit-graph", "verify"], check=True)
     return repo
 
 
@@ -185,7 +192,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--commits", type=int, default=10000)
-    ap.add_argument("--commit-graph", action="store_true")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--commit-graph", action="store_true")
+    how.add_argument("--pack", action="store_true")
     ap.add_argument("--dir", default="/var/tmp" if os.access("/var/tmp", os.W_OK) else ".")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -195,8 +204,9 @@ def main() -> None:
     env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     parent = Path(tempfile.mkdtemp(prefix="bench-history-", dir=args.dir))
     try:
-        repo = build(parent, args.commits, args.commit_graph)
-        print(f"{args.commits} commits, path {PATH}, commit-graph: {args.commit_graph}; "
+        repo = build(parent, args.commits, args.commit_graph, args.pack, env)
+        graph = "git's" if args.commit_graph else "GitStore.pack()'s" if args.pack else "none"
+        print(f"{args.commits} commits, path {PATH}, commit-graph: {graph}; "
               "ratio = other / gitstore (above 1: gitstore faster)")
         show("log(path=), fresh", bench_log(repo, runs, env))
         n = args.commits // 2

@@ -316,24 +316,26 @@ static int raw_read(raw_object *out, git_repository *repo, const git_oid *id, co
 	return 0;
 }
 
-static int hex_digit(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c |= 0x20;
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
+/* The value of each hex digit plus one; 0 for anything else. */
+static const unsigned char hex_values[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+	['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+	['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+	['F'] = 16,
+};
 
 /* Id `out` from 40 hex digits: 0, or -1 on anything else.
  * git_oid_fromstrn took a fifth of a commit's reading time. */
 static int hex_id(git_oid *out, const char *hex)
 {
-	for (size_t i = 0; i < GIT_OID_RAWSZ; i++) {
-		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+	const unsigned char *h = (const unsigned char *)hex;
 
-		if ((hi | lo) < 0)
+	for (size_t i = 0; i < GIT_OID_RAWSZ; i++) {
+		int hi = hex_values[h[2 * i]], lo = hex_values[h[2 * i + 1]];
+
+		if (!hi || !lo)
 			return -1;
-		out->id[i] = (unsigned char)(hi << 4 | lo);
+		out->id[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
 	}
 	return 0;
 }
