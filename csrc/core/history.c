@@ -1,10 +1,12 @@
 /* history.c - a snapshot's history: its first-parent chain, filtered by
  * time, message and path, and the ancestor n commits back.  A commit the
- * walk does not yield is read for its links only (tree, first parent),
- * from git's commit-graph when it holds them.  With a path filter each
- * commit's trees along the path are traced once, and a parent's trace
- * stops at the first level whose id equals the child's: the rest of the
- * path is the same below it, as in git's tree comparison. */
+ * walk does not yield is read for its links only (tree, first parent):
+ * from a process-wide cache of links already read, else git's
+ * commit-graph, else the start of the commit in its pack, else libgit2.
+ * With a path filter each commit's trees along the path are traced once,
+ * read raw, and a parent's trace stops at the first level whose id
+ * equals the child's: the rest of the path is the same below it, as in
+ * git's tree comparison. */
 #include "gs_internal.h"
 #include "packread.h"
 

@@ -68,7 +68,7 @@ static int map_pack(mapped_pack *p, char *path, size_t base_len)
 	strcpy(path + base_len, ".pack");
 	p->pack = map_file(&p->pack_size, path);
 	if (p->idx && p->pack && p->idx_size >= 8 + 256 * 4 + 2 * GIT_OID_RAWSZ &&
-	    !memcmp(p->idx, "\377tOc", 4) && be32(p->idx + 4) == 2 && p->pack_size >= 12 &&
+	    !memcmp(p->idx, "\377tOc", 4) && be32(p->idx + 4) == 2 && p->pack_size >= 12 + GIT_OID_RAWSZ &&
 	    !memcmp(p->pack, "PACK", 4)) {
 		uint64_t n = be32(p->idx + 8 + 255 * 4);
 

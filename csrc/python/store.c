@@ -220,6 +220,9 @@ static PyMethodDef store_methods[] = {
 	 "this is never required; it is useful before copying or archiving a\n"
 	 "repository.  It holds the repository lock while it works; readers are\n"
 	 "not disturbed.  Packs marked with a ``.keep`` file are left alone.\n\n"
+	 "It also writes git's commit-graph file (``objects/info/commit-graph``)\n"
+	 "for every commit the refs reach: git, ``FS.log()`` and ``FS.back()``\n"
+	 "then read a commit's tree and parents without inflating it.\n\n"
 	 "Raises:\n    GitError: The objects could not be read or written.\n"},
 	{"open", (PyCFunction)(void (*)(void))store_open,
 	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
