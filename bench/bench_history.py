@@ -66,7 +66,7 @@ def build(parent: Path, commits: int, graph: bool, pack: bool, env: dict) -> Pat
         subprocess.run(["git", "--git-dir", str(repo), "commit-graph", "write", "--reachable"],
                        check=True, capture_output=True)
     if pack:
-        subprocess.run([sys.executable, "-c", "import gitstore, sys; "
+        subprocess.run([sys.executable, "-P", "-c", "import gitstore, sys; "
                         "gitstore.GitStore.open(sys.argv[1], create=False).pack()", str(repo)],
                        env=env, check=True)
         subprocess.run(["git", "--git-dir", str(repo), "commit-graph", "verify"], check=True)
@@ -132,7 +132,8 @@ SNIPPETS = {
 
 def run_py(kind: str, who: str, env: dict, **fill) -> tuple[float, str]:
     code = textwrap.dedent(SNIPPETS[kind, who]).format(**fill)
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+    # -P: the package on PYTHONPATH, not one in the current directory.
+    out = subprocess.run([sys.executable, "-P", "-c", code], env=env, check=True,
                          capture_output=True, text=True).stdout.split(None, 1)
     return float(out[0]), out[1].strip()
 

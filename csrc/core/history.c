@@ -381,8 +381,8 @@ typedef struct {
 #define LINKS_MAX ((size_t)1 << 18)
 
 static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER;
-static link_slot *links;
-static size_t links_size, links_count;
+static link_slot *link_table;
+static size_t link_table_size, link_table_count;
 
 /* The tag of a repository: FNV-1a of its path. */
 static uint64_t repo_tag(git_repository *repo)
@@ -408,9 +408,9 @@ static int links_find_locked(gs_commit_info *out, uint64_t repo, const git_oid *
 {
 	link_slot *s;
 
-	if (!links)
+	if (!link_table)
 		return 0;
-	s = links_slot(links, links_size, repo, id);
+	s = links_slot(link_table, link_table_size, repo, id);
 	if (!s->used)
 		return 0;
 	memset(out, 0, sizeof(*out));
@@ -437,28 +437,28 @@ static void links_add(uint64_t repo, const gs_commit_info *info)
 	link_slot *s;
 
 	pthread_mutex_lock(&links_lock);
-	if ((links_count + 1) * 2 > links_size) {
-		size_t size = links_size ? links_size * 2 : LINKS_MIN;
+	if ((link_table_count + 1) * 2 > link_table_size) {
+		size_t size = link_table_size ? link_table_size * 2 : LINKS_MIN;
 		link_slot *table;
 
 		if (size > LINKS_MAX)
 			size = LINKS_MAX;
 		if ((table = calloc(size, sizeof(*table)))) {
-			links_count = 0;
-			if (size > links_size)
-				for (size_t i = 0; i < links_size; i++)
-					if (links[i].used) {
-						*links_slot(table, size, links[i].repo,
-							    &links[i].id) = links[i];
-						links_count++;
+			link_table_count = 0;
+			if (size > link_table_size)
+				for (size_t i = 0; i < link_table_size; i++)
+					if (link_table[i].used) {
+						*links_slot(table, size, link_table[i].repo,
+							    &link_table[i].id) = link_table[i];
+						link_table_count++;
 					}
-			free(links);
-			links = table;
-			links_size = size;
+			free(link_table);
+			link_table = table;
+			link_table_size = size;
 		}
 	}
-	if (links && (links_count + 1) * 2 <= links_size) {
-		s = links_slot(links, links_size, repo, &info->id);
+	if (link_table && (link_table_count + 1) * 2 <= link_table_size) {
+		s = links_slot(link_table, link_table_size, repo, &info->id);
 		if (!s->used) {
 			s->used = 1;
 			s->repo = repo;
@@ -466,7 +466,7 @@ static void links_add(uint64_t repo, const gs_commit_info *info)
 			git_oid_cpy(&s->tree, &info->tree);
 			git_oid_cpy(&s->parent, &info->parent);
 			s->has_parent = (unsigned char)info->has_parent;
-			links_count++;
+			link_table_count++;
 		}
 	}
 	pthread_mutex_unlock(&links_lock);
@@ -813,10 +813,15 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 		i++;
 		/* Cached links are followed under one hold of the lock. */
 		pthread_mutex_lock(&links_lock);
-		while (i <= n && links.has_parent) {
-			git_oid_cpy(&next, &links.parent);
-			if (!links_find_locked(&links, src.tag, &next))
+		while (i <= n && links.has_parent && link_table) {
+			const link_slot *slot =
+				links_slot(link_table, link_table_size, src.tag, &links.parent);
+			if (!slot->used)
 				break;
+			git_oid_cpy(&links.id, &slot->id);
+			git_oid_cpy(&links.tree, &slot->tree);
+			git_oid_cpy(&links.parent, &slot->parent);
+			links.has_parent = slot->has_parent;
 			i++;
 		}
 		pthread_mutex_unlock(&links_lock);
