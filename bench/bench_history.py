@@ -2,15 +2,18 @@
 """History benchmark: log(path=...) over a long first-parent chain and
 back(n) + a read through it, gitstore vs hand-rolled pygit2 vs the git CLI.
 
-    python bench/bench_history.py [--quick] [--commits N] [--dir DIR] [--keep]
+    python bench/bench_history.py [--quick] [--commits N] [--commit-graph | --pack]
+                                  [--dir DIR] [--keep]
 
 The repository is written by `git fast-import` (one pack, no commit-graph)
-and, with --commit-graph, given one by `git commit-graph write`. Commit i
+and, with --commit-graph, given one by `git commit-graph write`; with
+--pack, by GitStore.pack() (the graph every contender then reads). Commit i
 rewrites file i % 1000 of d?/s?/f?.txt; every 25th commit also rewrites
 the followed path, so log(path=) yields commits/25 snapshots.  "Fresh"
 numbers run each contender in a new process and time the operation only
 (opening the repository included, interpreter start-up not); git's are
-the wall time of the command.  Contenders are interleaved; the median of
+the wall time of the command.  "Warm" numbers repeat the operation in
+that process after one untimed run.  Contenders are interleaved; the median of
 the runs is reported.  Answers are compared before timing.
 """
 
@@ -53,7 +56,7 @@ def stream(commits: int) -> bytes:
     return b"".join(out)
 
 
-def build(parent: Path, commits: int, graph: bool) -> Path:
+def build(parent: Path, commits: int, graph: bool, pack: bool, env: dict) -> Path:
     repo = parent / "history.git"
     subprocess.run(["git", "init", "--quiet", "--bare", f"--initial-branch={BRANCH}",
                     str(repo)], check=True)
@@ -62,6 +65,11 @@ def build(parent: Path, commits: int, graph: bool) -> Path:
     if graph:
         subprocess.run(["git", "--git-dir", str(repo), "commit-graph", "write", "--reachable"],
                        check=True, capture_output=True)
+    if pack:
+        subprocess.run([sys.executable, "-P", "-c", "import gitstore, sys; "
+                        "gitstore.GitStore.open(sys.argv[1], create=False).pack()", str(repo)],
+                       env=env, check=True)
+        subprocess.run(["git", "--git-dir", str(repo), "commit-graph", "verify"], check=True)
     return repo
 
 
@@ -101,7 +109,9 @@ SNIPPETS = {
         import time, gitstore
         t = time.perf_counter()
         fs = gitstore.GitStore.open({repo!r}, create=False).branches["main"]
-        for _ in range({warm}):
+        for i in range({warm} + 1):
+            if i == 1:
+                t = time.perf_counter()
             old = fs.back({n})
             data = old.read({path!r})
         print(time.perf_counter() - t, old.commit_hash, data.hex())
@@ -110,7 +120,9 @@ SNIPPETS = {
         import time, pygit2
         t = time.perf_counter()
         repo = pygit2.Repository({repo!r})
-        for _ in range({warm}):
+        for i in range({warm} + 1):
+            if i == 1:
+                t = time.perf_counter()
             old = repo.revparse_single("main~{n}")
             data = repo[old.tree[{path!r}].id].data
         print(time.perf_counter() - t, old.id, data.hex())
@@ -120,7 +132,8 @@ SNIPPETS = {
 
 def run_py(kind: str, who: str, env: dict, **fill) -> tuple[float, str]:
     code = textwrap.dedent(SNIPPETS[kind, who]).format(**fill)
-    out = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+    # -P: the package on PYTHONPATH, not one in the current directory.
+    out = subprocess.run([sys.executable, "-P", "-c", code], env=env, check=True,
                          capture_output=True, text=True).stdout.split(None, 1)
     return float(out[0]), out[1].strip()
 
@@ -150,6 +163,7 @@ def bench_log(repo: Path, runs: int, env: dict) -> dict[str, float]:
 
 
 def bench_back(repo: Path, n: int, runs: int, warm: int, env: dict) -> dict[str, float]:
+    """warm 0: one call in a fresh process; else warm calls after one."""
     git_args = ["git", "--git-dir", str(repo), "rev-parse", f"{BRANCH}~{n}"]
     cat_args = ["git", "--git-dir", str(repo), "cat-file", "blob", f"{BRANCH}~{n}:{PATH}"]
     commit = subprocess.run(git_args, check=True, capture_output=True, text=True).stdout.strip()
@@ -160,8 +174,8 @@ def bench_back(repo: Path, n: int, runs: int, warm: int, env: dict) -> dict[str,
         for who in ("gitstore", "pygit2"):
             t, got = run_py("back", who, env, repo=str(repo), path=PATH, n=n, warm=warm)
             assert got == want, (who, got, want)
-            times[who].append(t / warm)
-        if warm == 1:
+            times[who].append(t / max(warm, 1))
+        if warm == 0:
             t, out = run_git(cat_args)
             assert out == data
             times["git"].append(t)
@@ -179,7 +193,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--commits", type=int, default=10000)
-    ap.add_argument("--commit-graph", action="store_true")
+    how = ap.add_mutually_exclusive_group()
+    how.add_argument("--commit-graph", action="store_true")
+    how.add_argument("--pack", action="store_true")
     ap.add_argument("--dir", default="/var/tmp" if os.access("/var/tmp", os.W_OK) else ".")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -189,12 +205,13 @@ def main() -> None:
     env.setdefault("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
     parent = Path(tempfile.mkdtemp(prefix="bench-history-", dir=args.dir))
     try:
-        repo = build(parent, args.commits, args.commit_graph)
-        print(f"{args.commits} commits, path {PATH}, commit-graph: {args.commit_graph}; "
+        repo = build(parent, args.commits, args.commit_graph, args.pack, env)
+        graph = "git's" if args.commit_graph else "GitStore.pack()'s" if args.pack else "none"
+        print(f"{args.commits} commits, path {PATH}, commit-graph: {graph}; "
               "ratio = other / gitstore (above 1: gitstore faster)")
         show("log(path=), fresh", bench_log(repo, runs, env))
         n = args.commits // 2
-        show(f"back({n}) + read, fresh", bench_back(repo, n, runs, 1, env))
+        show(f"back({n}) + read, fresh", bench_back(repo, n, runs, 0, env))
         show(f"back({n}) + read, warm (x50)", bench_back(repo, n, runs, 50, env))
     finally:
         if args.keep:

@@ -7,16 +7,19 @@ Reflogs are checked three ways: RefDict.reflog, the raw ``logs/`` file and
 
 from __future__ import annotations
 
+import shutil
 import time
 from unittest import mock
 
 import pytest
 
 import gitstore
-from gitstore import FS, FileType, GitStore, ReflogEntry, StaleSnapshotError, retry_write
+from gitstore import (
+    FS, FileType, GitError, GitStore, ReflogEntry, StaleSnapshotError, retry_write,
+)
 
 from support import (
-    ZERO_SHA, Commit, Git, assert_fsck_clean, build_repo, reflog_lines,
+    ZERO_SHA, Commit, Git, assert_fsck_clean, build_repo, loose_object_path, reflog_lines,
 )
 
 NAME, EMAIL = "Hist Orian", "hist@example.org"
@@ -849,3 +852,71 @@ class TestGitInterplay:
             assert fs.back(n).commit_hash == env.g.rev(f"main~{n}")
         with pytest.raises(ValueError, match="history too short"):
             fs.back(41)
+
+    def test_log_and_back_through_packs_and_loose_objects(self, tmp_path):
+        """History in one pack git fast-import wrote (trees deltified, no
+        commit-graph), the same repacked by git with deltas recomputed,
+        and the same as loose objects plus packs gitstore wrote on top:
+        the same answers as git, each walked twice (the second time from
+        the links the first one kept)."""
+        first = tmp_path / "fi.git"
+        commits = [Commit({f"d{i % 3}/s{i % 2}/f{i % 5}.txt": b"%d" % i for i in range(8)},
+                          time=1700000000)]
+        for i in range(1, 60):
+            files = dict(commits[-1].files)
+            files[f"d{i % 3}/s{i % 2}/f{i % 5}.txt"] = b"v%d" % i
+            if i % 7 == 0:
+                files.pop(f"d{i % 3}/s{(i + 1) % 2}/f{i % 5}.txt", None)
+            commits.append(Commit(files, time=1700000000 + i,
+                                  message=f"commit {i}\n\n" + "a long body\n" * 200))
+        build_repo(first, commits)
+        repacked, loose = tmp_path / "repacked.git", tmp_path / "loose.git"
+        shutil.copytree(first, repacked)
+        Git(repacked)("repack", "-a", "-d", "-f", "-q", "--window=50", "--depth=50")
+        shutil.copytree(first, loose)
+        pack = next((loose / "objects" / "pack").glob("*.pack"))
+        data = pack.read_bytes()
+        for f in (loose / "objects" / "pack").iterdir():
+            f.unlink()
+        Git(loose).raw("unpack-objects", "-q", input=data)
+        fs = GitStore.open(loose, create=False).branches["main"]
+        for i in range(5):
+            fs = fs.write(f"d{i % 3}/s1/f{i}.txt", b"new %d" % i)
+        for path in (first, repacked, loose):
+            g = Git(path)
+            assert not (path / "objects" / "info" / "commit-graph").exists()
+            top = int(g("rev-list", "--count", "main"))
+            for _ in range(2):
+                fs = GitStore.open(path, create=False).branches["main"]
+                for p in ["d1/s0/f2.txt", "d1/s1", "d2", "d0/s1/f3.txt/x", "none",
+                          "d0/s0/f0.txt"]:
+                    want = g.lines("log", "--first-parent", "--format=%H", "main", "--", p)
+                    assert [s.commit_hash for s in fs.log(path=p)] == want, (path, p)
+                for n in [0, 1, 25, top - 2, top - 1]:
+                    assert fs.back(n).commit_hash == g.rev(f"main~{n}")
+                with pytest.raises(ValueError, match="history too short"):
+                    fs.back(top)
+
+    def test_back_reads_each_repository_for_itself(self, tmp_path):
+        """Two repositories holding the same commits: what back() learnt
+        in one does not stand in for a commit missing from the other."""
+        commits = [Commit({"a": b"%d" % i}, label=f"c{i}") for i in range(4)]
+        shas = build_repo(tmp_path / "one.git", commits)
+        assert build_repo(tmp_path / "two.git", commits) == shas
+        one = GitStore.open(tmp_path / "one.git", create=False).branches["main"]
+        assert one.back(3).commit_hash == shas["c0"]
+        two = tmp_path / "two.git"
+        g = Git(two)
+        g("repack", "-a", "-d", "-q")
+        pack = next((two / "objects" / "pack").glob("*.pack"))
+        data = pack.read_bytes()
+        for f in (two / "objects" / "pack").iterdir():
+            f.unlink()
+        g.raw("unpack-objects", "-q", input=data)
+        loose_object_path(two, shas["c1"]).unlink()
+        fs = GitStore.open(two, create=False).branches["main"]
+        assert fs.back(1).commit_hash == shas["c2"]
+        with pytest.raises(GitError):
+            fs.back(3)
+        with pytest.raises(GitError):
+            list(fs.log(path="a"))

@@ -1,13 +1,19 @@
 /* history.c - a snapshot's history: its first-parent chain, filtered by
  * time, message and path, and the ancestor n commits back.  A commit the
- * walk does not yield is read for its links only (tree, first parent),
- * from git's commit-graph when it holds them.  With a path filter each
- * commit's trees along the path are traced once, and a parent's trace
- * stops at the first level whose id equals the child's: the rest of the
- * path is the same below it, as in git's tree comparison. */
+ * walk does not yield is read for its links only (tree, first parent):
+ * from a process-wide cache of links already read, else git's
+ * commit-graph, else the start of the commit in its pack, else libgit2.
+ * With a path filter each commit's trees along the path are traced once,
+ * read raw, and a parent's trace stops at the first level whose id
+ * equals the child's: the rest of the path is the same below it, as in
+ * git's tree comparison. */
 #include "gs_internal.h"
+#include "packread.h"
+
+#include <git2/sys/odb_backend.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,9 +48,8 @@ static uint64_t be64(const unsigned char *p)
 }
 
 /* Map and check the file; anything unexpected leaves the graph unused. */
-static void graph_open(commit_graph *g, gs_store *store)
+static void graph_open(commit_graph *g, git_repository *repo)
 {
-	git_repository *repo = NULL;
 	char *path = NULL;
 	struct stat st;
 	uint64_t data_size = 0;
@@ -52,14 +57,9 @@ static void graph_open(commit_graph *g, gs_store *store)
 	int fd = -1;
 
 	memset(g, 0, sizeof(*g));
-	if (gs_repo_acquire(&repo, store) < 0) {
-		gs_error_clear();
-		return;
-	}
 	path = malloc(strlen(git_repository_path(repo)) + sizeof("objects/info/commit-graph"));
 	if (path)
 		sprintf(path, "%sobjects/info/commit-graph", git_repository_path(repo));
-	gs_repo_release(store, repo);
 	if (!path || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0 ||
 	    st.st_size < 8 + 12)
 		goto done;
@@ -145,6 +145,33 @@ static int graph_links(gs_commit_info *out, const commit_graph *g, const git_oid
 	return 0;
 }
 
+/* Where a walk reads the links of commits from, first to last: the
+ * links cache (below), git's commit-graph, the packs read directly, and
+ * libgit2.  The files are mapped at the first commit the cache does
+ * not hold: a walk the cache answers opens none. */
+typedef struct {
+	uint64_t tag;           /* the repository's, in the links cache */
+	commit_graph graph;
+	int graph_tried;
+	gs_pack_reader *packs;
+	int packs_tried;
+} link_source;
+
+static uint64_t repo_tag(git_repository *repo);
+
+static void source_open(link_source *src, git_repository *repo)
+{
+	memset(src, 0, sizeof(*src));
+	src->tag = repo_tag(repo);
+}
+
+static void source_close(link_source *src)
+{
+	graph_close(&src->graph);
+	gs_pack_reader_free(src->packs);
+	memset(src, 0, sizeof(*src));
+}
+
 /* The objects along the path in one commit: level 0 is the root tree,
  * level i the entry named by the i-th segment in the tree at level i-1.
  * `depth` levels are known; the path is there when all nseg + 1 are. */
@@ -171,7 +198,7 @@ struct gs_history {
 	int current_traced;
 	path_trace traces[2];
 	path_trace *mine, *theirs;
-	commit_graph graph;
+	link_source links;
 };
 
 static int trace_alloc(path_trace *t, size_t levels)
@@ -225,31 +252,279 @@ static int read_error(int git_rc, const git_oid *id, const char *what)
 	return gs_error_set(GS_ERR_GIT, "object %s is not a valid %s", hex, what);
 }
 
-/* Only the id, tree and first parent of commit `id`: the walk needs no
- * more from commits it does not yield.  Parsed commits stay in libgit2's
- * cache, so walking the same history again reads nothing. */
-static int read_links(gs_commit_info *out, git_repository *repo, const commit_graph *graph,
-		      const git_oid *id)
+/* An object read from the repository's backends directly (see
+ * raw_read), or through git_odb_read (`obj`). */
+typedef struct {
+	const char *data;
+	size_t len;
+	git_object_t type;
+	git_odb_backend *backend; /* owns data, when it came from one */
+	git_odb_object *obj;
+} raw_object;
+
+static void raw_free(raw_object *o)
 {
-	git_commit *commit = NULL;
+	if (o->backend)
+		git_odb_backend_data_free(o->backend, (void *)o->data);
+	git_odb_object_free(o->obj);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Object `id` as the backends (packs, loose objects) hold it.  The walk
+ * reads thousands of small objects once each: git_odb_read would hash
+ * every one again (a third of the time; git itself leaves that to fsck)
+ * and put it in the object cache.  What no backend has yet goes through
+ * git_odb_read, which knows built-in objects and rescans for new packs,
+ * then through a reloaded database. */
+static int raw_read(raw_object *out, git_repository *repo, const git_oid *id, const char *what)
+{
+	git_odb *odb = NULL;
+	size_t count;
 	int git_rc;
 
-	if (graph_links(out, graph, id))
-		return 0;
 	memset(out, 0, sizeof(*out));
-	git_rc = git_commit_lookup(&commit, repo, id);
-	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0)
-		git_rc = git_commit_lookup(&commit, repo, id);
+	if ((git_rc = git_repository_odb(&odb, repo)) < 0)
+		return gs_error_set_git(git_rc, "object database");
+	count = git_odb_num_backends(odb);
+	for (size_t i = 0; i < count; i++) {
+		git_odb_backend *backend;
+		void *data;
+
+		if (git_odb_get_backend(&backend, odb, i) < 0 || !backend->read)
+			continue;
+		git_rc = backend->read(&data, &out->len, &out->type, backend, id);
+		if (git_rc == 0) {
+			out->data = data;
+			out->backend = backend;
+			git_odb_free(odb);
+			return 0;
+		}
+		if (git_rc != GIT_ENOTFOUND && git_rc != GIT_PASSTHROUGH)
+			break;
+	}
+	git_error_clear();
+	git_rc = git_odb_read(&out->obj, odb, id);
+	git_odb_free(odb);
+	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
+		if ((git_rc = git_repository_odb(&odb, repo)) == 0)
+			git_rc = git_odb_read(&out->obj, odb, id);
+		git_odb_free(odb);
+	}
 	if (git_rc < 0)
-		return read_error(git_rc, id, "commit");
-	git_oid_cpy(&out->id, id);
-	git_oid_cpy(&out->tree, git_commit_tree_id(commit));
-	if (git_commit_parentcount(commit) > 0) {
-		git_oid_cpy(&out->parent, git_commit_parent_id(commit, 0));
+		return read_error(git_rc, id, what);
+	out->data = git_odb_object_data(out->obj);
+	out->len = git_odb_object_size(out->obj);
+	out->type = git_odb_object_type(out->obj);
+	return 0;
+}
+
+/* The value of each hex digit plus one; 0 for anything else. */
+static const unsigned char hex_values[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+	['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14,
+	['e'] = 15, ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15,
+	['F'] = 16,
+};
+
+/* Id `out` from 40 hex digits: 0, or -1 on anything else.
+ * git_oid_fromstrn took a fifth of a commit's reading time. */
+static int hex_id(git_oid *out, const char *hex)
+{
+	const unsigned char *h = (const unsigned char *)hex;
+
+	for (size_t i = 0; i < GIT_OID_RAWSZ; i++) {
+		int hi = hex_values[h[2 * i]], lo = hex_values[h[2 * i + 1]];
+
+		if (!hi || !lo)
+			return -1;
+		out->id[i] = (unsigned char)((hi - 1) << 4 | (lo - 1));
+	}
+	return 0;
+}
+
+/* The links of a raw commit: its header starts with the tree, then
+ * the parents, each "<key> <hex id>\n"; 0, or -1 when it does not. */
+static int parse_links(gs_commit_info *out, const char *data, size_t len)
+{
+	const size_t line = 5 + GIT_OID_HEXSZ + 1, parent_line = 7 + GIT_OID_HEXSZ + 1;
+
+	if (len < line || memcmp(data, "tree ", 5) || data[line - 1] != '\n' ||
+	    hex_id(&out->tree, data + 5) < 0)
+		return -1;
+	data += line;
+	len -= line;
+	if (len >= 7 && !memcmp(data, "parent ", 7)) {
+		if (len < parent_line || data[parent_line - 1] != '\n' ||
+		    hex_id(&out->parent, data + 7) < 0)
+			return -1;
 		out->has_parent = 1;
 	}
-	git_commit_free(commit);
 	return 0;
+}
+
+/*
+ * The links of commits read so far, for the whole process, each with a
+ * tag of the repository it was read from (a hash of its path): back(n)
+ * asked again, or log() walked again, follows these instead of reading
+ * the commits, and a commit missing from one repository is not found
+ * through another.  Open addressing on the id's first bytes (uniformly
+ * spread); kept at most half full, it grows to LINKS_MAX slots, then
+ * starts over.
+ */
+typedef struct {
+	git_oid id, tree, parent;
+	uint64_t repo;
+	unsigned char used, has_parent;
+} link_slot;
+
+#define LINKS_MIN 4096
+#define LINKS_MAX ((size_t)1 << 18)
+
+static pthread_mutex_t links_lock = PTHREAD_MUTEX_INITIALIZER;
+static link_slot *link_table;
+static size_t link_table_size, link_table_count;
+
+/* The tag of a repository: FNV-1a of its path. */
+static uint64_t repo_tag(git_repository *repo)
+{
+	uint64_t tag = 14695981039346656037u;
+
+	for (const char *c = git_repository_path(repo); *c; c++)
+		tag = (tag ^ (unsigned char)*c) * 1099511628211u;
+	return tag;
+}
+
+static link_slot *links_slot(link_slot *table, size_t size, uint64_t repo, const git_oid *id)
+{
+	size_t i = (size_t)(be32(id->id) ^ repo) & (size - 1);
+
+	while (table[i].used && (table[i].repo != repo || !git_oid_equal(&table[i].id, id)))
+		i = (i + 1) & (size - 1);
+	return &table[i];
+}
+
+/* The cached links of `id`: 1 found.  The caller holds links_lock. */
+static int links_find_locked(gs_commit_info *out, uint64_t repo, const git_oid *id)
+{
+	link_slot *s;
+
+	if (!link_table)
+		return 0;
+	s = links_slot(link_table, link_table_size, repo, id);
+	if (!s->used)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	git_oid_cpy(&out->id, id);
+	git_oid_cpy(&out->tree, &s->tree);
+	git_oid_cpy(&out->parent, &s->parent);
+	out->has_parent = s->has_parent;
+	return 1;
+}
+
+static int links_find(gs_commit_info *out, uint64_t repo, const git_oid *id)
+{
+	int found;
+
+	pthread_mutex_lock(&links_lock);
+	found = links_find_locked(out, repo, id);
+	pthread_mutex_unlock(&links_lock);
+	return found;
+}
+
+/* Remember `info`'s links; without memory the cache just stays as is. */
+static void links_add(uint64_t repo, const gs_commit_info *info)
+{
+	link_slot *s;
+
+	pthread_mutex_lock(&links_lock);
+	if ((link_table_count + 1) * 2 > link_table_size) {
+		size_t size = link_table_size ? link_table_size * 2 : LINKS_MIN;
+		link_slot *table;
+
+		if (size > LINKS_MAX)
+			size = LINKS_MAX;
+		if ((table = calloc(size, sizeof(*table)))) {
+			link_table_count = 0;
+			if (size > link_table_size)
+				for (size_t i = 0; i < link_table_size; i++)
+					if (link_table[i].used) {
+						*links_slot(table, size, link_table[i].repo,
+							    &link_table[i].id) = link_table[i];
+						link_table_count++;
+					}
+			free(link_table);
+			link_table = table;
+			link_table_size = size;
+		}
+	}
+	if (link_table && (link_table_count + 1) * 2 <= link_table_size) {
+		s = links_slot(link_table, link_table_size, repo, &info->id);
+		if (!s->used) {
+			s->used = 1;
+			s->repo = repo;
+			git_oid_cpy(&s->id, &info->id);
+			git_oid_cpy(&s->tree, &info->tree);
+			git_oid_cpy(&s->parent, &info->parent);
+			s->has_parent = (unsigned char)info->has_parent;
+			link_table_count++;
+		}
+	}
+	pthread_mutex_unlock(&links_lock);
+}
+
+/* The links of a commit from the start of it in a pack: 1 found. */
+static int pack_links(gs_commit_info *out, link_source *src, git_repository *repo,
+		      const git_oid *id)
+{
+	char head[5 + GIT_OID_HEXSZ + 1 + 7 + GIT_OID_HEXSZ + 1];
+	git_object_t type;
+	size_t len;
+
+	if (!src->packs_tried) {
+		src->packs_tried = 1;
+		if (gs_pack_reader_open(&src->packs, repo) < 0)
+			gs_error_clear();
+	}
+	if (!src->packs || !gs_pack_reader_head(&type, &len, src->packs, id, head, sizeof(head)) ||
+	    type != GIT_OBJECT_COMMIT)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	if (parse_links(out, head, len) < 0)
+		return 0;
+	git_oid_cpy(&out->id, id);
+	return 1;
+}
+
+/* Only the id, tree and first parent of commit `id`: the walk needs no
+ * more from commits it does not yield.  From the cache, the
+ * commit-graph, the start of the commit in its pack, or the commit read
+ * through libgit2. */
+static int read_links(gs_commit_info *out, git_repository *repo, link_source *src,
+		      const git_oid *id)
+{
+	raw_object raw;
+	int rc;
+
+	if (links_find(out, src->tag, id))
+		return 0;
+	if (!src->graph_tried) {
+		src->graph_tried = 1;
+		graph_open(&src->graph, repo);
+	}
+	if (graph_links(out, &src->graph, id) || pack_links(out, src, repo, id)) {
+		links_add(src->tag, out);
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	if (raw_read(&raw, repo, id, "commit") < 0)
+		return -1;
+	git_oid_cpy(&out->id, id);
+	rc = raw.type == GIT_OBJECT_COMMIT && parse_links(out, raw.data, raw.len) == 0
+		? 0 : read_error(0, id, "commit");
+	raw_free(&raw);
+	if (rc == 0)
+		links_add(src->tag, out);
+	return rc;
 }
 
 /* Commit `id` read whole, or only its links (see read_links). */
@@ -262,7 +537,7 @@ static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, in
 		return gs_commit_info_read(out, h->store, id);
 	if (gs_repo_acquire(&repo, h->store) < 0)
 		return -1;
-	rc = read_links(out, repo, &h->graph, id);
+	rc = read_links(out, repo, &h->links, id);
 	gs_repo_release(h->store, repo);
 	return rc;
 }
@@ -277,6 +552,7 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 		    const gs_history_filter *filter)
 {
 	gs_history *h = calloc(1, sizeof(*h));
+	git_repository *repo = NULL;
 
 	*out = NULL;
 	if (!h)
@@ -295,7 +571,12 @@ int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,
 	}
 	h->has_current = 1;
 	h->current_full = 1;
-	graph_open(&h->graph, store);
+	if (gs_repo_acquire(&repo, store) < 0) {
+		gs_history_free(h);
+		return -1;
+	}
+	source_open(&h->links, repo);
+	gs_repo_release(store, repo);
 	*out = h;
 	return 0;
 }
@@ -305,7 +586,7 @@ void gs_history_free(gs_history *h)
 	if (!h)
 		return;
 	gs_commit_info_clear(&h->current);
-	graph_close(&h->graph);
+	source_close(&h->links);
 	trace_free(&h->traces[0]);
 	trace_free(&h->traces[1]);
 	free(h->segs);
@@ -336,29 +617,22 @@ static int path_found(const gs_history *h, const path_trace *t)
 
 /* The entry `name` of tree `id`, scanned in the raw object (a trace
  * needs one entry of each tree, not the tree parsed): 1 found, 0 not. */
-static int raw_entry(git_oid *entry_id, uint32_t *mode, git_odb *odb, git_repository *repo,
+static int raw_entry(git_oid *entry_id, uint32_t *mode, git_repository *repo,
 		     const git_oid *id, const char *name)
 {
-	git_odb_object *obj = NULL;
+	raw_object obj;
 	const char *data, *end;
 	size_t name_len = strlen(name);
-	int rc = -1, git_rc;
+	int rc = -1;
 
-	git_rc = git_odb_read(&obj, odb, id);
-	if (git_rc == GIT_ENOTFOUND && gs_repo_reload(repo) == 0) {
-		git_odb *fresh = NULL;
-		if ((git_rc = git_repository_odb(&fresh, repo)) == 0)
-			git_rc = git_odb_read(&obj, fresh, id);
-		git_odb_free(fresh);
-	}
-	if (git_rc < 0)
-		return read_error(git_rc, id, "tree");
-	if (git_odb_object_type(obj) != GIT_OBJECT_TREE) {
+	if (raw_read(&obj, repo, id, "tree") < 0)
+		return -1;
+	if (obj.type != GIT_OBJECT_TREE) {
 		read_error(0, id, "tree");
 		goto done;
 	}
-	data = git_odb_object_data(obj);
-	end = data + git_odb_object_size(obj);
+	data = obj.data;
+	end = data + obj.len;
 	rc = 0;
 	while (data < end) {
 		const char *space = memchr(data, ' ', (size_t)(end - data)), *nul;
@@ -380,7 +654,7 @@ static int raw_entry(git_oid *entry_id, uint32_t *mode, git_odb *odb, git_reposi
 		data = nul + 1 + GIT_OID_RAWSZ;
 	}
 done:
-	git_odb_object_free(obj);
+	raw_free(&obj);
 	return rc;
 }
 
@@ -390,7 +664,6 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 		      const path_trace *known)
 {
 	git_repository *repo = NULL;
-	git_odb *odb = NULL;
 	size_t k;
 	int rc = -1, has;
 
@@ -410,16 +683,9 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 		}
 		if (k == h->nseg || !out->is_tree[k])
 			break;
-		if (!repo) {
-			if (gs_repo_acquire(&repo, h->store) < 0)
-				return -1;
-			if ((rc = git_repository_odb(&odb, repo)) < 0) {
-				gs_error_set_git(rc, "object database");
-				rc = -1;
-				goto done;
-			}
-		}
-		has = raw_entry(&out->ids[k + 1], &out->modes[k + 1], odb, repo, &out->ids[k],
+		if (!repo && gs_repo_acquire(&repo, h->store) < 0)
+			return -1;
+		has = raw_entry(&out->ids[k + 1], &out->modes[k + 1], repo, &out->ids[k],
 				h->segs[k]);
 		if (has < 0)
 			goto done;
@@ -431,7 +697,6 @@ static int trace_path(path_trace *out, gs_history *h, const git_oid *root,
 	}
 	rc = 0;
 done:
-	git_odb_free(odb);
 	if (repo)
 		gs_repo_release(h->store, repo);
 	return rc;
@@ -524,16 +789,18 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 {
 	gs_commit_info links = {0};
 	git_repository *repo = NULL;
-	commit_graph graph;
+	link_source src;
+	size_t i = 0;
 	int rc = -1;
 
 	*found = 0;
 	git_oid_cpy(&links.parent, start);
 	links.has_parent = 1;
-	graph_open(&graph, store);
 	if (gs_repo_acquire(&repo, store) < 0)
-		goto done;
-	for (size_t i = 0; i <= n; i++) {
+		return -1;
+	source_open(&src, repo);
+	/* n + 1 commits are read: the ancestor must be one too. */
+	while (i <= n) {
 		git_oid next;
 
 		if (!links.has_parent) {
@@ -541,15 +808,29 @@ int gs_history_ancestor(git_oid *out, int *found, gs_store *store, const git_oid
 			goto done;
 		}
 		git_oid_cpy(&next, &links.parent);
-		if (read_links(&links, repo, &graph, &next) < 0)
+		if (read_links(&links, repo, &src, &next) < 0)
 			goto done;
+		i++;
+		/* Cached links are followed under one hold of the lock. */
+		pthread_mutex_lock(&links_lock);
+		while (i <= n && links.has_parent && link_table) {
+			const link_slot *slot =
+				links_slot(link_table, link_table_size, src.tag, &links.parent);
+			if (!slot->used)
+				break;
+			git_oid_cpy(&links.id, &slot->id);
+			git_oid_cpy(&links.tree, &slot->tree);
+			git_oid_cpy(&links.parent, &slot->parent);
+			links.has_parent = slot->has_parent;
+			i++;
+		}
+		pthread_mutex_unlock(&links_lock);
 	}
 	git_oid_cpy(out, &links.id);
 	*found = 1;
 	rc = 0;
 done:
-	if (repo)
-		gs_repo_release(store, repo);
-	graph_close(&graph);
+	gs_repo_release(store, repo);
+	source_close(&src);
 	return rc;
 }

@@ -12,6 +12,7 @@
  * (git gc would not do it: it never tries a delta between two objects a
  * pack holds whole, taking it that they were tried already). */
 #include "gs_internal.h"
+#include "commitgraph.h"
 #include "delta.h"
 #include "lock.h"
 #include "pack.h"
@@ -1330,6 +1331,8 @@ int gs_store_pack(gs_store *store)
 	if (gs_lock_acquire(&lock, store) < 0)
 		return -1;
 	rc = consolidate(store);
+	if (rc == 0)
+		rc = gs_commit_graph_write(store);
 	gs_lock_release(lock);
 	return rc;
 }

@@ -223,8 +223,11 @@ static PyMethodDef store_methods[] = {
 	 "older version of a file or directory is stored as a delta against the\n"
 	 "newer version at the same path, much as ``git gc`` would store it;\n"
 	 "use it before copying or archiving a repository.  It holds the\n"
-	 "repository lock while it works; readers are\n"
-	 "not disturbed.  Packs marked with a ``.keep`` file are left alone.\n\n"
+	 "repository lock while it works; readers are not disturbed.  Packs\n"
+	 "marked with a ``.keep`` file are left alone.\n\n"
+	 "It also writes git's commit-graph file (``objects/info/commit-graph``)\n"
+	 "for every commit the refs reach: git, ``FS.log()`` and ``FS.back()``\n"
+	 "then read a commit's tree and parents without inflating it.\n\n"
 	 "Raises:\n    GitError: The objects could not be read or written.\n"},
 	{"open", (PyCFunction)(void (*)(void))store_open,
 	 METH_VARARGS | METH_KEYWORDS | METH_CLASS,
