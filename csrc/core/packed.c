@@ -109,6 +109,7 @@ static int map_pack(pack_map *out, const char *dir, const char *name)
 	char *path = malloc(len);
 	pack_map p = {0};
 
+	memset(out, 0, sizeof(*out));
 	if (!path || !(p.name = strdup(name))) {
 		free(path);
 		return gs_error_set_os(ENOMEM, "out of memory");
