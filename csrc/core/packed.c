@@ -22,32 +22,24 @@
  */
 #include "gs_internal.h"
 #include "packed.h"
+#include "packidx.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <libdeflate.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#define IDX_HEADER (8 + 256 * 4)   /* magic, version, fan-out table */
-#define PACK_TRAILER 20            /* the pack's SHA-1 */
 #define RECHECK_NS 10000000LL
 
 typedef struct {
 	char *name;                 /* "pack-<hex>" */
-	const unsigned char *idx;   /* the .idx file, mapped */
-	size_t idx_len;
-	const unsigned char *pack;  /* the .pack file, mapped */
-	size_t pack_len;
-	uint32_t count;
+	gs_mapped_pack map;
 	int seen;                   /* still in the directory (during a scan) */
 } pack_map;
 
@@ -63,76 +55,29 @@ struct gs_packed_index {
 	atomic_llong checked_ns;         /* CLOCK_MONOTONIC_COARSE of the last look */
 };
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static void unmap_pack(pack_map *p)
 {
-	if (p->idx)
-		munmap((void *)p->idx, p->idx_len);
-	if (p->pack)
-		munmap((void *)p->pack, p->pack_len);
+	gs_mapped_pack_close(&p->map);
 	free(p->name);
 	memset(p, 0, sizeof(*p));
 }
 
-static int map_file(const unsigned char **out, size_t *len, const char *path, size_t min)
-{
-	struct stat st;
-	void *map;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	*out = NULL;
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size < min) {
-		close(fd);
-		return -1;
-	}
-	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED)
-		return -1;
-	*out = map;
-	*len = (size_t)st.st_size;
-	return 0;
-}
-
-/* Map pack `name` (version 2 index); 0 and nothing mapped for a pack that
- * cannot be used here (gone meanwhile, another index version, damaged):
- * libgit2 reads its objects. */
+/* Map pack `name`; 0 and nothing mapped for a pack that cannot be used
+ * here: libgit2 reads its objects. */
 static int map_pack(pack_map *out, const char *dir, const char *name)
 {
-	size_t len = strlen(dir) + strlen(name) + 8;
-	char *path = malloc(len);
-	pack_map p = {0};
+	size_t len = strlen(dir) + strlen(name) + 2;
+	char *base = malloc(len);
 
 	memset(out, 0, sizeof(*out));
-	if (!path || !(p.name = strdup(name))) {
-		free(path);
+	if (!base || !(out->name = strdup(name))) {
+		free(base);
 		return gs_error_set_os(ENOMEM, "out of memory");
 	}
-	snprintf(path, len, "%s/%s.idx", dir, name);
-	if (map_file(&p.idx, &p.idx_len, path, IDX_HEADER + 40) < 0 ||
-	    memcmp(p.idx, "\377tOc", 4) != 0 || be32(p.idx + 4) != 2)
-		goto unusable;
-	p.count = be32(p.idx + 8 + 255 * 4);
-	if ((uint64_t)p.idx_len < IDX_HEADER + (uint64_t)p.count * 28 + 40)
-		goto unusable;
-	snprintf(path, len, "%s/%s.pack", dir, name);
-	if (map_file(&p.pack, &p.pack_len, path, 12 + PACK_TRAILER) < 0 ||
-	    memcmp(p.pack, "PACK", 4) != 0)
-		goto unusable;
-	*out = p;
-	p.name = NULL;
-	goto done;
-unusable:
-	unmap_pack(&p);
-done:
-	free(p.name);
-	free(path);
+	snprintf(base, len, "%s/%s", dir, name);
+	if (!gs_mapped_pack_open(&out->map, base))
+		unmap_pack(out);
+	free(base);
 	return 0;
 }
 
@@ -197,7 +142,7 @@ static int rescan(gs_packed_index *ix)
 			closedir(d);
 			return -1;
 		}
-		if (!p.idx)
+		if (!p.map.idx)
 			continue;
 		{
 			pack_map *grown = realloc(ix->packs, (ix->count + 1) * sizeof(*grown));
@@ -225,40 +170,6 @@ static int rescan(gs_packed_index *ix)
 	return 0;
 }
 
-/* Where `id`'s entry starts in pack p; 0 when p's index does not list it. */
-static int find_offset(uint64_t *out, const pack_map *p, const git_oid *id)
-{
-	const unsigned char *fanout = p->idx + 8, *ids = p->idx + IDX_HEADER;
-	uint32_t lo = id->id[0] ? be32(fanout + (id->id[0] - 1) * 4) : 0;
-	uint32_t hi = be32(fanout + id->id[0] * 4);
-
-	if (hi > p->count || lo > hi)
-		return 0;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(ids + (size_t)mid * GIT_OID_RAWSZ, id->id, GIT_OID_RAWSZ);
-		if (c == 0) {
-			const unsigned char *offsets = ids + (size_t)p->count * 24;
-			uint32_t off = be32(offsets + (size_t)mid * 4);
-			if (off & 0x80000000u) {
-				const unsigned char *large = offsets + (size_t)p->count * 4 +
-							     (size_t)(off & 0x7fffffffu) * 8;
-				if (large + 8 > p->idx + p->idx_len - 40)
-					return 0;
-				*out = (uint64_t)be32(large) << 32 | be32(large + 4);
-			} else {
-				*out = off;
-			}
-			return 1;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
 static int corrupt(const git_oid *id, const char *why)
 {
 	return gs_error_set(GS_ERR_GIT, "corrupt packed object %s: %s", git_oid_tostr_s(id), why);
@@ -269,27 +180,16 @@ static int corrupt(const git_oid *id, const char *why)
 static int read_entry(char **out, size_t *size, gs_packed_where *where, const pack_map *p,
 		      uint64_t offset, const git_oid *id)
 {
-	const unsigned char *at, *end = p->pack + p->pack_len - PACK_TRAILER;
+	const unsigned char *at, *end;
 	struct libdeflate_decompressor *d;
 	enum libdeflate_result rc;
 	uint64_t len;
-	unsigned c, shift = 4;
+	unsigned type;
 	char *buf;
 
 	*where = GS_PACKED_OTHER;
-	if (offset < 12 || offset >= p->pack_len - PACK_TRAILER)
-		return 0;
-	at = p->pack + offset;
-	c = *at++;
-	len = c & 15;
-	while (c & 0x80) {
-		if (at == end || shift > 57)
-			return 0;
-		c = *at++;
-		len |= (uint64_t)(c & 0x7f) << shift;
-		shift += 7;
-	}
-	if ((p->pack[offset] >> 4 & 7) != GIT_OBJECT_BLOB || len < GS_BIG_BLOB)
+	if (!gs_mapped_pack_entry(&type, &len, &at, &end, &p->map, offset) ||
+	    type != GIT_OBJECT_BLOB || len < GS_BIG_BLOB)
 		return 0;
 	if (!(buf = malloc((size_t)len)))
 		return gs_error_set_os(ENOMEM, "out of memory");
@@ -338,7 +238,7 @@ int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_pack
 	pthread_rwlock_rdlock(&ix->lock);
 	for (size_t i = 0; i < ix->count; i++) {
 		uint64_t offset;
-		if (find_offset(&offset, &ix->packs[i], id)) {
+		if (gs_mapped_pack_find(&offset, &ix->packs[i].map, id)) {
 			rc = read_entry(out, size, where, &ix->packs[i], offset, id);
 			break;
 		}
