@@ -43,6 +43,7 @@ sys.path.append(str(PROJECT_ROOT))      # after PYTHONPATH and site-packages
 
 BRANCH = "main"
 THREADS = (1, 2, 4)
+QUIET = 0.25   # cores the rest of the machine may use in a "quiet" run
 WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do "
          "eiusmod tempor incididunt ut labore et dolore magna aliqua").split()
 
@@ -134,8 +135,18 @@ class Pygit2Contender:
 # Running
 
 
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) CPU ticks of the whole machine so far."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+
 def run_threads(contender, paths: list[str], nthreads: int, keep: bool = False):
-    """Read `paths`, split into nthreads slices read at once: (seconds, answers)."""
+    """Read `paths`, split into nthreads slices read at once.
+
+    Returns (seconds, answers, others): others is how many of the
+    machine's cores the rest of the machine kept busy meanwhile."""
     slices = [paths[i::nthreads] for i in range(nthreads)]
     readers = [contender.make_reader(i) for i in range(nthreads)]
     barrier = threading.Barrier(nthreads + 1)
@@ -158,17 +169,23 @@ def run_threads(contender, paths: list[str], nthreads: int, keep: bool = False):
     threads = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
     for t in threads:
         t.start()
+    busy0, total0 = machine_busy()
+    cpu0 = time.process_time()
     barrier.wait()
     start = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu0
+    busy1, total1 = machine_busy()
+    cores = os.cpu_count() or 1
+    others = max(0.0, (busy1 - busy0) / max(1, total1 - total0) * cores - cpu / elapsed)
     if errors:
         raise errors[0]
     merged: dict[str, bytes] = {}
     for got in answers:
         merged.update(got)
-    return elapsed, merged
+    return elapsed, merged, others
 
 
 def main() -> int:
@@ -206,7 +223,7 @@ def main() -> int:
         failures = 0
         for c in contenders:
             for kind, files in sets.items():
-                _, got = run_threads(c, sorted(files), 4, keep=True)
+                _, got, _ = run_threads(c, sorted(files), 4, keep=True)
                 bad = [p for p in files if got.get(p) != expected[p]]
                 if bad:
                     failures += 1
@@ -225,24 +242,30 @@ def main() -> int:
             rng.shuffle(paths)
             n = args.reads
             if not n:
-                t, _ = run_threads(contenders[0], paths, 1)
+                t, _, _ = run_threads(contenders[0], paths, 1)
                 n = max(len(paths), int(len(paths) * 0.25 / t))
             workloads[kind] = (paths * (n // len(paths) + 1))[:n]
 
         # times[(contender, kind, threads)] = [seconds per round]
         times: dict[tuple[str, str, int], list[float]] = {}
+        busy: dict[tuple[str, str, int], list[float]] = {}
         for rnd in range(args.rounds):
             for kind, paths in workloads.items():
                 for c in (contenders if rnd % 2 == 0 else contenders[::-1]):
                     order = THREADS if rnd % 2 == 0 else THREADS[::-1]
                     for n in order:
-                        t, _ = run_threads(c, paths, n)
+                        t, _, others = run_threads(c, paths, n)
                         times.setdefault((c.name, kind, n), []).append(t)
+                        busy.setdefault((c.name, kind, n), []).append(others)
 
         print(f"\n{args.rounds} rounds; ratio = 1-thread time / n-thread time "
               "(same round), median [min-max]; target 2 threads >= 1.7, 4 threads >= 1.0")
+        every = [v for runs in busy.values() for v in runs]
+        print(f"the rest of the machine kept {statistics.median(every):.2f} of "
+              f"{os.cpu_count()} cores busy (median over runs; max {max(every):.2f}); "
+              f"'quiet' = rounds where it kept < {QUIET} in both runs compared")
         print(f"{'set':5} {'contender':9} {'reads':>6} {'1-thread us/read':>17} "
-              f"{'2 threads':>20} {'4 threads':>20}")
+              f"{'2 threads (quiet/rounds)':>30} {'4 threads (quiet/rounds)':>30}")
         report = {"writer": args.writer, "rounds": args.rounds, "results": []}
         for kind, paths in workloads.items():
             for c in contenders:
@@ -252,12 +275,17 @@ def main() -> int:
                          "us_per_read_1": statistics.median(one) / len(paths) * 1e6}
                 for n in THREADS[1:]:
                     ratios = [a / b for a, b in zip(one, times[(c.name, kind, n)])]
+                    quiet = [r for r, x, y in zip(ratios, busy[(c.name, kind, 1)],
+                                                  busy[(c.name, kind, n)])
+                             if x < QUIET and y < QUIET]
                     med = statistics.median(ratios)
                     entry[f"ratio_{n}"] = ratios
-                    cells.append(f"{med:5.2f} [{min(ratios):.2f}-{max(ratios):.2f}]")
+                    entry[f"quiet_ratio_{n}"] = quiet
+                    q = f"{statistics.median(quiet):.2f}/{len(quiet)}" if quiet else "-"
+                    cells.append(f"{med:5.2f} [{min(ratios):.2f}-{max(ratios):.2f}] {q}")
                 report["results"].append(entry)
                 print(f"{kind:5} {c.name:9} {len(paths):6d} {entry['us_per_read_1']:17.2f} "
-                      f"{cells[0]:>20} {cells[1]:>20}")
+                      f"{cells[0]:>30} {cells[1]:>30}")
             g1 = statistics.median(times[("gitstore", kind, 1)])
             p1 = statistics.median(times[("pygit2", kind, 1)])
             g2 = statistics.median(times[("gitstore", kind, 2)])
