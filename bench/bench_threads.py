@@ -10,7 +10,7 @@ is the one-thread time over the n-thread time, both from the same round
 a burst of load from elsewhere hits them alike).
 
     python bench/bench_threads.py [--rounds N] [--writer gitstore|git]
-                                  [--dir DIR] [--keep] [--json FILE]
+                                  [--repo PATH] [--dir DIR] [--keep] [--json FILE]
 
 Two file sets: "small" (100 B to 4 KiB, text) and "64k" (64 KiB, text).
 By default the repository is written by gitstore itself (one batch
@@ -194,6 +194,8 @@ def main() -> int:
     parser.add_argument("--writer", choices=("gitstore", "git"), default="gitstore")
     parser.add_argument("--reads", type=int, default=0,
                         help="reads per measurement (default: about 0.25 s of one thread)")
+    parser.add_argument("--repo", help="read this repository, made by an earlier --keep run "
+                        "(same --writer), instead of building one")
     parser.add_argument("--dir", default="/var/tmp")
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--json")
@@ -203,9 +205,11 @@ def main() -> int:
     sets = generate()
     everything = {p: d for files in sets.values() for p, d in files.items()}
     parent = Path(tempfile.mkdtemp(prefix="bench-threads-", dir=args.dir))
-    repo = parent / "bench.git"
+    repo = Path(args.repo) if args.repo else parent / "bench.git"
     try:
-        if args.writer == "git":
+        if args.repo:
+            pass
+        elif args.writer == "git":
             build_with_git(repo, everything)
         else:
             build_with_gitstore(gitstore, repo, everything)
