@@ -145,8 +145,8 @@ def machine_busy() -> tuple[int, int]:
 def run_threads(contender, paths: list[str], nthreads: int, keep: bool = False):
     """Read `paths`, split into nthreads slices read at once.
 
-    Returns (seconds, answers, others): others is how many of the
-    machine's cores the rest of the machine kept busy meanwhile."""
+    Returns (seconds, answers, load): load is (cores this process got,
+    cores the rest of the machine kept busy) meanwhile."""
     slices = [paths[i::nthreads] for i in range(nthreads)]
     readers = [contender.make_reader(i) for i in range(nthreads)]
     barrier = threading.Barrier(nthreads + 1)
@@ -185,7 +185,7 @@ def run_threads(contender, paths: list[str], nthreads: int, keep: bool = False):
     merged: dict[str, bytes] = {}
     for got in answers:
         merged.update(got)
-    return elapsed, merged, others
+    return elapsed, merged, (cpu / elapsed, others)
 
 
 def main() -> int:
@@ -253,14 +253,16 @@ def main() -> int:
         # times[(contender, kind, threads)] = [seconds per round]
         times: dict[tuple[str, str, int], list[float]] = {}
         busy: dict[tuple[str, str, int], list[float]] = {}
+        share: dict[tuple[str, str, int], list[float]] = {}
         for rnd in range(args.rounds):
             for kind, paths in workloads.items():
                 for c in (contenders if rnd % 2 == 0 else contenders[::-1]):
                     order = THREADS if rnd % 2 == 0 else THREADS[::-1]
                     for n in order:
-                        t, _, others = run_threads(c, paths, n)
+                        t, _, (got, others) = run_threads(c, paths, n)
                         times.setdefault((c.name, kind, n), []).append(t)
                         busy.setdefault((c.name, kind, n), []).append(others)
+                        share.setdefault((c.name, kind, n), []).append(got)
 
         print(f"\n{args.rounds} rounds; ratio = 1-thread time / n-thread time "
               "(same round), median [min-max]; target 2 threads >= 1.7, 4 threads >= 1.0")
@@ -276,6 +278,7 @@ def main() -> int:
                 one = times[(c.name, kind, 1)]
                 cells = []
                 entry = {"set": kind, "contender": c.name, "reads": len(paths),
+                         "cores": {n: share[(c.name, kind, n)] for n in THREADS},
                          "us_per_read_1": statistics.median(one) / len(paths) * 1e6}
                 for n in THREADS[1:]:
                     ratios = [a / b for a, b in zip(one, times[(c.name, kind, n)])]
@@ -290,6 +293,10 @@ def main() -> int:
                 report["results"].append(entry)
                 print(f"{kind:5} {c.name:9} {len(paths):6d} {entry['us_per_read_1']:17.2f} "
                       f"{cells[0]:>30} {cells[1]:>30}")
+            print(f"{kind:5} cores the readers got (median): " + ", ".join(
+                f"{c.name} " + "/".join(f"{statistics.median(share[(c.name, kind, n)]):.2f}"
+                                        for n in THREADS) for c in contenders)
+                  + " (1/2/4 threads)")
             g1 = statistics.median(times[("gitstore", kind, 1)])
             p1 = statistics.median(times[("pygit2", kind, 1)])
             g2 = statistics.median(times[("gitstore", kind, 2)])
