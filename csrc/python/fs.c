@@ -267,9 +267,9 @@ static int one_path(FSObject *self, PyObject *args, PyObject *kwargs, const char
 
 /*
  * The queries that run most often (exists, stat, read, read_text) take
- * their path as the str's own UTF-8 and leave normalising it to the core
- * call, so that the GIL is released once per query and held for as
- * little as possible: threads reading through one FS run side by side.
+ * their path as the str's own UTF-8 and normalise it without the GIL, in
+ * the one release that also looks it up and reads: the GIL is held for as
+ * little as possible, so threads reading through one FS run side by side.
  */
 
 /* gs_path_normalize, root forms (and NULL) giving NULL when allow_root. */
