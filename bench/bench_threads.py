@@ -297,6 +297,21 @@ def main() -> int:
                 f"{c.name} " + "/".join(f"{statistics.median(share[(c.name, kind, n)]):.2f}"
                                         for n in THREADS) for c in contenders)
                   + " (1/2/4 threads)")
+            # Reads per core-second against one thread's: near 1 when the
+            # extra threads turn whatever cores they get into reads (it
+            # cannot show time spent waiting for the GIL, which gets no
+            # core either; the most cores a run got can).
+            for c in contenders:
+                per_core = {n: statistics.median(
+                    r * s1 / sn for r, s1, sn in zip(
+                        [a / b for a, b in zip(times[(c.name, kind, 1)],
+                                               times[(c.name, kind, n)])],
+                        share[(c.name, kind, 1)], share[(c.name, kind, n)]))
+                    for n in THREADS[1:]}
+                most = max(v for n in THREADS[1:] for v in share[(c.name, kind, n)])
+                print(f"{kind:5} {c.name:9} reads per core-second vs one thread: "
+                      + ", ".join(f"{n} threads {v:.2f}" for n, v in per_core.items())
+                      + f"; most cores one run got {most:.2f}")
             g1 = statistics.median(times[("gitstore", kind, 1)])
             p1 = statistics.median(times[("pygit2", kind, 1)])
             g2 = statistics.median(times[("gitstore", kind, 2)])
