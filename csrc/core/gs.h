@@ -484,7 +484,10 @@ int gs_snap_stat(gs_stat *out, gs_store *store, const git_oid *root, const char 
 /* Size of the object at path (entry style): a tree's serialized size. */
 int gs_snap_size(size_t *out, gs_store *store, const git_oid *root, const char *path);
 /* Open the content of the file at path for reading (walk style; a
- * directory is GS_ERR_ISDIR); see gs_blob. */
+ * directory is GS_ERR_ISDIR); see gs_blob.  A read of at most
+ * GS_SMALL_READ bytes comes back in memory (`data` set, nothing left
+ * open), so that its caller can copy it and free it at once. */
+#define GS_SMALL_READ ((size_t)64 * 1024)
 int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char *path,
 		 size_t offset, size_t size);
 /* Open a blob by id for reading. */

@@ -115,6 +115,32 @@ int gs_snap_size(size_t *out, gs_store *store, const git_oid *root, const char *
 	return rc;
 }
 
+/* Inflate an opened loose blob's bytes into a buffer of its own and close
+ * its stream: the caller then copies and frees them cheaply, in one go. */
+static int read_now(gs_blob *blob)
+{
+	gs_blob done;
+	char *buf = malloc(blob->size ? blob->size : 1);
+
+	if (!buf) {
+		gs_blob_free(blob);
+		return gs_error_set_os(ENOMEM, "out of memory");
+	}
+	if (gs_blob_fill(blob, buf) < 0) {
+		free(buf);
+		gs_blob_free(blob);
+		return -1;
+	}
+	done = *blob;
+	done.loose = NULL;
+	done.owned = buf;
+	done.data = buf;
+	blob->owned = NULL;
+	gs_blob_free(blob);   /* its stream: parked or closed */
+	*blob = done;
+	return 0;
+}
+
 int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char *path,
 		 size_t offset, size_t size)
 {
@@ -135,6 +161,8 @@ int gs_snap_read(gs_blob *out, gs_store *store, const git_oid *root, const char 
 	if (rc < 0 && gs_error_last()->category == GS_ERR_KEY)
 		gs_error_set(GS_ERR_GIT, "%s: blob %s is missing from the repository", path,
 			     git_oid_tostr_s(&entry.id));
+	if (rc == 0 && !out->data && out->size <= GS_SMALL_READ)
+		rc = read_now(out);
 done:
 	gs_repo_release(store, repo);
 	return rc;

@@ -52,6 +52,10 @@ static void global_init_once(void)
 		/* Our tree and commit writers only reference objects they
 		 * just wrote or read; re-checking each one costs a lookup. */
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+		/* Objects are not hashed again on every read, as git does not
+		 * (git fsck does): hashing a blob cost as much as inflating it,
+		 * and loose blobs, which we inflate ourselves, never were. */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 		/* libgit2 caches only trees up to 4 KiB: every lookup in a big
 		 * directory would read and parse it again. */
 		git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE,

@@ -199,6 +199,16 @@ int gsp_progress_arg(PyObject *arg, PyObject **out);
 /* A repository path argument: str or os.PathLike[str].  With allow_root,
  * root forms (None, "", "/") give *out = NULL.  Otherwise normalised. */
 int gsp_path_arg(gsp_state_t *st, PyObject *arg, int allow_root, char **out);
+/* The UTF-8 of a path argument (str or os.PathLike[str]; lone surrogates
+ * encoded with surrogateescape), not normalised, borrowed: valid while
+ * *holder lives.  -1: exception set. */
+int gsp_path_view(PyObject *arg, PyObject **holder, const char **data, size_t *len);
+/* Arguments of a METH_FASTCALL | METH_KEYWORDS method, as
+ * PyArg_ParseTupleAndKeywords parses them; 0: exception set.  The usual
+ * call, one object (for a first unit "O") or none by position, builds no
+ * tuple or dict. */
+int gsp_fast_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+		  const char *fmt, char **kwlist, ...);
 /* The bytes the core takes for a path argument (str or os.PathLike[str],
  * UTF-8 with surrogateescape), not normalised.  NULL: exception set. */
 PyObject *gsp_path_encoded(PyObject *arg);

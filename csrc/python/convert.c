@@ -1,6 +1,7 @@
 /* convert.c - Python values to and from the core's C values. */
 #include "binding.h"
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -19,9 +20,45 @@ PyObject *gsp_path_encoded(PyObject *arg)
 	return encoded;
 }
 
+int gsp_path_view(PyObject *arg, PyObject **holder, const char **data, size_t *len)
+{
+	PyObject *path = PyOS_FSPath(arg);
+	Py_ssize_t n;
+
+	*holder = NULL;
+	if (!path)
+		return -1;
+	if (!PyUnicode_Check(path)) {
+		PyErr_Format(PyExc_TypeError, "path must be str or os.PathLike[str], not %s",
+			     Py_TYPE(path)->tp_name);
+		Py_DECREF(path);
+		return -1;
+	}
+	/* A str's own UTF-8 (for ASCII, its characters) lives as long as the
+	 * str: no copy.  Lone surrogates have none; they are encoded with
+	 * surrogateescape, as names that are not UTF-8 come back. */
+	if ((*data = PyUnicode_AsUTF8AndSize(path, &n))) {
+		*holder = path;
+		*len = (size_t)n;
+		return 0;
+	}
+	if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+		Py_DECREF(path);
+		return -1;
+	}
+	PyErr_Clear();
+	*holder = PyUnicode_AsEncodedString(path, "utf-8", "surrogateescape");
+	Py_DECREF(path);
+	if (!*holder)
+		return -1;
+	*data = PyBytes_AS_STRING(*holder);
+	*len = (size_t)PyBytes_GET_SIZE(*holder);
+	return 0;
+}
+
 int gsp_path_arg(gsp_state_t *st, PyObject *arg, int allow_root, char **out)
 {
-	PyObject *encoded;
+	PyObject *holder;
 	const char *data;
 	size_t len;
 	int rc = 0;
@@ -29,15 +66,50 @@ int gsp_path_arg(gsp_state_t *st, PyObject *arg, int allow_root, char **out)
 	*out = NULL;
 	if (arg == Py_None && allow_root)
 		return 0;
-	if (!(encoded = gsp_path_encoded(arg)))
+	if (gsp_path_view(arg, &holder, &data, &len) < 0)
 		return -1;
-	data = PyBytes_AS_STRING(encoded);
-	len = (size_t)PyBytes_GET_SIZE(encoded);
 	if (!(allow_root && gs_path_is_root(data, len)) && gs_path_normalize(out, data, len) < 0) {
 		gsp_raise(st);
 		rc = -1;
 	}
-	Py_DECREF(encoded);
+	Py_DECREF(holder);
+	return rc;
+}
+
+int gsp_fast_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+		  const char *fmt, char **kwlist, ...)
+{
+	const char *units = fmt[0] == '|' ? fmt + 1 : fmt;
+	PyObject *tuple = NULL, *dict = NULL;
+	va_list va;
+	int rc = 0;
+
+	va_start(va, kwlist);
+	if (!kwnames && units[0] == 'O' && (nargs == 1 || (nargs == 0 && fmt[0] == '|'))) {
+		PyObject **first = va_arg(va, PyObject **);
+		if (nargs)
+			*first = args[0];
+		va_end(va);
+		return 1;
+	}
+	/* Anything else (keywords, a missing or extra argument) is parsed as
+	 * usual, for the usual messages. */
+	if (!(tuple = PyTuple_New(nargs)))
+		goto done;
+	for (Py_ssize_t i = 0; i < nargs; i++)
+		PyTuple_SET_ITEM(tuple, i, Py_NewRef(args[i]));
+	if (kwnames && PyTuple_GET_SIZE(kwnames)) {
+		if (!(dict = PyDict_New()))
+			goto done;
+		for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++)
+			if (PyDict_SetItem(dict, PyTuple_GET_ITEM(kwnames, i), args[nargs + i]) < 0)
+				goto done;
+	}
+	rc = PyArg_VaParseTupleAndKeywords(tuple, dict, fmt, kwlist, va);
+done:
+	va_end(va);
+	Py_XDECREF(tuple);
+	Py_XDECREF(dict);
 	return rc;
 }
 

@@ -265,16 +265,82 @@ static int one_path(FSObject *self, PyObject *args, PyObject *kwargs, const char
 	return gsp_path_arg(gsp_state_of(self), path, allow_root, out);
 }
 
-static PyObject *fs_exists(FSObject *self, PyObject *args, PyObject *kwargs)
+/*
+ * The queries that run most often (exists, stat, read, read_text) take
+ * their path as the str's own UTF-8 and normalise it without the GIL, in
+ * the one release that also looks it up and reads: the GIL is held for as
+ * little as possible, so threads reading through one FS run side by side.
+ */
+
+/* gs_path_normalize, root forms (and NULL) giving NULL when allow_root. */
+static int normalized(char **out, const char *path, size_t len, int allow_root)
 {
-	char *path;
+	*out = NULL;
+	if (allow_root && (!path || gs_path_is_root(path, len)))
+		return 0;
+	return gs_path_normalize(out, path, len);
+}
+
+static int entry_given(gs_entry *out, gs_store *store, const git_oid *root, const char *path,
+		       size_t len, gs_lookup_style style)
+{
+	char *norm;
+	int rc;
+
+	if (normalized(&norm, path, len, 0) < 0)
+		return -1;
+	rc = gs_snap_entry(out, store, root, norm, style);
+	free(norm);
+	return rc;
+}
+
+static int stat_given(gs_stat *out, gs_store *store, const git_oid *root, const char *path,
+		      size_t len)
+{
+	char *norm;
+	int rc;
+
+	if (normalized(&norm, path, len, 1) < 0)
+		return -1;
+	rc = gs_snap_stat(out, store, root, norm);
+	free(norm);
+	return rc;
+}
+
+static int read_given(gs_blob *out, gs_store *store, const git_oid *root, const char *path,
+		      size_t len, size_t offset, size_t size)
+{
+	char *norm;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (normalized(&norm, path, len, 0) < 0)
+		return -1;
+	rc = gs_snap_read(out, store, root, norm, offset, size);
+	free(norm);
+	return rc;
+}
+
+static PyObject *fs_exists(FSObject *self, PyObject *const *args, Py_ssize_t nargs,
+			   PyObject *kwnames)
+{
+	static char *kwlist[] = {"path", NULL};
+	PyObject *path_obj, *holder;
+	const char *path;
+	size_t len;
 	gs_entry entry;
 	int rc;
 
-	if (one_path(self, args, kwargs, "O:exists", 0, &path) < 0)
+	if (!gsp_fast_args(args, nargs, kwnames, "O:exists", kwlist, &path_obj))
 		return NULL;
-	GSP_CALL(rc, gs_snap_entry(&entry, STORE(self), ROOT(self), path, GS_LOOKUP_WALK));
-	free(path);
+	if (path_obj == Py_None) {
+		PyErr_SetString(PyExc_TypeError, "path must be str or os.PathLike[str], not None");
+		return NULL;
+	}
+	if (gsp_path_view(path_obj, &holder, &path, &len) < 0)
+		return NULL;
+	GSP_CALL(rc, entry_given(&entry, STORE(self), ROOT(self), path, len, GS_LOOKUP_WALK));
+	Py_DECREF(holder);
 	if (rc < 0) {
 		gs_error_t cat = gs_error_last()->category;
 		if (cat == GS_ERR_NOTFOUND || cat == GS_ERR_NOTDIR)
@@ -348,18 +414,24 @@ static PyObject *fs_size(FSObject *self, PyObject *args, PyObject *kwargs)
 	return PyLong_FromSize_t(size);
 }
 
-static PyObject *fs_stat(FSObject *self, PyObject *args, PyObject *kwargs)
+static PyObject *fs_stat(FSObject *self, PyObject *const *args, Py_ssize_t nargs,
+			 PyObject *kwnames)
 {
+	static char *kwlist[] = {"path", NULL};
 	gsp_state_t *st = gsp_state_of(self);
-	char *path;
+	PyObject *path_obj = Py_None, *holder = NULL;
+	const char *path = NULL;
+	size_t len = 0;
 	gs_stat meta;
 	PyObject *type, *hash, *result = NULL;
 	int rc;
 
-	if (one_path(self, args, kwargs, "|O:stat", 1, &path) < 0)
+	if (!gsp_fast_args(args, nargs, kwnames, "|O:stat", kwlist, &path_obj))
 		return NULL;
-	GSP_CALL(rc, gs_snap_stat(&meta, STORE(self), ROOT(self), path));
-	free(path);
+	if (path_obj != Py_None && gsp_path_view(path_obj, &holder, &path, &len) < 0)
+		return NULL;
+	GSP_CALL(rc, stat_given(&meta, STORE(self), ROOT(self), path, len));
+	Py_XDECREF(holder);
 	if (rc < 0)
 		return gsp_raise(st);
 	type = gsp_filetype(st, meta.mode);
@@ -376,16 +448,21 @@ static PyObject *fs_stat(FSObject *self, PyObject *args, PyObject *kwargs)
 /* ------------------------------------------------------------------ */
 /* Reads                                                               */
 
-/* The content of an opened blob as bytes: a loose blob is inflated
- * straight into the new object, without the GIL. */
+/* The content of an opened blob as bytes.  A small read is in memory
+ * already: copied and freed with the GIL held (the read was the one
+ * release).  A bigger one is copied, or a loose blob inflated, straight
+ * into the new object without the GIL. */
 static PyObject *blob_bytes(gsp_state_t *st, gs_blob *blob)
 {
 	PyObject *result = NULL;
 	int rc = 0;
 
-	if (blob->data) {
+	if (blob->data && !blob->loose && blob->size <= GS_SMALL_READ) {
 		result = PyBytes_FromStringAndSize(blob->data, (Py_ssize_t)blob->size);
-	} else if ((result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)blob->size))) {
+		gs_blob_free(blob);
+		return result;
+	}
+	if ((result = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)blob->size))) {
 		char *dst = PyBytes_AS_STRING(result);
 		GSP_CALL(rc, gs_blob_fill(blob, dst));
 		if (rc < 0) {
@@ -399,30 +476,31 @@ static PyObject *blob_bytes(gsp_state_t *st, gs_blob *blob)
 	return result;
 }
 
-static PyObject *fs_read(FSObject *self, PyObject *args, PyObject *kwargs)
+static PyObject *fs_read(FSObject *self, PyObject *const *args, Py_ssize_t nargs,
+			 PyObject *kwnames)
 {
 	static char *kwlist[] = {"path", "offset", "size", NULL};
 	gsp_state_t *st = gsp_state_of(self);
-	PyObject *path_obj, *offset_obj = NULL, *size_obj = Py_None;
-	size_t offset, size;
-	char *path;
+	PyObject *path_obj, *offset_obj = NULL, *size_obj = Py_None, *holder;
+	const char *path;
+	size_t len, offset, size;
 	gs_blob blob;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|$OO:read", kwlist, &path_obj,
-					 &offset_obj, &size_obj))
+	if (!gsp_fast_args(args, nargs, kwnames, "O|$OO:read", kwlist, &path_obj, &offset_obj,
+			   &size_obj))
 		return NULL;
-	if (gsp_path_arg(st, path_obj, 0, &path) < 0)
+	if (gsp_path_view(path_obj, &holder, &path, &len) < 0)
 		return NULL;
 	if (gsp_size_arg(offset_obj ? offset_obj : Py_None, "offset", &offset) < 0 ||
 	    gsp_size_arg(size_obj, "size", &size) < 0) {
-		free(path);
+		Py_DECREF(holder);
 		return NULL;
 	}
 	if (!offset_obj || offset_obj == Py_None)
 		offset = 0;
-	GSP_CALL(rc, gs_snap_read(&blob, STORE(self), ROOT(self), path, offset, size));
-	free(path);
+	GSP_CALL(rc, read_given(&blob, STORE(self), ROOT(self), path, len, offset, size));
+	Py_DECREF(holder);
 	if (rc < 0)
 		return gsp_raise(st);
 	return blob_bytes(st, &blob);
@@ -438,24 +516,24 @@ static PyObject *fs_open(FSObject *self, PyObject *args, PyObject *kwargs)
 	return gsp_blobfile_new(self, path);
 }
 
-static PyObject *fs_read_text(FSObject *self, PyObject *args, PyObject *kwargs)
+static PyObject *fs_read_text(FSObject *self, PyObject *const *args, Py_ssize_t nargs,
+			      PyObject *kwnames)
 {
 	static char *kwlist[] = {"path", "encoding", NULL};
 	gsp_state_t *st = gsp_state_of(self);
-	PyObject *path_obj;
-	const char *encoding = "utf-8";
-	char *path;
+	PyObject *path_obj, *holder;
+	const char *encoding = "utf-8", *path;
+	size_t len;
 	gs_blob blob;
 	PyObject *result, *content;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|s:read_text", kwlist, &path_obj,
-					 &encoding))
+	if (!gsp_fast_args(args, nargs, kwnames, "O|s:read_text", kwlist, &path_obj, &encoding))
 		return NULL;
-	if (gsp_path_arg(st, path_obj, 0, &path) < 0)
+	if (gsp_path_view(path_obj, &holder, &path, &len) < 0)
 		return NULL;
-	GSP_CALL(rc, gs_snap_read(&blob, STORE(self), ROOT(self), path, 0, SIZE_MAX));
-	free(path);
+	GSP_CALL(rc, read_given(&blob, STORE(self), ROOT(self), path, len, 0, SIZE_MAX));
+	Py_DECREF(holder);
 	if (rc < 0)
 		return gsp_raise(st);
 	if (!(content = blob_bytes(st, &blob)))
@@ -1191,10 +1269,11 @@ done:
 }
 
 #define KW (METH_VARARGS | METH_KEYWORDS)
+#define FAST (METH_FASTCALL | METH_KEYWORDS)
 #define FN(f) ((PyCFunction)(void (*)(void))(f))
 
 static PyMethodDef fs_methods[] = {
-	{"exists", FN(fs_exists), KW,
+	{"exists", FN(fs_exists), FAST,
 	 "exists($self, /, path)\n--\n\n"
 	 "Whether a file or directory is at *path*.\n\n"
 	 "Args:\n    path: Repository path (str or os.PathLike).\n\n"
@@ -1229,7 +1308,7 @@ static PyMethodDef fs_methods[] = {
 	 "Returns:\n    str: 40 lowercase hex characters.\n\n"
 	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
 	 "    ValueError: *path* is empty or malformed (use ``tree_hash`` for the root).\n"},
-	{"stat", FN(fs_stat), KW,
+	{"stat", FN(fs_stat), FAST,
 	 "stat($self, /, path=None)\n--\n\n"
 	 "Mode, type, size, object id, link count and time of *path*.\n\n"
 	 "Directories report size 0 and ``nlink`` 2 plus their number of\n"
@@ -1238,7 +1317,7 @@ static PyMethodDef fs_methods[] = {
 	 "Returns:\n    StatResult: The entry's metadata.\n\n"
 	 "Raises:\n    FileNotFoundError: Nothing is at *path*.\n"
 	 "    ValueError: *path* is malformed.\n"},
-	{"read", FN(fs_read), KW,
+	{"read", FN(fs_read), FAST,
 	 "read($self, /, path, *, offset=0, size=None)\n--\n\n"
 	 "The content of the file at *path* (a symlink gives its target).\n\n"
 	 "Args:\n    path: Repository path.\n"
@@ -1263,7 +1342,7 @@ static PyMethodDef fs_methods[] = {
 	 "    IsADirectoryError: *path* is a directory.\n"
 	 "    NotADirectoryError: *path* runs through a file.\n"
 	 "    ValueError: *path* is malformed.\n"},
-	{"read_text", FN(fs_read_text), KW,
+	{"read_text", FN(fs_read_text), FAST,
 	 "read_text($self, /, path, encoding='utf-8')\n--\n\n"
 	 "The content of the file at *path*, decoded.\n\n"
 	 "Args:\n    path: Repository path.\n    encoding: Text encoding (strict decoding).\n\n"
