@@ -594,7 +594,7 @@ def test_packs_that_cannot_be_used_beside_good_ones(empty):
     # Index files without their pack (a merge in another process removing
     # them between the listing and the mapping looks the same): the good
     # packs are read, the others left to libgit2, and nothing is listed twice.
-    ids = _fast_import(empty, {"one": TEXT})
+    _fast_import(empty, {"one": TEXT})
     pack_dir = empty / "objects" / "pack"
     good = next(pack_dir.glob("*.idx"))
     for i in range(8):
@@ -604,7 +604,6 @@ def test_packs_that_cannot_be_used_beside_good_ones(empty):
     _fast_import(empty, {"one": TEXT, "two": TEXT[::-1]})
     assert store.branches["main"].read("two") == TEXT[::-1]
     assert store.branches["main"].read("one") == TEXT
-    assert ids["one"] == Git(empty).rev("main:one")
     del store
     gc.collect()   # the store's view of the packs is freed here
 
