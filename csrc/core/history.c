@@ -542,10 +542,12 @@ static int read_commit(gs_commit_info *out, gs_history *h, const git_oid *id, in
 	return rc;
 }
 
-/* Whether the filters need more of a commit than its links. */
+/* Whether the next commit is wanted whole: when the filters look into it,
+ * or when no path can turn it away (it is yielded, so its links alone
+ * would be read twice). */
 static int need_whole(const gs_history *h)
 {
-	return h->match || (h->has_before && !h->before_reached);
+	return !h->path || h->match || (h->has_before && !h->before_reached);
 }
 
 int gs_history_open(gs_history **out, gs_store *store, const git_oid *start,

@@ -612,7 +612,8 @@ static int parse_delta(size_t *delta_len, size_t *data_at, uint64_t *base_offset
 			c = raw[n++];
 			distance = ((distance + 1) << 7) | (c & 0x7f);
 		}
-		if (distance == 0 || distance > e->offset)
+		/* The base is an entry after the pack's 12-byte header. */
+		if (distance == 0 || distance > e->offset || e->offset - distance < 12)
 			return -1;
 		*base_offset = e->offset - distance;
 	} else {
@@ -814,6 +815,7 @@ static int inflate_entry(gs_buf *out, gs_pack_merge *m, const packed_entry *e)
 	if (zrc != Z_STREAM_END || z->total_out != size)
 		return gs_error_set(GS_ERR_GIT, "corrupt pack entry %s", git_oid_tostr_s(&e->id));
 	out->size = size;
+	out->data[size] = '\0';   /* parsers of commit text stop there */
 	return 0;
 }
 
@@ -909,7 +911,7 @@ static int tree_order(const tree_item *a, const tree_item *b)
 /* Pair what tree `older` held with what `newer` holds at the same
  * paths, going down only into subtrees that changed.  A tree that cannot
  * be read (a shallow history's parent) pairs nothing. */
-static void pair_trees(pairing *p, const git_oid *older, const git_oid *newer)
+static void pair_trees(pairing *p, const git_oid *older, const git_oid *newer, unsigned depth)
 {
 	gs_buf a = {0}, b = {0};
 	git_object_t ta, tb;
@@ -920,6 +922,9 @@ static void pair_trees(pairing *p, const git_oid *older, const git_oid *newer)
 	if (git_oid_equal(older, newer))
 		return;
 	pair(p, older, newer);
+	/* Deeper than git nests trees: pair no further. */
+	if (depth >= GS_MAX_TREE_DEPTH)
+		return;
 	if (read_whole(&a, &ta, p->m, older) < 0 || read_whole(&b, &tb, p->m, newer) < 0 ||
 	    ta != GIT_OBJECT_TREE || tb != GIT_OBJECT_TREE) {
 		gs_error_clear();
@@ -931,7 +936,7 @@ static void pair_trees(pairing *p, const git_oid *older, const git_oid *newer)
 		int c = tree_order(&x, &y);
 		if (c == 0 && !git_oid_equal(&x.id, &y.id)) {
 			if (x.mode == MODE_TREE)
-				pair_trees(p, &x.id, &y.id);
+				pair_trees(p, &x.id, &y.id, depth + 1);
 			else if (is_blob_mode(x.mode) && is_blob_mode(y.mode))
 				pair(p, &x.id, &y.id);
 		}
@@ -1025,7 +1030,7 @@ static int find_newer_versions(size_t *newer, gs_pack_merge *m, const merge_item
 		if (type == GIT_OBJECT_COMMIT && raw.size > 5 + GIT_OID_HEXSZ &&
 		    memcmp(raw.data, "tree ", 5) == 0 &&
 		    git_oid_fromstrn(&parent.tree, raw.data + 5, GIT_OID_HEXSZ) == 0)
-			pair_trees(&p, &parent.tree, &commits[i].tree);
+			pair_trees(&p, &parent.tree, &commits[i].tree, 0);
 	}
 	rc = 0;
 done:
@@ -1122,8 +1127,9 @@ static int write_new_delta(gs_pack_merge *m, gs_packwriter *w, const merge_item 
 			d->base_index = b;
 	}
 	if (d->base_index == b && d->base_type == type &&
-	    (gs_delta_index_new(&index, d->base.data, d->base.size) < 0 ||
-	     gs_delta_make(&made, &d->delta, index, d->target.data, len, len / 2 - 20) < 0))
+	    len >= 64 && (gs_delta_index_new(&index, d->base.data, d->base.size) < 0 ||
+			  gs_delta_make(&made, &d->delta, index, d->target.data, len,
+					len / 2 - 20) < 0))
 		goto done;
 	if (made)
 		rc = gs_packwriter_add_delta(w, &e->id, items[b].offset, &m->entries[b].id,

@@ -264,6 +264,9 @@ PyObject *gsp_walk_entry(gsp_state_t *st, const gs_dirent *entry, PyObject *name
 	 * bytes and int cannot close a cycle, so the collector need not scan
 	 * the entry.  A named tuple has no __dict__ to make room for. */
 	if (mode && (result = (PyObject *)PyObject_GC_NewVar(PyTupleObject, type, 3))) {
+#if PY_VERSION_HEX >= 0x030E0000
+		((PyTupleObject *)result)->ob_hash = -1;   /* the tuple's hash, not computed yet */
+#endif
 		PyTuple_SET_ITEM(result, 0, name);
 		PyTuple_SET_ITEM(result, 1, oid);
 		PyTuple_SET_ITEM(result, 2, mode);
