@@ -36,7 +36,12 @@
 typedef struct {
 	char *base;    /* "<gitdir>objects/pack/pack-<hex>" */
 	off_t size;    /* of the .pack file */
+	unsigned extras;  /* which of pack_extras were listed beside it */
 } pack_file;
+
+/* A pack's files but its .pack and .idx (and .keep), as they may be
+ * listed beside it. */
+static const char *const pack_extras[] = {".rev", ".bitmap", NULL};
 
 static void packs_free(pack_file *packs, size_t n)
 {
@@ -131,7 +136,14 @@ static int list_packs(pack_file **out, size_t *count, const char *dir, size_t at
 		}
 		if (!(packs[n].base = strdup(path)))
 			goto nomem;
-		packs[n++].size = st.st_size;
+		packs[n].size = st.st_size;
+		packs[n].extras = 0;
+		for (size_t x = 0; pack_extras[x]; x++) {
+			strcpy(sibling + stem, pack_extras[x]);
+			if (name_listed(names, listed, sibling))
+				packs[n].extras |= 1u << x;
+		}
+		n++;
 	}
 	*out = packs;
 	*count = n;
@@ -286,19 +298,19 @@ static int compare_entry_ids(const void *a, const void *b)
 	return x->pack < y->pack ? -1 : x->pack > y->pack;
 }
 
-static void remove_pack(const char *base)
+static void remove_pack(const pack_file *pack)
 {
-	static const char *const suffixes[] = {".pack", ".idx", ".rev", ".bitmap", NULL};
 	char path[SUFFIXED_BUF];
 
 	/* The index goes last: git treats a .pack without .idx as garbage. */
-	for (size_t i = 0; suffixes[i]; i++) {
-		if (strcmp(suffixes[i], ".idx") == 0)
-			continue;
-		snprintf(path, sizeof(path), "%s%s", base, suffixes[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s.idx", base);
+	snprintf(path, sizeof(path), "%s.pack", pack->base);
+	unlink(path);
+	for (size_t i = 0; pack_extras[i]; i++)
+		if (pack->extras & (1u << i)) {
+			snprintf(path, sizeof(path), "%s%s", pack->base, pack_extras[i]);
+			unlink(path);
+		}
+	snprintf(path, sizeof(path), "%s.idx", pack->base);
 	unlink(path);
 }
 
@@ -387,6 +399,9 @@ static int map_pack(unsigned char **out, uint64_t *size, const char *base)
 	return 0;
 }
 
+typedef struct merge_progress merge_progress;
+static void progress_free(merge_progress *p);
+
 /*
  * Packs chosen to be merged: their objects, each listed once, go into the
  * next pack written, and the packs are removed once it is in place.
@@ -406,6 +421,9 @@ struct gs_pack_merge {
 	int deltas;                /* older versions made deltas against newer ones */
 	z_stream inflater;         /* for objects read whole from the maps */
 	int inflating;
+	merge_progress *progress;  /* once copying has started */
+	gs_packwriter *writer;     /* a merge spread over commits: its own pack */
+	pid_t pid;                 /* of the process that planned it */
 };
 
 void gs_pack_merge_free(gs_pack_merge *m)
@@ -414,6 +432,8 @@ void gs_pack_merge_free(gs_pack_merge *m)
 		return;
 	if (m->inflating)
 		inflateEnd(&m->inflater);
+	progress_free(m->progress);
+	gs_packwriter_free(m->writer);
 	git_odb_free(m->odb);
 	gs_repo_release(m->store, m->repo);
 	for (size_t i = 0; m->maps && i < m->count - m->keep; i++)
@@ -1233,32 +1253,51 @@ static int write_order(size_t *order, size_t *count, const merge_item *items, si
 	return 0;
 }
 
+/* What is left of a merge being written: the order its entries go in,
+ * and how far the writer has got. */
+struct merge_progress {
+	merge_item *items;
+	size_t *order;
+	size_t count, next;
+	delta_work work;
+};
+
+static void progress_free(merge_progress *p)
+{
+	if (!p)
+		return;
+	delta_work_free(&p->work);
+	free(p->items);
+	free(p->order);
+	free(p);
+}
+
 /*
- * The merged objects into the writer.  Whole entries and deltas are
- * copied as they are (a delta's base named by its new offset, or by its
- * id when the caller wrote the base).  GitStore.pack()'s merge also
+ * How the merged objects go into the new pack.  Whole entries and deltas
+ * are copied as they are (a delta's base named by its new offset, or by
+ * its id when the caller wrote the base).  GitStore.pack()'s merge also
  * deflates stored trees and makes an older version of a tree or blob a
  * delta against the newer one at the same path.  Commit-time merges do
  * not: the commit walk and the deltas took a quarter more time over
- * 1,000 commits, and the largest merge three times as long
- * (bench/bench_storage.py's history).
+ * 1,000 commits (bench/bench_storage.py's history).
  */
-int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer)
+static int progress_start(gs_pack_merge *m)
 {
-	size_t n = m->nentries, count = 0;
-	merge_item *items = calloc(n + 1, sizeof(*items));
-	size_t *stack = malloc((n + 1) * sizeof(*stack)), *newer = NULL;
-	size_t *order = malloc((n + 1) * sizeof(*order));
-	delta_work work = {.base_index = NONE};
+	size_t n = m->nentries;
+	merge_progress *p = calloc(1, sizeof(*p));
+	size_t *stack = NULL, *newer = NULL;
 	int rc = -1;
 
-	if (!items || !stack || !order) {
+	if (!p || !(p->items = calloc(n + 1, sizeof(*p->items))) ||
+	    !(p->order = malloc((n + 1) * sizeof(*p->order))) ||
+	    !(stack = malloc((n + 1) * sizeof(*stack)))) {
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto done;
 	}
-	if (classify(items, m) < 0)
+	p->work.base_index = NONE;
+	if (classify(p->items, m) < 0)
 		goto done;
-	resolve_copied_chains(items, n, stack);
+	resolve_copied_chains(p->items, n, stack);
 	if (m->deltas) {
 		if (!(newer = malloc((n + 1) * sizeof(*newer)))) {
 			gs_error_set_os(ENOMEM, "out of memory");
@@ -1266,23 +1305,44 @@ int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer)
 		}
 		for (size_t i = 0; i < n; i++)
 			newer[i] = NONE;
-		if (find_newer_versions(newer, m, items) < 0)
+		if (find_newer_versions(newer, m, p->items) < 0)
 			goto done;
-		resolve_new_deltas(items, n, newer, stack);
+		resolve_new_deltas(p->items, n, newer, stack);
 	}
-	if (write_order(order, &count, items, n) < 0)
+	if (write_order(p->order, &p->count, p->items, n) < 0)
 		goto done;
-	for (size_t k = 0; k < count; k++)
-		if (write_item(m, writer, items, order[k], &work) < 0)
-			goto done;
+	m->progress = p;
+	p = NULL;
 	rc = 0;
 done:
-	delta_work_free(&work);
-	free(order);
+	progress_free(p);
 	free(newer);
 	free(stack);
-	free(items);
 	return rc;
+}
+
+/* The next entries into the writer, until `budget` bytes are written;
+ * *finished once all are. */
+static int progress_write(int *finished, gs_pack_merge *m, gs_packwriter *writer,
+			  uint64_t budget)
+{
+	merge_progress *p = m->progress;
+	uint64_t start = gs_packwriter_offset(writer);
+
+	while (p->next < p->count && gs_packwriter_offset(writer) - start < budget)
+		if (write_item(m, writer, p->items, p->order[p->next++], &p->work) < 0)
+			return -1;
+	*finished = p->next == p->count;
+	return 0;
+}
+
+int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer)
+{
+	int finished;
+
+	if (!m->progress && progress_start(m) < 0)
+		return -1;
+	return progress_write(&finished, m, writer, UINT64_MAX);
 }
 
 void gs_pack_merge_remove(gs_pack_merge *m, const char *hex)
@@ -1290,7 +1350,7 @@ void gs_pack_merge_remove(gs_pack_merge *m, const char *hex)
 	/* Never the pack just written (same objects, same name). */
 	for (size_t i = m->keep; i < m->count; i++)
 		if (!has_suffix(m->packs[i].base, hex))
-			remove_pack(m->packs[i].base);
+			remove_pack(&m->packs[i]);
 }
 
 static int never_written(void *ctx, const git_oid *id)
@@ -1298,6 +1358,111 @@ static int never_written(void *ctx, const git_oid *id)
 	(void)ctx;
 	(void)id;
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Merges spread over commits                                           */
+
+/* What one commit may copy of a merge in progress: about a commit's own
+ * cost (SHA-1 runs at some 700 MB/s here), while the merges' long-run
+ * share is nearer a tenth of that. */
+#define MERGE_SLICE ((uint64_t)128 * 1024)
+
+/* Whether every merged pack is still there: another process may have
+ * merged them meanwhile, and a second copy of their objects is waste. */
+static int sources_present(const gs_pack_merge *m)
+{
+	char path[SUFFIXED_BUF];
+
+	for (size_t i = m->keep; i < m->count; i++) {
+		snprintf(path, sizeof(path), "%s.pack", m->packs[i].base);
+		if (access(path, F_OK) < 0)
+			return 0;
+	}
+	return 1;
+}
+
+static int merge_start(gs_store *store)
+{
+	gs_pack_merge *m = NULL;
+
+	if (gs_pack_merge_plan(&m, store, GS_PACK_LIMIT) < 0)
+		return -1;
+	if (!m)
+		return 0;
+	store->merging = m;
+	m->pid = getpid();
+	if (gs_packwriter_begin(&m->writer, store->pack_dir,
+				(uint32_t)gs_pack_merge_skip(m, never_written, NULL)) < 0)
+		return -1;
+	return progress_start(m);
+}
+
+/* The merge in progress a slice further (up to `budget` bytes), put in
+ * place once all is copied. */
+static int merge_continue(gs_store *store, uint64_t budget)
+{
+	gs_pack_merge *m = store->merging;
+	char hex[GIT_OID_HEXSZ + 1];
+	int finished;
+
+	uint64_t start = gs_packwriter_offset(m->writer);
+
+	if (progress_write(&finished, m, m->writer, budget) < 0)
+		return -1;
+	/* Ending writes the index and removes the packs: with half a
+	 * slice left, or in the next step. */
+	if (!finished || gs_packwriter_offset(m->writer) - start > budget / 2)
+		return 0;
+	if (sources_present(m)) {
+		if (gs_packwriter_finish(m->writer, hex) < 0)
+			return -1;
+		gs_pack_merge_remove(m, hex);
+		gs_store_packs_changed(store, 1);
+	}
+	gs_pack_merge_drop(store);
+	return 0;
+}
+
+void gs_pack_merge_step(gs_store *store)
+{
+	int rc;
+
+	/* Inherited over fork(): the parent's to finish. */
+	if (store->merging && store->merging->pid != getpid())
+		gs_pack_merge_drop(store);
+	/* A small merge starts and ends in one commit; a bigger one costs
+	 * its commits about a slice each, planning and ending included. */
+	if (store->merging)
+		rc = merge_continue(store, MERGE_SLICE);
+	else if ((rc = merge_start(store)) == 0 && store->merging)
+		rc = merge_continue(store, MERGE_SLICE / 2);
+	if (rc < 0) {
+		gs_error_clear();
+		gs_pack_merge_drop(store);
+	}
+}
+
+void gs_pack_merge_drop(gs_store *store)
+{
+	gs_pack_merge_free(store->merging);
+	store->merging = NULL;
+}
+
+void gs_pack_merge_close(gs_store *store)
+{
+	gs_lock *lock = NULL;
+
+	if (!store->merging)
+		return;
+	if (store->merging->pid == getpid() && gs_lock_acquire(&lock, store) == 0) {
+		if (merge_continue(store, UINT64_MAX) < 0)
+			gs_error_clear();
+		gs_lock_release(lock);
+	} else {
+		gs_error_clear();
+	}
+	gs_pack_merge_drop(store);
 }
 
 /* Merge every pack (but those marked .keep) into one, compact; the
@@ -1309,6 +1474,8 @@ static int consolidate(gs_store *store)
 	char hex[GIT_OID_HEXSZ + 1];
 	int rc = -1;
 
+	/* This merge takes in every pack, those of one in progress too. */
+	gs_pack_merge_drop(store);
 	if (gs_pack_merge_plan(&m, store, 0) < 0)
 		return -1;
 	if (!m)

@@ -72,6 +72,20 @@ int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer);
 void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
 void gs_pack_merge_free(gs_pack_merge *m);
 
+/*
+ * Merges at commit time are spread over the commits that follow, so that
+ * no commit pays for a whole merge: each step (under the repository lock,
+ * after the commit's own pack is in place) plans a merge, or copies a
+ * slice of the one in progress into a pack of its own and, once all is
+ * copied, puts that pack in place and removes the merged ones.  A step
+ * that fails drops the merge: the packs wait for the next one.  The
+ * merge in progress is the store's (store->merging); close finishes it
+ * (the store is going away; it takes the lock), drop abandons it.
+ */
+void gs_pack_merge_step(gs_store *store);
+void gs_pack_merge_close(gs_store *store);
+void gs_pack_merge_drop(gs_store *store);
+
 /* A repository's packs, indexed, to copy objects out of them byte for
  * byte (whole objects; a delta is left to the caller). */
 typedef struct gs_pack_source gs_pack_source;

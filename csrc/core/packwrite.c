@@ -44,6 +44,7 @@ struct gs_packwriter {
 	char *dir;            /* NULL: writing to the caller's sink */
 	char *tmp_pack;
 	int fd;
+	pid_t pid;            /* the process that made tmp_pack */
 	gs_pack_sink sink;
 	void *sink_ctx;
 	gs_sha1 sha;
@@ -105,6 +106,7 @@ int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t coun
 	if (!w)
 		return gs_error_set_os(ENOMEM, "out of memory");
 	w->fd = -1;
+	w->pid = getpid();
 	w->expected = count;
 	if (!(w->dir = strdup(pack_dir)) ||
 	    !(w->tmp_pack = malloc(strlen(pack_dir) + sizeof("/tmp_pack_XXXXXX")))) {
@@ -587,7 +589,10 @@ void gs_packwriter_free(gs_packwriter *w)
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->tmp_pack) {
-		unlink(w->tmp_pack);  /* not finished: drop the partial pack */
+		/* Not finished: drop the partial pack, unless a parent
+		 * process (this is a fork) is still writing it. */
+		if (w->pid == getpid())
+			unlink(w->tmp_pack);
 		free(w->tmp_pack);
 	}
 	deflater_end(&w->z);

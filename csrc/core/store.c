@@ -1,6 +1,7 @@
 /* store.c - opening and creating repositories; the pool of libgit2 handles. */
 #include "gs_internal.h"
 #include "loose.h"
+#include "pack.h"
 #include "packed.h"
 #include "build.h"
 #include "commit.h"
@@ -322,6 +323,7 @@ void gs_store_free(gs_store *store)
 {
 	if (!store)
 		return;
+	gs_pack_merge_close(store);
 	if (store->handles) {
 		for (size_t i = 0; i < store->handle_count; i++)
 			git_repository_free(store->handles[i].repo);

@@ -17,9 +17,8 @@ int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, s
 int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *id);
 /* Write the pending objects as one pack. */
 int gs_txn_flush(gs_txn *txn);
-/* The same under the repository lock: once there are GS_PACK_LIMIT
- * packs (counted every few calls), the small ones are merged into this
- * one and removed. */
+/* The same under the repository lock, then a step of the merge of
+ * small packs (gs_pack_merge_step). */
 int gs_txn_flush_merging(gs_txn *txn);
 
 #endif

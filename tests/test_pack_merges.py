@@ -1,0 +1,146 @@
+"""Commit-time merges of small packs, spread over several commits.
+
+A merge too big for one commit is written a slice per commit into a
+temporary pack of its own; once complete it is put in place and the
+merged packs go.  These tests watch that from outside: the temporary
+file between commits, what happens when another process merges the same
+packs first, when the store goes away mid-merge, and across fork().
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import random
+
+import pytest
+
+from gitstore import GitStore
+
+from support import assert_fsck_clean, git_run, pack_names, pack_object_ids
+
+# Incompressible files this size, one per commit: four of them make a
+# merge several commits long.
+CHUNK = 100 * 1024
+
+
+def temporary_packs(path) -> list[str]:
+    return sorted(p.name for p in (path / "objects" / "pack").glob("tmp_*"))
+
+
+def write_until_merging(fs, path, rng, limit=40):
+    """Commit big files until a merge is in progress between two commits;
+    the last snapshot, and the contents written."""
+    written = {}
+    for i in range(limit):
+        name = f"c/{i:02d}.bin"
+        written[name] = rng.randbytes(CHUNK)
+        fs = fs.write(name, written[name])
+        if temporary_packs(path):
+            return fs, written
+    pytest.fail("no merge was ever in progress between commits")
+
+
+@pytest.fixture
+def repo(tmp_path):
+    path = tmp_path / "m.git"
+    GitStore.open(path)
+    return path
+
+
+def test_a_big_merge_is_spread_over_commits(repo):
+    store = GitStore.open(repo)
+    rng = random.Random(1)
+    fs, written = write_until_merging(store.branches["main"], repo, rng)
+    packs_before = pack_names(repo)
+    # While it is in progress, git sees a sound repository without it.
+    assert_fsck_clean(repo)
+    steps = 0
+    while temporary_packs(repo):
+        steps += 1
+        assert steps < 20, "the merge never ends"
+        fs = fs.write(f"small/{steps}.txt", b"%d\n" % steps)
+    assert steps >= 1
+    after = pack_names(repo)
+    assert len(after) < len(packs_before) + steps
+    for name, data in written.items():
+        assert fs.read(name) == data
+    assert_fsck_clean(repo)
+
+
+def test_the_store_going_away_finishes_its_merge(repo):
+    store = GitStore.open(repo)
+    fs, written = write_until_merging(store.branches["main"], repo, random.Random(2))
+    count = len(pack_names(repo))
+    del store, fs
+    gc.collect()
+    assert temporary_packs(repo) == []
+    assert len(pack_names(repo)) < count
+    fs = GitStore.open(repo).branches["main"]
+    for name, data in written.items():
+        assert fs.read(name) == data
+    assert_fsck_clean(repo)
+
+
+def test_packs_merged_elsewhere_meanwhile_end_the_merge(repo):
+    store = GitStore.open(repo)
+    fs, written = write_until_merging(store.branches["main"], repo, random.Random(3))
+    # Another process takes every pack in first.
+    git_run("--git-dir", str(repo), "repack", "-a", "-d", "-q")
+    for i in range(20):
+        if not temporary_packs(repo):
+            break
+        fs = fs.write(f"after/{i}.txt", b"%d\n" % i)
+    del store, fs
+    gc.collect()
+    assert temporary_packs(repo) == []
+    # Its objects were not copied a second time.
+    for data in written.values():
+        blob = git_run("hash-object", "--stdin", input=data).stdout.decode().strip()
+        holders = [name for name in pack_names(repo) if blob in pack_object_ids(repo, name)]
+        assert len(holders) == 1, holders
+    fs = GitStore.open(repo).branches["main"]
+    for name, data in written.items():
+        assert fs.read(name) == data
+    assert_fsck_clean(repo)
+
+
+def test_pack_takes_in_a_merge_in_progress(repo):
+    store = GitStore.open(repo)
+    fs, written = write_until_merging(store.branches["main"], repo, random.Random(4))
+    store.pack()
+    assert temporary_packs(repo) == []
+    assert len(pack_names(repo)) == 1
+    for name, data in written.items():
+        assert fs.read(name) == data
+    assert_fsck_clean(repo)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+def test_a_forked_child_leaves_its_parents_merge_alone(repo):
+    store = GitStore.open(repo)
+    fs, written = write_until_merging(store.branches["main"], repo, random.Random(5))
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            # Slices written into the parent's temporary pack (the two
+            # share its file offset) would corrupt the parent's merge.
+            fs.write("child.txt", b"child\n").write("child2.txt", b"2\n")
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    # The child's commits moved the branch: the parent continues from there.
+    fs = store.branches["main"]
+    for i in range(12):
+        fs = fs.write(f"parent/{i}.txt", b"%d\n" % i)
+    del store, fs
+    gc.collect()
+    assert temporary_packs(repo) == []
+    fs = GitStore.open(repo).branches["main"]
+    for name, data in written.items():
+        assert fs.read(name) == data
+    assert fs.read("child.txt") == b"child\n"
+    assert_fsck_clean(repo)
