@@ -5,11 +5,11 @@
 #include "gs.h"
 
 /* Each commit writes one small pack; the packs are counted every few
- * commits, and once there are this many small ones the next commit's pack
- * takes them in.  Few at a time: a merge's cost is mostly per pack
- * (listing, index, mapping, removal, and the handles' reload after), so
- * merging 4 packs every 4 commits keeps a merging commit within about
- * twice a plain one, where 16 every 16 cost four times as much. */
+ * commits, and once there are this many small ones a merge starts.  Few
+ * at a time: a merge's cost is mostly per pack (listing, index, mapping,
+ * removal, and the handles' reload after), so merging 4 packs every 4
+ * commits keeps a merging commit within about twice a plain one, where
+ * 16 every 16 cost four times as much. */
 #define GS_PACK_LIMIT 4
 
 /* Writing one pack and its index as a stream (packwrite.c) into a
