@@ -144,3 +144,41 @@ def test_a_forked_child_leaves_its_parents_merge_alone(repo):
         assert fs.read(name) == data
     assert fs.read("child.txt") == b"child\n"
     assert_fsck_clean(repo)
+
+
+def delta_count(repo) -> int:
+    """Entries stored as deltas, over every pack (git verify-pack -v)."""
+    total = 0
+    for name in pack_names(repo):
+        out = git_run("verify-pack", "-v", repo / "objects" / "pack" / f"{name}.idx").stdout
+        for line in out.decode().splitlines():
+            fields = line.split()
+            # id type size size-in-pack offset [depth base]
+            total += len(fields) == 7 and len(fields[0]) == 40
+    return total
+
+
+def test_merges_store_older_versions_as_deltas(repo):
+    # Each commit changes one line of a file and so rewrites the file,
+    # its directory and the root: the merges that follow store each older
+    # version as a delta against the newer one, which git gc keeps.
+    store = GitStore.open(repo)
+    fs = store.branches["main"]
+    lines = [b"line %04d of a file that changes one line at a time\n" % i for i in range(80)]
+    for i in range(6):
+        fs = fs.write(f"other/{i}.txt", b"%d\n" % i)
+    for i in range(60):
+        lines[i % len(lines)] = b"changed %04d\n" % i
+        fs = fs.write("docs/text.txt", b"".join(lines))
+    del store
+    gc.collect()
+    assert delta_count(repo) >= 45
+    written = sum(p.stat().st_size for p in (repo / "objects").rglob("*.pack"))
+    git_run("--git-dir", str(repo), "gc", "-q")
+    assert delta_count(repo) >= 45
+    after = sum(p.stat().st_size for p in (repo / "objects").rglob("*.pack"))
+    assert after <= written
+    fs = GitStore.open(repo).branches["main"]
+    assert fs.read("docs/text.txt") == b"".join(lines)
+    assert len(list(fs.log(path="docs/text.txt"))) == 60
+    assert_fsck_clean(repo)

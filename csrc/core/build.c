@@ -251,6 +251,11 @@ static int push_entry(gs_dirent **items, size_t *n, size_t *cap, const char *nam
 static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
 		     change_node *node, const char *prefix);
 
+static int is_file_mode(uint32_t mode)
+{
+	return mode == GS_MODE_BLOB || mode == GS_MODE_EXEC;
+}
+
 /* What becomes of one touched name, given what was there. */
 static int apply_child(gs_dirent **items, size_t *n, size_t *cap, gs_txn *txn,
 		       change_node *c, const gs_dirent *existing, const char *prefix)
@@ -291,6 +296,9 @@ static int apply_child(gs_dirent **items, size_t *n, size_t *cap, gs_txn *txn,
 		git_oid_cpy(&id, &sub);
 		mode = GS_MODE_TREE;
 	}
+	if (present && existing && is_file_mode(existing->mode) && is_file_mode(mode) &&
+	    !git_oid_equal(&existing->id, &id))
+		gs_txn_note_version(txn, &existing->id, &id);
 	rc = present ? push_entry(items, n, cap, c->name, &id, mode) : 0;
 done:
 	free(path);
@@ -334,7 +342,8 @@ static int apply_dir(git_oid *out, int *empty, gs_txn *txn, const git_oid *old,
 		rc = 0;
 		goto done;
 	}
-	rc = put_tree(out, txn, items, n);
+	if ((rc = put_tree(out, txn, items, n)) == 0 && old && !git_oid_equal(old, out))
+		gs_txn_note_version(txn, old, out);
 done:
 	free(items);
 	gs_dirlist_free(&before);

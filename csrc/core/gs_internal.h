@@ -56,6 +56,8 @@ struct gs_store {
 	unsigned packs_written;   /* since packs were last counted (under the lock) */
 	size_t packs_kept;        /* left out of the last merge as too big (pack.c) */
 	struct gs_pack_merge *merging; /* in progress over commits (pack.c; under the lock) */
+	struct gs_version_pair *versions; /* noted for merges (pack.c; under the lock) */
+	size_t version_count, version_cap;
 	/* The trees this store's last commit wrote, raw: the next commit
 	 * starts from them, and reading them back through libgit2 would mean
 	 * finding, mapping and inflating the pack just written. */

@@ -426,6 +426,28 @@ struct gs_pack_merge {
 	pid_t pid;                 /* of the process that planned it */
 };
 
+/* The object database, for what the maps do not hold: borrowed when
+ * first needed and returned after each step of a merge spread over
+ * commits, so that it never keeps a handle (and its warm caches) from
+ * the commits in between. */
+static git_odb *merge_odb(gs_pack_merge *m)
+{
+	if (!m->odb && gs_repo_acquire(&m->repo, m->store) == 0 &&
+	    git_repository_odb(&m->odb, m->repo) < 0) {
+		gs_error_set_git(-1, m->store->path);
+		m->odb = NULL;
+	}
+	return m->odb;
+}
+
+static void merge_odb_return(gs_pack_merge *m)
+{
+	git_odb_free(m->odb);
+	gs_repo_release(m->store, m->repo);
+	m->odb = NULL;
+	m->repo = NULL;
+}
+
 void gs_pack_merge_free(gs_pack_merge *m)
 {
 	if (!m)
@@ -434,8 +456,7 @@ void gs_pack_merge_free(gs_pack_merge *m)
 		inflateEnd(&m->inflater);
 	progress_free(m->progress);
 	gs_packwriter_free(m->writer);
-	git_odb_free(m->odb);
-	gs_repo_release(m->store, m->repo);
+	merge_odb_return(m);
 	for (size_t i = 0; m->maps && i < m->count - m->keep; i++)
 		if (m->maps[i])
 			munmap(m->maps[i], (size_t)m->map_sizes[i]);
@@ -512,12 +533,6 @@ int gs_pack_merge_plan(gs_pack_merge **out, gs_store *store, size_t threshold)
 	m->nentries = unique;
 	if (!(m->skipped = calloc(unique + 1, 1))) {
 		gs_error_set_os(ENOMEM, "out of memory");
-		goto done;
-	}
-	if (gs_repo_acquire(&m->repo, store) < 0)
-		goto done;
-	if (git_repository_odb(&m->odb, m->repo) < 0) {
-		gs_error_set_git(-1, store->path);
 		goto done;
 	}
 	*out = m;
@@ -792,13 +807,14 @@ static int whole_size(size_t *size, const gs_pack_merge *m, size_t i)
 }
 
 /* Whether entry i may be the base or the target of a new delta. */
-static int delta_size_ok(const gs_pack_merge *m, size_t i)
+static int delta_size_ok(gs_pack_merge *m, size_t i)
 {
 	size_t size;
 	git_object_t type;
 
 	if (whole_size(&size, m, i) < 0 &&
-	    git_odb_read_header(&size, &type, m->odb, &m->entries[i].id) < 0) {
+	    (!merge_odb(m) ||
+	     git_odb_read_header(&size, &type, m->odb, &m->entries[i].id) < 0)) {
 		gs_error_clear();
 		return 0;
 	}
@@ -852,6 +868,8 @@ static int read_whole(gs_buf *out, git_object_t *type, gs_pack_merge *m, const g
 		*type = (git_object_t)m->entries[i].type;
 		return inflate_entry(out, m, &m->entries[i]);
 	}
+	if (!merge_odb(m))
+		return -1;
 	if ((rc = git_odb_read(&obj, m->odb, id)) < 0)
 		return gs_error_set_git(rc, git_oid_tostr_s(id));
 	*type = git_odb_object_type(obj);
@@ -1108,6 +1126,75 @@ static void resolve_new_deltas(merge_item *items, size_t n, size_t *newer, size_
 	}
 }
 
+/*
+ * Versions noted per store: a table by older object (open addressing,
+ * a zero id free), the newest note for an object winning.  It grows to
+ * VERSIONS_MAX slots, the objects of some thousands of commits (40 bytes
+ * each); when that fills, it starts again empty.  Nothing is removed
+ * otherwise: an object a merge made a delta is never paired again.
+ */
+#define VERSIONS_MAX 16384
+
+static size_t version_slot(const gs_version_pair *table, size_t cap, const git_oid *older)
+{
+	size_t h;
+
+	memcpy(&h, older->id, sizeof(h));
+	for (h &= cap - 1;; h = (h + 1) & (cap - 1))
+		if (git_oid_is_zero(&table[h].older) || git_oid_equal(&table[h].older, older))
+			return h;
+}
+
+static int versions_grow(gs_store *store)
+{
+	size_t cap = store->version_cap ? store->version_cap * 2 : 256;
+	gs_version_pair *table;
+
+	if (cap > VERSIONS_MAX) {
+		/* Full: start again. */
+		memset(store->versions, 0, store->version_cap * sizeof(*store->versions));
+		store->version_count = 0;
+		return 0;
+	}
+	if (!(table = calloc(cap, sizeof(*table))))
+		return -1;
+	for (size_t i = 0; i < store->version_cap; i++)
+		if (!git_oid_is_zero(&store->versions[i].older))
+			table[version_slot(table, cap, &store->versions[i].older)] =
+				store->versions[i];
+	free(store->versions);
+	store->versions = table;
+	store->version_cap = cap;
+	return 0;
+}
+
+void gs_pack_note_versions(gs_store *store, const gs_version_pair *pairs, size_t count)
+{
+	for (size_t k = 0; k < count; k++) {
+		size_t slot;
+		if ((store->version_count + 1) * 4 > store->version_cap * 3 &&
+		    versions_grow(store) < 0)
+			return;
+		slot = version_slot(store->versions, store->version_cap, &pairs[k].older);
+		store->version_count += git_oid_is_zero(&store->versions[slot].older);
+		store->versions[slot] = pairs[k];
+	}
+}
+
+/* The versions the store noted for the objects of this merge. */
+static void pair_noted_versions(size_t *newer, gs_pack_merge *m, const merge_item *items)
+{
+	pairing p = {m, items, newer};
+	const gs_store *store = m->store;
+
+	for (size_t i = 0; i < m->nentries; i++) {
+		const gs_version_pair *v = &store->versions[version_slot(
+			store->versions, store->version_cap, &m->entries[i].id)];
+		if (!git_oid_is_zero(&v->older))
+			pair(&p, &v->older, &v->newer);
+	}
+}
+
 /* Contents kept between deltas: a chain's next delta has for base the
  * object the last one was made for. */
 typedef struct {
@@ -1196,6 +1283,8 @@ static int write_item(gs_pack_merge *m, gs_packwriter *w, merge_item *items, siz
 	case NEW_DELTA:
 		return write_new_delta(m, w, items, i, d);
 	}
+	if (!merge_odb(m))
+		return -1;
 	if ((rc = git_odb_read(&obj, m->odb, &e->id)) < 0)
 		return gs_error_set_git(rc, git_oid_tostr_s(&e->id));
 	rc = gs_packwriter_add(w, &e->id, git_odb_object_type(obj), git_odb_object_data(obj),
@@ -1308,6 +1397,15 @@ static int progress_start(gs_pack_merge *m)
 		if (find_newer_versions(newer, m, p->items) < 0)
 			goto done;
 		resolve_new_deltas(p->items, n, newer, stack);
+	} else if (m->store->version_count) {
+		if (!(newer = malloc((n + 1) * sizeof(*newer)))) {
+			gs_error_set_os(ENOMEM, "out of memory");
+			goto done;
+		}
+		for (size_t i = 0; i < n; i++)
+			newer[i] = NONE;
+		pair_noted_versions(newer, m, p->items);
+		resolve_new_deltas(p->items, n, newer, stack);
 	}
 	if (write_order(p->order, &p->count, p->items, n) < 0)
 		goto done;
@@ -1321,28 +1419,33 @@ done:
 	return rc;
 }
 
-/* The next entries into the writer, until `budget` bytes are written;
- * *finished once all are. */
-static int progress_write(int *finished, gs_pack_merge *m, gs_packwriter *writer,
-			  uint64_t budget)
+/* The next entries into the writer, until entries of `budget` bytes
+ * (as the merged packs hold them: a delta made here costs by its
+ * object, not its few bytes) are written; *finished once all are. */
+static int progress_write(int *finished, uint64_t *used, gs_pack_merge *m,
+			  gs_packwriter *writer, uint64_t budget)
 {
 	merge_progress *p = m->progress;
-	uint64_t start = gs_packwriter_offset(writer);
 
-	while (p->next < p->count && gs_packwriter_offset(writer) - start < budget)
-		if (write_item(m, writer, p->items, p->order[p->next++], &p->work) < 0)
+	*used = 0;
+	while (p->next < p->count && *used < budget) {
+		size_t i = p->order[p->next++];
+		*used += m->entries[i].length;
+		if (write_item(m, writer, p->items, i, &p->work) < 0)
 			return -1;
+	}
 	*finished = p->next == p->count;
 	return 0;
 }
 
 int gs_pack_merge_copy(gs_pack_merge *m, gs_packwriter *writer)
 {
+	uint64_t used;
 	int finished;
 
 	if (!m->progress && progress_start(m) < 0)
 		return -1;
-	return progress_write(&finished, m, writer, UINT64_MAX);
+	return progress_write(&finished, &used, m, writer, UINT64_MAX);
 }
 
 void gs_pack_merge_remove(gs_pack_merge *m, const char *hex)
@@ -1406,13 +1509,13 @@ static int merge_continue(gs_store *store, uint64_t budget)
 	char hex[GIT_OID_HEXSZ + 1];
 	int finished;
 
-	uint64_t start = gs_packwriter_offset(m->writer);
+	uint64_t used;
 
-	if (progress_write(&finished, m, m->writer, budget) < 0)
+	if (progress_write(&finished, &used, m, m->writer, budget) < 0)
 		return -1;
 	/* Ending writes the index and removes the packs: with half a
 	 * slice left, or in the next step. */
-	if (!finished || gs_packwriter_offset(m->writer) - start > budget / 2)
+	if (!finished || used > budget / 2)
 		return 0;
 	if (sources_present(m)) {
 		if (gs_packwriter_finish(m->writer, hex) < 0)
@@ -1440,6 +1543,8 @@ void gs_pack_merge_step(gs_store *store)
 	if (rc < 0) {
 		gs_error_clear();
 		gs_pack_merge_drop(store);
+	} else if (store->merging) {
+		merge_odb_return(store->merging);
 	}
 }
 

@@ -83,6 +83,15 @@ void gs_pack_merge_free(gs_pack_merge *m);
  * (the store is going away; it takes the lock), drop abandons it.
  */
 void gs_pack_merge_step(gs_store *store);
+/* Which object replaced which at the same path in a commit of this
+ * store's: a merge that holds both stores the older as a delta against
+ * the newer (git gc would not try: it takes objects a pack holds whole
+ * as tried already).  Kept by the store, some thousands at most, under
+ * the repository lock. */
+typedef struct gs_version_pair {
+	git_oid older, newer;
+} gs_version_pair;
+void gs_pack_note_versions(gs_store *store, const gs_version_pair *pairs, size_t count);
 void gs_pack_merge_close(gs_store *store);
 void gs_pack_merge_drop(gs_store *store);
 

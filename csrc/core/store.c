@@ -324,6 +324,7 @@ void gs_store_free(gs_store *store)
 	if (!store)
 		return;
 	gs_pack_merge_close(store);
+	free(store->versions);
 	if (store->handles) {
 		for (size_t i = 0; i < store->handle_count; i++)
 			git_repository_free(store->handles[i].repo);

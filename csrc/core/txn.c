@@ -29,6 +29,8 @@ struct gs_txn {
 	size_t *slots;          /* open-addressing set of indexes + 1 */
 	size_t nslots;
 	size_t bytes;           /* content held in memory */
+	gs_version_pair *versions;  /* noted, handed to the store by a commit */
+	size_t version_count, version_cap;
 };
 
 int gs_txn_begin(gs_txn **out, gs_store *store)
@@ -65,6 +67,7 @@ void gs_txn_free(gs_txn *txn)
 	drop_pending(txn);
 	free(txn->objects);
 	free(txn->slots);
+	free(txn->versions);
 	gs_repo_release(txn->store, txn->repo);
 	free(txn);
 }
@@ -328,6 +331,21 @@ done:
 	return rc;
 }
 
+void gs_txn_note_version(gs_txn *txn, const git_oid *older, const git_oid *newer)
+{
+	if (txn->version_count == txn->version_cap) {
+		size_t cap = txn->version_cap ? txn->version_cap * 2 : 8;
+		gs_version_pair *grown = realloc(txn->versions, cap * sizeof(*grown));
+		if (!grown)
+			return;
+		txn->versions = grown;
+		txn->version_cap = cap;
+	}
+	git_oid_cpy(&txn->versions[txn->version_count].older, older);
+	git_oid_cpy(&txn->versions[txn->version_count].newer, newer);
+	txn->version_count++;
+}
+
 int gs_txn_flush(gs_txn *txn)
 {
 	return flush(txn);
@@ -339,6 +357,8 @@ int gs_txn_flush_merging(gs_txn *txn)
 		return 0;
 	if (flush(txn) < 0)
 		return -1;
+	gs_pack_note_versions(txn->store, txn->versions, txn->version_count);
+	txn->version_count = 0;
 	gs_pack_merge_step(txn->store);
 	return 0;
 }

@@ -15,6 +15,9 @@ git_repository *gs_txn_repo(gs_txn *txn);
 int gs_txn_put(git_oid *out, gs_txn *txn, git_object_t type, const void *data, size_t len);
 /* The content of an object still held in memory by txn (1), or 0. */
 int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *id);
+/* older was replaced by newer at one path (for merges' deltas; best
+ * effort: nothing fails). */
+void gs_txn_note_version(gs_txn *txn, const git_oid *older, const git_oid *newer);
 /* Write the pending objects as one pack. */
 int gs_txn_flush(gs_txn *txn);
 /* The same under the repository lock, then a step of the merge of
