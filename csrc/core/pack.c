@@ -1470,6 +1470,9 @@ static int never_written(void *ctx, const git_oid *id)
  * cost (SHA-1 runs at some 700 MB/s here), while the merges' long-run
  * share is nearer a tenth of that. */
 #define MERGE_SLICE ((uint64_t)128 * 1024)
+/* A merge this small goes into the commit's own pack: one pack written,
+ * not two. */
+#define MERGE_SMALL (MERGE_SLICE / 4)
 
 /* Whether every merged pack is still there: another process may have
  * merged them meanwhile, and a second copy of their objects is waste. */
@@ -1485,14 +1488,18 @@ static int sources_present(const gs_pack_merge *m)
 	return 1;
 }
 
-static int merge_start(gs_store *store)
+static uint64_t merge_size(const gs_pack_merge *m)
 {
-	gs_pack_merge *m = NULL;
+	uint64_t size = 0;
 
-	if (gs_pack_merge_plan(&m, store, GS_PACK_LIMIT) < 0)
-		return -1;
-	if (!m)
-		return 0;
+	for (size_t i = m->keep; i < m->count; i++)
+		size += (uint64_t)m->packs[i].size;
+	return size;
+}
+
+/* A merge too big for one commit becomes the store's, in progress. */
+static int merge_start(gs_store *store, gs_pack_merge *m)
+{
 	store->merging = m;
 	m->pid = getpid();
 	if (gs_packwriter_begin(&m->writer, store->pack_dir,
@@ -1527,19 +1534,25 @@ static int merge_continue(gs_store *store, uint64_t budget)
 	return 0;
 }
 
-void gs_pack_merge_step(gs_store *store)
+void gs_pack_merge_next(gs_pack_merge **small, gs_store *store)
 {
+	gs_pack_merge *m = NULL;
 	int rc;
 
+	*small = NULL;
 	/* Inherited over fork(): the parent's to finish. */
 	if (store->merging && store->merging->pid != getpid())
 		gs_pack_merge_drop(store);
-	/* A small merge starts and ends in one commit; a bigger one costs
-	 * its commits about a slice each, planning and ending included. */
-	if (store->merging)
+	if (store->merging) {
 		rc = merge_continue(store, MERGE_SLICE);
-	else if ((rc = merge_start(store)) == 0 && store->merging)
+	} else if ((rc = gs_pack_merge_plan(&m, store, GS_PACK_LIMIT)) < 0 || !m) {
+		/* none due */
+	} else if (merge_size(m) <= MERGE_SMALL) {
+		*small = m;
+		return;
+	} else if ((rc = merge_start(store, m)) == 0) {
 		rc = merge_continue(store, MERGE_SLICE / 2);
+	}
 	if (rc < 0) {
 		gs_error_clear();
 		gs_pack_merge_drop(store);

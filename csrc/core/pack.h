@@ -73,16 +73,18 @@ void gs_pack_merge_remove(gs_pack_merge *m, const char *hex);
 void gs_pack_merge_free(gs_pack_merge *m);
 
 /*
- * Merges at commit time are spread over the commits that follow, so that
- * no commit pays for a whole merge: each step (under the repository lock,
- * after the commit's own pack is in place) plans a merge, or copies a
- * slice of the one in progress into a pack of its own and, once all is
- * copied, puts that pack in place and removes the merged ones.  A step
- * that fails drops the merge: the packs wait for the next one.  The
- * merge in progress is the store's (store->merging); close finishes it
- * (the store is going away; it takes the lock), drop abandons it.
+ * What a commit does towards merging, under the repository lock, before
+ * it writes its pack.  A merge small enough for one commit is handed
+ * back (*small) for the commit's pack to take in, as gs_pack_merge_copy
+ * does.  A bigger one is spread over the commits that follow, so that
+ * none pays for all of it: each copies a slice into a pack of the
+ * merge's own and the last puts that pack in place and removes the
+ * merged ones.  A step that fails drops the merge: the packs wait for
+ * the next one.  The merge in progress is the store's (store->merging);
+ * close finishes it (the store is going away; it takes the lock), drop
+ * abandons it.
  */
-void gs_pack_merge_step(gs_store *store);
+void gs_pack_merge_next(gs_pack_merge **small, gs_store *store);
 /* Which object replaced which at the same path in a commit of this
  * store's: a merge that holds both stores the older as a delta against
  * the newer (git gc would not try: it takes objects a pack holds whole

@@ -1,7 +1,7 @@
 /* txn.c - writing objects.  The objects of one commit collect in memory
  * and reach the disk as one pack and its index (packwrite.c; two files,
- * no per-object work in libgit2), followed by a step of merging the
- * small packs (pack.c); big blobs stream to loose objects
+ * no per-object work in libgit2), with a step of merging the small
+ * packs (pack.c); big blobs stream to loose objects
  * (blobstream.c) so that memory stays bounded.  Object ids are hashed
  * here with sha1.c. */
 #include "gs_internal.h"
@@ -301,27 +301,38 @@ static void keep_trees(gs_txn *txn)
 	gs_tree_cache_set(txn->store, trees, n);
 }
 
-/* The pending objects as one pack. */
-static int flush(gs_txn *txn)
+static int pending_has(void *txn, const git_oid *id)
+{
+	return find_pending(txn, id) != 0;
+}
+
+/* The pending objects (and those of `merge`, when given) as one pack. */
+static int flush(gs_txn *txn, gs_pack_merge *merge)
 {
 	gs_pack_object *objects = NULL;
 	gs_packwriter *w = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
+	size_t count = txn->count;
 	int rc = -1;
 
 	if (txn->count == 0)
 		return 0;
+	if (merge)
+		count += gs_pack_merge_skip(merge, pending_has, txn);
 	if (!(objects = malloc(txn->count * sizeof(*objects))))
 		return gs_error_set_os(ENOMEM, "out of memory");
 	for (size_t i = 0; i < txn->count; i++) {
 		pending_object *obj = &txn->objects[i];
 		objects[i] = (gs_pack_object){obj->id, obj->type, obj->data, obj->len};
 	}
-	if (gs_packwriter_begin(&w, txn->store->pack_dir, (uint32_t)txn->count) < 0 ||
-	    gs_packwriter_add_all(w, objects, txn->count) < 0 ||
-	    gs_packwriter_finish(w, hex) < 0)
+	if (gs_packwriter_begin(&w, txn->store->pack_dir, (uint32_t)count) < 0 ||
+	    gs_packwriter_add_all(w, objects, txn->count) < 0)
 		goto done;
-	gs_store_packs_changed(txn->store, 0);
+	if ((merge && gs_pack_merge_copy(merge, w) < 0) || gs_packwriter_finish(w, hex) < 0)
+		goto done;
+	if (merge)
+		gs_pack_merge_remove(merge, hex);
+	gs_store_packs_changed(txn->store, merge != NULL);
 	keep_trees(txn);
 	drop_pending(txn);
 	rc = 0;
@@ -348,17 +359,28 @@ void gs_txn_note_version(gs_txn *txn, const git_oid *older, const git_oid *newer
 
 int gs_txn_flush(gs_txn *txn)
 {
-	return flush(txn);
+	return flush(txn, NULL);
 }
 
 int gs_txn_flush_merging(gs_txn *txn)
 {
+	gs_pack_merge *merge = NULL;
+	int rc;
+
 	if (txn->count == 0)
 		return 0;
-	if (flush(txn) < 0)
-		return -1;
-	gs_pack_note_versions(txn->store, txn->versions, txn->version_count);
-	txn->version_count = 0;
-	gs_pack_merge_step(txn->store);
-	return 0;
+	/* Merging is housekeeping: when it cannot be done, the commit's
+	 * pack is written alone and the packs wait for the next try. */
+	gs_pack_merge_next(&merge, txn->store);
+	rc = flush(txn, merge);
+	if (rc < 0 && merge) {
+		gs_error_clear();
+		rc = flush(txn, NULL);
+	}
+	gs_pack_merge_free(merge);
+	if (rc == 0) {
+		gs_pack_note_versions(txn->store, txn->versions, txn->version_count);
+		txn->version_count = 0;
+	}
+	return rc;
 }

@@ -20,8 +20,8 @@ int gs_txn_pending(const char **data, size_t *len, gs_txn *txn, const git_oid *i
 void gs_txn_note_version(gs_txn *txn, const git_oid *older, const git_oid *newer);
 /* Write the pending objects as one pack. */
 int gs_txn_flush(gs_txn *txn);
-/* The same under the repository lock, then a step of the merge of
- * small packs (gs_pack_merge_step). */
+/* The same under the repository lock, and a step of merging the small
+ * packs (gs_pack_merge_next): a small merge goes into this pack. */
 int gs_txn_flush_merging(gs_txn *txn);
 
 #endif
