@@ -12,6 +12,10 @@ from __future__ import annotations
 import gc
 import os
 import random
+import signal
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
@@ -25,7 +29,18 @@ CHUNK = 100 * 1024
 
 
 def temporary_packs(path) -> list[str]:
-    return sorted(p.name for p in (path / "objects" / "pack").glob("tmp_*"))
+    """Packs being written: named temporary files, or unnamed ones
+    (O_TMPFILE) this process has open in the pack directory."""
+    pack_dir = path / "objects" / "pack"
+    found = [p.name for p in pack_dir.glob("tmp_*")]
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(f"{pack_dir}/#") and target.endswith(" (deleted)"):
+            found.append(target)
+    return sorted(found)
 
 
 def write_until_merging(fs, path, rng, limit=40):
@@ -181,4 +196,31 @@ def test_merges_store_older_versions_as_deltas(repo):
     fs = GitStore.open(repo).branches["main"]
     assert fs.read("docs/text.txt") == b"".join(lines)
     assert len(list(fs.log(path="docs/text.txt"))) == 60
+    assert_fsck_clean(repo)
+
+
+def test_a_process_killed_mid_merge_leaves_nothing_behind(repo):
+    # The merge's pack is an unnamed file until it is complete: a SIGKILL
+    # between two commits leaves no temporary file, and every commit made.
+    script = textwrap.dedent('''
+        import os, random, signal, sys
+        sys.path[:0] = sys.argv[2:]
+        from pathlib import Path
+        from gitstore import GitStore
+        from test_pack_merges import write_until_merging
+        repo = Path(sys.argv[1])
+        fs, written = write_until_merging(
+            GitStore.open(repo).branches["main"], repo, random.Random(6))
+        print(fs.commit_hash, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    ''')
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.run([sys.executable, "-c", script, str(repo), here, *sys.path],
+                          capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    tip = proc.stdout.strip()
+    assert list((repo / "objects" / "pack").glob("tmp_*")) == []
+    fs = GitStore.open(repo).branches["main"]
+    assert fs.commit_hash == tip
+    assert len(list(fs.ls("c"))) >= 4
     assert_fsck_clean(repo)

@@ -42,8 +42,9 @@ static void deflater_end(deflater *d)
 
 struct gs_packwriter {
 	char *dir;            /* NULL: writing to the caller's sink */
-	char *tmp_pack;
+	char *tmp_pack;       /* its name; for an unnamed one, only for messages */
 	int fd;
+	int unnamed;          /* made with O_TMPFILE: linked in by finish */
 	pid_t pid;            /* the process that made tmp_pack */
 	gs_pack_sink sink;
 	void *sink_ctx;
@@ -96,6 +97,27 @@ static int pack_put(gs_packwriter *w, const void *data, size_t len)
 	return w->pending.size >= WRITE_CHUNK ? pack_flush(w) : 0;
 }
 
+/*
+ * The pack is written to an unnamed file that finish links into place,
+ * so that a process killed meanwhile leaves nothing behind (a merge may
+ * keep one open across many commits).  Linking it needs /proc; where
+ * that or O_TMPFILE is missing, a named temporary file instead.
+ */
+static int open_unnamed(const char *dir)
+{
+#ifdef O_TMPFILE
+	static int proc_usable = -1;
+
+	if (proc_usable < 0)
+		proc_usable = access("/proc/self/fd", X_OK) == 0;
+	if (proc_usable)
+		return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#else
+	(void)dir;
+#endif
+	return -1;
+}
+
 int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t count)
 {
 	gs_packwriter *w = calloc(1, sizeof(*w));
@@ -109,7 +131,7 @@ int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t coun
 	w->pid = getpid();
 	w->expected = count;
 	if (!(w->dir = strdup(pack_dir)) ||
-	    !(w->tmp_pack = malloc(strlen(pack_dir) + sizeof("/tmp_pack_XXXXXX")))) {
+	    !(w->tmp_pack = malloc(strlen(pack_dir) + sizeof("/tmp_pack_XXXXXX (unnamed)")))) {
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -118,7 +140,11 @@ int gs_packwriter_begin(gs_packwriter **out, const char *pack_dir, uint32_t coun
 		gs_error_set_os(ENOMEM, "out of memory");
 		goto fail;
 	}
-	if ((w->fd = mkostemp(w->tmp_pack, O_CLOEXEC)) < 0) {
+	if ((w->fd = open_unnamed(pack_dir)) >= 0) {
+		w->unnamed = 1;
+		sprintf(w->tmp_pack, "%s/tmp_pack (unnamed)", pack_dir);
+	}
+	else if ((w->fd = mkostemp(w->tmp_pack, O_CLOEXEC)) < 0) {
 		gs_error_set_path(errno, w->dir, "cannot create a file in");
 		goto fail;
 	}
@@ -529,11 +555,16 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 		return 0;
 	}
 	/* Pack files are read-only, as git makes them. */
-	if (gs_close_read_only(w->fd, w->tmp_pack) < 0) {
+	if (w->unnamed) {
+		if (fchmod(w->fd, 0444) < 0)
+			return gs_error_set_path(errno, w->tmp_pack, "cannot write");
+	} else {
+		if (gs_close_read_only(w->fd, w->tmp_pack) < 0) {
+			w->fd = -1;
+			return -1;
+		}
 		w->fd = -1;
-		return -1;
 	}
-	w->fd = -1;
 	{
 		git_oid name;
 		git_oid_fromraw(&name, sum);
@@ -559,7 +590,18 @@ int gs_packwriter_finish(gs_packwriter *w, char hex[GIT_OID_HEXSZ + 1])
 	fd = -1;
 	/* The pack first: an index must never name a missing pack. */
 	sprintf(final, "%s/pack-%s.pack", w->dir, hex);
-	if (rename(w->tmp_pack, final) < 0) {
+	if (w->unnamed) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", w->fd);
+		/* Already there: the same bytes, since it has the same checksum. */
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, final, AT_SYMLINK_FOLLOW) < 0 &&
+		    errno != EEXIST) {
+			gs_error_set_path(errno, final, "cannot create");
+			goto done;
+		}
+		close(w->fd);
+		w->fd = -1;
+	} else if (rename(w->tmp_pack, final) < 0) {
 		gs_error_set_path(errno, final, "cannot create");
 		goto done;
 	}
@@ -591,7 +633,7 @@ void gs_packwriter_free(gs_packwriter *w)
 	if (w->tmp_pack) {
 		/* Not finished: drop the partial pack, unless a parent
 		 * process (this is a fork) is still writing it. */
-		if (w->pid == getpid())
+		if (!w->unnamed && w->pid == getpid())
 			unlink(w->tmp_pack);
 		free(w->tmp_pack);
 	}
