@@ -65,6 +65,12 @@ def ls_remote(url) -> dict[str, str]:
     return refs
 
 
+def ls_remote_from(git_dir, url) -> dict[str, str]:
+    """ls_remote(url) run with git_dir's configuration."""
+    out = git_run("--git-dir", git_dir, "ls-remote", url).stdout.decode()
+    return {name: sha for sha, name in (line.split("\t") for line in out.splitlines())}
+
+
 def head_of(path) -> str:
     return git_run("--git-dir", path, "symbolic-ref", "HEAD").stdout.decode().strip()
 
@@ -898,6 +904,123 @@ class TestUrls:
         with pytest.raises(TypeError):
             src.store.backup(tmp_path / "d.git", refs=bad)
         assert not (tmp_path / "d.git").exists()
+
+
+class TestInsteadOf:
+    """url.<base>.insteadOf (and pushInsteadOf for backups) from the store's
+    git configuration rewrite the URL before anything else, as git does:
+    each case is checked against what git itself resolves."""
+
+    @pytest.fixture
+    def targets(self, tmp_path):
+        """Repositories <tmp>/t/<dir>/<name>.git, each with one branch named
+        after where it is, and a function giving that branch's name."""
+        root = tmp_path / "t"
+
+        def label(rel: str) -> str:
+            return "at-" + rel.replace("/", "-").removesuffix(".git")
+
+        for rel in ("a/x.git", "b/x.git", "c/x.git", "d/x.git", "e/x.git", "e/deep/x.git",
+                    "f/x.git"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            GitStore.open(root / rel, branch=label(rel)).branches[label(rel)].write(
+                "f.txt", rel.encode())
+        return root, label
+
+    def configure(self, src, root):
+        """The rules: longest value wins; of equal values the base that
+        comes first in the configuration (c: listed first for "zz:", before
+        d) wins; pushInsteadOf for pushes first."""
+        for key, base, value in [
+            ("insteadOf", "a/", "al:"),
+            ("insteadOf", "b/", "al:deep/"),
+            ("insteadOf", "c/", "zz:"),
+            ("insteadOf", "d/", "tie:"),
+            ("insteadOf", "c/", "tie:"),
+            ("pushInsteadOf", "e/", "al:"),
+            ("insteadOf", "file://" + str(root) + "/f/", "ff:"),
+        ]:
+            base = base if base.startswith("file:") else str(root) + "/" + base
+            src.g("config", "--add", f"url.{base}.{key}", value)
+
+    @staticmethod
+    def fetched_from(src, url) -> str:
+        """The branch git ls-remote sees at url, from the store's config."""
+        (name,) = [n for n in ls_remote_from(src.path, url) if n.startswith("refs/heads/at-")]
+        return name
+
+    @staticmethod
+    def pushed_to(src, url) -> str:
+        """Where git push would go for url."""
+        out = git_run("--git-dir", src.path, "push", "--dry-run", "--porcelain", url,
+                      "refs/heads/main:refs/heads/zz").stdout.decode()
+        (line,) = [ln for ln in out.splitlines() if ln.startswith("To ")]
+        return line[3:]
+
+    @pytest.mark.parametrize("url, fetch, push", [
+        ("al:x.git", "a/x.git", "e/x.git"),
+        ("al:deep/x.git", "b/x.git", "e/deep/x.git"),
+        ("tie:x.git", "c/x.git", "c/x.git"),
+        ("ff:x.git", "f/x.git", "f/x.git"),
+    ])
+    def test_rewrites_as_git_does(self, src, tmp_path, targets, url, fetch, push):
+        root, label = targets
+        self.configure(src, root)
+        # what git makes of the same URL with the same configuration
+        assert self.fetched_from(src, url) == "refs/heads/" + label(fetch)
+        assert self.pushed_to(src, url).removeprefix("file://") == str(root / push)
+
+        other = GitStore.open(tmp_path / "other.git", branch=None)
+        Git(tmp_path / "other.git")("config", "--file", tmp_path / "other.git" / "config",
+                                    "--add", "include.path", str(src.path / "config"))
+        diff = other.restore(url, dry_run=True)
+        assert [c.ref for c in diff.add] == ["refs/heads/" + label(fetch)]
+        diff = src.store.backup(url, dry_run=True)
+        assert [c.ref for c in diff.delete] == ["refs/heads/" + label(push)]
+
+        src.store.backup(url)
+        assert refs_of(root / push) == src.refs()
+        other.restore(url)
+        assert refs_of(tmp_path / "other.git") == refs_of(root / fetch)
+
+    def test_missing_destination_created_through_alias(self, src, tmp_path):
+        # "backups:new.git" alone would be an scp-like ssh address.
+        src.g("config", "url." + str(tmp_path) + "/store/.insteadOf", "backups:")
+        (tmp_path / "store").mkdir()
+        src.store.backup("backups:new.git")
+        assert refs_of(tmp_path / "store" / "new.git") == src.refs()
+        src.store.backup("backups:new.bundle")
+        bundle_verify(tmp_path / "store" / "new.bundle", tmp_path)
+        assert not list(tmp_path.glob("backups*"))
+
+    def test_user_configuration_applies(self, tmp_path):
+        gitconfig = Path.home() / ".gitconfig"
+        assert not gitconfig.exists()
+        gitconfig.write_text(f'[url "{tmp_path}/"]\n\tinsteadOf = mine:\n')
+        try:
+            src = Source(tmp_path / "src.git")
+            src.store.backup("mine:dest.git")
+            assert refs_of(tmp_path / "dest.git") == src.refs()
+        finally:
+            gitconfig.unlink()
+
+    def test_configuration_read_at_each_call(self, src, tmp_path):
+        other = GitStore.open(tmp_path / "other.git", branch=None)
+        src.store.backup(tmp_path / "x.git")
+        url = str(tmp_path / "nowhere" / "x.git")
+        with pytest.raises(GitError):
+            other.restore(url, dry_run=True)
+        Git(tmp_path / "other.git")("config", f"url.{tmp_path}/.insteadOf",
+                                    f"{tmp_path}/nowhere/")
+        other.restore(url)
+        assert refs_of(tmp_path / "other.git") == src.refs()
+
+    def test_pathlike_is_not_rewritten(self, src, tmp_path, monkeypatch):
+        src.g("config", "url." + str(tmp_path) + "/elsewhere/.insteadOf", "al")
+        monkeypatch.chdir(tmp_path)
+        src.store.backup(Path("al.git"))
+        assert refs_of(tmp_path / "al.git") == src.refs()
+        assert not (tmp_path / "elsewhere").exists()
 
 
 # ---------------------------------------------------------------------------
