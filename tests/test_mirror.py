@@ -1259,6 +1259,15 @@ BACKUP_WORKER = textwrap.dedent("""
 """)
 
 
+def leftovers(dest: Path) -> list[Path]:
+    """What a backup killed before its rename leaves beside dest."""
+    return sorted(dest.parent.glob(glob_escape(dest.name) + ".gitstore-new-*"))
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 def _worker_env() -> dict:
     env = dict(os.environ)
     root = str(Path(gitstore.__file__).resolve().parent.parent)
@@ -1348,7 +1357,12 @@ class TestSigkill:
             ran = _run_backup_worker(big.path, dest, rng.uniform(0.0, full * 1.2))
             where = f"seed {seed}, kill {k} after {ran:.3f}s of ~{full:.3f}s"
             if mode == 2 and not dest.exists():
-                continue   # killed before the new repository was renamed into place
+                # killed before the new repository was renamed into place:
+                # the next backup makes it, and removes what was left
+                big.store.backup(dest)
+                assert refs_of(dest) == new_refs, where
+                assert leftovers(dest) == [], where
+                continue
             after = assert_repo_valid(dest)
             before = {} if empty else old_refs
             for name in after:
@@ -1368,6 +1382,7 @@ class TestSigkill:
                 big.store.backup(dest)
             assert refs_of(dest) == new_refs, where
             assert_fsck_clean(dest)
+            assert leftovers(dest) == [], where
 
     def test_killed_bundle_backup_leaves_old_or_new_bundle(self, tmp_path):
         seed = random.randrange(1 << 30)
@@ -1390,3 +1405,160 @@ class TestSigkill:
                 continue
             bundle_verify(dest, tmp_path)
             assert bundle_heads(dest) in (old_heads, new_heads), where
+        # Whatever the kills left beside the bundles goes with the next backup.
+        for k in range(4):
+            dest = tmp_path / f"k{k}.bundle"
+            big.store.backup(dest)
+            assert bundle_heads(dest) == new_heads
+            assert leftovers(dest) == []
+
+
+# A process that holds a lock on a staged name, as the backup that made it
+# does until its rename: it prints "locked", then waits for stdin to close.
+HOLDER = textwrap.dedent("""
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.read()
+""")
+
+# A bundle backup that stops for good while its new bundle is being
+# written: it prints "writing" from its progress callback, then sleeps.
+STALLED_BUNDLE_WORKER = textwrap.dedent("""
+    import sys, time
+    from gitstore import GitStore
+    def progress(line):
+        if line.startswith(b"Writing objects"):
+            print("writing", flush=True)
+            time.sleep(600)
+    GitStore.open(sys.argv[1], create=False).backup(sys.argv[2], progress=progress)
+""")
+
+
+class TestLeftovers:
+    """A backup killed before it renames its new repository or bundle into
+    place leaves "<dest>.gitstore-new-<pid>-<n>" beside the destination;
+    the next backup there removes it unless a live process holds it."""
+
+    @staticmethod
+    def leave(dest: Path, n: int = 0) -> Path:
+        """A leftover as a killed backup leaves it: a new bare repository
+        under the staged name (the pid of no live process)."""
+        left = dest.parent / f"{dest.name}.gitstore-new-4194303-{n}"
+        git_run("init", "--bare", "-q", left)
+        return left
+
+    def test_removed_when_the_destination_is_made(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        left = [self.leave(dest, 0), self.leave(dest, 1)]
+        assert norm(src.store.backup(dest, dry_run=True)) == expected(add=src.refs())
+        assert leftovers(dest) == left, "a dry run removed something"
+        src.store.backup(dest)
+        assert refs_of(dest) == src.refs()
+        assert leftovers(dest) == []
+
+    def test_removed_beside_an_existing_destination(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        src.store.backup(dest)
+        left = self.leave(dest)
+        (left / "objects" / "pack" / "tmp_pack_x").write_bytes(b"partial")
+        assert src.store.backup(dest).in_sync
+        assert leftovers(dest) == []
+        assert_repo_valid(dest)
+
+    def test_removed_beside_a_bundle(self, src, tmp_path):
+        dest = tmp_path / "b.bundle"
+        left = tmp_path / "b.bundle.gitstore-new-4194303-7"
+        left.write_bytes(b"# v2 git bundle\n")   # a bundle cut short
+        src.store.backup(dest, dry_run=True)
+        assert left.exists()
+        src.store.backup(dest)
+        bundle_verify(dest, tmp_path)
+        assert leftovers(dest) == []
+
+    def test_kept_while_a_live_process_holds_it(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        left = self.leave(dest)
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(left)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert holder.stdout.readline() == b"locked\n"
+            src.store.backup(dest)
+            src.store.backup(dest)
+            assert leftovers(dest) == [left]
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        src.store.backup(dest)
+        assert leftovers(dest) == []
+
+    def test_only_our_names_are_removed(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        target = tmp_path / "target"
+        target.mkdir()
+        (target / "keep.txt").write_bytes(b"keep\n")
+        foreign = ["dest.git.gitstore-new-1", "dest.git.gitstore-new-1-2x",
+                   "dest.git.gitstore-new--2", "dest.git.gitstore-new-1-2.bak",
+                   "other.git.gitstore-new-1-2", "dest.gitstore-new-1-2",
+                   "xdest.git.gitstore-new-1-2"]
+        for name in foreign:
+            (tmp_path / name).mkdir()
+        (tmp_path / "dest.git.gitstore-new-5-6").symlink_to(target)
+        ours = self.leave(dest, 9)
+        src.store.backup(dest)
+        assert refs_of(dest) == src.refs()
+        assert not ours.exists()
+        assert (tmp_path / "dest.git.gitstore-new-5-6").is_symlink()
+        assert all((tmp_path / name).is_dir() for name in foreign)
+        assert (target / "keep.txt").read_bytes() == b"keep\n"
+
+    def test_concurrent_backups_keep_each_others(self, src, tmp_path):
+        """Backups to one bundle from two stores at once, on threads: each
+        one's staged file is live to the other's clean-up, so every
+        backup renames its own."""
+        other = Source(tmp_path / "other.git")
+        dest = tmp_path / "b.bundle"
+        errors = []
+
+        def run(store):
+            try:
+                for _ in range(15):
+                    store.backup(dest)
+            except Exception as exc:   # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(s.store,)) for s in (src, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert leftovers(dest) == []
+        assert bundle_heads(dest)["refs/heads/dev"] in (src.refs()["refs/heads/dev"],
+                                                         other.refs()["refs/heads/dev"])
+
+    def test_killed_bundle_backup(self, src, tmp_path):
+        """A real leftover: a bundle backup stalled while writing is kept
+        while it lives (another store backs up to the same file meanwhile),
+        then killed; the next backup removes what it left."""
+        stalled = Source(tmp_path / "stalled.git")
+        dest = tmp_path / "b.bundle"
+        p = subprocess.Popen([sys.executable, "-c", STALLED_BUNDLE_WORKER, str(stalled.path),
+                              str(dest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=_worker_env())
+        try:
+            line = p.stdout.readline()
+            assert line == b"writing\n", (line, p.stderr.read())
+            (left,) = leftovers(dest)
+            assert left.is_file()
+            src.store.backup(dest)
+            assert leftovers(dest) == [left]
+            assert bundle_heads(dest)["refs/heads/dev"] == src.refs()["refs/heads/dev"]
+        finally:
+            p.kill()
+            p.wait(10)
+        assert leftovers(dest) == [left]
+        src.store.backup(dest)
+        assert leftovers(dest) == []
+        bundle_verify(dest, tmp_path)

@@ -17,10 +17,10 @@
 #include "push.h"
 #include "refs.h"
 #include "remote.h"
+#include "staged.h"
 
 #include <ctype.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -790,57 +790,35 @@ static int dir_is_empty(const char *path, int *empty)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /*
  * A new bare repository at loc->local (missing, or an empty directory),
- * HEAD on `head`: made under a temporary name beside it and renamed into
+ * HEAD on `head`: made under a staged name beside it and renamed into
  * place, so that a process killed meanwhile leaves no half-made
- * repository where backups go.
+ * repository where backups go (and the next backup there removes what
+ * it left).
  */
 static int create_repository(const location *loc, const char *head)
 {
 	git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	git_repository *repo = NULL;
-	static unsigned counter;
-	size_t len = strlen(loc->local);
-	char *tmp = malloc(len + 64);
+	gs_staged staged;
 	int rc = -1, git_rc;
 
-	if (!tmp)
-		return gs_error_set(GS_ERR_NOMEM, "out of memory");
-	while (len > 1 && loc->local[len - 1] == '/')
-		len--;
-	snprintf(tmp, len + 64, "%.*s.gitstore-new-%ld-%u", (int)len, loc->local, (long)getpid(),
-		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-	if (mkdir(tmp, 0777) < 0) {
-		gs_error_set_path(errno, loc->local, "cannot create");
-		free(tmp);
+	if (gs_staged_dir(&staged, loc->local) < 0)
 		return -1;
-	}
 	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
 	init.initial_head = head;
-	if ((git_rc = git_repository_init_ext(&repo, tmp, &init)) < 0) {
+	if ((git_rc = git_repository_init_ext(&repo, staged.path, &init)) < 0) {
 		gs_error_set_git(git_rc, loc->display);
 		goto done;
 	}
 	git_repository_free(repo);
 	/* rename() replaces a missing path or an empty directory alike. */
-	if (rename(tmp, loc->local) < 0) {
-		gs_error_set_path(errno, loc->local, "cannot create");
+	if (gs_staged_commit(&staged, loc->local) < 0)
 		goto done;
-	}
 	rc = 0;
 done:
-	if (rc < 0)
-		nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(tmp);
+	gs_staged_discard(&staged);
 	return rc;
 }
 
@@ -878,8 +856,11 @@ static int prepare_destination(int *missing, const location *loc, const char *he
 			return rc;
 		}
 	} else if (S_ISDIR(st.st_mode)) {
-		if (is_repository(loc->local))
+		if (is_repository(loc->local)) {
+			if (!dry_run)
+				gs_staged_clean(loc->local);
 			return 0;
+		}
 		if (dir_is_empty(loc->local, &empty) < 0)
 			return -1;
 		if (!empty)
