@@ -81,7 +81,8 @@ static int lock_parent(const char *dest, size_t base)
 	return fd;
 }
 
-/* Is `name` "<base>.gitstore-new-<digits>-<digits>"? */
+/* Is `name` "<base>.gitstore-new-<digits>-<digits>"?  (base: base_len
+ * bytes.) */
 static int is_staged_name(const char *name, const char *base, size_t base_len)
 {
 	const char *p = name + base_len + MARK_LEN;
@@ -148,7 +149,8 @@ static void remove_if_left(int dirfd, const char *name)
 	close(fd);
 }
 
-/* Under the directory's lock: every leftover of dest[base..len). */
+/* Under the directory's lock: every leftover of the name base (base_len
+ * bytes, not NUL-terminated). */
 static void clean_locked(int dirfd, const char *base, size_t base_len)
 {
 	int fd = dup(dirfd);
@@ -187,37 +189,41 @@ static void clean_locked(int dirfd, const char *base, size_t base_len)
 	free(names);
 }
 
-void gs_staged_clean(const char *dest)
+/* Lock the directory holding dest and remove the leftovers beside it:
+ * the lock's descriptor, or -1 when it cannot be taken (nothing is
+ * removed then). */
+static int lock_and_clean(const char *dest)
 {
 	size_t base, len = split_dest(dest, &base);
-	char *name;
-	int parent;
+	int parent = lock_parent(dest, base);
 
-	if (len == base || !(name = strndup(dest + base, len - base)))
-		return;
-	if ((parent = lock_parent(dest, base)) >= 0) {
-		clean_locked(parent, name, len - base);
+	if (parent >= 0 && len > base)
+		clean_locked(parent, dest + base, len - base);
+	return parent;
+}
+
+void gs_staged_clean(const char *dest)
+{
+	int parent = lock_and_clean(dest);
+
+	if (parent >= 0)
 		close(parent);
-	}
-	free(name);
 }
 
 static int stage(gs_staged *out, const char *dest, int is_dir)
 {
 	static unsigned counter;
 	size_t base, len = split_dest(dest, &base);
-	char *name = strndup(dest + base, len - base);
 	char *path = malloc(len + MARK_LEN + 48);
 	int parent = -1, rc = -1;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
-	if (!name || !path) {
+	if (!path) {
 		gs_error_set(GS_ERR_NOMEM, "out of memory");
 		goto done;
 	}
-	if ((parent = lock_parent(dest, base)) >= 0)
-		clean_locked(parent, name, len - base);
+	parent = lock_and_clean(dest);
 	for (int attempt = 0;; attempt++) {
 		int fd = -1;
 
@@ -251,7 +257,6 @@ done:
 	if (parent >= 0)
 		close(parent);
 	free(path);
-	free(name);
 	return rc;
 }
 
