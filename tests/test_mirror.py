@@ -65,6 +65,12 @@ def ls_remote(url) -> dict[str, str]:
     return refs
 
 
+def ls_remote_from(git_dir, url) -> dict[str, str]:
+    """ls_remote(url) run with git_dir's configuration."""
+    out = git_run("--git-dir", git_dir, "ls-remote", url).stdout.decode()
+    return {name: sha for sha, name in (line.split("\t") for line in out.splitlines())}
+
+
 def head_of(path) -> str:
     return git_run("--git-dir", path, "symbolic-ref", "HEAD").stdout.decode().strip()
 
@@ -900,6 +906,123 @@ class TestUrls:
         assert not (tmp_path / "d.git").exists()
 
 
+class TestInsteadOf:
+    """url.<base>.insteadOf (and pushInsteadOf for backups) from the store's
+    git configuration rewrite the URL before anything else, as git does:
+    each case is checked against what git itself resolves."""
+
+    @pytest.fixture
+    def targets(self, tmp_path):
+        """Repositories <tmp>/t/<dir>/<name>.git, each with one branch named
+        after where it is, and a function giving that branch's name."""
+        root = tmp_path / "t"
+
+        def label(rel: str) -> str:
+            return "at-" + rel.replace("/", "-").removesuffix(".git")
+
+        for rel in ("a/x.git", "b/x.git", "c/x.git", "d/x.git", "e/x.git", "e/deep/x.git",
+                    "f/x.git"):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            GitStore.open(root / rel, branch=label(rel)).branches[label(rel)].write(
+                "f.txt", rel.encode())
+        return root, label
+
+    def configure(self, src, root):
+        """The rules: longest value wins; of equal values the base that
+        comes first in the configuration (c: listed first for "zz:", before
+        d) wins; pushInsteadOf for pushes first."""
+        for key, base, value in [
+            ("insteadOf", "a/", "al:"),
+            ("insteadOf", "b/", "al:deep/"),
+            ("insteadOf", "c/", "zz:"),
+            ("insteadOf", "d/", "tie:"),
+            ("insteadOf", "c/", "tie:"),
+            ("pushInsteadOf", "e/", "al:"),
+            ("insteadOf", "file://" + str(root) + "/f/", "ff:"),
+        ]:
+            base = base if base.startswith("file:") else str(root) + "/" + base
+            src.g("config", "--add", f"url.{base}.{key}", value)
+
+    @staticmethod
+    def fetched_from(src, url) -> str:
+        """The branch git ls-remote sees at url, from the store's config."""
+        (name,) = [n for n in ls_remote_from(src.path, url) if n.startswith("refs/heads/at-")]
+        return name
+
+    @staticmethod
+    def pushed_to(src, url) -> str:
+        """Where git push would go for url."""
+        out = git_run("--git-dir", src.path, "push", "--dry-run", "--porcelain", url,
+                      "refs/heads/main:refs/heads/zz").stdout.decode()
+        (line,) = [ln for ln in out.splitlines() if ln.startswith("To ")]
+        return line[3:]
+
+    @pytest.mark.parametrize("url, fetch, push", [
+        ("al:x.git", "a/x.git", "e/x.git"),
+        ("al:deep/x.git", "b/x.git", "e/deep/x.git"),
+        ("tie:x.git", "c/x.git", "c/x.git"),
+        ("ff:x.git", "f/x.git", "f/x.git"),
+    ])
+    def test_rewrites_as_git_does(self, src, tmp_path, targets, url, fetch, push):
+        root, label = targets
+        self.configure(src, root)
+        # what git makes of the same URL with the same configuration
+        assert self.fetched_from(src, url) == "refs/heads/" + label(fetch)
+        assert self.pushed_to(src, url).removeprefix("file://") == str(root / push)
+
+        other = GitStore.open(tmp_path / "other.git", branch=None)
+        Git(tmp_path / "other.git")("config", "--file", tmp_path / "other.git" / "config",
+                                    "--add", "include.path", str(src.path / "config"))
+        diff = other.restore(url, dry_run=True)
+        assert [c.ref for c in diff.add] == ["refs/heads/" + label(fetch)]
+        diff = src.store.backup(url, dry_run=True)
+        assert [c.ref for c in diff.delete] == ["refs/heads/" + label(push)]
+
+        src.store.backup(url)
+        assert refs_of(root / push) == src.refs()
+        other.restore(url)
+        assert refs_of(tmp_path / "other.git") == refs_of(root / fetch)
+
+    def test_missing_destination_created_through_alias(self, src, tmp_path):
+        # "backups:new.git" alone would be an scp-like ssh address.
+        src.g("config", "url." + str(tmp_path) + "/store/.insteadOf", "backups:")
+        (tmp_path / "store").mkdir()
+        src.store.backup("backups:new.git")
+        assert refs_of(tmp_path / "store" / "new.git") == src.refs()
+        src.store.backup("backups:new.bundle")
+        bundle_verify(tmp_path / "store" / "new.bundle", tmp_path)
+        assert not list(tmp_path.glob("backups*"))
+
+    def test_user_configuration_applies(self, tmp_path):
+        gitconfig = Path.home() / ".gitconfig"
+        assert not gitconfig.exists()
+        gitconfig.write_text(f'[url "{tmp_path}/"]\n\tinsteadOf = mine:\n')
+        try:
+            src = Source(tmp_path / "src.git")
+            src.store.backup("mine:dest.git")
+            assert refs_of(tmp_path / "dest.git") == src.refs()
+        finally:
+            gitconfig.unlink()
+
+    def test_configuration_read_at_each_call(self, src, tmp_path):
+        other = GitStore.open(tmp_path / "other.git", branch=None)
+        src.store.backup(tmp_path / "x.git")
+        url = str(tmp_path / "nowhere" / "x.git")
+        with pytest.raises(GitError):
+            other.restore(url, dry_run=True)
+        Git(tmp_path / "other.git")("config", f"url.{tmp_path}/.insteadOf",
+                                    f"{tmp_path}/nowhere/")
+        other.restore(url)
+        assert refs_of(tmp_path / "other.git") == src.refs()
+
+    def test_pathlike_is_not_rewritten(self, src, tmp_path, monkeypatch):
+        src.g("config", "url." + str(tmp_path) + "/elsewhere/.insteadOf", "al")
+        monkeypatch.chdir(tmp_path)
+        src.store.backup(Path("al.git"))
+        assert refs_of(tmp_path / "al.git") == src.refs()
+        assert not (tmp_path / "elsewhere").exists()
+
+
 # ---------------------------------------------------------------------------
 # progress
 # ---------------------------------------------------------------------------
@@ -1136,6 +1259,15 @@ BACKUP_WORKER = textwrap.dedent("""
 """)
 
 
+def leftovers(dest: Path) -> list[Path]:
+    """What a backup killed before its rename leaves beside dest."""
+    return sorted(dest.parent.glob(glob_escape(dest.name) + ".gitstore-new-*"))
+
+
+def glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
+
+
 def _worker_env() -> dict:
     env = dict(os.environ)
     root = str(Path(gitstore.__file__).resolve().parent.parent)
@@ -1225,7 +1357,12 @@ class TestSigkill:
             ran = _run_backup_worker(big.path, dest, rng.uniform(0.0, full * 1.2))
             where = f"seed {seed}, kill {k} after {ran:.3f}s of ~{full:.3f}s"
             if mode == 2 and not dest.exists():
-                continue   # killed before the new repository was renamed into place
+                # killed before the new repository was renamed into place:
+                # the next backup makes it, and removes what was left
+                big.store.backup(dest)
+                assert refs_of(dest) == new_refs, where
+                assert leftovers(dest) == [], where
+                continue
             after = assert_repo_valid(dest)
             before = {} if empty else old_refs
             for name in after:
@@ -1245,6 +1382,7 @@ class TestSigkill:
                 big.store.backup(dest)
             assert refs_of(dest) == new_refs, where
             assert_fsck_clean(dest)
+            assert leftovers(dest) == [], where
 
     def test_killed_bundle_backup_leaves_old_or_new_bundle(self, tmp_path):
         seed = random.randrange(1 << 30)
@@ -1267,3 +1405,160 @@ class TestSigkill:
                 continue
             bundle_verify(dest, tmp_path)
             assert bundle_heads(dest) in (old_heads, new_heads), where
+        # Whatever the kills left beside the bundles goes with the next backup.
+        for k in range(4):
+            dest = tmp_path / f"k{k}.bundle"
+            big.store.backup(dest)
+            assert bundle_heads(dest) == new_heads
+            assert leftovers(dest) == []
+
+
+# A process that holds a lock on a staged name, as the backup that made it
+# does until its rename: it prints "locked", then waits for stdin to close.
+HOLDER = textwrap.dedent("""
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("locked", flush=True)
+    sys.stdin.read()
+""")
+
+# A bundle backup that stops for good while its new bundle is being
+# written: it prints "writing" from its progress callback, then sleeps.
+STALLED_BUNDLE_WORKER = textwrap.dedent("""
+    import sys, time
+    from gitstore import GitStore
+    def progress(line):
+        if line.startswith(b"Writing objects"):
+            print("writing", flush=True)
+            time.sleep(600)
+    GitStore.open(sys.argv[1], create=False).backup(sys.argv[2], progress=progress)
+""")
+
+
+class TestLeftovers:
+    """A backup killed before it renames its new repository or bundle into
+    place leaves "<dest>.gitstore-new-<pid>-<n>" beside the destination;
+    the next backup there removes it unless a live process holds it."""
+
+    @staticmethod
+    def leave(dest: Path, n: int = 0) -> Path:
+        """A leftover as a killed backup leaves it: a new bare repository
+        under the staged name (the pid of no live process)."""
+        left = dest.parent / f"{dest.name}.gitstore-new-4194303-{n}"
+        git_run("init", "--bare", "-q", left)
+        return left
+
+    def test_removed_when_the_destination_is_made(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        left = [self.leave(dest, 0), self.leave(dest, 1)]
+        assert norm(src.store.backup(dest, dry_run=True)) == expected(add=src.refs())
+        assert leftovers(dest) == left, "a dry run removed something"
+        src.store.backup(dest)
+        assert refs_of(dest) == src.refs()
+        assert leftovers(dest) == []
+
+    def test_removed_beside_an_existing_destination(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        src.store.backup(dest)
+        left = self.leave(dest)
+        (left / "objects" / "pack" / "tmp_pack_x").write_bytes(b"partial")
+        assert src.store.backup(dest).in_sync
+        assert leftovers(dest) == []
+        assert_repo_valid(dest)
+
+    def test_removed_beside_a_bundle(self, src, tmp_path):
+        dest = tmp_path / "b.bundle"
+        left = tmp_path / "b.bundle.gitstore-new-4194303-7"
+        left.write_bytes(b"# v2 git bundle\n")   # a bundle cut short
+        src.store.backup(dest, dry_run=True)
+        assert left.exists()
+        src.store.backup(dest)
+        bundle_verify(dest, tmp_path)
+        assert leftovers(dest) == []
+
+    def test_kept_while_a_live_process_holds_it(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        left = self.leave(dest)
+        holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(left)],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            assert holder.stdout.readline() == b"locked\n"
+            src.store.backup(dest)
+            src.store.backup(dest)
+            assert leftovers(dest) == [left]
+        finally:
+            holder.stdin.close()
+            holder.wait(10)
+        src.store.backup(dest)
+        assert leftovers(dest) == []
+
+    def test_only_our_names_are_removed(self, src, tmp_path):
+        dest = tmp_path / "dest.git"
+        target = tmp_path / "target"
+        target.mkdir()
+        (target / "keep.txt").write_bytes(b"keep\n")
+        foreign = ["dest.git.gitstore-new-1", "dest.git.gitstore-new-1-2x",
+                   "dest.git.gitstore-new--2", "dest.git.gitstore-new-1-2.bak",
+                   "other.git.gitstore-new-1-2", "dest.gitstore-new-1-2",
+                   "xdest.git.gitstore-new-1-2"]
+        for name in foreign:
+            (tmp_path / name).mkdir()
+        (tmp_path / "dest.git.gitstore-new-5-6").symlink_to(target)
+        ours = self.leave(dest, 9)
+        src.store.backup(dest)
+        assert refs_of(dest) == src.refs()
+        assert not ours.exists()
+        assert (tmp_path / "dest.git.gitstore-new-5-6").is_symlink()
+        assert all((tmp_path / name).is_dir() for name in foreign)
+        assert (target / "keep.txt").read_bytes() == b"keep\n"
+
+    def test_concurrent_backups_keep_each_others(self, src, tmp_path):
+        """Backups to one bundle from two stores at once, on threads: each
+        one's staged file is live to the other's clean-up, so every
+        backup renames its own."""
+        other = Source(tmp_path / "other.git")
+        dest = tmp_path / "b.bundle"
+        errors = []
+
+        def run(store):
+            try:
+                for _ in range(15):
+                    store.backup(dest)
+            except Exception as exc:   # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(s.store,)) for s in (src, other)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert leftovers(dest) == []
+        assert bundle_heads(dest)["refs/heads/dev"] in (src.refs()["refs/heads/dev"],
+                                                         other.refs()["refs/heads/dev"])
+
+    def test_killed_bundle_backup(self, src, tmp_path):
+        """A real leftover: a bundle backup stalled while writing is kept
+        while it lives (another store backs up to the same file meanwhile),
+        then killed; the next backup removes what it left."""
+        stalled = Source(tmp_path / "stalled.git")
+        dest = tmp_path / "b.bundle"
+        p = subprocess.Popen([sys.executable, "-c", STALLED_BUNDLE_WORKER, str(stalled.path),
+                              str(dest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=_worker_env())
+        try:
+            line = p.stdout.readline()
+            assert line == b"writing\n", (line, p.stderr.read())
+            (left,) = leftovers(dest)
+            assert left.is_file()
+            src.store.backup(dest)
+            assert leftovers(dest) == [left]
+            assert bundle_heads(dest)["refs/heads/dev"] == src.refs()["refs/heads/dev"]
+        finally:
+            p.kill()
+            p.wait(10)
+        assert leftovers(dest) == [left]
+        src.store.backup(dest)
+        assert leftovers(dest) == []
+        bundle_verify(dest, tmp_path)

@@ -335,6 +335,30 @@ class TestRestore:
         assert state(tmp_path / "s.git") == before
 
 
+class TestInsteadOf:
+    def test_backup_and_restore_through_an_alias(self, remote, source, tmp_path):
+        """url.<base>.insteadOf in the store's configuration leads a short
+        alias to the server, whatever the transport."""
+        store, path = source
+        name = fresh_name()
+        remote.create(name)
+        url = remote.url(name)
+        assert url.endswith(name)
+        rule = (f"url.{url[:-len(name)]}.insteadOf", "srv:")
+        Git(path)("config", *rule)
+        diff = store.backup("srv:" + name)
+        assert changes(diff.add) == all_added(refs(path))
+        check_server(remote, name, refs(path))
+
+        target = tmp_path / "restored.git"
+        restored = GitStore.open(target, branch=None)
+        Git(target)("config", *rule)
+        diff = restored.restore("srv:" + name)
+        assert changes(diff.add) == all_added(refs(path))
+        assert refs(target) == refs(path)
+        assert_fsck_clean(target)
+
+
 # ---------------------------------------------------------------------------
 # Refused connections: nothing moves, nothing secret is shown
 # ---------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include "gs_internal.h"
 #include "bundle.h"
 #include "objcopy.h"
+#include "staged.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -473,34 +474,6 @@ static int pack_sink(void *ctx, const void *data, size_t len)
 	return put(ctx, data, len);
 }
 
-/* A new file of our own next to path, so that the rename is atomic:
- * O_EXCL with the process id and a counter makes its name unique, mode
- * 0666 less the umask gives the bundle the mode any new file gets. */
-static int open_temp(char **out, bundle_writer *w)
-{
-	static unsigned counter;
-	const char *slash = strrchr(w->path, '/');
-	int dir_len = slash ? (int)(slash - w->path) + 1 : 0;
-	size_t cap = (size_t)dir_len + 64;
-	char *tmp = malloc(cap);
-
-	*out = NULL;
-	if (!tmp)
-		return gs_error_set(GS_ERR_NOMEM, "out of memory");
-	for (int attempt = 0; w->fd < 0; attempt++) {
-		snprintf(tmp, cap, "%.*s.gitstore-bundle-%ld-%u.tmp", dir_len, w->path,
-			 (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-		w->fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-		if (w->fd < 0 && (errno != EEXIST || attempt >= 100)) {
-			gs_error_set_path(errno, w->path, "cannot create");
-			free(tmp);
-			return -1;
-		}
-	}
-	*out = tmp;
-	return 0;
-}
-
 /* Make the rename itself durable. */
 static int sync_dir(const char *path)
 {
@@ -529,10 +502,10 @@ int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref 
 		    size_t count, gs_mirror_progress_fn progress, void *ctx)
 {
 	bundle_writer w = {path, -1, NULL, 0};
+	gs_staged staged = {NULL, -1, 0};
 	git_oid *tips = NULL;
-	char *tmp = NULL;
 	size_t written;
-	int rc = -1, err, sys_err;
+	int rc = -1, err;
 
 	if (!(tips = malloc((count ? count : 1) * sizeof(*tips))) || !(w.buf = malloc(CHUNK))) {
 		gs_error_set(GS_ERR_NOMEM, "out of memory");
@@ -550,8 +523,12 @@ int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref 
 		}
 		git_oid_cpy(&tips[i], &refs[i].id);
 	}
-	if (open_temp(&tmp, &w) < 0 ||
-	    put(&w, SIGNATURE_V2 "\n", sizeof(SIGNATURE_V2 "\n") - 1) < 0)
+	/* A new file beside path, renamed over it once whole and synced
+	 * (mode 0666 less the umask: the mode any new file gets). */
+	if (gs_staged_file(&staged, path) < 0)
+		goto done;
+	w.fd = staged.fd;
+	if (put(&w, SIGNATURE_V2 "\n", sizeof(SIGNATURE_V2 "\n") - 1) < 0)
 		goto done;
 	for (size_t i = 0; i < count; i++) {
 		char hex[GIT_OID_HEXSZ + 1];
@@ -565,28 +542,16 @@ int gs_bundle_write(git_repository *repo, const char *path, const gs_bundle_ref 
 			    ctx) < 0 ||
 	    flush_out(&w) < 0)
 		goto done;
-	sys_err = fsync(w.fd) < 0 ? errno : 0;
-	if (close(w.fd) < 0 && !sys_err)
-		sys_err = errno;
-	w.fd = -1;
-	if (sys_err) {
-		gs_error_set_path(sys_err, path, "cannot write");
+	/* The file stays open until renamed: that keeps it ours. */
+	if (fsync(w.fd) < 0) {
+		gs_error_set_path(errno, path, "cannot write");
 		goto done;
 	}
-	if (rename(tmp, path) < 0) {
-		gs_error_set_path(errno, path, "cannot create");
+	if (gs_staged_commit(&staged, path) < 0)
 		goto done;
-	}
-	free(tmp);
-	tmp = NULL;
 	rc = sync_dir(path);
 done:
-	if (w.fd >= 0)
-		close(w.fd);
-	if (tmp) {
-		unlink(tmp);
-		free(tmp);
-	}
+	gs_staged_discard(&staged);
 	free(w.buf);
 	free(tips);
 	return rc;

@@ -863,7 +863,9 @@ typedef struct {
 /*
  * Make the refs at `url` (minus HEAD) equal this store's, or with
  * opts->refs those refs only: objects the destination lacks are sent,
- * refs forced, the destination's other refs deleted.  A missing local
+ * refs forced, the destination's other refs deleted.  `url` is first
+ * rewritten as git's url.<base>.pushInsteadOf, else url.<base>.insteadOf
+ * settings say (not with opts->local_path).  A missing local
  * destination is created as a bare repository whose HEAD names the
  * store's current branch.  A local path ending ".bundle" (or
  * opts->bundle) is written as a git bundle instead.  The repository lock
@@ -874,7 +876,8 @@ typedef struct {
 int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *url,
 	      const gs_mirror_opts *opts);
 /*
- * The reverse: fetch what the refs at `url` need, then under the lock
+ * The reverse (url.<base>.insteadOf applies, pushInsteadOf does not):
+ * fetch what the refs at `url` need, then under the lock
  * make this store's refs equal them (forced, no reflog), deleting local
  * refs the source lacks.  When HEAD's branch is gone afterwards, HEAD
  * moves to the source's HEAD branch.

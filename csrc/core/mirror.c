@@ -17,10 +17,10 @@
 #include "push.h"
 #include "refs.h"
 #include "remote.h"
+#include "staged.h"
 
 #include <ctype.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <errno.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -542,7 +542,7 @@ static int ends_with_bundle(const char *path)
  * scp-like "[user@]host:path" are remote; file:// and everything else is
  * a local path ("~" expanded).  Another scheme is GS_ERR_INVALID.
  */
-static int locate(location *loc, const char *url, int force_bundle, int local_path)
+static int classify(location *loc, const char *url, int force_bundle, int local_path)
 {
 	static const char *const remote_schemes[] = {"http", "https", "git", "ssh"};
 	const char *sep = strstr(url, "://");
@@ -630,6 +630,137 @@ nomem:
 	return gs_error_set(GS_ERR_NOMEM, "out of memory");
 }
 
+/*
+ * url.<base>.insteadOf, as git applies it: a URL that starts with the
+ * setting's value is rewritten to start with <base> instead.  The
+ * longest value that matches wins; of equal ones, the base that comes
+ * first in the configuration.  A push looks at pushInsteadOf first and
+ * falls back to insteadOf when none matches.  (libgit2's own lookup in
+ * git_remote_create is not used: in 1.5 it leaks a regex match for every
+ * configuration entry.)
+ */
+typedef struct {
+	const char *key;   /* "insteadof" or "pushinsteadof" */
+	char **bases;      /* in order of first appearance, as git ranks them */
+	size_t count, cap;
+	size_t best;       /* index into bases, or SIZE_MAX */
+	size_t best_len;   /* the length of the prefix it replaces */
+} url_rewrite;
+
+static void url_rewrite_free(url_rewrite *r)
+{
+	for (size_t i = 0; i < r->count; i++)
+		free(r->bases[i]);
+	free(r->bases);
+}
+
+/* One configuration entry url.<base>.<r->key> = value, against url. */
+static int url_rewrite_consider(url_rewrite *r, const char *base, size_t base_len,
+				const char *value, const char *url)
+{
+	size_t i, len = strlen(value);
+
+	for (i = 0; i < r->count; i++)
+		if (strlen(r->bases[i]) == base_len && memcmp(r->bases[i], base, base_len) == 0)
+			break;
+	if (i == r->count) {
+		if (r->count == r->cap) {
+			size_t cap = r->cap ? r->cap * 2 : 8;
+			char **grown = realloc(r->bases, cap * sizeof(*grown));
+			if (!grown)
+				return gs_error_set(GS_ERR_NOMEM, "out of memory");
+			r->bases = grown;
+			r->cap = cap;
+		}
+		if (!(r->bases[i] = strndup(base, base_len)))
+			return gs_error_set(GS_ERR_NOMEM, "out of memory");
+		r->count++;
+	}
+	if (strncmp(url, value, len) == 0 &&
+	    (r->best == SIZE_MAX || len > r->best_len || (len == r->best_len && i < r->best))) {
+		r->best = i;
+		r->best_len = len;
+	}
+	return 0;
+}
+
+/* *out: url rewritten by the store's git configuration (its own, the
+ * user's and the system's), malloc'd. */
+static int rewrite_url(char **out, gs_store *store, const char *url, int push)
+{
+	url_rewrite rules[2] = {{"pushinsteadof", NULL, 0, 0, SIZE_MAX, 0},
+				{"insteadof", NULL, 0, 0, SIZE_MAX, 0}};
+	git_repository *repo = NULL;
+	git_config *config = NULL;
+	git_config_iterator *iter = NULL;
+	git_config_entry *entry;
+	int rc = -1, git_rc;
+
+	*out = NULL;
+	if (gs_repo_acquire(&repo, store) < 0)
+		goto done;
+	if ((git_rc = git_repository_config_snapshot(&config, repo)) < 0 ||
+	    (git_rc = git_config_iterator_new(&iter, config)) < 0) {
+		gs_error_set_git(git_rc, store->path);
+		goto done;
+	}
+	while ((git_rc = git_config_next(&entry, iter)) == 0) {
+		const char *name = entry->name, *dot = strrchr(name, '.');
+
+		/* "url.<base>.<key>": the base may hold dots, the key none */
+		if (!entry->value || strncasecmp(name, "url.", 4) != 0 || dot < name + 4)
+			continue;
+		for (size_t k = push ? 0 : 1; k < 2; k++)
+			if (strcasecmp(dot + 1, rules[k].key) == 0 &&
+			    url_rewrite_consider(&rules[k], name + 4, (size_t)(dot - name - 4),
+						 entry->value, url) < 0)
+				goto done;
+	}
+	if (git_rc != GIT_ITEROVER) {
+		gs_error_set_git(git_rc, store->path);
+		goto done;
+	}
+	for (size_t k = 0; k < 2 && !*out; k++) {
+		if (rules[k].best == SIZE_MAX)
+			continue;
+		if (!(*out = join(rules[k].bases[rules[k].best], url + rules[k].best_len)))
+			goto nomem;
+	}
+	if (!*out && !(*out = strdup(url)))
+		goto nomem;
+	rc = 0;
+	goto done;
+nomem:
+	gs_error_set(GS_ERR_NOMEM, "out of memory");
+done:
+	url_rewrite_free(&rules[0]);
+	url_rewrite_free(&rules[1]);
+	git_config_iterator_free(iter);
+	git_config_free(config);
+	gs_repo_release(store, repo);
+	return rc;
+}
+
+/* Where `url` leads, for a backup (push) or a restore: a str is first
+ * rewritten as git's url.<base>.insteadOf settings say; an os.PathLike
+ * (opts->local_path) is a path as it is. */
+static int locate(location *loc, gs_store *store, const char *url, int push,
+		  const gs_mirror_opts *opts)
+{
+	char *rewritten = NULL;
+	int rc;
+
+	if (opts->local_path)
+		return classify(loc, url, opts->bundle, 1);
+	if (rewrite_url(&rewritten, store, url, push) < 0) {
+		memset(loc, 0, sizeof(*loc));
+		return -1;
+	}
+	rc = classify(loc, rewritten, opts->bundle, 0);
+	free(rewritten);
+	return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Local destinations and sources                                       */
 
@@ -659,57 +790,35 @@ static int dir_is_empty(const char *path, int *empty)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /*
  * A new bare repository at loc->local (missing, or an empty directory),
- * HEAD on `head`: made under a temporary name beside it and renamed into
+ * HEAD on `head`: made under a staged name beside it and renamed into
  * place, so that a process killed meanwhile leaves no half-made
- * repository where backups go.
+ * repository where backups go (and the next backup there removes what
+ * it left).
  */
 static int create_repository(const location *loc, const char *head)
 {
 	git_repository_init_options init = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	git_repository *repo = NULL;
-	static unsigned counter;
-	size_t len = strlen(loc->local);
-	char *tmp = malloc(len + 64);
+	gs_staged staged;
 	int rc = -1, git_rc;
 
-	if (!tmp)
-		return gs_error_set(GS_ERR_NOMEM, "out of memory");
-	while (len > 1 && loc->local[len - 1] == '/')
-		len--;
-	snprintf(tmp, len + 64, "%.*s.gitstore-new-%ld-%u", (int)len, loc->local, (long)getpid(),
-		 __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-	if (mkdir(tmp, 0777) < 0) {
-		gs_error_set_path(errno, loc->local, "cannot create");
-		free(tmp);
+	if (gs_staged_dir(&staged, loc->local) < 0)
 		return -1;
-	}
 	init.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_NO_REINIT;
 	init.initial_head = head;
-	if ((git_rc = git_repository_init_ext(&repo, tmp, &init)) < 0) {
+	if ((git_rc = git_repository_init_ext(&repo, staged.path, &init)) < 0) {
 		gs_error_set_git(git_rc, loc->display);
 		goto done;
 	}
 	git_repository_free(repo);
 	/* rename() replaces a missing path or an empty directory alike. */
-	if (rename(tmp, loc->local) < 0) {
-		gs_error_set_path(errno, loc->local, "cannot create");
+	if (gs_staged_commit(&staged, loc->local) < 0)
 		goto done;
-	}
 	rc = 0;
 done:
-	if (rc < 0)
-		nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(tmp);
+	gs_staged_discard(&staged);
 	return rc;
 }
 
@@ -747,8 +856,11 @@ static int prepare_destination(int *missing, const location *loc, const char *he
 			return rc;
 		}
 	} else if (S_ISDIR(st.st_mode)) {
-		if (is_repository(loc->local))
+		if (is_repository(loc->local)) {
+			if (!dry_run)
+				gs_staged_clean(loc->local);
 			return 0;
+		}
 		if (dir_is_empty(loc->local, &empty) < 0)
 			return -1;
 		if (!empty)
@@ -942,8 +1054,7 @@ static int connect_remote(git_remote **out, git_repository *repo, const char *ur
 	git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
 
 	*out = NULL;
-	/* url.<base>.insteadOf is not applied: libgit2 1.5 leaks a regex
-	 * match for every configuration entry it looks at for it. */
+	/* url.<base>.insteadOf was applied already (locate). */
 	create.repository = repo;
 	create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
 	if ((git_rc = git_remote_create_with_opts(out, url, &create)) < 0)
@@ -972,7 +1083,7 @@ int gs_backup(gs_ref_change **out, size_t *count, gs_store *store, const char *u
 	*count = 0;
 	memset(&sel, 0, sizeof(sel));
 	memset(&t, 0, sizeof(t));
-	if (locate(&loc, url, opts->bundle, opts->local_path) < 0)
+	if (locate(&loc, store, url, 1, opts) < 0)
 		goto done;
 	if (!opts->dry_run && gs_lock_acquire(&lock, store) < 0)
 		goto done;
@@ -1170,7 +1281,7 @@ int gs_restore(gs_ref_change **out, size_t *count, gs_store *store, const char *
 	*count = 0;
 	memset(&sel, 0, sizeof(sel));
 	memset(&t, 0, sizeof(t));
-	if (locate(&loc, url, opts->bundle, opts->local_path) < 0 || gs_repo_acquire(&repo, store) < 0)
+	if (locate(&loc, store, url, 0, opts) < 0 || gs_repo_acquire(&repo, store) < 0)
 		goto done;
 	if (loc.local) {
 		struct stat st;
