@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,11 +228,21 @@ static int zlib_stored(gs_buf *buf, const unsigned char *data, size_t len)
 	return 0;
 }
 
+/*
+ * zlib counts in uInt, so deflate() is handed at most this much input
+ * at a time (and at most UINT_MAX of room for output): an object of
+ * 4 GiB or more is deflated whole, not cut at its size modulo 2^32.  The
+ * step is small enough that every object over 16 MiB takes the loop
+ * more than once, in the tests too.
+ */
+#define DEFLATE_STEP (16u << 20)
+
 /* `len` bytes deflated (fastest level, or zlib's default when compact),
  * appended to buf. */
 static int deflated(gs_buf *buf, deflater *d, const void *data, size_t len)
 {
 	z_stream *z = &d->z;
+	size_t in_left = len, out_left;
 	uLong bound;
 	int zrc;
 
@@ -246,11 +257,20 @@ static int deflated(gs_buf *buf, deflater *d, const void *data, size_t len)
 	if (gs_buf_grow(buf, buf->size + bound + 1) < 0)
 		return -1;
 	z->next_in = (Bytef *)data;
-	z->avail_in = (uInt)len;
 	z->next_out = (Bytef *)buf->data + buf->size;
-	z->avail_out = (uInt)bound;
-	zrc = deflate(z, Z_FINISH);
-	buf->size += bound - z->avail_out;
+	out_left = bound;
+	do {
+		uInt in = in_left > DEFLATE_STEP ? DEFLATE_STEP : (uInt)in_left;
+		uInt out = out_left > UINT_MAX ? UINT_MAX : (uInt)out_left;
+
+		z->avail_in = in;
+		z->avail_out = out;
+		/* Z_FINISH once the rest is in hand, and from then on */
+		zrc = deflate(z, in_left > in ? Z_NO_FLUSH : Z_FINISH);
+		in_left -= in - z->avail_in;
+		out_left -= out - z->avail_out;
+	} while (zrc == Z_OK);
+	buf->size += bound - out_left;
 	if (zrc != Z_STREAM_END)
 		return gs_error_set(GS_ERR_GIT, "compressing an object failed");
 	return 0;
