@@ -141,7 +141,9 @@ def test_a_forked_child_leaves_its_parents_merge_alone(repo):
         try:
             # Slices written into the parent's temporary pack (the two
             # share its file offset) would corrupt the parent's merge.
-            fs.write("child.txt", b"child\n").write("child2.txt", b"2\n")
+            child = fs
+            for i in range(4):
+                child = child.write(f"child{i}.txt", b"%d\n" % i)
             code = 0
         finally:
             os._exit(code)
@@ -157,7 +159,7 @@ def test_a_forked_child_leaves_its_parents_merge_alone(repo):
     fs = GitStore.open(repo).branches["main"]
     for name, data in written.items():
         assert fs.read(name) == data
-    assert fs.read("child.txt") == b"child\n"
+    assert fs.read("child3.txt") == b"3\n"
     assert_fsck_clean(repo)
 
 
@@ -223,4 +225,20 @@ def test_a_process_killed_mid_merge_leaves_nothing_behind(repo):
     fs = GitStore.open(repo).branches["main"]
     assert fs.commit_hash == tip
     assert len(list(fs.ls("c"))) >= 4
+    assert_fsck_clean(repo)
+
+
+def test_merges_keep_up_with_big_commits(repo):
+    # Each commit adds more than a merge step copies at its smallest: the
+    # steps grow with the commits, so the packs stay few (with steps of a
+    # fixed size, 80 commits of 200 KiB left 56 packs).
+    store = GitStore.open(repo)
+    fs = store.branches["main"]
+    rng = random.Random(7)
+    most = 0
+    for i in range(80):
+        fs = fs.write(f"big/{i:02d}.bin", rng.randbytes(200 * 1024))
+        most = max(most, len(pack_names(repo)))
+    assert most <= 32
+    assert fs.read("big/00.bin") == random.Random(7).randbytes(200 * 1024)
     assert_fsck_clean(repo)

@@ -1313,17 +1313,17 @@ class TestStorage:
         assert_fsck_clean(env.path)
 
     def test_commits_never_rewrite_a_big_pack(self, env):
-        # A commit-time merge copies at most half a MiB (in a store this
+        # A commit-time merge copies at most a MiB (in a store this
         # small): a pack past that is left whole, whatever piles up beside
         # it, and only GitStore.pack() takes it in.
         rng = random.Random(15)
         with env.fs.batch() as b:
-            for i in range(9):
+            for i in range(18):
                 b.write(f"big/{i:02d}.bin", rng.randbytes(64 * 1024))
         fs = b.fs
         sizes = {name: (env.path / "objects" / "pack" / f"{name}.pack").stat().st_size
                  for name in pack_names(env.path)}
-        big = {name for name, size in sizes.items() if size > 512 * 1024}
+        big = {name for name, size in sizes.items() if size > 1024 * 1024}
         assert len(big) == 1
         merges = 0
         for i in range(60):
@@ -1333,7 +1333,7 @@ class TestStorage:
             after = pack_names(env.path)
             gone = set(sizes) - after
             assert big <= after, f"commit {i} rewrote the big pack"
-            assert sum(sizes.pop(name) for name in gone) <= 512 * 1024
+            assert sum(sizes.pop(name) for name in gone) <= 1024 * 1024
             merges += bool(gone)
             for name in after - set(sizes):
                 sizes[name] = (env.path / "objects" / "pack" / f"{name}.pack").stat().st_size
@@ -1344,8 +1344,8 @@ class TestStorage:
         (merged,) = pack_names(env.path)
         assert fs.commit_hash in pack_object_ids(env.path, merged)
         again = random.Random(15)
-        assert [fs.read(f"big/{i:02d}.bin") for i in range(9)] == [
-            again.randbytes(64 * 1024) for _ in range(9)]
+        assert [fs.read(f"big/{i:02d}.bin") for i in range(18)] == [
+            again.randbytes(64 * 1024) for _ in range(18)]
         assert fs.read("small/59.bin").startswith(b"small 59\n")
         assert env.g("cat-file", "-s", "main:small/59.bin") == str(len(b"small 59\n") + 16384)
         assert_fsck_clean(env.path)

@@ -58,7 +58,7 @@ static int find_mutex(repo_mutex **out, const char *gitdir)
 	return 0;
 }
 
-int gs_lock_acquire(gs_lock **out, gs_store *store)
+static int lock_take(gs_lock **out, gs_store *store, int wait)
 {
 	gs_lock *lock = NULL;
 	char *path = NULL;
@@ -75,11 +75,22 @@ int gs_lock_acquire(gs_lock **out, gs_store *store)
 		goto done;
 	if (__atomic_load_n(&lock->mutex->held, __ATOMIC_ACQUIRE) &&
 	    pthread_equal(lock->mutex->owner, pthread_self())) {
+		if (!wait) {
+			rc = 0;
+			goto done;
+		}
 		gs_error_set(GS_ERR_GIT, "the repository lock is already held by this thread "
 			     "(a callback may not write to the store whose operation called it)");
 		goto done;
 	}
-	pthread_mutex_lock(&lock->mutex->mutex);
+	if (!wait) {
+		if (pthread_mutex_trylock(&lock->mutex->mutex) != 0) {
+			rc = 0;
+			goto done;
+		}
+	} else {
+		pthread_mutex_lock(&lock->mutex->mutex);
+	}
 	lock->mutex->owner = pthread_self();
 	__atomic_store_n(&lock->mutex->held, 1, __ATOMIC_RELEASE);
 	lock->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0777);
@@ -87,7 +98,11 @@ int gs_lock_acquire(gs_lock **out, gs_store *store)
 		gs_error_set_path(errno, path, "cannot open lock file");
 		goto unlock;
 	}
-	while (flock(lock->fd, LOCK_EX) < 0) {
+	while (flock(lock->fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
+		if (!wait && errno == EWOULDBLOCK) {
+			rc = 0;
+			goto unlock;
+		}
 		if (errno != EINTR) {
 			gs_error_set_path(errno, path, "cannot lock");
 			goto unlock;
@@ -106,6 +121,16 @@ done:
 	free(lock);
 	free(path);
 	return rc;
+}
+
+int gs_lock_acquire(gs_lock **out, gs_store *store)
+{
+	return lock_take(out, store, 1);
+}
+
+int gs_lock_try(gs_lock **out, gs_store *store)
+{
+	return lock_take(out, store, 0);
 }
 
 void gs_lock_release(gs_lock *lock)

@@ -77,14 +77,15 @@ void gs_pack_merge_free(gs_pack_merge *m);
  * it writes its pack.  A merge small enough for one commit is handed
  * back (*small) for the commit's pack to take in, as gs_pack_merge_copy
  * does.  A bigger one is spread over the commits that follow, so that
- * none pays for all of it: each copies a slice into a pack of the
+ * none pays for all of it: each copies a slice (larger as the commit
+ * writes more: `writing` bytes) into a pack of the
  * merge's own and the last puts that pack in place and removes the
  * merged ones.  A step that fails drops the merge: the packs wait for
  * the next one.  The merge in progress is the store's (store->merging);
  * close finishes it (the store is going away; it takes the lock), drop
  * abandons it.
  */
-void gs_pack_merge_next(gs_pack_merge **small, gs_store *store);
+void gs_pack_merge_next(gs_pack_merge **small, gs_store *store, uint64_t writing);
 /* Which object replaced which at the same path in a commit of this
  * store's: a merge that holds both stores the older as a delta against
  * the newer (git gc would not try: it takes objects a pack holds whole

@@ -371,7 +371,7 @@ int gs_txn_flush_merging(gs_txn *txn)
 		return 0;
 	/* Merging is housekeeping: when it cannot be done, the commit's
 	 * pack is written alone and the packs wait for the next try. */
-	gs_pack_merge_next(&merge, txn->store);
+	gs_pack_merge_next(&merge, txn->store, txn->bytes);
 	rc = flush(txn, merge);
 	if (rc < 0 && merge) {
 		gs_error_clear();

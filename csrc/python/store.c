@@ -14,7 +14,10 @@ static void store_dealloc(GitStoreObject *self)
 	Py_CLEAR(self->branches);
 	Py_CLEAR(self->tags);
 	Py_CLEAR(self->notes);
+	/* Freeing may finish a merge in progress: other threads go on. */
+	Py_BEGIN_ALLOW_THREADS
 	gs_store_free(self->store);
+	Py_END_ALLOW_THREADS
 	type->tp_free(self);
 	Py_DECREF(type);
 }
