@@ -242,3 +242,39 @@ def test_merges_keep_up_with_big_commits(repo):
     assert most <= 32
     assert fs.read("big/00.bin") == random.Random(7).randbytes(200 * 1024)
     assert_fsck_clean(repo)
+
+
+def test_dropping_a_store_while_another_thread_holds_the_lock(repo, tmp_path):
+    # The store going away must not wait for the repository lock: the
+    # thread holding it (here a backup calling back into Python) needs
+    # the GIL the dropping thread would keep.  Run apart, with a time
+    # limit, so that a deadlock fails the test instead of hanging it.
+    script = textwrap.dedent('''
+        import gc, random, sys, threading, time
+        sys.path[:0] = sys.argv[3:]
+        from pathlib import Path
+        from gitstore import GitStore
+        from test_pack_merges import write_until_merging
+        repo, bundle = Path(sys.argv[1]), sys.argv[2]
+        first = GitStore.open(repo)
+        write_until_merging(first.branches["main"], repo, random.Random(8))
+        inside = threading.Event()
+        def progress(line):
+            inside.set()
+            time.sleep(0.3)
+        other = GitStore.open(repo)
+        worker = threading.Thread(target=other.backup, args=(bundle,),
+                                  kwargs={"progress": progress})
+        worker.start()
+        inside.wait()
+        del first
+        gc.collect()
+        worker.join()
+        print("done")
+    ''')
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(repo), str(tmp_path / "b.bundle"), here, *sys.path],
+        capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr
+    assert_fsck_clean(repo)
