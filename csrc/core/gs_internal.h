@@ -61,13 +61,15 @@ struct gs_store {
 	pthread_mutex_t tree_cache_lock;
 	struct gs_cached_tree *tree_cache;
 	size_t tree_cache_count;
-	/* The loose blob a read stopped in the middle of (tree.c): a read of
-	 * the same blob at or after that place goes on from there, so a big
-	 * file read in pieces costs what the pieces hold. */
+	/* The blob stored whole a read stopped in the middle of (tree.c): a
+	 * read of the same blob at or after that place goes on from there, so
+	 * a big file read in pieces costs what the pieces hold.  Its file
+	 * stays open until another reader takes its place, a pack deleted
+	 * meanwhile included. */
 	pthread_mutex_t parked_lock;
 	gs_loose *parked;
 	git_oid parked_id;
-	/* The packs, mapped, for big blobs read whole (packed.c). */
+	/* The packs, mapped, to find big blobs stored whole (packed.c). */
 	struct gs_packed_index *packed;
 };
 
