@@ -11,6 +11,7 @@
 #include "sha1.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------ */
@@ -69,6 +70,9 @@ struct gs_store {
 	pthread_mutex_t parked_lock;
 	gs_loose *parked;
 	git_oid parked_id;
+	/* parked_id's first bytes, or 0 with nothing parked: read without the
+	 * lock, so that reads of other blobs do not contend for it. */
+	atomic_uint parked_tag;
 	/* The packs, mapped, to find big blobs stored whole (packed.c). */
 	struct gs_packed_index *packed;
 };

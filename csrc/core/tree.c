@@ -187,18 +187,28 @@ static int in_packs(git_odb *odb, const git_oid *id)
 	return packs->exists(packs, id) == 1;
 }
 
+/* The tag parked_tag holds for a reader of blob id: never 0. */
+static unsigned parked_tag(const git_oid *id)
+{
+	return ((unsigned)id->id[0] << 24 | (unsigned)id->id[1] << 16 |
+		(unsigned)id->id[2] << 8 | id->id[3]) | 1;
+}
+
 /* The parked reader of blob id when it stands at or before offset:
  * *at is where. */
 static gs_loose *unpark(size_t *at, gs_store *store, const git_oid *id, size_t offset)
 {
 	gs_loose *taken = NULL;
 
+	if (atomic_load_explicit(&store->parked_tag, memory_order_relaxed) != parked_tag(id))
+		return NULL;
 	pthread_mutex_lock(&store->parked_lock);
 	if (store->parked && git_oid_equal(&store->parked_id, id) &&
 	    gs_loose_tell(store->parked) <= offset) {
 		taken = store->parked;
 		*at = gs_loose_tell(taken);
 		store->parked = NULL;
+		atomic_store_explicit(&store->parked_tag, 0, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&store->parked_lock);
 	return taken;
@@ -218,6 +228,7 @@ static void park(gs_store *store, gs_loose *loose, const git_oid *id)
 	old = store->parked;
 	store->parked = loose;
 	git_oid_cpy(&store->parked_id, id);
+	atomic_store_explicit(&store->parked_tag, parked_tag(id), memory_order_relaxed);
 	pthread_mutex_unlock(&store->parked_lock);
 	gs_loose_close(old);
 }
