@@ -1,15 +1,19 @@
 """FS.open: files of a snapshot as read-only, seekable binary file objects,
-and reading loose blobs (stored deflate blocks, zlib, both in one object).
-git is the oracle for content."""
+and reading blobs stored whole, loose or in a pack (stored deflate blocks,
+zlib, both in one object).  git is the oracle for content."""
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import io
 import os
 import random
 import shutil
 import struct
+import subprocess
+import sys
+import textwrap
 import zipfile
 import zlib
 
@@ -608,6 +612,129 @@ def test_packs_that_cannot_be_used_beside_good_ones(empty):
     gc.collect()   # the store's view of the packs is freed here
 
 
+# ---------------------------------------------------------------------------
+# Big blobs git packed whole, read in pieces: from where the last read stopped
+
+# Stored blocks, then deflated ones, then stored again (git's zlib decides
+# block by block).
+MIXED = RANDOM[:1_500_000] + TEXT[:1_500_000] + RANDOM[1_500_000:2_500_000]
+
+
+@pytest.fixture(params=["fast-import", "gc"])
+def git_packed(request, empty):
+    """A repository where git packed MIXED whole, as "f" on main."""
+    if request.param == "fast-import":
+        sha = _fast_import(empty, {"f": MIXED})["f"]
+    else:
+        sha = _commit_loose(empty, "f", MIXED)
+        Git(empty)("gc", "-q", "--prune=now")
+    assert not loose_object_path(empty, sha).exists()
+    listed = [line.split() for pack in (empty / "objects" / "pack").glob("*.pack")
+              for line in Git(empty).lines("verify-pack", "-v", str(pack))]
+    assert [sha, "blob", str(len(MIXED))] in [f[:3] for f in listed if len(f) == 5]  # whole
+    return empty
+
+
+def test_git_packed_blob_in_chunks(git_packed):
+    fs = GitStore.open(git_packed, create=False).branches["main"]
+    for chunk in (4095, 65536, 1 << 20):
+        parts = []
+        with fs.open("f") as f:
+            buf = bytearray(chunk)
+            while n := f.readinto(buf):
+                parts.append(bytes(buf[:n]))
+        assert b"".join(parts) == MIXED
+
+
+def test_git_packed_blob_seeks_and_pieces(git_packed):
+    _check_reads(git_packed, "f", MIXED)
+    fs = GitStore.open(git_packed, create=False).branches["main"]
+    with fs.open("f") as f:
+        # Forward past the stored part into the deflated one, back to the
+        # start, forward again, and to the end.
+        for at, n in [(10, 100), (2_000_000, 50_000), (5, 10), (1_499_990, 20),
+                      (1_200_000, 2_000_000), (len(MIXED) - 7, 100), (0, 3)]:
+            f.seek(at)
+            assert f.read(n) == MIXED[at:at + n]
+    at = 0
+    while at < len(MIXED):
+        assert fs.read("f", offset=at, size=300_000) == MIXED[at:at + 300_000]
+        at += 300_000
+
+
+def test_a_pack_merged_away_while_a_file_reads_it(empty):
+    """Another process repacks (the pack a file object reads is deleted),
+    then the new pack goes too: what was opened reads on, backwards
+    included, and new reads follow the packs."""
+    _fast_import(empty, {"f": MIXED})
+    pack_dir = empty / "objects" / "pack"
+    fs = GitStore.open(empty, create=False).branches["main"]
+    f = fs.open("f")
+    assert f.read(1_000_000) == MIXED[:1_000_000]
+    assert fs.read("f", offset=0, size=600_000) == MIXED[:600_000]   # stopped midway
+    old = set(pack_dir.glob("pack-*"))
+    _fast_import(empty, {"f": MIXED, "g": TEXT})
+    Git(empty)("repack", "-a", "-d", "-q")
+    assert not old & set(pack_dir.glob("pack-*"))
+    assert f.read(1_000_000) == MIXED[1_000_000:2_000_000]
+    assert fs.read("f", offset=600_000, size=10) == MIXED[600_000:600_010]
+    assert fs.read("f", offset=5, size=10) == MIXED[5:15]
+    new_fs = GitStore.open(empty, create=False).branches["main"]
+    assert new_fs.read("f", offset=100, size=10) == MIXED[100:110]
+    for p in pack_dir.glob("pack-*"):
+        p.unlink()
+    f.seek(20)
+    assert f.read(100) == MIXED[20:120]
+    assert f.read() == MIXED[120:]
+    f.close()
+
+
+# A child process, so that nothing the tests did before counts in its peak
+# RSS (VmHWM, which starts afresh at exec, where ru_maxrss keeps the
+# parent's): a blob git packed whole, read through FS.open in 1 MiB chunks
+# and with read(offset=, size=) at offsets across it.  Few objects are made
+# on the way, so that a sanitizer's quarantine of freed memory stays small.
+MEMORY_CHILD = textwrap.dedent(r"""
+    import sys
+    from gitstore import GitStore
+
+    def peak():
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+
+    fs = GitStore.open(sys.argv[1], create=False).branches["main"]
+    size = fs.size("zeros")
+    base = peak()
+    buf, total = bytearray(1 << 20), 0
+    with fs.open("zeros") as f:
+        while n := f.readinto(buf):
+            assert buf.count(0) == n
+            total += n
+    for at in range(0, size, size // 16):
+        assert fs.read("zeros", offset=at, size=1000).count(0) == 1000
+    print(total, size, peak() - base)
+""")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units (KiB) are Linux's")
+def test_git_packed_blob_streams_in_constant_memory(empty):
+    size = 64 << 20
+    stream = b"blob\ndata %d\n" % size + bytes(size) + b"\n"
+    g = Git(empty)
+    g("-c", "core.compression=1", "-c", "fastimport.unpackLimit=0", "fast-import",
+      "--quiet", input=stream)
+    sha = hashlib.sha1(b"blob %d\0" % size + bytes(size)).hexdigest()
+    tree = g("mktree", input=f"100644 blob {sha}\tzeros\n".encode())
+    g("update-ref", "refs/heads/main", g("commit-tree", tree, "-m", "zeros"))
+    assert not loose_object_path(empty, sha).exists()
+    proc = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(empty)],
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    total, expected, grew_kib = map(int, proc.stdout.split())
+    assert total == expected == size
+    assert grew_kib < 8 * 1024, f"peak RSS grew by {grew_kib / 1024:.1f} MiB reading 64 MiB"
+
+
 @pytest.mark.parametrize("where", [0.2, 0.5, 0.8])
 def test_damaged_packed_blob(empty, where):
     sha = _fast_import(empty, {"f": TEXT})["f"]
@@ -622,3 +749,32 @@ def test_damaged_packed_blob(empty, where):
         fs.read_by_hash(sha)
     with pytest.raises(GitError):
         fs.read("f")
+    with pytest.raises(GitError):
+        with fs.open("f") as f:
+            while f.read(1 << 20):
+                pass
+
+
+def test_packed_stored_content_is_checked_against_its_checksum(empty):
+    """git's zlib keeps random bytes in stored blocks, which carry no check
+    of their own: the stream's Adler-32 catches a changed byte on any read
+    that reaches the end."""
+    _fast_import(empty, {"f": RANDOM})
+    pack = max((empty / "objects" / "pack").glob("*.pack"), key=lambda p: p.stat().st_size)
+    body = bytearray(pack.read_bytes())
+    body[len(body) // 2] ^= 0x55
+    os.chmod(pack, 0o644)
+    pack.write_bytes(bytes(body))
+    fs = GitStore.open(empty, create=False).branches["main"]
+    with pytest.raises(GitError, match="incorrect data check"):
+        fs.read("f")
+    with pytest.raises(GitError, match="incorrect data check"):
+        with fs.open("f") as f:
+            while f.read(1 << 20):
+                pass
+    with pytest.raises(GitError, match="incorrect data check"):
+        at = 0
+        while at < len(RANDOM):
+            fs.read("f", offset=at, size=1 << 20)
+            at += 1 << 20
+    assert fs.read("f", offset=0, size=1000) == RANDOM[:1000]

@@ -347,15 +347,17 @@ typedef enum { GS_LOOKUP_WALK, GS_LOOKUP_ENTRY } gs_lookup_style;
  * end); reading past the end truncates.  GS_ERR_KEY for an unknown id,
  * GS_ERR_INVALID for an object that is not a blob.
  *
- * Opening a blob learns the size and, for a packed object, points `data`
- * at the content.  A loose object is inflated only by gs_blob_fill, into
- * the caller's buffer: one copy of a big blob, made without the GIL.
+ * Opening a blob learns the size.  A blob stored whole (loose, or a big
+ * one in a pack) is inflated only by gs_blob_fill or gs_blob_pread, into
+ * the caller's buffer: one copy of a big blob, made without the GIL.  For
+ * anything else (a delta, a small packed object) libgit2 reads the whole
+ * object when it is opened, and `data` points at the content.
  */
 typedef struct gs_loose gs_loose;
 
 typedef struct {
-	git_odb_object *obj;  /* a packed object, or */
-	gs_loose *loose;      /* a loose one being inflated */
+	git_odb_object *obj;  /* an object libgit2 read, or */
+	gs_loose *loose;      /* a blob stored whole being inflated */
 	char *owned;          /* gs_blob_read's buffer */
 	const char *data;     /* the content, once in memory */
 	size_t size;          /* bytes the read yields */
@@ -370,9 +372,10 @@ typedef struct {
 int gs_blob_fill(gs_blob *blob, char *dst);
 /*
  * Up to len bytes at `offset` of a blob opened at offset 0 (a file
- * object's reads); *got is less than len only at the end.  A loose blob
- * goes on from where the last read stopped, so sequential reads cost what
- * they return; an offset before that opens the object again.
+ * object's reads); *got is less than len only at the end.  A blob stored
+ * whole goes on from where the last read stopped, so sequential reads cost
+ * what they return; an offset after that is reached by inflating what lies
+ * between, an offset before it by starting again from the beginning.
  */
 int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t len);
 void gs_blob_free(gs_blob *blob);

@@ -11,6 +11,7 @@
 #include "sha1.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------ */
@@ -64,13 +65,18 @@ struct gs_store {
 	pthread_mutex_t tree_cache_lock;
 	struct gs_cached_tree *tree_cache;
 	size_t tree_cache_count;
-	/* The loose blob a read stopped in the middle of (tree.c): a read of
-	 * the same blob at or after that place goes on from there, so a big
-	 * file read in pieces costs what the pieces hold. */
+	/* The blob stored whole a read stopped in the middle of (tree.c): a
+	 * read of the same blob at or after that place goes on from there, so
+	 * a big file read in pieces costs what the pieces hold.  Its file
+	 * stays open until another reader takes its place, a pack deleted
+	 * meanwhile included. */
 	pthread_mutex_t parked_lock;
 	gs_loose *parked;
 	git_oid parked_id;
-	/* The packs, mapped, for big blobs read whole (packed.c). */
+	/* parked_id's first bytes, or 0 with nothing parked: read without the
+	 * lock, so that reads of other blobs do not contend for it. */
+	atomic_uint parked_tag;
+	/* The packs, mapped, to find big blobs stored whole (packed.c). */
 	struct gs_packed_index *packed;
 };
 

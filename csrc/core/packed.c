@@ -1,15 +1,17 @@
-/* packed.c - big blobs stored whole in a pack, read in one call.
+/* packed.c - big blobs stored whole in a pack, read as loose ones are.
  *
- * libgit2 reads a packed object by inflating it with zlib into a buffer of
- * its own and hashing the result again (strict hash verification): a
- * 128 MiB blob packed by `git fast-import` took twice as long as `git
- * cat-file` (bench/bench_bigread.py).  Here the blob's entry is found
- * through the pack's index, mapped, and decoded by libdeflate in one call,
- * which checks the zlib stream's Adler-32; as for loose objects, the
- * content itself is what the object id vouches for (`git fsck`).  Only
- * blobs of GS_BIG_BLOB bytes or more, stored whole: a delta, or anything
- * small, is left to libgit2.  The lookup here replaces libgit2's own
- * "is it packed" lookup, so small reads pay nothing for it.
+ * libgit2 reads a packed object by inflating all of it with zlib into a
+ * buffer of its own and hashing the result again (strict hash
+ * verification): a 128 MiB blob packed by `git fast-import` took twice as
+ * long as `git cat-file` (bench/bench_bigread.py), a partial read as long
+ * as a whole one, and memory as much as the blob.  Here the blob's entry is
+ * found through the pack's index and handed to loose.c's reader, which
+ * reads a pack entry's zlib stream as it reads a loose object's: whole
+ * reads in one libdeflate call, partial reads and file objects inflating
+ * only what they need, from where the last read stopped.  Only blobs of
+ * GS_BIG_BLOB bytes or more, stored whole: a delta, or anything small, is
+ * left to libgit2.  The lookup here replaces libgit2's own "is it packed"
+ * lookup, so small reads pay nothing for it.
  *
  * The store keeps the indexes and packs it has seen mapped.  The directory
  * is looked at again when libgit2 finds packed an object they do not list,
@@ -17,16 +19,20 @@
  * every RECHECK_NS, as the store's handles do (store.c): each time only if
  * its mtime moved (or may have moved unseen).  A pack another process
  * merged away stays mapped until then, and its objects stay readable: a
- * pack never changes once written.  Lookups share a read lock, held while
- * a blob is decoded, so that a rescan never unmaps a pack in use.
+ * pack never changes once written.  A reader opens the pack's file again
+ * for itself (under the read lock that keeps the mapping from a rescan,
+ * checking it is the same pack), so it needs neither the mapping nor the
+ * file's name afterwards: a pack deleted while a file object reads it is
+ * read to the end.
  */
 #include "gs_internal.h"
+#include "loose.h"
 #include "packed.h"
 #include "packidx.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <libdeflate.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +40,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define RECHECK_NS 10000000LL
 
@@ -170,45 +177,75 @@ static int rescan(gs_packed_index *ix)
 	return 0;
 }
 
-static int corrupt(const git_oid *id, const char *why)
+/* The pack `p` maps, opened again: -1 and errno ENOENT when the file of
+ * that name is gone or is no longer that pack. */
+static int open_pack(const gs_packed_index *ix, const pack_map *p)
 {
-	return gs_error_set(GS_ERR_GIT, "corrupt packed object %s: %s", git_oid_tostr_s(id), why);
+	size_t len = strlen(ix->dir) + strlen(p->name) + sizeof("/.pack");
+	unsigned char trailer[GIT_OID_RAWSZ];
+	char *path = malloc(len);
+	struct stat st;
+	ssize_t got;
+	int fd, err;
+
+	if (!path) {
+		errno = ENOMEM;
+		return -1;
+	}
+	snprintf(path, len, "%s/%s.pack", ix->dir, p->name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		goto fail;
+	}
+	/* A pack's name comes from its content, but some writers name packs
+	 * after the objects they hold: the checksum tells. */
+	err = ENOENT;
+	if ((uint64_t)st.st_size != p->map.pack_len)
+		goto fail;
+	do
+		got = pread(fd, trailer, sizeof(trailer), st.st_size - (off_t)sizeof(trailer));
+	while (got < 0 && errno == EINTR);
+	if (got < 0)
+		err = errno;
+	if (got != (ssize_t)sizeof(trailer) ||
+	    memcmp(trailer, p->map.pack + p->map.pack_len - sizeof(trailer), sizeof(trailer)) != 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	errno = err;
+	return -1;
 }
 
-/* Decode the entry at `offset` when it is a big whole blob (the read
+/* A reader of the entry at `offset` when it is a big whole blob (the read
  * lock held). */
-static int read_entry(char **out, size_t *size, gs_packed_where *where, const pack_map *p,
-		      uint64_t offset, const git_oid *id)
+static int open_entry(gs_loose **out, size_t *size, gs_packed_where *where,
+		      const gs_packed_index *ix, const pack_map *p, uint64_t offset,
+		      const git_oid *id)
 {
 	const unsigned char *at, *end;
-	struct libdeflate_decompressor *d;
-	enum libdeflate_result rc;
 	uint64_t len;
 	unsigned type;
-	char *buf;
+	int fd;
 
 	*where = GS_PACKED_OTHER;
 	if (!gs_mapped_pack_entry(&type, &len, &at, &end, &p->map, offset) ||
-	    type != GIT_OBJECT_BLOB || len < GS_BIG_BLOB)
+	    type != GIT_OBJECT_BLOB || len < GS_BIG_BLOB || len > SIZE_MAX)
 		return 0;
-	if (!(buf = malloc((size_t)len)))
-		return gs_error_set_os(ENOMEM, "out of memory");
-	if (!(d = libdeflate_alloc_decompressor())) {
-		free(buf);
-		return gs_error_set_os(ENOMEM, "out of memory");
+	if ((fd = open_pack(ix, p)) < 0) {
+		if (errno != ENOENT)
+			return gs_error_set_os(errno, "cannot open pack %s", p->name);
+		*where = GS_PACKED_UNSEEN;   /* gone since the last look */
+		return 0;
 	}
-	rc = libdeflate_zlib_decompress(d, at, (size_t)(end - at), buf, (size_t)len, NULL);
-	libdeflate_free_decompressor(d);
-	if (rc != LIBDEFLATE_SUCCESS) {
-		free(buf);
-		return corrupt(id, rc == LIBDEFLATE_SHORT_OUTPUT ? "content shorter than its header says"
-				   : rc == LIBDEFLATE_INSUFFICIENT_SPACE
-				       ? "content longer than its header says"
-				       : "invalid compressed data");
-	}
-	*out = buf;
+	if (gs_loose_open_packed(out, fd, (uint64_t)(at - p->map.pack), (size_t)len, id) < 0)
+		return -1;
 	*size = (size_t)len;
-	*where = GS_PACKED_READ;
+	*where = GS_PACKED_OPEN;
 	return 0;
 }
 
@@ -225,8 +262,8 @@ static int look_due(gs_packed_index *ix)
 	return now_ns - atomic_load_explicit(&ix->checked_ns, memory_order_relaxed) >= RECHECK_NS;
 }
 
-int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_packed_index *ix,
-		       const git_oid *id)
+int gs_packed_open_big(gs_loose **out, size_t *size, gs_packed_where *where,
+		       gs_packed_index *ix, const git_oid *id)
 {
 	int rc = 0;
 
@@ -239,7 +276,7 @@ int gs_packed_read_big(char **out, size_t *size, gs_packed_where *where, gs_pack
 	for (size_t i = 0; i < ix->count; i++) {
 		uint64_t offset;
 		if (gs_mapped_pack_find(&offset, &ix->packs[i].map, id)) {
-			rc = read_entry(out, size, where, &ix->packs[i], offset, id);
+			rc = open_entry(out, size, where, ix, &ix->packs[i], offset, id);
 			break;
 		}
 	}

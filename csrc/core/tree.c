@@ -187,18 +187,28 @@ static int in_packs(git_odb *odb, const git_oid *id)
 	return packs->exists(packs, id) == 1;
 }
 
+/* The tag parked_tag holds for a reader of blob id: never 0. */
+static unsigned parked_tag(const git_oid *id)
+{
+	return ((unsigned)id->id[0] << 24 | (unsigned)id->id[1] << 16 |
+		(unsigned)id->id[2] << 8 | id->id[3]) | 1;
+}
+
 /* The parked reader of blob id when it stands at or before offset:
  * *at is where. */
 static gs_loose *unpark(size_t *at, gs_store *store, const git_oid *id, size_t offset)
 {
 	gs_loose *taken = NULL;
 
+	if (atomic_load_explicit(&store->parked_tag, memory_order_relaxed) != parked_tag(id))
+		return NULL;
 	pthread_mutex_lock(&store->parked_lock);
 	if (store->parked && git_oid_equal(&store->parked_id, id) &&
 	    gs_loose_tell(store->parked) <= offset) {
 		taken = store->parked;
 		*at = gs_loose_tell(taken);
 		store->parked = NULL;
+		atomic_store_explicit(&store->parked_tag, 0, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&store->parked_lock);
 	return taken;
@@ -218,8 +228,38 @@ static void park(gs_store *store, gs_loose *loose, const git_oid *id)
 	old = store->parked;
 	store->parked = loose;
 	git_oid_cpy(&store->parked_id, id);
+	atomic_store_explicit(&store->parked_tag, parked_tag(id), memory_order_relaxed);
 	pthread_mutex_unlock(&store->parked_lock);
 	gs_loose_close(old);
+}
+
+/* A reader of blob id stored whole: loose, or big in a pack; NULL when it
+ * is neither (libgit2 reads it).  *at is where it stands. */
+static int open_stored_whole(gs_loose **out, size_t *total, size_t *at, gs_store *store,
+			     git_odb *odb, const git_oid *id, size_t offset)
+{
+	gs_packed_where where;
+	int found;
+
+	*at = 0;
+	if ((*out = unpark(at, store, id, offset))) {
+		*total = gs_loose_size(*out);
+		return 0;
+	}
+	/* A pack the store has not mapped yet is looked for once libgit2 has
+	 * found the object packed. */
+	if (gs_packed_open_big(out, total, &where, store->packed, id) < 0)
+		return -1;
+	if (where == GS_PACKED_UNSEEN && in_packs(odb, id)) {
+		if (gs_packed_rescan(store->packed) < 0 ||
+		    gs_packed_open_big(out, total, &where, store->packed, id) < 0)
+			return -1;
+		if (where == GS_PACKED_UNSEEN)
+			where = GS_PACKED_OTHER;
+	}
+	if (where == GS_PACKED_UNSEEN)
+		return gs_loose_open(out, &found, total, store, id);
+	return 0;
 }
 
 int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_oid *id,
@@ -228,9 +268,8 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
 	char hex[GIT_OID_HEXSZ + 1];
-	gs_packed_where where;
-	size_t total;
-	int rc, found = 0;
+	size_t total, at;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->store = store;
@@ -238,57 +277,26 @@ int gs_blob_open(gs_blob *out, gs_store *store, git_repository *repo, const git_
 	git_oid_tostr(hex, sizeof(hex), id);
 	if ((rc = git_repository_odb(&odb, repo)) < 0)
 		return gs_error_set_git(rc, "object database");
-	/* Packed objects go through libgit2, except big blobs stored whole;
-	 * loose ones we inflate ourselves, only as far as the read needs.  A
-	 * pack the store has not mapped yet is looked for once libgit2 has
-	 * found the object packed. */
-	rc = gs_packed_read_big(&out->owned, &total, &where, store->packed, id);
-	if (rc == 0 && where == GS_PACKED_UNSEEN && in_packs(odb, id)) {
-		rc = gs_packed_rescan(store->packed);
-		if (rc == 0)
-			rc = gs_packed_read_big(&out->owned, &total, &where, store->packed, id);
-		if (where == GS_PACKED_UNSEEN)
-			where = GS_PACKED_OTHER;
-	}
-	if (rc < 0) {
+	/* Blobs stored whole we inflate ourselves, only as far as the read
+	 * needs; libgit2 reads the rest (deltas, small packed objects). */
+	if (open_stored_whole(&out->loose, &total, &at, store, odb, id, offset) < 0) {
 		git_odb_free(odb);
 		return -1;
 	}
-	if (where == GS_PACKED_READ) {
+	if (out->loose) {
 		git_odb_free(odb);
 		if (offset > total)
 			offset = total;
 		if (size > total - offset)
 			size = total - offset;
-		out->data = out->owned + offset;
 		out->size = size;
+		out->at_end = offset + size == total;
 		out->total = total;
-		return 0;
-	}
-	if (where == GS_PACKED_UNSEEN) {
-		size_t at = 0;
-		if ((out->loose = unpark(&at, store, id, offset))) {
-			found = 1;
-			total = gs_loose_size(out->loose);
-		} else if (gs_loose_open(&out->loose, &found, &total, store, id) < 0) {
-			git_odb_free(odb);
+		if (gs_loose_read(out->loose, NULL, offset - at) < 0) {
+			gs_blob_free(out);
 			return -1;
 		}
-		if (found) {
-			git_odb_free(odb);
-			if (offset > total)
-				offset = total;
-			if (size > total - offset)
-				size = total - offset;
-			out->size = size;
-			out->at_end = offset + size == total;
-			out->total = total;
-			if (gs_loose_read(out->loose, NULL, offset - at) < 0) {
-				gs_blob_free(out);
-				return -1;
-			}
-			return 0;
-		}
+		return 0;
 	}
 	rc = git_odb_read(&obj, odb, id);
 	git_odb_free(odb);
@@ -329,21 +337,9 @@ int gs_blob_pread(size_t *got, gs_blob *blob, size_t offset, char *dst, size_t l
 		*got = len;
 		return 0;
 	}
-	/* Before the stream's place, or after a failure: open it again. */
-	if (offset < gs_loose_tell(blob->loose)) {
-		gs_loose *again = NULL;
-		size_t total;
-		int found;
-		if (gs_loose_open(&again, &found, &total, blob->store, &blob->id) < 0)
-			return -1;
-		if (!found || total != blob->total) {
-			gs_loose_close(again);
-			return gs_error_set(GS_ERR_GIT, "object %s changed while it was read",
-					    git_oid_tostr_s(&blob->id));
-		}
-		gs_loose_close(blob->loose);
-		blob->loose = again;
-	}
+	/* Before the stream's place, or after a failure: from the start. */
+	if (offset < gs_loose_tell(blob->loose) && gs_loose_rewind(blob->loose) < 0)
+		return -1;
 	if (gs_loose_read(blob->loose, NULL, offset - gs_loose_tell(blob->loose)) < 0)
 		return -1;
 	/* Reaching the end lets the stream's own end be checked. */

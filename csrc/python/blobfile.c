@@ -337,9 +337,10 @@ static PyType_Slot blobfile_slots[] = {
 	{Py_tp_doc,
 	 "A file of a snapshot, open for reading: a read-only, seekable binary\n"
 	 "file object (an ``io.RawIOBase``) from ``FS.open``.\n\n"
-	 "Reads stream: memory stays a few buffers whatever the file's size,\n"
-	 "and sequential reads cost what they return.  The file keeps reading\n"
-	 "the snapshot it was opened from.\n"},
+	 "Reads of a file stored whole stream: memory stays a few buffers\n"
+	 "whatever its size, and sequential reads cost what they return (see\n"
+	 "``FS.open`` for the files git stores otherwise).  The file keeps\n"
+	 "reading the snapshot it was opened from.\n"},
 	{Py_tp_dealloc, blobfile_dealloc},
 	{Py_tp_traverse, blobfile_traverse},
 	{Py_tp_clear, blobfile_clear},
