@@ -1422,6 +1422,10 @@ done:
 /* The next entries into the writer, until entries of `budget` bytes
  * (as the merged packs hold them: a delta made here costs by its
  * object, not its few bytes) are written; *finished once all are. */
+/* What making a delta costs at the least, in bytes copied in as long:
+ * reading both objects, indexing one, deflating the result. */
+#define DELTA_COST 4096
+
 static int progress_write(int *finished, uint64_t *used, gs_pack_merge *m,
 			  gs_packwriter *writer, uint64_t budget)
 {
@@ -1430,7 +1434,8 @@ static int progress_write(int *finished, uint64_t *used, gs_pack_merge *m,
 	*used = 0;
 	while (p->next < p->count && *used < budget) {
 		size_t i = p->order[p->next++];
-		*used += m->entries[i].length;
+		uint64_t length = m->entries[i].length;
+		*used += p->items[i].how == NEW_DELTA && length < DELTA_COST ? DELTA_COST : length;
 		if (write_item(m, writer, p->items, i, &p->work) < 0)
 			return -1;
 	}
