@@ -716,7 +716,7 @@ MEMORY_CHILD = textwrap.dedent(r"""
 """)
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss units (KiB) are Linux's")
+@pytest.mark.skipif(sys.platform != "linux", reason="VmHWM is Linux's")
 def test_git_packed_blob_streams_in_constant_memory(empty):
     size = 64 << 20
     stream = b"blob\ndata %d\n" % size + bytes(size) + b"\n"
