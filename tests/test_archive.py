@@ -26,7 +26,7 @@ import pytest
 
 from gitstore import FS, FileType, StaleSnapshotError, WriteEntry
 from support import (Exe, Link, LocalEnv, assert_fsck_clean, bounded, git_run,
-                     loose_object_ids, loose_object_path, pack_names)
+                     loose_object_ids, loose_object_path, measuring_env, pack_names)
 
 SAMPLE = {
     "README.md": b"# readme\n",
@@ -587,12 +587,8 @@ def test_one_gib_each_way_in_bounded_memory(tmp_path):
     GitStore.open(str(repo), branch="main")
     results = {}
     for direction in ("in", "out"):
-        # Under the ASan pass, freed memory waits in the sanitizer's
-        # quarantine: keep that small so that it does not count as ours.
-        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") +
-                   ":quarantine_size_mb=4")
         proc = subprocess.run([sys.executable, "-c", CHILD, str(repo), direction],
-                              capture_output=True, text=True, timeout=300, env=env,
+                              capture_output=True, text=True, timeout=300, env=measuring_env(),
                               cwd=os.path.dirname(os.path.dirname(__file__)))
         assert proc.returncode == 0, proc.stderr[-3000:]
         results[direction] = json.loads(proc.stdout)

@@ -20,7 +20,7 @@ import textwrap
 
 import pytest
 
-from support import Git, assert_fsck_clean, git_run, loose_object_ids
+from support import Git, assert_fsck_clean, git_run, loose_object_ids, measuring_env
 
 MiB = 1 << 20
 BIG = 256 * MiB                 # sparse, with markers
@@ -186,11 +186,11 @@ def big_result(tmp_path_factory):
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(repo), str(big), str(mid), str(zeros),
          str(MARK_EVERY), str(MARK_AT)],
-        capture_output=True, timeout=120)
+        capture_output=True, timeout=120, env=measuring_env())
     assert proc.returncode == 0, proc.stderr.decode()
     out = json.loads(proc.stdout.decode().strip().splitlines()[-1])
     proc = subprocess.run([sys.executable, "-c", FULL_READ_CHILD, str(repo), str(mid)],
-                          capture_output=True, timeout=120)
+                          capture_output=True, timeout=120, env=measuring_env())
     assert proc.returncode == 0, proc.stderr.decode()
     out.update(json.loads(proc.stdout.decode().strip().splitlines()[-1]))
     return out, repo, big_id, mid_id

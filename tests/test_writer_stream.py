@@ -18,7 +18,7 @@ import threading
 
 import pytest
 
-from support import Git, assert_fsck_clean, loose_object_ids
+from support import Git, assert_fsck_clean, loose_object_ids, measuring_env
 
 import gitstore
 from gitstore import GitStore, StaleSnapshotError
@@ -368,7 +368,7 @@ RSS_SCRIPT = textwrap.dedent("""
 def test_one_gib_in_constant_memory(tmp_path):
     repo = tmp_path / "huge.git"
     proc = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(repo), "1024"],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=measuring_env())
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["growth_kib"] <= 32 * 1024, result

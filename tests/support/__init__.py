@@ -26,7 +26,7 @@ from .git import (
     pack_object_ids,
     reflog_lines,
 )
-from .local import Exe, Link, LocalEnv, bounded, put_local
+from .local import Exe, Link, LocalEnv, bounded, measuring_env, put_local
 from .repo import (
     BIN_DATA,
     EXAMPLE_TREE,

@@ -101,3 +101,12 @@ class LocalEnv:
             else:
                 writes[path] = _as_bytes(content)
         return self.fs.apply(writes, message="seed")
+
+
+def measuring_env() -> dict:
+    """The environment for a child process whose memory a test measures:
+    under the ASan pass, freed memory waits in the sanitizer's quarantine
+    (256 MiB by default); kept small, it does not count as the child's."""
+    import os
+    return dict(os.environ,
+                ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4")
