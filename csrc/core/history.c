@@ -8,6 +8,7 @@
  * equals the child's: the rest of the path is the same below it, as in
  * git's tree comparison. */
 #include "gs_internal.h"
+#include "packidx.h"
 #include "packread.h"
 
 #include <git2/sys/odb_backend.h>
@@ -37,14 +38,10 @@ typedef struct {
 #define GRAPH_DATA_WIDTH (GIT_OID_RAWSZ + 16)
 #define GRAPH_NO_PARENT 0x70000000u
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static uint64_t be64(const unsigned char *p)
 {
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
+	return (uint64_t)gs_be32(p) << 32 | gs_be32(p + 4);
 }
 
 /* Map and check the file; anything unexpected leaves the graph unused. */
@@ -88,7 +85,7 @@ static void graph_open(commit_graph *g, git_repository *repo)
 		else if (!memcmp(c, "CDAT", 4))
 			g->data = at, data_size = end - start;
 	}
-	if (g->fanout && g->ids && g->data && be32(g->fanout + 255 * 4) == g->count &&
+	if (g->fanout && g->ids && g->data && gs_be32(g->fanout + 255 * 4) == g->count &&
 	    data_size >= (uint64_t)g->count * GRAPH_DATA_WIDTH)
 		goto done;
 fail:
@@ -110,39 +107,23 @@ static void graph_close(commit_graph *g)
 /* The links of commit `id` from the graph: 1 when it holds the commit. */
 static int graph_links(gs_commit_info *out, const commit_graph *g, const git_oid *id)
 {
-	uint32_t lo, hi, parent;
+	uint32_t pos, parent;
 	const unsigned char *entry;
 
-	if (!g->map)
+	if (!g->map || !gs_fanout_find(&pos, g->fanout, g->ids, g->count, id))
 		return 0;
-	lo = id->id[0] ? be32(g->fanout + (id->id[0] - 1) * 4) : 0;
-	hi = be32(g->fanout + id->id[0] * 4);
-	if (hi > g->count)
+	entry = g->data + (size_t)pos * GRAPH_DATA_WIDTH;
+	parent = gs_be32(entry + GIT_OID_RAWSZ);
+	if (parent != GRAPH_NO_PARENT && parent >= g->count)
 		return 0;
-	while (lo < hi) {
-		uint32_t mid = lo + (hi - lo) / 2;
-		int cmp = memcmp(id->id, g->ids + (size_t)mid * GIT_OID_RAWSZ, GIT_OID_RAWSZ);
-
-		if (cmp == 0) {
-			entry = g->data + (size_t)mid * GRAPH_DATA_WIDTH;
-			parent = be32(entry + GIT_OID_RAWSZ);
-			if (parent != GRAPH_NO_PARENT && parent >= g->count)
-				return 0;
-			memset(out, 0, sizeof(*out));
-			git_oid_cpy(&out->id, id);
-			git_oid_fromraw(&out->tree, entry);
-			if (parent != GRAPH_NO_PARENT) {
-				git_oid_fromraw(&out->parent, g->ids + (size_t)parent * GIT_OID_RAWSZ);
-				out->has_parent = 1;
-			}
-			return 1;
-		}
-		if (cmp < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	memset(out, 0, sizeof(*out));
+	git_oid_cpy(&out->id, id);
+	git_oid_fromraw(&out->tree, entry);
+	if (parent != GRAPH_NO_PARENT) {
+		git_oid_fromraw(&out->parent, g->ids + (size_t)parent * GIT_OID_RAWSZ);
+		out->has_parent = 1;
 	}
-	return 0;
+	return 1;
 }
 
 /* Where a walk reads the links of commits from, first to last: the
@@ -396,7 +377,7 @@ static uint64_t repo_tag(git_repository *repo)
 
 static link_slot *links_slot(link_slot *table, size_t size, uint64_t repo, const git_oid *id)
 {
-	size_t i = (size_t)(be32(id->id) ^ repo) & (size - 1);
+	size_t i = (size_t)(gs_be32(id->id) ^ repo) & (size - 1);
 
 	while (table[i].used && (table[i].repo != repo || !git_oid_equal(&table[i].id, id)))
 		i = (i + 1) & (size - 1);

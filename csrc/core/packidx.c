@@ -16,10 +16,6 @@
 #define IDX_HEADER (8 + 256 * 4)   /* magic, version, fan-out table */
 #define CHECKSUMS (2 * GIT_OID_RAWSZ)
 
-static uint32_t be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
 
 static const unsigned char *map_file(size_t *len, const char *path, size_t min)
 {
@@ -60,9 +56,9 @@ int gs_mapped_pack_open(gs_mapped_pack *out, const char *base)
 		return 0;
 	snprintf(path, len, "%s.idx", base);
 	p.idx = map_file(&p.idx_len, path, IDX_HEADER + CHECKSUMS);
-	if (!p.idx || memcmp(p.idx, "\377tOc", 4) != 0 || be32(p.idx + 4) != 2)
+	if (!p.idx || memcmp(p.idx, "\377tOc", 4) != 0 || gs_be32(p.idx + 4) != 2)
 		goto unusable;
-	p.count = be32(p.idx + 8 + 255 * 4);
+	p.count = gs_be32(p.idx + 8 + 255 * 4);
 	/* ids, CRCs and offsets, then the two checksums */
 	if ((uint64_t)p.idx_len < IDX_HEADER + (uint64_t)p.count * (GIT_OID_RAWSZ + 8) + CHECKSUMS)
 		goto unusable;
@@ -79,30 +75,20 @@ unusable:
 	return 0;
 }
 
-int gs_mapped_pack_find(uint64_t *offset, const gs_mapped_pack *p, const git_oid *id)
+int gs_fanout_find(uint32_t *pos, const unsigned char *fanout, const unsigned char *ids,
+		   uint32_t count, const git_oid *id)
 {
-	const unsigned char *fanout = p->idx + 8, *ids = p->idx + IDX_HEADER;
-	const unsigned char *offsets = ids + (size_t)p->count * (GIT_OID_RAWSZ + 4);
-	uint32_t lo = id->id[0] ? be32(fanout + (id->id[0] - 1) * 4) : 0;
-	uint32_t hi = be32(fanout + id->id[0] * 4);
+	uint32_t lo = id->id[0] ? gs_be32(fanout + (id->id[0] - 1) * 4) : 0;
+	uint32_t hi = gs_be32(fanout + id->id[0] * 4);
 
-	if (hi > p->count || lo > hi)
+	if (hi > count || lo > hi)
 		return 0;
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 		int cmp = memcmp(id->id, ids + (size_t)mid * GIT_OID_RAWSZ, GIT_OID_RAWSZ);
 
 		if (cmp == 0) {
-			uint32_t off = be32(offsets + (size_t)mid * 4);
-			if (off & 0x80000000u) {
-				const unsigned char *big =
-					offsets + (size_t)p->count * 4 + (size_t)(off & 0x7fffffffu) * 8;
-				if (big + 8 > p->idx + p->idx_len - CHECKSUMS)
-					return 0;
-				*offset = (uint64_t)be32(big) << 32 | be32(big + 4);
-			} else {
-				*offset = off;
-			}
+			*pos = mid;
 			return 1;
 		}
 		if (cmp < 0)
@@ -111,6 +97,27 @@ int gs_mapped_pack_find(uint64_t *offset, const gs_mapped_pack *p, const git_oid
 			lo = mid + 1;
 	}
 	return 0;
+}
+
+int gs_mapped_pack_find(uint64_t *offset, const gs_mapped_pack *p, const git_oid *id)
+{
+	const unsigned char *ids = p->idx + IDX_HEADER;
+	const unsigned char *offsets = ids + (size_t)p->count * (GIT_OID_RAWSZ + 4);
+	uint32_t pos, off;
+
+	if (!gs_fanout_find(&pos, p->idx + 8, ids, p->count, id))
+		return 0;
+	off = gs_be32(offsets + (size_t)pos * 4);
+	if (off & 0x80000000u) {
+		const unsigned char *big =
+			offsets + (size_t)p->count * 4 + (size_t)(off & 0x7fffffffu) * 8;
+		if (big + 8 > p->idx + p->idx_len - CHECKSUMS)
+			return 0;
+		*offset = (uint64_t)gs_be32(big) << 32 | gs_be32(big + 4);
+	} else {
+		*offset = off;
+	}
+	return 1;
 }
 
 int gs_mapped_pack_entry(unsigned *type, uint64_t *size, const unsigned char **data,

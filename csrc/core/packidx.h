@@ -19,6 +19,18 @@ typedef struct {
 int gs_mapped_pack_open(gs_mapped_pack *out, const char *base);
 void gs_mapped_pack_close(gs_mapped_pack *p);
 
+/* A big-endian 32-bit number, as git's index and graph files hold them. */
+static inline uint32_t gs_be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* `id`'s position among `count` sorted raw ids behind a fan-out table of
+ * 256 big-endian counts (a pack index, a commit-graph): 1 found, 0 not
+ * there or the table is inconsistent. */
+int gs_fanout_find(uint32_t *pos, const unsigned char *fanout, const unsigned char *ids,
+		   uint32_t count, const git_oid *id);
+
 /* Where `id`'s entry starts in the pack: 1 found, 0 not listed. */
 int gs_mapped_pack_find(uint64_t *offset, const gs_mapped_pack *p, const git_oid *id);
 
