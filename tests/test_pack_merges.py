@@ -56,6 +56,15 @@ def write_until_merging(fs, path, rng, limit=40):
     pytest.fail("no merge was ever in progress between commits")
 
 
+def assert_intact(repo, written, fs=None):
+    """Every file written reads back (through `fs`, or a store opened
+    afresh) and git fsck accepts the repository."""
+    fs = fs or GitStore.open(repo).branches["main"]
+    for name, data in written.items():
+        assert fs.read(name) == data
+    assert_fsck_clean(repo)
+
+
 @pytest.fixture
 def repo(tmp_path):
     path = tmp_path / "m.git"
@@ -78,9 +87,7 @@ def test_a_big_merge_is_spread_over_commits(repo):
     assert steps >= 1
     after = pack_names(repo)
     assert len(after) < len(packs_before) + steps
-    for name, data in written.items():
-        assert fs.read(name) == data
-    assert_fsck_clean(repo)
+    assert_intact(repo, written, fs)
 
 
 def test_the_store_going_away_finishes_its_merge(repo):
@@ -91,10 +98,7 @@ def test_the_store_going_away_finishes_its_merge(repo):
     gc.collect()
     assert temporary_packs(repo) == []
     assert len(pack_names(repo)) < count
-    fs = GitStore.open(repo).branches["main"]
-    for name, data in written.items():
-        assert fs.read(name) == data
-    assert_fsck_clean(repo)
+    assert_intact(repo, written)
 
 
 def test_packs_merged_elsewhere_meanwhile_end_the_merge(repo):
@@ -114,10 +118,7 @@ def test_packs_merged_elsewhere_meanwhile_end_the_merge(repo):
         blob = git_run("hash-object", "--stdin", input=data).stdout.decode().strip()
         holders = [name for name in pack_names(repo) if blob in pack_object_ids(repo, name)]
         assert len(holders) == 1, holders
-    fs = GitStore.open(repo).branches["main"]
-    for name, data in written.items():
-        assert fs.read(name) == data
-    assert_fsck_clean(repo)
+    assert_intact(repo, written)
 
 
 def test_pack_takes_in_a_merge_in_progress(repo):
@@ -126,9 +127,7 @@ def test_pack_takes_in_a_merge_in_progress(repo):
     store.pack()
     assert temporary_packs(repo) == []
     assert len(pack_names(repo)) == 1
-    for name, data in written.items():
-        assert fs.read(name) == data
-    assert_fsck_clean(repo)
+    assert_intact(repo, written, fs)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
@@ -156,11 +155,8 @@ def test_a_forked_child_leaves_its_parents_merge_alone(repo):
     del store, fs
     gc.collect()
     assert temporary_packs(repo) == []
-    fs = GitStore.open(repo).branches["main"]
-    for name, data in written.items():
-        assert fs.read(name) == data
-    assert fs.read("child3.txt") == b"3\n"
-    assert_fsck_clean(repo)
+    assert_intact(repo, written)
+    assert GitStore.open(repo).branches["main"].read("child3.txt") == b"3\n"
 
 
 def delta_count(repo) -> int:

@@ -1522,9 +1522,8 @@ static int merge_continue(gs_store *store, uint64_t budget)
 {
 	gs_pack_merge *m = store->merging;
 	char hex[GIT_OID_HEXSZ + 1];
-	int finished;
-
 	uint64_t used;
+	int finished;
 
 	/* Another process merged them meanwhile: a second copy is waste. */
 	if (!sources_present(m)) {
